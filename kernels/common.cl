@@ -1,0 +1,52 @@
+/*
+ * common.cl - definitions shared by every kernel family; prepended to each program.
+ *
+ * The activation codes mirror LUMEN_ACT_LIST in runtime/lumen.h, in the same order (the unary op
+ * tests run every code against the C reference, so a mismatch fails there).
+ */
+#define ACT_NONE 0
+#define ACT_RELU 1
+#define ACT_RELU6 2
+#define ACT_LEAKY_RELU 3
+#define ACT_SIGMOID 4
+#define ACT_TANH 5
+#define ACT_GELU 6
+#define ACT_HARDSWISH 7
+#define ACT_HARDSIGMOID 8
+#define ACT_CLIP 9
+#define ACT_EXP 10
+#define ACT_LOG 11
+#define ACT_SQRT 12
+#define ACT_ERF 13
+#define ACT_NEG 14
+#define ACT_ABS 15
+#define ACT_RECIPROCAL 16
+#define ACT_THRESHOLD 17
+#define ACT_SCALE 18
+
+/* y = f(x) for activation 'act' with parameters a, b (see lumen.h). The switch is on a
+ * launch-wide constant, so every work-item takes the same branch. */
+inline float lumen_act(int act, float a, float b, float x)
+{
+    switch (act) {
+    case ACT_RELU: return fmax(x, 0.0f);
+    case ACT_RELU6: return fmin(fmax(x, 0.0f), 6.0f);
+    case ACT_LEAKY_RELU: return x < 0.0f ? a * x : x;
+    case ACT_SIGMOID: return 1.0f / (1.0f + exp(-x));
+    case ACT_TANH: return tanh(x);
+    case ACT_GELU: return 0.5f * x * (1.0f + erf(x * 0.70710678118654752f));
+    case ACT_HARDSWISH: return x * fmin(fmax(x + 3.0f, 0.0f), 6.0f) * (1.0f / 6.0f);
+    case ACT_HARDSIGMOID: return fmin(fmax(a * x + b, 0.0f), 1.0f);
+    case ACT_CLIP: return fmin(fmax(x, a), b);
+    case ACT_EXP: return exp(x);
+    case ACT_LOG: return log(x);
+    case ACT_SQRT: return sqrt(x);
+    case ACT_ERF: return erf(x);
+    case ACT_NEG: return -x;
+    case ACT_ABS: return fabs(x);
+    case ACT_RECIPROCAL: return 1.0f / x;
+    case ACT_THRESHOLD: return x > a ? 1.0f : 0.0f;
+    case ACT_SCALE: return a * x + b;
+    default: return x;
+    }
+}

@@ -1,0 +1,99 @@
+/*
+ * launch.c - setting kernel arguments, enqueueing launches, and the profile of launches.
+ *
+ * While profiling is on, each launch keeps its event and a record (label, flops, bytes); the
+ * times are read from the events only when the profile is asked for, so launching never waits.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+lumen_status lumen__set_args(lumen_ctx *ctx, cl_kernel k, const char *what, int n,
+                             const lumen__arg *args)
+{
+    for (int i = 0; i < n; i++) {
+        cl_int rc = clSetKernelArg(k, (cl_uint)i, args[i].size, args[i].ptr);
+        if (rc != CL_SUCCESS) {
+            char w[160];
+            snprintf(w, sizeof w, "clSetKernelArg(%s, arg %d)", what, i);
+            return lumen__clfail(ctx, rc, w);
+        }
+    }
+    return LUMEN_OK;
+}
+
+static lumen_status keep_event(lumen_ctx *ctx, cl_event ev, const char *label, double flops,
+                               double bytes)
+{
+    if (ctx->n_events == ctx->cap_events) {
+        int cap = ctx->cap_events ? 2 * ctx->cap_events : 256;
+        cl_event *e = realloc(ctx->events, (size_t)cap * sizeof *e);
+        if (!e)
+            return lumen__fail(ctx, LUMEN_ENOMEM, "out of host memory");
+        ctx->events = e;
+        lumen_prof_record *r = realloc(ctx->records, (size_t)cap * sizeof *r);
+        if (!r)
+            return lumen__fail(ctx, LUMEN_ENOMEM, "out of host memory");
+        ctx->records = r;
+        ctx->cap_events = cap;
+    }
+    lumen_prof_record *r = &ctx->records[ctx->n_events];
+    snprintf(r->label, sizeof r->label, "%s", label ? label : "?");
+    r->ms = 0;
+    r->flops = flops;
+    r->bytes = bytes;
+    ctx->events[ctx->n_events++] = ev;
+    return LUMEN_OK;
+}
+
+lumen_status lumen__launch(lumen_ctx *ctx, cl_kernel k, int dims, const size_t *gws,
+                           const size_t *lws, const char *label, double flops, double bytes)
+{
+    size_t g[3];
+    for (int i = 0; i < dims; i++) {
+        if (gws[i] == 0)
+            return LUMEN_OK; /* empty tensor: nothing to do */
+        g[i] = lws ? lumen__round_up(gws[i], lws[i]) : gws[i];
+    }
+    cl_event ev = NULL;
+    cl_int rc = clEnqueueNDRangeKernel(ctx->queue, k, (cl_uint)dims, NULL, g, lws, 0, NULL,
+                                       ctx->profiling ? &ev : NULL);
+    if (rc != CL_SUCCESS) {
+        char w[128];
+        snprintf(w, sizeof w, "clEnqueueNDRangeKernel(%s)", label ? label : "?");
+        return lumen__clfail(ctx, rc, w);
+    }
+    if (ctx->profiling) {
+        lumen_status st = keep_event(ctx, ev, label, flops, bytes);
+        if (st != LUMEN_OK) {
+            clReleaseEvent(ev);
+            return st;
+        }
+    }
+    return LUMEN_OK;
+}
+
+lumen_status lumen_ctx_profile(lumen_ctx *ctx, const lumen_prof_record **out, int *count)
+{
+    lumen_status st = lumen_ctx_finish(ctx);
+    if (st != LUMEN_OK)
+        return st;
+    for (int i = 0; i < ctx->n_events; i++) {
+        cl_ulong t0 = 0, t1 = 0;
+        clGetEventProfilingInfo(ctx->events[i], CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL);
+        clGetEventProfilingInfo(ctx->events[i], CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL);
+        ctx->records[i].ms = t1 > t0 ? (double)(t1 - t0) / 1e6 : 0.0;
+    }
+    *out = ctx->records;
+    *count = ctx->n_events;
+    return LUMEN_OK;
+}
+
+void lumen_ctx_profile_reset(lumen_ctx *ctx)
+{
+    for (int i = 0; i < ctx->n_events; i++)
+        clReleaseEvent(ctx->events[i]);
+    ctx->n_events = 0;
+}

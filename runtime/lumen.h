@@ -1,0 +1,436 @@
+/*
+ * lumen.h - the whole public API of liblumen, an OpenCL inference runtime for medical imaging.
+ *
+ * A worked example (error handling shortened; every call returns a lumen_status):
+ *
+ *     char err[LUMEN_ERR_MAX];
+ *     lumen_ctx *ctx;
+ *     if (lumen_ctx_new(NULL, &ctx, err, sizeof err) != LUMEN_OK)   // NULL: $LUMEN_DEVICE or best
+ *         fprintf(stderr, "lumen: %s\n", err);
+ *     lumen_shape s = {4, {1, 16, 34, 17}};
+ *     lumen_tensor *x, *y;
+ *     lumen_tensor_new(ctx, "x", &s, &x);
+ *     lumen_tensor_new(ctx, "y", &s, &y);
+ *     lumen_tensor_write(x, host, lumen_shape_numel(&s));
+ *     lumen_opdesc d = lumen_opdesc_unary(LUMEN_ACT_RELU6);
+ *     const lumen_tensor *in[] = {x};
+ *     if (lumen_op_run(ctx, &d, 1, in, y) != LUMEN_OK)
+ *         fprintf(stderr, "lumen: %s\n", lumen_ctx_error(ctx));
+ *     lumen_tensor_read(y, host, lumen_shape_numel(&s));
+ *     lumen_tensor_free(x); lumen_tensor_free(y); lumen_ctx_free(ctx);
+ *
+ * Conventions
+ * - Tensors are float32, row-major ("C order"): NCHW for images, NCDHW for volumes.
+ * - Errors are values. Functions return lumen_status; the context keeps a message
+ *   (lumen_ctx_error) naming the OpenCL call, error name or build log. Nothing aborts or exits.
+ * - Ownership: whoever calls _new owns the result and calls _free; _free(NULL) is a no-op.
+ * - A context is used by one thread at a time; separate contexts are independent (no globals).
+ */
+#ifndef LUMEN_H
+#define LUMEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LUMEN_VERSION "0.1.0"
+#define LUMEN_ERR_MAX 1024 /* bytes: enough for a message, not a whole build log */
+#define LUMEN_MAX_DIMS 6
+#define LUMEN_MAX_IN 16 /* inputs of one op (Concat is the widest) */
+
+/* ---- status codes: one table gives the enum, the names and the messages ---- */
+#define LUMEN_STATUS_MAP(X)                                                                        \
+    X(OK, "ok")                                                                                    \
+    X(EINVAL, "invalid argument")                                                                  \
+    X(ESHAPE, "shape mismatch")                                                                    \
+    X(ENOMEM, "out of memory")                                                                     \
+    X(ENODEV, "no OpenCL device")                                                                  \
+    X(ECL, "OpenCL error")                                                                         \
+    X(EBUILD, "kernel build failed")                                                               \
+    X(EIO, "input/output error")                                                                   \
+    X(EFORMAT, "malformed file")                                                                   \
+    X(EUNSUPPORTED, "unsupported")                                                                 \
+    X(ERANGE, "value out of range")                                                                \
+    X(EBUSY, "object still in use")                                                                \
+    X(ENOTFOUND, "not found")
+
+typedef enum {
+#define LUMEN_X(name, msg) LUMEN_##name,
+    LUMEN_STATUS_MAP(LUMEN_X)
+#undef LUMEN_X
+        LUMEN_STATUS_COUNT
+} lumen_status;
+
+/* "LUMEN_ESHAPE" for a status; "unknown status" for anything outside the table. */
+const char *lumen_status_name(lumen_status st);
+/* "shape mismatch" for a status. */
+const char *lumen_status_message(lumen_status st);
+
+/* ---- shapes ---- */
+typedef struct lumen_shape {
+    int ndim;                   /* 0 (a scalar) .. LUMEN_MAX_DIMS */
+    int64_t d[LUMEN_MAX_DIMS]; /* extents; d[0] is the slowest-varying */
+} lumen_shape;
+
+/* Product of the extents; 1 for a scalar. Returns -1 on overflow of int64 or a negative extent. */
+int64_t lumen_shape_numel(const lumen_shape *s);
+/* 1 when both shapes have the same rank and extents. */
+int lumen_shape_equal(const lumen_shape *a, const lumen_shape *b);
+/* Writes "[1,16,34,17]" into buf (always terminated); returns buf. */
+char *lumen_shape_format(const lumen_shape *s, char *buf, size_t len);
+
+/* ---- devices ---- */
+typedef enum { LUMEN_DEV_CPU = 1, LUMEN_DEV_GPU = 2, LUMEN_DEV_ACCELERATOR = 4, LUMEN_DEV_OTHER = 8 } lumen_devtype;
+
+typedef struct lumen_device_info {
+    int platform_index, device_index; /* selector "P:D" */
+    char platform[128], name[128], vendor[128];
+    char driver[64], version[96], opencl_c[64];
+    lumen_devtype type;
+    unsigned compute_units, clock_mhz;
+    uint64_t global_mem, local_mem, max_alloc; /* bytes */
+    size_t max_work_group;
+    int fp16, fp64; /* 1 when cl_khr_fp16 / cl_khr_fp64 is supported */
+    int compiler;   /* 1 when the device can compile OpenCL C source */
+} lumen_device_info;
+
+/* "gpu", "cpu", "accelerator" or "other". */
+const char *lumen_devtype_name(lumen_devtype t);
+
+/*
+ * Lists every OpenCL device of every platform into out[0..cap). *count receives the number found
+ * (which may exceed cap). With no OpenCL platform at all it returns LUMEN_ENODEV and a message in
+ * err naming the package to install. err may be NULL.
+ */
+lumen_status lumen_devices(lumen_device_info *out, int cap, int *count, char *err, size_t errlen);
+
+/*
+ * Picks a device by selector: "P:D" indices, a type ("gpu", "cpu", "accelerator"), or a
+ * case-insensitive substring of vendor, platform or device name ("amd", "nvidia", "pocl").
+ * NULL or "" means $LUMEN_DEVICE, or without it the first GPU, else accelerator, else CPU.
+ */
+lumen_status lumen_device_select(const char *selector, lumen_device_info *out, char *err,
+                                 size_t errlen);
+
+/* ---- contexts: one per device; owns the queue, the program cache and the error message ---- */
+typedef struct lumen_ctx lumen_ctx;
+
+typedef struct lumen_ctx_options {
+    int profiling;         /* record an OpenCL event per kernel launch (lumen_ctx_profile) */
+    const char *cache_dir; /* NULL: $LUMEN_CACHE_DIR, else $XDG_CACHE_HOME/lumen, ~/.cache/lumen;
+                              "" disables the on-disk program cache */
+    const char *kernels;   /* binary-only mode: a file written by lumen_ctx_compile_all.
+                              NULL: $LUMEN_KERNELS (unset: compile from source) */
+} lumen_ctx_options;
+
+/* Opens a context on the selected device with default options. On failure *out is NULL and the
+ * message is in err. */
+lumen_status lumen_ctx_new(const char *selector, lumen_ctx **out, char *err, size_t errlen);
+lumen_status lumen_ctx_new_opts(const char *selector, const lumen_ctx_options *opt,
+                                lumen_ctx **out, char *err, size_t errlen);
+/* Frees the context. Refuses with LUMEN_EBUSY (and frees nothing) while tensors of it live. */
+lumen_status lumen_ctx_free(lumen_ctx *ctx);
+/* The last error's message; "" when none. Valid until the next call on ctx. */
+const char *lumen_ctx_error(const lumen_ctx *ctx);
+const lumen_device_info *lumen_ctx_device(const lumen_ctx *ctx);
+/* Blocks until every queued command has finished. */
+lumen_status lumen_ctx_finish(lumen_ctx *ctx);
+
+typedef struct lumen_cache_stats {
+    int memory_hits;   /* programs found already built in this context */
+    int disk_hits;     /* programs loaded from the on-disk cache */
+    int disk_misses;   /* programs compiled from source (and then stored) */
+    int disk_rejected; /* cache entries found corrupt or mismatched, rebuilt */
+    int binary_file;   /* programs loaded from a binary-only kernels file */
+    double build_ms;   /* total time spent building or loading programs */
+} lumen_cache_stats;
+void lumen_ctx_cache_stats(const lumen_ctx *ctx, lumen_cache_stats *out);
+/* The cache directory in use, "" when disabled. */
+const char *lumen_ctx_cache_dir(const lumen_ctx *ctx);
+
+/* Builds every kernel program the runtime has (all families and variants), through the cache. */
+lumen_status lumen_ctx_build_all(lumen_ctx *ctx);
+/* Builds every program and writes their device binaries into one file (binary-only mode). */
+lumen_status lumen_ctx_compile_all(lumen_ctx *ctx, const char *path);
+
+/* ---- profiling: one record per kernel launch while profiling is on ---- */
+typedef struct lumen_prof_record {
+    char label[64]; /* op or kernel name */
+    double ms;      /* device execution time from OpenCL event timestamps */
+    double flops;   /* floating point operations of this launch (0 when not counted) */
+    double bytes;   /* bytes read + written (estimate) */
+} lumen_prof_record;
+/* Waits for the queue, then fills *out (owned by ctx, valid until the next launch or reset). */
+lumen_status lumen_ctx_profile(lumen_ctx *ctx, const lumen_prof_record **out, int *count);
+void lumen_ctx_profile_reset(lumen_ctx *ctx);
+
+/* ---- tensors: float32 device buffers with a name and a shape ---- */
+typedef struct lumen_tensor lumen_tensor;
+
+/* Allocates an uninitialised tensor. name may be NULL. Fails with LUMEN_ERANGE when the size
+ * overflows or exceeds the device's max allocation, LUMEN_ENOMEM/ECL when OpenCL refuses. */
+lumen_status lumen_tensor_new(lumen_ctx *ctx, const char *name, const lumen_shape *shape,
+                              lumen_tensor **out);
+/* A view of 'numel(shape)' elements of base starting at element 'offset' (no copy). The view
+ * keeps the storage alive; base may be freed first. */
+lumen_status lumen_tensor_view(lumen_tensor *base, const char *name, int64_t offset,
+                               const lumen_shape *shape, lumen_tensor **out);
+void lumen_tensor_free(lumen_tensor *t);
+/* Copies count floats from host (count must equal numel). Blocking. */
+lumen_status lumen_tensor_write(lumen_tensor *t, const float *src, size_t count);
+lumen_status lumen_tensor_read(const lumen_tensor *t, float *dst, size_t count);
+/* Fills with a constant. */
+lumen_status lumen_tensor_fill(lumen_tensor *t, float value);
+const lumen_shape *lumen_tensor_shape(const lumen_tensor *t);
+int64_t lumen_tensor_numel(const lumen_tensor *t);
+const char *lumen_tensor_name(const lumen_tensor *t);
+lumen_ctx *lumen_tensor_ctx(const lumen_tensor *t);
+/* Writes "name f32[1,16,34,17]". */
+char *lumen_tensor_format(const lumen_tensor *t, char *buf, size_t len);
+
+/* ---- operators ---- */
+
+/* Every operator, listed once. Each has a shape check, a plain-C reference and an OpenCL
+ * launcher (runtime/ops/<family>.c, kernels/<family>.cl). */
+#define LUMEN_OP_LIST(X)                                                                           \
+    X(CONV, "conv")                     /* in: x, w, bias?, residual?  (1d/2d/3d, groups) */      \
+    X(CONV_TRANSPOSE, "conv_transpose") /* in: x, w[Cin,Cout/g,k..], bias? */                     \
+    X(POOL, "pool")                     /* in: x; max / average, 2d / 3d */                       \
+    X(REDUCE, "reduce")                 /* in: x; sum / mean / max over an axis set */            \
+    X(RESIZE, "resize")                 /* in: x; nearest / (bi,tri)linear */                     \
+    X(CONCAT, "concat")                 /* in: x0..xn-1 along an axis */                          \
+    X(SLICE, "slice")                   /* in: x; start/step/count per axis */                    \
+    X(PAD, "pad")                       /* in: x; constant padding */                             \
+    X(BINARY, "binary")                 /* in: a, b; numpy broadcasting */                        \
+    X(UNARY, "unary")                   /* in: x; activations and math */                         \
+    X(SOFTMAX, "softmax")               /* in: x; over axes [axis, axis_end) */                   \
+    X(BATCHNORM, "batchnorm")           /* in: x, scale, bias, mean, var (axis 1) */              \
+    X(INSTANCENORM, "instancenorm")     /* in: x, scale, bias */                                  \
+    X(LAYERNORM, "layernorm")           /* in: x, weight?, bias? over [axis, axis_end) */         \
+    X(TRANSPOSE, "transpose")           /* in: x; permutation */                                  \
+    X(RESHAPE, "reshape")               /* in: x; same element order */                           \
+    X(MATMUL, "matmul")                 /* in: a, b, bias?; batched with broadcasting */          \
+    X(ATTENTION, "attention")           /* in: q, k, v (NCHW); local windows or all keys */       \
+    X(ARGMAX, "argmax")                 /* in: x; index along an axis, as float */
+
+typedef enum {
+#define LUMEN_X(name, str) LUMEN_OP_##name,
+    LUMEN_OP_LIST(LUMEN_X)
+#undef LUMEN_X
+        LUMEN_OP_COUNT
+} lumen_op;
+
+/* "conv" for LUMEN_OP_CONV; NULL when out of range. */
+const char *lumen_op_name(lumen_op op);
+
+/* Element-wise functions: the UNARY op and the fused epilogues of CONV, MATMUL and BINARY. */
+#define LUMEN_ACT_LIST(X)                                                                          \
+    X(NONE, "none")               /* x */                                                          \
+    X(RELU, "relu")               /* max(x, 0) */                                                  \
+    X(RELU6, "relu6")             /* min(max(x, 0), 6) */                                          \
+    X(LEAKY_RELU, "leaky_relu")   /* x < 0 ? a*x : x */                                            \
+    X(SIGMOID, "sigmoid")         /* 1 / (1 + exp(-x)) */                                          \
+    X(TANH, "tanh")                                                                                \
+    X(GELU, "gelu")               /* 0.5 x (1 + erf(x / sqrt 2)) */                                \
+    X(HARDSWISH, "hardswish")     /* x * min(max(x + 3, 0), 6) / 6 */                              \
+    X(HARDSIGMOID, "hardsigmoid") /* min(max(a*x + b, 0), 1) */                                    \
+    X(CLIP, "clip")               /* min(max(x, a), b) */                                          \
+    X(EXP, "exp")                                                                                  \
+    X(LOG, "log")                                                                                  \
+    X(SQRT, "sqrt")                                                                                \
+    X(ERF, "erf")                                                                                  \
+    X(NEG, "neg")                                                                                  \
+    X(ABS, "abs")                                                                                  \
+    X(RECIPROCAL, "reciprocal")                                                                    \
+    X(THRESHOLD, "threshold") /* x > a ? 1 : 0 */                                                  \
+    X(SCALE, "scale")         /* a*x + b */
+
+typedef enum {
+#define LUMEN_X(name, str) LUMEN_ACT_##name,
+    LUMEN_ACT_LIST(LUMEN_X)
+#undef LUMEN_X
+        LUMEN_ACT_COUNT
+} lumen_act;
+
+const char *lumen_act_name(lumen_act act);
+/* The act named str ("relu6"), or -1. */
+int lumen_act_from_name(const char *str);
+
+typedef struct lumen_actdesc {
+    lumen_act act;
+    float a, b; /* parameters, see LUMEN_ACT_LIST */
+} lumen_actdesc;
+
+typedef struct lumen_conv_params {
+    int nsp;                  /* spatial dims: 1, 2 or 3; kernel size comes from the weight */
+    int stride[3], dil[3];    /* > 0 */
+    int pad0[3], pad1[3];     /* padding before / after, >= 0 */
+    int out_pad[3];           /* CONV_TRANSPOSE only: extra output at the end */
+    int groups;               /* > 0, divides Cin and Cout */
+    lumen_actdesc act;        /* y = act(conv + bias + residual) */
+} lumen_conv_params;
+
+enum { LUMEN_POOL_MAX, LUMEN_POOL_AVG };
+typedef struct lumen_pool_params {
+    int kind, nsp;
+    int k[3], stride[3], pad0[3], pad1[3], dil[3];
+    int count_include_pad; /* average: divide by the full window, padding included */
+    int ceil_mode;
+} lumen_pool_params;
+
+enum { LUMEN_REDUCE_SUM, LUMEN_REDUCE_MEAN, LUMEN_REDUCE_MAX };
+typedef struct lumen_reduce_params {
+    int kind;
+    unsigned axes; /* bit i set: reduce axis i */
+    int keepdims;
+} lumen_reduce_params;
+
+enum { LUMEN_RESIZE_NEAREST, LUMEN_RESIZE_LINEAR };
+enum { /* how an output coordinate maps to an input coordinate (ONNX names) */
+       LUMEN_COORD_HALF_PIXEL,
+       LUMEN_COORD_ALIGN_CORNERS,
+       LUMEN_COORD_ASYMMETRIC,
+       LUMEN_COORD_PYTORCH_HALF_PIXEL };
+enum { LUMEN_NEAREST_FLOOR, LUMEN_NEAREST_ROUND_PREFER_FLOOR, LUMEN_NEAREST_ROUND_PREFER_CEIL,
+       LUMEN_NEAREST_CEIL };
+typedef struct lumen_resize_params {
+    int mode, coord, nearest, nsp; /* the last nsp axes are resized */
+    int64_t out[3];                /* output extents of those axes */
+    float scale[3];                /* output/input; 0: use out/in */
+} lumen_resize_params;
+
+typedef struct lumen_concat_params {
+    int axis;
+} lumen_concat_params;
+
+typedef struct lumen_slice_params {
+    int64_t start[LUMEN_MAX_DIMS]; /* first index per axis, in range */
+    int64_t step[LUMEN_MAX_DIMS];  /* non-zero; negative walks backwards */
+    int64_t count[LUMEN_MAX_DIMS]; /* output extent per axis */
+} lumen_slice_params;
+
+typedef struct lumen_pad_params {
+    int64_t pad0[LUMEN_MAX_DIMS], pad1[LUMEN_MAX_DIMS]; /* >= 0 */
+    float value;
+} lumen_pad_params;
+
+enum { LUMEN_BIN_ADD, LUMEN_BIN_SUB, LUMEN_BIN_MUL, LUMEN_BIN_DIV, LUMEN_BIN_POW, LUMEN_BIN_MAX,
+       LUMEN_BIN_MIN, LUMEN_BIN_COUNT };
+typedef struct lumen_binary_params {
+    int kind;
+    lumen_actdesc act; /* applied to the result */
+} lumen_binary_params;
+
+typedef struct lumen_unary_params {
+    lumen_actdesc act;
+} lumen_unary_params;
+
+typedef struct lumen_axes_params { /* SOFTMAX, LAYERNORM: normalise over axes [axis, axis_end) */
+    int axis, axis_end;
+    float eps; /* LAYERNORM */
+} lumen_axes_params;
+
+typedef struct lumen_norm_params { /* BATCHNORM, INSTANCENORM */
+    float eps;
+} lumen_norm_params;
+
+typedef struct lumen_transpose_params {
+    int perm[LUMEN_MAX_DIMS]; /* output axis i is input axis perm[i] */
+} lumen_transpose_params;
+
+typedef struct lumen_reshape_params {
+    lumen_shape shape; /* fully resolved (no -1) */
+} lumen_reshape_params;
+
+typedef struct lumen_matmul_params {
+    /* y[..., M, N] = alpha * op(a)[..., M, K] op(b)[..., K, N] + bias[N]; batch dims broadcast */
+    int trans_a, trans_b;
+    float alpha; /* 0 is taken as 1 so that a zeroed struct is a plain matmul */
+    lumen_actdesc act;
+} lumen_matmul_params;
+
+typedef struct lumen_attention_params {
+    /* q [N, *, H, W], k and v [N, *, Hk, Wk]; head i reads channels c0 + i*head_dim ...
+     * out [N, heads*head_dim, H, W]. window > 0: token (y, x) attends to the keys of its own
+     * window x window tile (Hk == H, Wk == W, both multiples of window); window == 0: every
+     * token attends to all Hk*Wk keys. Softmax is computed in fp32. */
+    int heads, head_dim, window;
+    float scale; /* 0 means 1/sqrt(head_dim) */
+    int q_c0, k_c0, v_c0;
+} lumen_attention_params;
+
+typedef struct lumen_argmax_params {
+    int axis, keepdims; /* ties: the first index */
+} lumen_argmax_params;
+
+/* One operator with its parameters: what a graph node is. */
+typedef struct lumen_opdesc {
+    lumen_op op;
+    union {
+        lumen_conv_params conv;
+        lumen_pool_params pool;
+        lumen_reduce_params reduce;
+        lumen_resize_params resize;
+        lumen_concat_params concat;
+        lumen_slice_params slice;
+        lumen_pad_params pad;
+        lumen_binary_params binary;
+        lumen_unary_params unary;
+        lumen_axes_params axes;
+        lumen_norm_params norm;
+        lumen_transpose_params transpose;
+        lumen_reshape_params reshape;
+        lumen_matmul_params matmul;
+        lumen_attention_params attention;
+        lumen_argmax_params argmax;
+    } p;
+} lumen_opdesc;
+
+/* Convenience constructors with the defaults PyTorch uses. */
+lumen_opdesc lumen_opdesc_unary(lumen_act act);
+lumen_opdesc lumen_opdesc_conv2d(int stride, int pad, int dil, int groups, lumen_act act);
+
+/* Minimum and maximum input counts of an op (absent optional inputs are passed as NULL). */
+void lumen_op_arity(lumen_op op, int *min_in, int *max_in);
+
+/*
+ * Infers the output shape of op d applied to inputs of shapes in[0..n_in) (NULL for an absent
+ * optional input). On error writes a message naming the op and the offending shapes into err
+ * (LUMEN_ERR_MAX bytes, may be NULL) and returns LUMEN_ESHAPE or LUMEN_EINVAL.
+ */
+lumen_status lumen_op_shape(const lumen_opdesc *d, int n_in, const lumen_shape *const *in,
+                            lumen_shape *out, char *err);
+
+/*
+ * Plain-C reference: computes op d on host arrays. in[i] has shape in_shape[i] (NULL for absent
+ * inputs); out must hold numel(output shape) floats. Checks shapes first. This is the test oracle:
+ * loops mirror the definition, no tricks.
+ */
+lumen_status lumen_op_ref(const lumen_opdesc *d, int n_in, const lumen_shape *const *in_shape,
+                          const float *const *in, float *out, char *err);
+
+/*
+ * Runs op d on the device: checks shapes (y must already have the inferred shape), then enqueues
+ * the kernels. Does not wait for completion. On failure the message is in lumen_ctx_error.
+ */
+lumen_status lumen_op_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
+                          const lumen_tensor *const *in, lumen_tensor *y);
+
+/* Floating point operations of op d on these shapes (for profiles and benchmarks). */
+double lumen_op_flops(const lumen_opdesc *d, int n_in, const lumen_shape *const *in,
+                      const lumen_shape *out);
+
+/* ---- GEMM: y = a * b on raw buffers, the engine behind 1x1 conv, linear and matmul ---- */
+typedef enum { LUMEN_GEMM_AUTO, LUMEN_GEMM_OWN, LUMEN_GEMM_CLBLAST } lumen_gemm_engine;
+/* Forces an engine for this context (AUTO: measured once per device, remembered on disk;
+ * $LUMEN_GEMM=own|clblast overrides). */
+lumen_status lumen_ctx_set_gemm(lumen_ctx *ctx, lumen_gemm_engine e);
+lumen_gemm_engine lumen_ctx_gemm(lumen_ctx *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,185 @@
+/*
+ * eltwise.c - UNARY (activations and math) and BINARY (add, sub, mul, div, pow, max, min with
+ * numpy broadcasting and a fused activation). Kernels: kernels/eltwise.cl.
+ *
+ * Broadcast layout: the output shape is right-aligned into 6 axes; each input gets a stride per
+ * output axis, 0 on axes where it has extent 1 (or does not exist).
+ */
+#include <math.h>
+#include <string.h>
+
+#include "../internal.h"
+
+/* ---- UNARY ---- */
+
+static lumen_status unary_shape(const lumen_opdesc *d, int n_in, const lumen_shape *const *in,
+                                lumen_shape *out, char *err)
+{
+    (void)n_in;
+    lumen_status st = lumen__act_check(&d->p.unary.act, err);
+    if (st == LUMEN_OK)
+        *out = *in[0];
+    return st;
+}
+
+static lumen_status unary_ref(const lumen_opdesc *d, int n_in, const lumen_shape *const *in_shape,
+                              const float *const *in, const lumen_shape *os, float *out, char *err)
+{
+    (void)n_in, (void)in_shape, (void)err;
+    int64_t n = lumen_shape_numel(os);
+    for (int64_t i = 0; i < n; i++)
+        out[i] = lumen__act_ref(&d->p.unary.act, in[0][i]);
+    return LUMEN_OK;
+}
+
+static lumen_status unary_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
+                              const lumen_tensor *const *in, lumen_tensor *y)
+{
+    (void)n_in;
+    cl_kernel k;
+    lumen_status st = lumen__kernel(ctx, "eltwise", "", "unary_f32", &k);
+    if (st != LUMEN_OK)
+        return st;
+    const lumen_actdesc *a = &d->p.unary.act;
+    int n = (int)lumen_tensor_numel(y), xo = lumen__off(in[0]), yo = lumen__off(y),
+        act = (int)a->act;
+    lumen__arg args[] = {{sizeof(cl_mem), &in[0]->mem}, {sizeof(int), &xo},
+                         {sizeof(cl_mem), &y->mem},     {sizeof(int), &yo},
+                         {sizeof(int), &n},             {sizeof(int), &act},
+                         {sizeof(float), &a->a},        {sizeof(float), &a->b}};
+    st = lumen__set_args(ctx, k, "unary_f32", 8, args);
+    if (st != LUMEN_OK)
+        return st;
+    size_t g = (size_t)n;
+    return lumen__launch(ctx, k, 1, &g, NULL, lumen_act_name(a->act), n, 8.0 * n);
+}
+
+const lumen__op_impl lumen__impl_UNARY = {1, 1, unary_shape, unary_ref, unary_run, NULL};
+
+/* ---- BINARY ---- */
+
+static lumen_status binary_shape(const lumen_opdesc *d, int n_in, const lumen_shape *const *in,
+                                 lumen_shape *out, char *err)
+{
+    (void)n_in;
+    if (d->p.binary.kind < 0 || d->p.binary.kind >= LUMEN_BIN_COUNT)
+        return lumen__errf(err, LUMEN_EINVAL, "binary: unknown kind %d", d->p.binary.kind);
+    lumen_status st = lumen__act_check(&d->p.binary.act, err);
+    if (st != LUMEN_OK)
+        return st;
+    return lumen__broadcast(in[0], in[1], out, err);
+}
+
+/* Strides of input s for each of the 6 right-aligned axes of output o; 0 where broadcast. */
+static void bcast_strides(const lumen_shape *s, const lumen_shape *o, int64_t st6[6])
+{
+    int64_t st[LUMEN_MAX_DIMS];
+    lumen__strides(s, st);
+    for (int i = 0; i < 6; i++)
+        st6[i] = 0;
+    for (int i = 0; i < s->ndim; i++) {
+        int oi = o->ndim - s->ndim + i; /* output axis */
+        st6[6 - o->ndim + oi] = s->d[i] == 1 ? 0 : st[i];
+    }
+}
+
+static void out6(const lumen_shape *o, int64_t os[6])
+{
+    for (int i = 0; i < 6; i++)
+        os[i] = 1;
+    for (int i = 0; i < o->ndim; i++)
+        os[6 - o->ndim + i] = o->d[i];
+}
+
+static float binop_ref(int kind, float u, float v)
+{
+    switch (kind) {
+    case LUMEN_BIN_ADD:
+        return u + v;
+    case LUMEN_BIN_SUB:
+        return u - v;
+    case LUMEN_BIN_MUL:
+        return u * v;
+    case LUMEN_BIN_DIV:
+        return u / v;
+    case LUMEN_BIN_POW:
+        return (float)pow(u, v);
+    case LUMEN_BIN_MAX:
+        return fmaxf(u, v);
+    default:
+        return fminf(u, v);
+    }
+}
+
+static lumen_status binary_ref(const lumen_opdesc *d, int n_in, const lumen_shape *const *in_shape,
+                               const float *const *in, const lumen_shape *os, float *out, char *err)
+{
+    (void)n_in, (void)err;
+    int64_t o6[6], a6[6], b6[6];
+    out6(os, o6);
+    bcast_strides(in_shape[0], os, a6);
+    bcast_strides(in_shape[1], os, b6);
+    int64_t i = 0;
+    for (int64_t c0 = 0; c0 < o6[0]; c0++)
+        for (int64_t c1 = 0; c1 < o6[1]; c1++)
+            for (int64_t c2 = 0; c2 < o6[2]; c2++)
+                for (int64_t c3 = 0; c3 < o6[3]; c3++)
+                    for (int64_t c4 = 0; c4 < o6[4]; c4++)
+                        for (int64_t c5 = 0; c5 < o6[5]; c5++, i++) {
+                            int64_t ia = c0 * a6[0] + c1 * a6[1] + c2 * a6[2] + c3 * a6[3] +
+                                         c4 * a6[4] + c5 * a6[5];
+                            int64_t ib = c0 * b6[0] + c1 * b6[1] + c2 * b6[2] + c3 * b6[3] +
+                                         c4 * b6[4] + c5 * b6[5];
+                            float v = binop_ref(d->p.binary.kind, in[0][ia], in[1][ib]);
+                            out[i] = lumen__act_ref(&d->p.binary.act, v);
+                        }
+    return LUMEN_OK;
+}
+
+static lumen_status binary_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
+                               const lumen_tensor *const *in, lumen_tensor *y)
+{
+    (void)n_in;
+    const lumen_binary_params *p = &d->p.binary;
+    int same = lumen_shape_equal(&in[0]->shape, &y->shape) &&
+               lumen_shape_equal(&in[1]->shape, &y->shape);
+    const char *name = same ? "binary_same_f32" : "binary_bcast_f32";
+    cl_kernel k;
+    lumen_status st = lumen__kernel(ctx, "eltwise", "", name, &k);
+    if (st != LUMEN_OK)
+        return st;
+    int n = (int)lumen_tensor_numel(y), ao = lumen__off(in[0]), bo = lumen__off(in[1]),
+        yo = lumen__off(y), kind = p->kind, act = (int)p->act.act;
+    int64_t o6[6], a6[6], b6[6];
+    out6(&y->shape, o6);
+    bcast_strides(&in[0]->shape, &y->shape, a6);
+    bcast_strides(&in[1]->shape, &y->shape, b6);
+    cl_int8 os = {{0}}, as = {{0}}, bs = {{0}};
+    for (int i = 0; i < 6; i++) {
+        os.s[i] = (cl_int)o6[i];
+        as.s[i] = (cl_int)a6[i];
+        bs.s[i] = (cl_int)b6[i];
+    }
+    lumen__arg common[] = {{sizeof(cl_mem), &in[0]->mem}, {sizeof(int), &ao},
+                           {sizeof(cl_mem), &in[1]->mem}, {sizeof(int), &bo},
+                           {sizeof(cl_mem), &y->mem},     {sizeof(int), &yo},
+                           {sizeof(int), &n}};
+    lumen__arg tail[] = {{sizeof(int), &kind}, {sizeof(int), &act}, {sizeof(float), &p->act.a},
+                         {sizeof(float), &p->act.b}};
+    lumen__arg bc[] = {{sizeof os, &os}, {sizeof as, &as}, {sizeof bs, &bs}};
+    lumen__arg args[14];
+    int na = 0;
+    for (int i = 0; i < 7; i++)
+        args[na++] = common[i];
+    for (int i = 0; !same && i < 3; i++)
+        args[na++] = bc[i];
+    for (int i = 0; i < 4; i++)
+        args[na++] = tail[i];
+    st = lumen__set_args(ctx, k, name, na, args);
+    if (st != LUMEN_OK)
+        return st;
+    size_t g = (size_t)n;
+    return lumen__launch(ctx, k, 1, &g, NULL, "binary", n, 12.0 * n);
+}
+
+const lumen__op_impl lumen__impl_BINARY = {2, 2, binary_shape, binary_ref, binary_run, NULL};

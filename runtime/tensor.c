@@ -1,0 +1,190 @@
+/*
+ * tensor.c - float32 tensors on device buffers, shapes and their arithmetic.
+ *
+ * A tensor is (cl_mem, element offset, shape). Views share the cl_mem and each retains it, so the
+ * storage lives until the last view is freed. Sizes are computed with overflow checks and kept
+ * below INT_MAX elements so kernels can index with int.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+int64_t lumen_shape_numel(const lumen_shape *s)
+{
+    if (s->ndim < 0 || s->ndim > LUMEN_MAX_DIMS)
+        return -1;
+    int64_t n = 1;
+    for (int i = 0; i < s->ndim; i++) {
+        if (s->d[i] < 0 || (s->d[i] > 0 && n > INT64_MAX / s->d[i]))
+            return -1;
+        n *= s->d[i];
+    }
+    return n;
+}
+
+int lumen_shape_equal(const lumen_shape *a, const lumen_shape *b)
+{
+    if (a->ndim != b->ndim)
+        return 0;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->d[i] != b->d[i])
+            return 0;
+    return 1;
+}
+
+char *lumen_shape_format(const lumen_shape *s, char *buf, size_t len)
+{
+    size_t n = 0;
+    if (len == 0)
+        return buf;
+    buf[0] = '\0';
+    n += (size_t)snprintf(buf + n, len - n, "[");
+    for (int i = 0; i < s->ndim && i < LUMEN_MAX_DIMS && n < len; i++)
+        n += (size_t)snprintf(buf + n, len - n, i ? ",%lld" : "%lld", (long long)s->d[i]);
+    if (n < len)
+        snprintf(buf + n, len - n, "]");
+    return buf;
+}
+
+static lumen_status check_shape(lumen_ctx *ctx, const lumen_shape *s, int64_t *numel)
+{
+    char b[160];
+    int64_t n = lumen_shape_numel(s);
+    if (n < 0)
+        return lumen__fail(ctx, LUMEN_ERANGE, "invalid tensor shape (rank %d): negative extent "
+                           "or size overflow", s->ndim);
+    if (n > INT_MAX)
+        return lumen__fail(ctx, LUMEN_ERANGE, "tensor %s has %lld elements; at most %d supported",
+                           lumen_shape_format(s, b, sizeof b), (long long)n, INT_MAX);
+    *numel = n;
+    return LUMEN_OK;
+}
+
+static lumen_tensor *tensor_alloc(lumen_ctx *ctx, const char *name, const lumen_shape *shape)
+{
+    lumen_tensor *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->ctx = ctx;
+    t->shape = *shape;
+    snprintf(t->name, sizeof t->name, "%s", name ? name : "");
+    return t;
+}
+
+lumen_status lumen_tensor_new(lumen_ctx *ctx, const char *name, const lumen_shape *shape,
+                              lumen_tensor **out)
+{
+    int64_t n;
+    char b[160];
+    *out = NULL;
+    lumen_status st = check_shape(ctx, shape, &n);
+    if (st != LUMEN_OK)
+        return st;
+    size_t bytes = (size_t)(n ? n : 1) * sizeof(float);
+    if (bytes > ctx->info.max_alloc)
+        return lumen__fail(ctx, LUMEN_ERANGE,
+                           "tensor %s %s needs %zu bytes; the device allows %llu per buffer",
+                           name ? name : "", lumen_shape_format(shape, b, sizeof b), bytes,
+                           (unsigned long long)ctx->info.max_alloc);
+    lumen_tensor *t = tensor_alloc(ctx, name, shape);
+    if (!t)
+        return lumen__fail(ctx, LUMEN_ENOMEM, "out of host memory");
+    cl_int rc;
+    t->mem = clCreateBuffer(ctx->cl, CL_MEM_READ_WRITE, bytes, NULL, &rc);
+    if (rc != CL_SUCCESS) {
+        free(t);
+        return lumen__clfail(ctx, rc, "clCreateBuffer");
+    }
+    ctx->live_tensors++;
+    *out = t;
+    return LUMEN_OK;
+}
+
+lumen_status lumen_tensor_view(lumen_tensor *base, const char *name, int64_t offset,
+                               const lumen_shape *shape, lumen_tensor **out)
+{
+    lumen_ctx *ctx = base->ctx;
+    int64_t n, bn = lumen_shape_numel(&base->shape);
+    *out = NULL;
+    lumen_status st = check_shape(ctx, shape, &n);
+    if (st != LUMEN_OK)
+        return st;
+    if (offset < 0 || offset > bn || n > bn - offset)
+        return lumen__fail(ctx, LUMEN_ERANGE,
+                           "view of %lld elements at offset %lld is outside tensor '%s' (%lld)",
+                           (long long)n, (long long)offset, base->name, (long long)bn);
+    lumen_tensor *t = tensor_alloc(ctx, name, shape);
+    if (!t)
+        return lumen__fail(ctx, LUMEN_ENOMEM, "out of host memory");
+    clRetainMemObject(base->mem);
+    t->mem = base->mem;
+    t->offset = base->offset + offset;
+    ctx->live_tensors++;
+    *out = t;
+    return LUMEN_OK;
+}
+
+void lumen_tensor_free(lumen_tensor *t)
+{
+    if (!t)
+        return;
+    clReleaseMemObject(t->mem);
+    t->ctx->live_tensors--;
+    free(t);
+}
+
+static lumen_status check_count(const lumen_tensor *t, size_t count, const char *what)
+{
+    int64_t n = lumen_shape_numel(&t->shape);
+    if ((int64_t)count != n)
+        return lumen__fail(t->ctx, LUMEN_ESHAPE, "%s: tensor '%s' has %lld elements, not %zu",
+                           what, t->name, (long long)n, count);
+    return LUMEN_OK;
+}
+
+lumen_status lumen_tensor_write(lumen_tensor *t, const float *src, size_t count)
+{
+    lumen_status st = check_count(t, count, "lumen_tensor_write");
+    if (st != LUMEN_OK || count == 0)
+        return st;
+    cl_int rc = clEnqueueWriteBuffer(t->ctx->queue, t->mem, CL_TRUE, t->offset * sizeof(float),
+                                     count * sizeof(float), src, 0, NULL, NULL);
+    return rc == CL_SUCCESS ? LUMEN_OK : lumen__clfail(t->ctx, rc, "clEnqueueWriteBuffer");
+}
+
+lumen_status lumen_tensor_read(const lumen_tensor *t, float *dst, size_t count)
+{
+    lumen_status st = check_count(t, count, "lumen_tensor_read");
+    if (st != LUMEN_OK || count == 0)
+        return st;
+    cl_int rc = clEnqueueReadBuffer(t->ctx->queue, t->mem, CL_TRUE, t->offset * sizeof(float),
+                                    count * sizeof(float), dst, 0, NULL, NULL);
+    return rc == CL_SUCCESS ? LUMEN_OK : lumen__clfail(t->ctx, rc, "clEnqueueReadBuffer");
+}
+
+lumen_status lumen_tensor_fill(lumen_tensor *t, float value)
+{
+    int64_t n = lumen_shape_numel(&t->shape);
+    if (n == 0)
+        return LUMEN_OK;
+    cl_int rc = clEnqueueFillBuffer(t->ctx->queue, t->mem, &value, sizeof value,
+                                    t->offset * sizeof(float), (size_t)n * sizeof(float), 0, NULL,
+                                    NULL);
+    return rc == CL_SUCCESS ? LUMEN_OK : lumen__clfail(t->ctx, rc, "clEnqueueFillBuffer");
+}
+
+const lumen_shape *lumen_tensor_shape(const lumen_tensor *t) { return &t->shape; }
+int64_t lumen_tensor_numel(const lumen_tensor *t) { return lumen_shape_numel(&t->shape); }
+const char *lumen_tensor_name(const lumen_tensor *t) { return t->name; }
+lumen_ctx *lumen_tensor_ctx(const lumen_tensor *t) { return t->ctx; }
+
+char *lumen_tensor_format(const lumen_tensor *t, char *buf, size_t len)
+{
+    char s[160];
+    snprintf(buf, len, "%s f32%s", t->name[0] ? t->name : "(unnamed)",
+             lumen_shape_format(&t->shape, s, sizeof s));
+    return buf;
+}

@@ -1,0 +1,66 @@
+/* cases_eltwise.c - UNARY and BINARY cases. */
+#include "harness.h"
+
+static lumen_opdesc bin(int kind, lumen_act act)
+{
+    lumen_opdesc d = {.op = LUMEN_OP_BINARY};
+    d.p.binary.kind = kind;
+    d.p.binary.act.act = act;
+    return d;
+}
+
+static lumen_opdesc un(lumen_act act, float a, float b)
+{
+    lumen_opdesc d = lumen_opdesc_unary(act);
+    if (a != 0 || b != 0) {
+        d.p.unary.act.a = a;
+        d.p.unary.act.b = b;
+    }
+    return d;
+}
+
+int cases_eltwise(lumen_ctx *ctx)
+{
+    static const float hx[] = {-2, -0.5f, 0, 0.5f, 3, 7};
+    static const float relu6_x[] = {0, 0, 0, 0.5f, 3, 6};
+    static const float ha[] = {1, 2, 3, 4, 5, 6}, hb[] = {10, 20};
+    static const float add_x[] = {11, 12, 13, 24, 25, 26}; /* [2,3] + [2,1] */
+    const tcase cases[] = {
+        {"relu6 hand", un(LUMEN_ACT_RELU6, 0, 0), 1, {SHAPE(6)}, {hx}, .expect = relu6_x},
+        {"relu odd", un(LUMEN_ACT_RELU, 0, 0), 1, {SHAPE(2, 9, 34, 17)}},
+        {"relu6 range", un(LUMEN_ACT_RELU6, 0, 0), 1, {SHAPE(1, 7, 5, 3)}, .lo = {-9}, .hi = {9}},
+        {"leaky 0.2", un(LUMEN_ACT_LEAKY_RELU, 0.2f, 0), 1, {SHAPE(3, 5, 7)}},
+        {"sigmoid", un(LUMEN_ACT_SIGMOID, 0, 0), 1, {SHAPE(1, 3, 11, 13)}, .lo = {-8}, .hi = {8}},
+        {"tanh", un(LUMEN_ACT_TANH, 0, 0), 1, {SHAPE(1, 3, 11, 13)}, .lo = {-4}, .hi = {4}},
+        {"gelu", un(LUMEN_ACT_GELU, 0, 0), 1, {SHAPE(1, 3, 11, 13)}, .lo = {-5}, .hi = {5}},
+        {"hardswish", un(LUMEN_ACT_HARDSWISH, 0, 0), 1, {SHAPE(2, 3, 9)}, .lo = {-5}, .hi = {5}},
+        {"hardsigmoid", un(LUMEN_ACT_HARDSIGMOID, 0, 0), 1, {SHAPE(2, 3, 9)}, .lo = {-5}, .hi = {5}},
+        {"clip -0.3..0.4", un(LUMEN_ACT_CLIP, -0.3f, 0.4f), 1, {SHAPE(17, 3)}},
+        {"exp", un(LUMEN_ACT_EXP, 0, 0), 1, {SHAPE(17, 3)}, .lo = {-3}, .hi = {3}},
+        {"log", un(LUMEN_ACT_LOG, 0, 0), 1, {SHAPE(17, 3)}, .lo = {0.01f}, .hi = {5}},
+        {"sqrt", un(LUMEN_ACT_SQRT, 0, 0), 1, {SHAPE(17, 3)}, .lo = {0}, .hi = {9}},
+        {"erf", un(LUMEN_ACT_ERF, 0, 0), 1, {SHAPE(17, 3)}, .lo = {-3}, .hi = {3}},
+        {"neg", un(LUMEN_ACT_NEG, 0, 0), 1, {SHAPE(17, 3)}},
+        {"abs", un(LUMEN_ACT_ABS, 0, 0), 1, {SHAPE(17, 3)}},
+        {"reciprocal", un(LUMEN_ACT_RECIPROCAL, 0, 0), 1, {SHAPE(17, 3)}, .lo = {0.5f}, .hi = {4}},
+        {"threshold 0.25", un(LUMEN_ACT_THRESHOLD, 0.25f, 0), 1, {SHAPE(1, 1, 19, 23)}},
+        {"scale 2x+1", un(LUMEN_ACT_SCALE, 2, 1), 1, {SHAPE(5, 7)}},
+        {"none (copy)", un(LUMEN_ACT_NONE, 0, 0), 1, {SHAPE(1)}},
+        {"add bcast hand", bin(LUMEN_BIN_ADD, LUMEN_ACT_NONE), 2, {SHAPE(2, 3), SHAPE(2, 1)},
+         {ha, hb}, .expect = add_x},
+        {"add same", bin(LUMEN_BIN_ADD, LUMEN_ACT_NONE), 2, {SHAPE(2, 9, 34, 17), SHAPE(2, 9, 34, 17)}},
+        {"add relu same", bin(LUMEN_BIN_ADD, LUMEN_ACT_RELU), 2, {SHAPE(1, 5, 7, 3), SHAPE(1, 5, 7, 3)}},
+        {"mul [C,1,1]", bin(LUMEN_BIN_MUL, LUMEN_ACT_NONE), 2, {SHAPE(2, 9, 34, 17), SHAPE(9, 1, 1)}},
+        {"sub [1,H,W]", bin(LUMEN_BIN_SUB, LUMEN_ACT_NONE), 2, {SHAPE(2, 9, 34, 17), SHAPE(1, 34, 17)}},
+        {"div scalar", bin(LUMEN_BIN_DIV, LUMEN_ACT_NONE), 2, {SHAPE(3, 5, 7), SHAPE(1)},
+         .lo = {-1, 0.5f}, .hi = {1, 2}},
+        {"div rank-0", bin(LUMEN_BIN_DIV, LUMEN_ACT_NONE), 2, {SHAPE(3, 5, 7), {0, {0}}},
+         .lo = {-1, 0.5f}, .hi = {1, 2}},
+        {"mul both bcast", bin(LUMEN_BIN_MUL, LUMEN_ACT_SIGMOID), 2, {SHAPE(4, 1, 6), SHAPE(5, 1)}},
+        {"pow", bin(LUMEN_BIN_POW, LUMEN_ACT_NONE), 2, {SHAPE(3, 5, 7), SHAPE(7)},
+         .lo = {0.1f, -2}, .hi = {3, 2}},
+        {"max", bin(LUMEN_BIN_MAX, LUMEN_ACT_NONE), 2, {SHAPE(2, 3, 4, 5, 6), SHAPE(3, 1, 5, 1)}},
+        {"min 6-d", bin(LUMEN_BIN_MIN, LUMEN_ACT_NONE), 2, {SHAPE(2, 1, 3, 1, 2, 5), SHAPE(2, 3, 4, 1, 5)}},
+    };
+    return run_cases(ctx, "eltwise", cases, (int)(sizeof cases / sizeof cases[0]));
+}

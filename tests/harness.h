@@ -1,0 +1,50 @@
+/*
+ * harness.h - the op test harness: every OpenCL op against its plain-C reference.
+ *
+ * A case is one line of a table: an op descriptor, input shapes (ndim < 0 marks an absent
+ * optional input), optional fixed input data and an optional hand-computed expected output.
+ * The runner fills random inputs (fixed seed per case), runs the reference on the host and the
+ * op on the device with inputs and output placed at odd offsets inside larger buffers, and
+ * checks: no NaN/Inf (unless the reference has them too), |dev - ref| <= 1e-5 + 1e-4*|ref|,
+ * guard values before and after the output untouched, and the hand-computed values if given.
+ */
+#ifndef LUMEN_TEST_HARNESS_H
+#define LUMEN_TEST_HARNESS_H
+
+#include "lumen.h"
+
+typedef struct tcase {
+    const char *label;              /* printed, e.g. "dw3x3 s2 odd" */
+    lumen_opdesc d;
+    int n_in;
+    lumen_shape in[LUMEN_MAX_IN];   /* ndim < 0: absent optional input */
+    const float *data[LUMEN_MAX_IN]; /* NULL: random in [lo, hi] */
+    float lo[LUMEN_MAX_IN], hi[LUMEN_MAX_IN]; /* both 0: [-1, 1] */
+    const float *expect;            /* hand-computed output, or NULL */
+    float atol, rtol;               /* 0: the defaults 1e-5, 1e-4 */
+} tcase;
+
+/* Shape literal: SHAPE(1, 16, 34, 17). */
+#define SHAPE(...) ((lumen_shape){sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t), {__VA_ARGS__}})
+#define ABSENT ((lumen_shape){-1, {0}})
+
+/* Runs one case on ctx and prints one line. Returns 1 when it passed. */
+int run_case(lumen_ctx *ctx, const char *family, const tcase *c);
+
+/* Runs cases[0..n) and returns the number that failed. */
+int run_cases(lumen_ctx *ctx, const char *family, const tcase *cases, int n);
+
+/* Deterministic random numbers for tests. */
+void test_rand_fill(float *x, int64_t n, float lo, float hi, uint64_t seed);
+
+/* Each family's case list: tests/cases_<family>.c. Returns the number of failures. */
+typedef int (*family_fn)(lumen_ctx *ctx);
+int cases_eltwise(lumen_ctx *ctx);
+int cases_conv(lumen_ctx *ctx);
+int cases_gemm(lumen_ctx *ctx);
+int cases_pool(lumen_ctx *ctx);
+int cases_layout(lumen_ctx *ctx);
+int cases_norm(lumen_ctx *ctx);
+int cases_attention(lumen_ctx *ctx);
+
+#endif
