@@ -31,3 +31,8 @@ lumen_status lumen_ctx_set_gemm(lumen_ctx *ctx, lumen_gemm_engine e)
 }
 lumen_gemm_engine lumen_ctx_gemm(lumen_ctx *ctx) { return ctx->gemm; }
 void lumen__gemm_free(lumen_ctx *ctx) { (void)ctx; }
+lumen_status lumen__gemm(lumen_ctx *ctx, const lumen__gemm_args *g)
+{
+    (void)g;
+    return lumen__fail(ctx, LUMEN_EUNSUPPORTED, "gemm: not available yet");
+}
