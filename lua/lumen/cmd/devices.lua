@@ -1,0 +1,80 @@
+-- lumen devices [--cache] [--json]: one row per OpenCL device.
+-- With --cache, opens each device, builds every kernel program through the on-disk cache and
+-- prints the cache's hits and misses (a second run shows the warm state).
+local lumen = require "lumen"
+local cli = require "lumen.cli"
+
+local M = {
+  summary = "list OpenCL devices (and the kernel cache state with --cache)",
+  usage = [[usage: lumen devices [--cache] [--json]
+
+Lists every OpenCL platform and device: index (the P:D selector), platform, name, type, vendor,
+driver version, OpenCL C version, compute units, clock, global / local / max-alloc memory,
+fp16 and fp64 support. The default device (LUMEN_DEVICE, else first GPU, accelerator, CPU) is
+marked with '*'.
+
+  --cache   also build all kernels on each device through the program cache and show
+            hits / misses / rejected entries and the time taken
+  --json    print the device list as JSON]],
+}
+
+local function json_value(v)
+  if type(v) == "string" then
+    return '"' .. v:gsub('[%c"\\]', function(c) return string.format("\\u%04x", c:byte()) end) .. '"'
+  end
+  return tostring(v)
+end
+
+function M.run(args)
+  local opts, pos = cli.parse(args, { cache = "boolean", json = "boolean" })
+  if not opts then return cli.usage_error("devices", pos) end
+  if #pos > 0 then return cli.usage_error("devices", "unexpected argument '" .. pos[1] .. "'") end
+  local devs, err = lumen.devices()
+  if not devs then return cli.runtime_error("devices", err) end
+  local default = lumen.select_device()
+  if opts.json then
+    local rows = {}
+    for _, d in ipairs(devs) do
+      local keys = {}
+      for k in pairs(d) do keys[#keys + 1] = k end
+      table.sort(keys)
+      local fields = {}
+      for _, k in ipairs(keys) do fields[#fields + 1] = json_value(k) .. ": " .. json_value(d[k]) end
+      rows[#rows + 1] = "  {" .. table.concat(fields, ", ") .. "}"
+    end
+    print("[\n" .. table.concat(rows, ",\n") .. "\n]")
+    return cli.EXIT_OK
+  end
+  local fmt = "%-1s %-5s %-28s %-34s %-5s %-14s %-13s %-10s %4s %6s %10s %9s %10s %-4s %-4s"
+  print(string.format(fmt, "", "index", "platform", "device", "type", "vendor", "driver",
+    "OpenCL C", "CUs", "MHz", "global", "local", "max alloc", "fp16", "fp64"))
+  for _, d in ipairs(devs) do
+    local mark = (default and default.index == d.index) and "*" or ""
+    print(string.format(fmt, mark, d.index, d.platform:sub(1, 28), d.name:sub(1, 34), d.type,
+      d.vendor:sub(1, 14), d.driver:sub(1, 13), d.opencl_c:gsub("^OpenCL C ", ""):sub(1, 10),
+      d.compute_units, d.clock_mhz, lumen.format_bytes(d.global_mem),
+      lumen.format_bytes(d.local_mem), lumen.format_bytes(d.max_alloc), d.fp16 and "yes" or "no",
+      d.fp64 and "yes" or "no"))
+  end
+  if not opts.cache then return cli.EXIT_OK end
+  local status = cli.EXIT_OK
+  print("")
+  for _, d in ipairs(devs) do
+    local ctx, cerr = lumen.context(d.index)
+    if not ctx then
+      print(string.format("%s  cache: cannot open device: %s", d.index, cerr))
+      status = cli.EXIT_RUNTIME
+    else
+      local ok, berr = ctx:build_all()
+      local s = ctx:cache_stats()
+      print(string.format("%s  cache %s: %d hits, %d misses (compiled), %d rejected, %d from kernels file; %.0f ms%s",
+        d.index, s.dir ~= "" and s.dir or "(off)", s.disk_hits, s.disk_misses, s.disk_rejected,
+        s.binary_file, s.build_ms, ok and "" or ("; build failed: " .. berr)))
+      if not ok then status = cli.EXIT_RUNTIME end
+      ctx:close()
+    end
+  end
+  return status
+end
+
+return M

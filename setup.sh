@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# setup.sh - installs what lumen needs (Debian 12 packages), builds it, and runs the main job or
+# the tests.
+#
+#   ./setup.sh main    QC of the sample angiograms on the default device -> report/
+#   ./setup.sh test    every test: release build + sanitizer (ASan+UBSan) build, under ctest
+#   ./setup.sh build   install and build only
+#
+# Packages are installed with apt-get when running as root; otherwise the exact command is
+# printed and the script stops. Builds go to build/ (release) and build-asan/ (sanitizers).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PACKAGES=(build-essential cmake pkg-config git
+  ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd clinfo
+  libclblast-dev liblua5.4-dev lua5.4 libpng-dev libcjson-dev libopenblas-dev)
+
+jobs=$(nproc 2>/dev/null || echo 2)
+
+install_missing() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "setup: installing ${missing[*]}"
+  if [ "$(id -u)" -eq 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+    sudo apt-get update -qq
+    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  else
+    echo "setup: missing packages; run as root:" >&2
+    echo "  apt-get update && apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+}
+
+build() { # build DIR [cmake args...]
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  cmake --build "$dir" -j "$jobs"
+}
+
+# Each test run gets a fresh program cache, so results never depend on this machine's state.
+run_tests() { # run_tests DIR
+  local dir=$1
+  rm -rf "$dir/test-cache"
+  (cd "$dir" && ctest --output-on-failure -j "$jobs" --timeout 1500)
+}
+
+mode=${1:-build}
+case "$mode" in
+  build)
+    install_missing
+    build build
+    ;;
+  test)
+    install_missing
+    build build
+    run_tests build
+    echo "setup: sanitizer build (ASan + UBSan)"
+    build build-asan -DLUMEN_SANITIZE=ON
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+      LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0 \
+      UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+      run_tests build-asan
+    ;;
+  main)
+    install_missing
+    build build
+    ./build/lumen qc examples/data --out report
+    ;;
+  *)
+    echo "usage: ./setup.sh [build|test|main]" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,322 @@
+/*
+ * test_runtime.c - the runtime's own contracts, apart from op numerics: device selection,
+ * error paths (bad shapes, failing kernel builds, oversize allocations, use while busy), the
+ * on-disk program cache (miss, hit, corrupt entry rebuilt) and binary-only mode.
+ * One line per check; exits non-zero when any check fails.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lumen.h"
+
+static int failures, checks;
+
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        checks++;                                                                                  \
+        int ok_ = (cond);                                                                          \
+        failures += !ok_;                                                                          \
+        printf("%-4s ", ok_ ? "OK" : "FAIL");                                                      \
+        printf(__VA_ARGS__);                                                                       \
+        printf("\n");                                                                              \
+        fflush(stdout);                                                                            \
+    } while (0)
+
+static char tmpdir[256];
+
+static void path_in(char *buf, size_t n, const char *name)
+{
+    snprintf(buf, n, "%s/%s", tmpdir, name);
+}
+
+static int write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    fputs(text, f);
+    return fclose(f);
+}
+
+/* Runs relu on a small tensor; returns the status. */
+static lumen_status run_relu(lumen_ctx *ctx)
+{
+    lumen_shape s = {2, {3, 5}};
+    lumen_tensor *x = NULL, *y = NULL;
+    float in[15], out[15];
+    for (int i = 0; i < 15; i++)
+        in[i] = (float)i - 7;
+    lumen_opdesc d = lumen_opdesc_unary(LUMEN_ACT_RELU);
+    lumen_status st = lumen_tensor_new(ctx, "x", &s, &x);
+    if (!st)
+        st = lumen_tensor_new(ctx, "y", &s, &y);
+    if (!st)
+        st = lumen_tensor_write(x, in, 15);
+    const lumen_tensor *ins[] = {x};
+    if (!st)
+        st = lumen_op_run(ctx, &d, 1, ins, y);
+    if (!st)
+        st = lumen_tensor_read(y, out, 15);
+    for (int i = 0; !st && i < 15; i++)
+        if (out[i] != (in[i] > 0 ? in[i] : 0))
+            st = LUMEN_ERANGE;
+    lumen_tensor_free(x);
+    lumen_tensor_free(y);
+    return st;
+}
+
+static void test_devices(void)
+{
+    char err[LUMEN_ERR_MAX];
+    lumen_device_info infos[16], sel;
+    int n = 0;
+    lumen_status st = lumen_devices(infos, 16, &n, err, sizeof err);
+    CHECK(st == LUMEN_OK && n >= 1, "lumen_devices lists %d device(s)", n);
+    CHECK(lumen_device_select("0:0", &sel, err, sizeof err) == LUMEN_OK, "select by index 0:0");
+    CHECK(lumen_device_select("cpu", &sel, err, sizeof err) == LUMEN_OK || infos[0].type != LUMEN_DEV_CPU,
+          "select by type 'cpu'");
+    st = lumen_device_select("no-such-device-xyz", &sel, err, sizeof err);
+    CHECK(st == LUMEN_ENODEV && strstr(err, "no-such-device-xyz"), "unknown selector -> %s: %s",
+          lumen_status_name(st), err);
+    st = lumen_device_select("9:9", &sel, err, sizeof err);
+    CHECK(st == LUMEN_ENODEV, "out-of-range index 9:9 -> %s", lumen_status_name(st));
+}
+
+static void test_errors(lumen_ctx *ctx)
+{
+    char err[LUMEN_ERR_MAX];
+    lumen_shape s = {2, {3, 5}}, s2 = {2, {5, 3}};
+    lumen_tensor *x = NULL, *y = NULL, *big = NULL, *v = NULL;
+    lumen_opdesc d = lumen_opdesc_unary(LUMEN_ACT_RELU);
+    lumen_tensor_new(ctx, "x", &s, &x);
+    lumen_tensor_new(ctx, "y", &s2, &y);
+    const lumen_tensor *ins[] = {x};
+    lumen_status st = lumen_op_run(ctx, &d, 1, ins, y);
+    CHECK(st == LUMEN_ESHAPE && strstr(lumen_ctx_error(ctx), "[3,5]"),
+          "wrong output shape -> %s: %s", lumen_status_name(st), lumen_ctx_error(ctx));
+    st = lumen_op_run(ctx, &d, 0, ins, y);
+    CHECK(st == LUMEN_EINVAL, "wrong input count -> %s: %s", lumen_status_name(st),
+          lumen_ctx_error(ctx));
+    lumen_opdesc b = {.op = LUMEN_OP_BINARY};
+    lumen_shape a1 = {1, {4}}, a2 = {1, {3}}, o;
+    const lumen_shape *bs[] = {&a1, &a2};
+    st = lumen_op_shape(&b, 2, bs, &o, err);
+    CHECK(st == LUMEN_ESHAPE, "non-broadcastable shapes -> %s: %s", lumen_status_name(st), err);
+    lumen_opdesc bad = {.op = (lumen_op)999};
+    st = lumen_op_shape(&bad, 1, bs, &o, err);
+    CHECK(st == LUMEN_EUNSUPPORTED, "unknown op -> %s: %s", lumen_status_name(st), err);
+    float buf[15] = {0};
+    st = lumen_tensor_write(x, buf, 14);
+    CHECK(st == LUMEN_ESHAPE, "write with wrong count -> %s", lumen_status_name(st));
+    lumen_shape huge = {4, {1 << 20, 1 << 20, 1 << 20, 1 << 20}};
+    st = lumen_tensor_new(ctx, "huge", &huge, &big);
+    CHECK(st == LUMEN_ERANGE && !big, "2^80-element tensor -> %s: %s", lumen_status_name(st),
+          lumen_ctx_error(ctx));
+    const lumen_device_info *di = lumen_ctx_device(ctx);
+    lumen_shape over = {1, {(int64_t)(di->max_alloc / 4) + 1024}};
+    if (over.d[0] > 0x7fffffff)
+        over.d[0] = 0x7fffffff; /* beyond INT_MAX elements: also rejected, as ERANGE */
+    st = lumen_tensor_new(ctx, "over", &over, &big);
+    CHECK(st == LUMEN_ERANGE && !big, "allocation above the device's max (%llu bytes) -> %s: %s",
+          (unsigned long long)di->max_alloc, lumen_status_name(st), lumen_ctx_error(ctx));
+    lumen_shape neg = {1, {-3}};
+    st = lumen_tensor_new(ctx, "neg", &neg, &big);
+    CHECK(st == LUMEN_ERANGE, "negative extent -> %s", lumen_status_name(st));
+    st = lumen_tensor_view(x, "v", 10, &s, &v);
+    CHECK(st == LUMEN_ERANGE && !v, "view past the end -> %s: %s", lumen_status_name(st),
+          lumen_ctx_error(ctx));
+    st = lumen_ctx_free(ctx);
+    CHECK(st == LUMEN_EBUSY, "ctx_free with live tensors -> %s: %s", lumen_status_name(st),
+          lumen_ctx_error(ctx));
+    lumen_tensor_free(x);
+    lumen_tensor_free(y);
+    lumen_tensor_free(NULL);
+    CHECK(lumen_ctx_free(NULL) == LUMEN_OK, "free(NULL) is a no-op");
+}
+
+static void test_build_failure(void)
+{
+    char err[LUMEN_ERR_MAX], kdir[300], path[400];
+    path_in(kdir, sizeof kdir, "kernels");
+    mkdir(kdir, 0755);
+    snprintf(path, sizeof path, "%s/common.cl", kdir);
+    write_text(path, "/* empty */\n");
+    snprintf(path, sizeof path, "%s/eltwise.cl", kdir);
+    write_text(path, "__kernel void unary_f32(__global float *x)\n{\n    x[0] = undefined_name;\n}\n");
+    setenv("LUMEN_KERNEL_DIR", kdir, 1);
+    lumen_ctx_options o = {.cache_dir = ""};
+    lumen_ctx *ctx = NULL;
+    lumen_status st = lumen_ctx_new_opts(NULL, &o, &ctx, err, sizeof err);
+    if (st == LUMEN_OK) {
+        st = run_relu(ctx);
+        const char *m = lumen_ctx_error(ctx);
+        CHECK(st == LUMEN_EBUILD && strstr(m, "eltwise.cl:3"),
+              "broken kernel source -> %s, log names eltwise.cl:3: %.120s", lumen_status_name(st),
+              m);
+        lumen_ctx_free(ctx);
+    } else
+        CHECK(0, "context for build-failure test: %s", err);
+    snprintf(path, sizeof path, "%s/eltwise.cl", kdir);
+    remove(path);
+    lumen_ctx_new_opts(NULL, &o, &ctx, err, sizeof err);
+    st = run_relu(ctx);
+    CHECK(st == LUMEN_EIO && strstr(lumen_ctx_error(ctx), "eltwise.cl"),
+          "missing kernel file -> %s: %s", lumen_status_name(st), lumen_ctx_error(ctx));
+    lumen_ctx_free(ctx);
+    unsetenv("LUMEN_KERNEL_DIR");
+}
+
+/* Counts the files in dir ending in ".bin" and remembers one's path. */
+static int cache_files(const char *dir, char *one, size_t n)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "ls %s/*.bin 2>/dev/null", dir);
+    FILE *p = popen(cmd, "r");
+    int count = 0;
+    char line[512];
+    while (p && fgets(line, sizeof line, p)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (count++ == 0)
+            snprintf(one, n, "%s", line);
+    }
+    if (p)
+        pclose(p);
+    return count;
+}
+
+static void test_cache(void)
+{
+    char err[LUMEN_ERR_MAX], dir[300], entry[512] = "";
+    path_in(dir, sizeof dir, "cache/nested");
+    lumen_ctx_options o = {.cache_dir = dir};
+    lumen_cache_stats s;
+    lumen_ctx *ctx = NULL;
+
+    lumen_ctx_new_opts(NULL, &o, &ctx, err, sizeof err);
+    lumen_status st = run_relu(ctx);
+    lumen_ctx_cache_stats(ctx, &s);
+    CHECK(st == LUMEN_OK && s.disk_misses == 1 && s.disk_hits == 0,
+          "cold cache: relu ran, %d miss, %d hit", s.disk_misses, s.disk_hits);
+    lumen_ctx_free(ctx);
+    int files = cache_files(dir, entry, sizeof entry);
+    CHECK(files == 1, "one cache entry written (%d)", files);
+
+    lumen_ctx_new_opts(NULL, &o, &ctx, err, sizeof err);
+    st = run_relu(ctx);
+    lumen_ctx_cache_stats(ctx, &s);
+    CHECK(st == LUMEN_OK && s.disk_hits == 1 && s.disk_misses == 0,
+          "warm cache: %d hit, %d miss", s.disk_hits, s.disk_misses);
+    lumen_ctx_free(ctx);
+
+    /* corrupt the entry: flip bytes in the binary part */
+    FILE *f = fopen(entry, "r+b");
+    if (f) {
+        fseek(f, -16, SEEK_END);
+        fputs("garbagegarbage!!", f);
+        fclose(f);
+    }
+    lumen_ctx_new_opts(NULL, &o, &ctx, err, sizeof err);
+    st = run_relu(ctx);
+    lumen_ctx_cache_stats(ctx, &s);
+    CHECK(st == LUMEN_OK && s.disk_rejected == 1 && s.disk_misses == 1,
+          "corrupt entry: rejected %d, rebuilt %d, relu still right", s.disk_rejected,
+          s.disk_misses);
+    lumen_ctx_free(ctx);
+
+    /* truncate it */
+    if (truncate(entry, 10) != 0)
+        perror("truncate");
+    lumen_ctx_new_opts(NULL, &o, &ctx, err, sizeof err);
+    st = run_relu(ctx);
+    lumen_ctx_cache_stats(ctx, &s);
+    CHECK(st == LUMEN_OK && s.disk_rejected == 1, "truncated entry: rejected %d, relu right",
+          s.disk_rejected);
+    lumen_ctx_free(ctx);
+
+    /* after the rewrite, warm again */
+    lumen_ctx_new_opts(NULL, &o, &ctx, err, sizeof err);
+    st = run_relu(ctx);
+    lumen_ctx_cache_stats(ctx, &s);
+    CHECK(st == LUMEN_OK && s.disk_hits == 1, "entry rewritten atomically: %d hit", s.disk_hits);
+    lumen_ctx_free(ctx);
+}
+
+static void test_binary_only(void)
+{
+    char err[LUMEN_ERR_MAX], kfile[300], cdir[300];
+    path_in(kfile, sizeof kfile, "kernels.bin");
+    path_in(cdir, sizeof cdir, "cache2");
+    lumen_ctx_options o = {.cache_dir = cdir, .kernels = ""};
+    lumen_ctx *ctx = NULL;
+    lumen_ctx_new_opts(NULL, &o, &ctx, err, sizeof err);
+    lumen_status st = lumen_ctx_compile_all(ctx, kfile);
+    CHECK(st == LUMEN_OK, "compile_all -> %s %s", lumen_status_name(st), lumen_ctx_error(ctx));
+    lumen_ctx_free(ctx);
+
+    setenv("LUMEN_KERNEL_DIR", "/nonexistent", 1); /* proves no source is read */
+    lumen_ctx_options b = {.cache_dir = "", .kernels = kfile};
+    st = lumen_ctx_new_opts(NULL, &b, &ctx, err, sizeof err);
+    CHECK(st == LUMEN_OK, "context from kernels file: %s", err);
+    if (st == LUMEN_OK) {
+        lumen_cache_stats s;
+        st = run_relu(ctx);
+        lumen_ctx_cache_stats(ctx, &s);
+        CHECK(st == LUMEN_OK && s.binary_file == 1 && s.disk_misses == 0,
+              "binary-only relu: %s, %d program(s) from the file, %d compiled",
+              lumen_status_name(st), s.binary_file, s.disk_misses);
+        lumen_ctx_free(ctx);
+    }
+    unsetenv("LUMEN_KERNEL_DIR");
+
+    /* a file for another device: patch the device name */
+    FILE *f = fopen(kfile, "r+b");
+    if (f) {
+        fseek(f, 16, SEEK_SET);
+        fputc('#', f);
+        fclose(f);
+    }
+    st = lumen_ctx_new_opts(NULL, &b, &ctx, err, sizeof err);
+    CHECK(st == LUMEN_EINVAL && strstr(err, "compiled for"), "kernels file of another device -> %s: %s",
+          lumen_status_name(st), err);
+    if (truncate(kfile, 30) != 0)
+        perror("truncate");
+    st = lumen_ctx_new_opts(NULL, &b, &ctx, err, sizeof err);
+    CHECK(st == LUMEN_EFORMAT, "truncated kernels file -> %s: %s", lumen_status_name(st), err);
+    char missing[320];
+    path_in(missing, sizeof missing, "missing.bin");
+    b.kernels = missing;
+    st = lumen_ctx_new_opts(NULL, &b, &ctx, err, sizeof err);
+    CHECK(st == LUMEN_EIO, "missing kernels file -> %s: %s", lumen_status_name(st), err);
+}
+
+int main(void)
+{
+    char err[LUMEN_ERR_MAX];
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/lumen-test-runtime-XXXXXX");
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    test_devices();
+    lumen_ctx *ctx;
+    lumen_ctx_options o = {.cache_dir = ""};
+    if (lumen_ctx_new_opts(NULL, &o, &ctx, err, sizeof err) != LUMEN_OK) {
+        printf("FAIL context: %s\n", err);
+        return 1;
+    }
+    CHECK(run_relu(ctx) == LUMEN_OK, "relu on %s", lumen_ctx_device(ctx)->name);
+    test_errors(ctx);
+    lumen_ctx_free(ctx);
+    test_build_failure();
+    test_cache();
+    test_binary_only();
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", tmpdir);
+    printf("%d passed, %d failed\n", checks - failures, failures);
+    return failures ? 1 : 0;
+}
