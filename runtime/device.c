@@ -169,8 +169,9 @@ static int match(const lumen_device_info *i, const char *sel)
         return p == i->platform_index && d == i->device_index;
     if (!strcmp(sel, "gpu") || !strcmp(sel, "cpu") || !strcmp(sel, "accelerator"))
         return !strcmp(sel, lumen_devtype_name(i->type));
+    /* PoCL names itself "Portable Computing Language"; "pocl" is in its version string */
     return contains_ci(i->vendor, sel) || contains_ci(i->name, sel) ||
-           contains_ci(i->platform, sel);
+           contains_ci(i->platform, sel) || contains_ci(i->version, sel);
 }
 
 typedef struct {

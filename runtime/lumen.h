@@ -109,7 +109,8 @@ lumen_status lumen_devices(lumen_device_info *out, int cap, int *count, char *er
 
 /*
  * Picks a device by selector: "P:D" indices, a type ("gpu", "cpu", "accelerator"), or a
- * case-insensitive substring of vendor, platform or device name ("amd", "nvidia", "pocl").
+ * case-insensitive substring of vendor, platform, device name or device version ("amd",
+ * "nvidia", "pocl").
  * NULL or "" means $LUMEN_DEVICE, or without it the first GPU, else accelerator, else CPU.
  */
 lumen_status lumen_device_select(const char *selector, lumen_device_info *out, char *err,

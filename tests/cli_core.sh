@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# cli_core.sh LUMEN - the lumen command's device and compile subcommands, exit codes and the
+# no-OpenCL-platform message. One line per check.
+set -u
+lumen=$1
+pass=0
+fail=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+check() { # check DESCRIPTION EXPECTED_RC COMMAND... ; output in $tmp/out
+  local desc=$1 want=$2
+  shift 2
+  "$@" >"$tmp/out" 2>&1
+  local rc=$?
+  if [ "$rc" -eq "$want" ]; then
+    echo "OK   $desc (exit $rc)"
+    pass=$((pass + 1))
+  else
+    echo "FAIL $desc: exit $rc, expected $want"
+    sed 's/^/     | /' "$tmp/out" | head -20
+    fail=$((fail + 1))
+  fi
+}
+
+contains() { # contains DESCRIPTION PATTERN: the last check's output matches
+  if grep -qiE "$2" "$tmp/out"; then
+    echo "OK   $1"
+    pass=$((pass + 1))
+  else
+    echo "FAIL $1: output lacks /$2/"
+    sed 's/^/     | /' "$tmp/out" | head -20
+    fail=$((fail + 1))
+  fi
+}
+
+check "lumen devices" 0 "$lumen" devices
+contains "devices lists PoCL with its memory columns" "Portable Computing Language.*GiB"
+check "lumen devices --json" 0 "$lumen" devices --json
+contains "json has compute_units" '"compute_units": [0-9]+'
+check "lumen devices --cache (cold)" 0 env LUMEN_CACHE_DIR="$tmp/c" "$lumen" devices --cache
+contains "cold cache compiles" "0 hits, [1-9][0-9]* misses"
+check "lumen devices --cache (warm)" 0 env LUMEN_CACHE_DIR="$tmp/c" "$lumen" devices --cache
+contains "warm cache hits" "[1-9][0-9]* hits, 0 misses"
+check "no OpenCL platform" 3 env OCL_ICD_VENDORS="$tmp/none" OCL_ICD_FILENAMES= "$lumen" devices
+contains "names the package to install" "pocl-opencl-icd"
+check "unknown device selector" 3 "$lumen" compile --device no-such-dev -o "$tmp/k.bin"
+contains "says which selector" "no-such-dev"
+check "compile without -o" 2 "$lumen" compile
+check "unknown option" 2 "$lumen" devices --bogus
+check "unknown command" 2 "$lumen" frobnicate
+check "help" 0 "$lumen" help
+contains "help lists devices" "devices"
+check "help compile" 0 "$lumen" help compile
+contains "compile usage" "usage: lumen compile"
+check "compile" 0 "$lumen" compile --device pocl -o "$tmp/k.bin"
+contains "compile reports programs" "wrote .* programs"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
