@@ -431,6 +431,133 @@ typedef enum { LUMEN_GEMM_AUTO, LUMEN_GEMM_OWN, LUMEN_GEMM_CLBLAST } lumen_gemm_
 lumen_status lumen_ctx_set_gemm(lumen_ctx *ctx, lumen_gemm_engine e);
 lumen_gemm_engine lumen_ctx_gemm(lumen_ctx *ctx);
 
+/* ---- graphs: a static network of ops, built once for given input shapes (graph.c) ---- */
+
+/*
+ * Building only records: each builder returns the id (>= 0) of the value it made, or -1 once
+ * any builder has failed. The first error is kept (lumen_graph_status/error), so building code
+ * reads straight and checks once at the end. Shapes are inferred as nodes are added.
+ * Value ids passed as inputs: -1 marks an absent optional input.
+ */
+typedef struct lumen_graph lumen_graph;
+lumen_graph *lumen_graph_new(void); /* NULL when out of memory */
+void lumen_graph_free(lumen_graph *g);
+int lumen_graph_input(lumen_graph *g, const char *name, const lumen_shape *shape);
+/* A constant (weights): data is copied. */
+int lumen_graph_const(lumen_graph *g, const char *name, const lumen_shape *shape,
+                      const float *data);
+/* Adds op d on inputs in[0..n_in); returns the output value, named after the node. */
+int lumen_graph_op(lumen_graph *g, const char *name, const lumen_opdesc *d, int n_in,
+                   const int *in);
+/* Marks value as a graph output under name. */
+lumen_status lumen_graph_output(lumen_graph *g, const char *name, int value);
+lumen_status lumen_graph_status(const lumen_graph *g);
+const char *lumen_graph_error(const lumen_graph *g); /* "" when none */
+/* The shape of a value, or NULL for a bad id. */
+const lumen_shape *lumen_graph_shape(const lumen_graph *g, int value);
+
+typedef struct lumen_graph_stats {
+    int inputs, outputs, consts, nodes; /* live nodes, after the model's passes */
+    double const_elements;              /* all constants' elements */
+    double macs;                        /* multiply-accumulates of conv, matmul, attention */
+    double flops;                       /* all ops, as their flops functions count them */
+} lumen_graph_stats;
+void lumen_graph_stats_get(const lumen_graph *g, lumen_graph_stats *out);
+
+/* ---- models: a graph compiled for one context ---- */
+typedef struct lumen_model_options {
+    /* Load-time passes, all on by default; each can be switched off for debugging and to prove
+     * it changes nothing beyond tolerance. */
+    int no_fold_const, no_fold_bn, no_fuse_residual, no_fuse_act, no_dead_code;
+    int no_memory_plan; /* every intermediate gets its own buffer */
+} lumen_model_options;
+
+typedef struct lumen_model lumen_model;
+/* Runs the passes on g, plans memory, uploads constants and makes the device tensors. The
+ * model takes ownership of g in every case (it is freed on failure). opt may be NULL. */
+lumen_status lumen_model_new(lumen_ctx *ctx, lumen_graph *g, const lumen_model_options *opt,
+                             lumen_model **out);
+void lumen_model_free(lumen_model *m);
+/* The graph the model runs (after its passes); owned by m. */
+const lumen_graph *lumen_model_graph(const lumen_model *m);
+int lumen_model_input_count(const lumen_model *m);
+int lumen_model_output_count(const lumen_model *m);
+/* The i-th input / output: its name and its device tensor (owned by m). Write inputs, run,
+ * read outputs; input and output buffers are never reused for intermediates. */
+const char *lumen_model_input_name(const lumen_model *m, int i);
+const char *lumen_model_output_name(const lumen_model *m, int i);
+lumen_tensor *lumen_model_input(lumen_model *m, int i);
+lumen_tensor *lumen_model_output(lumen_model *m, int i);
+/* Input or output by name, or NULL. */
+lumen_tensor *lumen_model_tensor(lumen_model *m, const char *name);
+/* Enqueues every node and waits for the result. */
+lumen_status lumen_model_run(lumen_model *m);
+
+typedef struct lumen_plan_stats {
+    uint64_t planned_bytes; /* all intermediate buffers of the plan */
+    uint64_t naive_bytes;   /* sum of every intermediate value, no reuse */
+    uint64_t live_peak;     /* the largest set of intermediates live at one time */
+    uint64_t weight_bytes, io_bytes;
+    int buffers;
+} lumen_plan_stats;
+void lumen_model_plan_stats(const lumen_model *m, lumen_plan_stats *out);
+
+typedef struct lumen_node_prof {
+    char name[128];
+    lumen_op op;
+    lumen_shape out;
+    double ms, flops, bytes; /* device time of the node's kernels; flops and bytes estimated */
+} lumen_node_prof;
+/* Runs once with per-launch events and returns one record per node in execution order
+ * (owned by m, valid until the next call). */
+lumen_status lumen_model_profile(lumen_model *m, const lumen_node_prof **out, int *count);
+
+/*
+ * Layer-by-layer check: runs the model node by node, and for each node compares the device
+ * output with the plain-C reference computed from the device's own inputs to that node. Stops at
+ * the first node beyond |a-b| <= atol + rtol*|b| and returns LUMEN_ERANGE with a report naming
+ * it; LUMEN_OK with a summary (worst node, max error) otherwise. report may be NULL.
+ */
+lumen_status lumen_model_check(lumen_model *m, float atol, float rtol, char *report, size_t len);
+
+/* Turns per-launch profiling on or off for a context. */
+void lumen_ctx_set_profiling(lumen_ctx *ctx, int on);
+
+/* ---- host arrays: safetensors weights and .npy files (io.c) ---- */
+
+/* A named float32 host array. data is owned by whoever owns the array. */
+typedef struct lumen_array {
+    char name[256];
+    lumen_shape shape;
+    float *data;
+} lumen_array;
+
+/* A set of weights loaded from a safetensors file (F32, F16 and BF16 are converted to float32).
+ * Hostile files are rejected with LUMEN_EFORMAT and a message naming the problem: header length
+ * beyond the file or above 100 MB, invalid JSON, unknown dtype, offsets out of range, overlapping
+ * or not covering the data, byte size not matching shape x dtype, duplicate names, ranks above
+ * LUMEN_MAX_DIMS, negative or overflowing extents. */
+typedef struct lumen_weights lumen_weights;
+lumen_status lumen_weights_load(const char *path, lumen_weights **out, char *err, size_t errlen);
+void lumen_weights_free(lumen_weights *w);
+int lumen_weights_count(const lumen_weights *w);
+/* The i-th array in file order (0 <= i < count); NULL when out of range. Owned by w. */
+const lumen_array *lumen_weights_at(const lumen_weights *w, int i);
+/* The array named name, or NULL. Owned by w. */
+const lumen_array *lumen_weights_find(const lumen_weights *w, const char *name);
+/* The "__metadata__" string value for key, or NULL. */
+const char *lumen_weights_meta(const lumen_weights *w, const char *key);
+/* Writes arrays[0..n) as a safetensors file (F32), atomically (temp file + rename). */
+lumen_status lumen_weights_save(const char *path, const lumen_array *arrays, int n, char *err,
+                                size_t errlen);
+
+/* Reads a .npy file (version 1.0-3.0, little-endian float32 '<f4' or float64 '<f8' converted,
+ * C order; Fortran order and other dtypes are rejected). out->data is malloc'd: free() it. */
+lumen_status lumen_npy_load(const char *path, lumen_array *out, char *err, size_t errlen);
+/* Writes a float32 C-order .npy file atomically. */
+lumen_status lumen_npy_save(const char *path, const lumen_shape *shape, const float *data,
+                            char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

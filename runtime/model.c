@@ -1,0 +1,514 @@
+/*
+ * model.c - a graph compiled for one context: memory plan, device tensors, execution, per-node
+ * profile and the layer-by-layer checker.
+ *
+ * Memory plan: intermediate values are assigned to buffer slots by liveness, in execution
+ * order. A value's slot is taken when its node runs and given back after the last node that
+ * reads it; a new value takes the smallest free slot that is big enough (best fit), else the
+ * largest free slot grows, else a new slot is made. Slots are allocated once, after planning.
+ * Graph inputs and outputs get buffers of their own, so inputs survive a run and outputs stay
+ * readable. A RESHAPE whose output is not a graph output is an alias: a view of its input's
+ * storage, no kernel launched.
+ */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph.h"
+
+struct lumen_model {
+    lumen_ctx *ctx;
+    lumen_graph *g;
+    lumen_tensor **vt;    /* per value: its device tensor, or NULL when not needed */
+    lumen_tensor **slots; /* planned buffers */
+    int n_slots;
+    int *order; /* live node indices, in execution order */
+    int n_order;
+    int *inputs; /* value ids of graph inputs */
+    int n_inputs;
+    lumen_plan_stats plan;
+    lumen_node_prof *prof;
+};
+
+void lumen_ctx_set_profiling(lumen_ctx *ctx, int on)
+{
+    ctx->profiling = on != 0;
+    if (!on)
+        lumen_ctx_profile_reset(ctx);
+}
+
+static uint64_t value_bytes(const lumen__value *v)
+{
+    return (uint64_t)lumen_shape_numel(&v->shape) * sizeof(float);
+}
+
+void lumen_model_free(lumen_model *m)
+{
+    if (!m)
+        return;
+    if (m->vt)
+        for (int i = 0; i < m->g->n_values; i++)
+            lumen_tensor_free(m->vt[i]);
+    for (int i = 0; i < m->n_slots; i++)
+        lumen_tensor_free(m->slots[i]);
+    free(m->vt);
+    free(m->slots);
+    free(m->order);
+    free(m->inputs);
+    free(m->prof);
+    lumen_graph_free(m->g);
+    free(m);
+}
+
+/* Value whose storage v uses (follows aliases). */
+static int root_of(const lumen_graph *g, int v)
+{
+    while (g->values[v].alias >= 0)
+        v = g->values[v].alias;
+    return v;
+}
+
+static int is_alias_node(const lumen_graph *g, const lumen__node *n)
+{
+    return n->d.op == LUMEN_OP_RESHAPE && g->values[n->out].alias >= 0;
+}
+
+typedef struct plan_state {
+    uint64_t *slot_size; /* bytes */
+    char *slot_free;
+    int n, cap;
+} plan_state;
+
+static int take_slot(plan_state *p, uint64_t need)
+{
+    int best = -1, largest = -1;
+    for (int i = 0; i < p->n; i++) {
+        if (!p->slot_free[i])
+            continue;
+        if (p->slot_size[i] >= need && (best < 0 || p->slot_size[i] < p->slot_size[best]))
+            best = i;
+        if (largest < 0 || p->slot_size[i] > p->slot_size[largest])
+            largest = i;
+    }
+    if (best < 0 && largest >= 0) {
+        best = largest;
+        p->slot_size[best] = need;
+    }
+    if (best < 0) {
+        if (p->n == p->cap) {
+            int cap = p->cap ? 2 * p->cap : 32;
+            uint64_t *s = realloc(p->slot_size, (size_t)cap * sizeof *s);
+            if (!s)
+                return -1;
+            p->slot_size = s;
+            char *f = realloc(p->slot_free, (size_t)cap);
+            if (!f)
+                return -1;
+            p->slot_free = f;
+            p->cap = cap;
+        }
+        best = p->n++;
+        p->slot_size[best] = need;
+    }
+    p->slot_free[best] = 0;
+    return best;
+}
+
+/* Assigns slots to intermediates; fills slot_of[value] (-1: not planned). */
+static lumen_status plan_memory(lumen_model *m, const lumen_model_options *o, int *slot_of)
+{
+    lumen_graph *g = m->g;
+    int nv = g->n_values;
+    int *last = malloc((size_t)nv * sizeof *last);
+    plan_state p = {0};
+    lumen_status st = LUMEN_OK;
+    if (!last)
+        return lumen__fail(m->ctx, LUMEN_ENOMEM, "out of host memory");
+    for (int v = 0; v < nv; v++) {
+        last[v] = -1;
+        slot_of[v] = -1;
+    }
+    /* last use of each storage root, in execution positions */
+    for (int k = 0; k < m->n_order; k++) {
+        const lumen__node *n = &g->nodes[m->order[k]];
+        for (int j = 0; j < n->n_in; j++)
+            if (n->in[j] >= 0)
+                last[root_of(g, n->in[j])] = k;
+    }
+    uint64_t live = 0;
+    for (int k = 0; k < m->n_order; k++) {
+        const lumen__node *n = &g->nodes[m->order[k]];
+        int v = n->out;
+        const lumen__value *val = &g->values[v];
+        if (val->alias < 0 && !val->is_output) {
+            uint64_t b = value_bytes(val);
+            m->plan.naive_bytes += b;
+            int s = o->no_memory_plan ? -1 : take_slot(&p, b);
+            if (o->no_memory_plan) {
+                p.slot_free = realloc(p.slot_free, (size_t)p.n + 1);
+                uint64_t *ss = realloc(p.slot_size, ((size_t)p.n + 1) * sizeof *ss);
+                if (ss)
+                    p.slot_size = ss;
+                if (p.slot_free && ss) {
+                    s = p.n++;
+                    p.slot_size[s] = b;
+                    p.slot_free[s] = 0;
+                }
+            }
+            if (s < 0) {
+                st = lumen__fail(m->ctx, LUMEN_ENOMEM, "out of host memory");
+                goto cleanup;
+            }
+            slot_of[v] = s;
+            live += b;
+            if (live > m->plan.live_peak)
+                m->plan.live_peak = live;
+            if (last[v] < 0) { /* never read (dead code off): free at once */
+                p.slot_free[s] = 1;
+                live -= b;
+            }
+        }
+        for (int j = 0; j < n->n_in; j++) {
+            if (n->in[j] < 0)
+                continue;
+            int r = root_of(g, n->in[j]);
+            if (slot_of[r] >= 0 && last[r] == k && !p.slot_free[slot_of[r]]) {
+                p.slot_free[slot_of[r]] = 1;
+                live -= value_bytes(&g->values[r]);
+            }
+        }
+    }
+    m->n_slots = p.n;
+    m->slots = calloc((size_t)p.n + 1, sizeof *m->slots);
+    if (!m->slots) {
+        st = lumen__fail(m->ctx, LUMEN_ENOMEM, "out of host memory");
+        goto cleanup;
+    }
+    for (int s = 0; s < p.n; s++) {
+        lumen_shape sh = {1, {(int64_t)(p.slot_size[s] / sizeof(float))}};
+        char name[32];
+        snprintf(name, sizeof name, "slot%d", s);
+        st = lumen_tensor_new(m->ctx, name, &sh, &m->slots[s]);
+        if (st != LUMEN_OK)
+            goto cleanup;
+        m->plan.planned_bytes += p.slot_size[s];
+    }
+    m->plan.buffers = p.n;
+cleanup:
+    free(last);
+    free(p.slot_size);
+    free(p.slot_free);
+    return st;
+}
+
+/* Makes the device tensor of every value the live nodes and outputs need. */
+static lumen_status make_tensors(lumen_model *m, const int *slot_of)
+{
+    lumen_graph *g = m->g;
+    lumen_status st;
+    for (int v = 0; v < g->n_values; v++) {
+        lumen__value *val = &g->values[v];
+        if (val->kind == LUMEN__VAL_NODE && val->alias < 0 && slot_of[v] >= 0) {
+            st = lumen_tensor_view(m->slots[slot_of[v]], val->name, 0, &val->shape, &m->vt[v]);
+            if (st != LUMEN_OK)
+                return st;
+        } else if (val->kind == LUMEN__VAL_INPUT ||
+                   (val->kind == LUMEN__VAL_NODE && val->alias < 0) ||
+                   (val->kind == LUMEN__VAL_CONST && val->uses > 0)) {
+            if (val->kind == LUMEN__VAL_NODE && g->nodes[val->producer].dead)
+                continue;
+            st = lumen_tensor_new(m->ctx, val->name, &val->shape, &m->vt[v]);
+            if (st != LUMEN_OK)
+                return st;
+            uint64_t b = value_bytes(val);
+            if (val->kind == LUMEN__VAL_CONST) {
+                m->plan.weight_bytes += b;
+                st = lumen_tensor_write(m->vt[v], val->data, (size_t)lumen_shape_numel(&val->shape));
+                if (st != LUMEN_OK)
+                    return st;
+            } else
+                m->plan.io_bytes += b;
+        }
+    }
+    /* aliases: views of their root's storage, in node order so roots exist first */
+    for (int k = 0; k < m->n_order; k++) {
+        const lumen__node *n = &g->nodes[m->order[k]];
+        if (!is_alias_node(g, n))
+            continue;
+        lumen_tensor *base = m->vt[n->in[0]];
+        if (!base)
+            return lumen__fail(m->ctx, LUMEN_EINVAL, "reshape '%s' has no input storage", n->name);
+        lumen_tensor *t;
+        st = lumen_tensor_view(base, g->values[n->out].name, 0, &g->values[n->out].shape, &t);
+        if (st != LUMEN_OK)
+            return st;
+        m->vt[n->out] = t;
+    }
+    return LUMEN_OK;
+}
+
+lumen_status lumen_model_new(lumen_ctx *ctx, lumen_graph *g, const lumen_model_options *opt,
+                             lumen_model **out)
+{
+    lumen_model_options none = {0};
+    lumen_status st;
+    int *slot_of = NULL;
+    *out = NULL;
+    if (!g)
+        return lumen__fail(ctx, LUMEN_EINVAL, "lumen_model_new: no graph");
+    if (!opt)
+        opt = &none;
+    lumen_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        lumen_graph_free(g);
+        return lumen__fail(ctx, LUMEN_ENOMEM, "out of host memory");
+    }
+    m->ctx = ctx;
+    m->g = g;
+    st = lumen__graph_optimize(g, opt);
+    if (st != LUMEN_OK) {
+        st = lumen__fail(ctx, st, "%s", g->err);
+        goto fail;
+    }
+    m->vt = calloc((size_t)g->n_values + 1, sizeof *m->vt);
+    m->order = malloc(((size_t)g->n_nodes + 1) * sizeof *m->order);
+    m->inputs = malloc(((size_t)g->n_values + 1) * sizeof *m->inputs);
+    slot_of = malloc(((size_t)g->n_values + 1) * sizeof *slot_of);
+    if (!m->vt || !m->order || !m->inputs || !slot_of) {
+        st = lumen__fail(ctx, LUMEN_ENOMEM, "out of host memory");
+        goto fail;
+    }
+    for (int i = 0; i < g->n_nodes; i++)
+        if (!g->nodes[i].dead)
+            m->order[m->n_order++] = i;
+    for (int v = 0; v < g->n_values; v++)
+        if (g->values[v].kind == LUMEN__VAL_INPUT)
+            m->inputs[m->n_inputs++] = v;
+    /* reshapes of intermediates become aliases */
+    for (int k = 0; k < m->n_order; k++) {
+        lumen__node *n = &g->nodes[m->order[k]];
+        if (n->d.op == LUMEN_OP_RESHAPE && !g->values[n->out].is_output &&
+            g->values[n->in[0]].kind == LUMEN__VAL_NODE)
+            g->values[n->out].alias = n->in[0];
+    }
+    if ((st = plan_memory(m, opt, slot_of)) != LUMEN_OK ||
+        (st = make_tensors(m, slot_of)) != LUMEN_OK)
+        goto fail;
+    free(slot_of);
+    *out = m;
+    return LUMEN_OK;
+fail:
+    free(slot_of);
+    lumen_model_free(m);
+    return st;
+}
+
+const lumen_graph *lumen_model_graph(const lumen_model *m) { return m->g; }
+int lumen_model_input_count(const lumen_model *m) { return m->n_inputs; }
+int lumen_model_output_count(const lumen_model *m) { return m->g->n_outputs; }
+
+const char *lumen_model_input_name(const lumen_model *m, int i)
+{
+    return i >= 0 && i < m->n_inputs ? m->g->values[m->inputs[i]].name : NULL;
+}
+
+const char *lumen_model_output_name(const lumen_model *m, int i)
+{
+    return i >= 0 && i < m->g->n_outputs ? m->g->outputs[i].name : NULL;
+}
+
+lumen_tensor *lumen_model_input(lumen_model *m, int i)
+{
+    return i >= 0 && i < m->n_inputs ? m->vt[m->inputs[i]] : NULL;
+}
+
+lumen_tensor *lumen_model_output(lumen_model *m, int i)
+{
+    return i >= 0 && i < m->g->n_outputs ? m->vt[m->g->outputs[i].value] : NULL;
+}
+
+lumen_tensor *lumen_model_tensor(lumen_model *m, const char *name)
+{
+    for (int i = 0; i < m->g->n_outputs; i++)
+        if (!strcmp(m->g->outputs[i].name, name))
+            return lumen_model_output(m, i);
+    for (int i = 0; i < m->n_inputs; i++)
+        if (!strcmp(lumen_model_input_name(m, i), name))
+            return lumen_model_input(m, i);
+    return NULL;
+}
+
+void lumen_model_plan_stats(const lumen_model *m, lumen_plan_stats *out) { *out = m->plan; }
+
+/* Enqueues node k of the execution order. */
+static lumen_status run_node(lumen_model *m, int k)
+{
+    const lumen__node *n = &m->g->nodes[m->order[k]];
+    if (is_alias_node(m->g, n))
+        return LUMEN_OK;
+    const lumen_tensor *in[LUMEN_MAX_IN];
+    for (int j = 0; j < n->n_in; j++)
+        in[j] = n->in[j] >= 0 ? m->vt[n->in[j]] : NULL;
+    lumen_status st = lumen_op_run(m->ctx, &n->d, n->n_in, in, m->vt[n->out]);
+    if (st != LUMEN_OK) {
+        char msg[LUMEN_ERR_MAX];
+        snprintf(msg, sizeof msg, "%s", lumen_ctx_error(m->ctx));
+        lumen__fail(m->ctx, st, "node '%s' (%s): %s", n->name, lumen_op_name(n->d.op), msg);
+    }
+    return st;
+}
+
+lumen_status lumen_model_run(lumen_model *m)
+{
+    for (int k = 0; k < m->n_order; k++) {
+        lumen_status st = run_node(m, k);
+        if (st != LUMEN_OK)
+            return st;
+    }
+    return lumen_ctx_finish(m->ctx);
+}
+
+lumen_status lumen_model_profile(lumen_model *m, const lumen_node_prof **out, int *count)
+{
+    lumen_ctx *ctx = m->ctx;
+    int was = ctx->profiling;
+    lumen_status st = LUMEN_OK;
+    int *first = malloc(((size_t)m->n_order + 1) * sizeof *first);
+    lumen_node_prof *prof = realloc(m->prof, ((size_t)m->n_order + 1) * sizeof *prof);
+    if (!first || !prof) {
+        free(first);
+        if (prof)
+            m->prof = prof;
+        return lumen__fail(ctx, LUMEN_ENOMEM, "out of host memory");
+    }
+    m->prof = prof;
+    lumen_ctx_profile_reset(ctx);
+    ctx->profiling = 1;
+    for (int k = 0; k < m->n_order && st == LUMEN_OK; k++) {
+        first[k] = ctx->n_events;
+        st = run_node(m, k);
+    }
+    first[m->n_order] = ctx->n_events;
+    const lumen_prof_record *rec;
+    int nrec;
+    if (st == LUMEN_OK)
+        st = lumen_ctx_profile(ctx, &rec, &nrec);
+    for (int k = 0; st == LUMEN_OK && k < m->n_order; k++) {
+        const lumen__node *n = &m->g->nodes[m->order[k]];
+        lumen_node_prof *p = &prof[k];
+        memset(p, 0, sizeof *p);
+        snprintf(p->name, sizeof p->name, "%s", n->name);
+        p->op = n->d.op;
+        p->out = m->g->values[n->out].shape;
+        for (int e = first[k]; e < first[k + 1]; e++)
+            p->ms += rec[e].ms;
+        p->flops = lumen__node_flops(m->g, n);
+        p->bytes = (double)value_bytes(&m->g->values[n->out]);
+        for (int j = 0; j < n->n_in; j++)
+            if (n->in[j] >= 0)
+                p->bytes += (double)value_bytes(&m->g->values[n->in[j]]);
+        if (is_alias_node(m->g, n))
+            p->bytes = 0;
+    }
+    lumen_ctx_profile_reset(ctx);
+    ctx->profiling = was;
+    free(first);
+    if (st != LUMEN_OK)
+        return st;
+    *out = prof;
+    *count = m->n_order;
+    return LUMEN_OK;
+}
+
+/* Reads a device tensor into a new host array. */
+static float *read_host(lumen_model *m, int v, lumen_status *st)
+{
+    int64_t n = lumen_shape_numel(&m->g->values[v].shape);
+    float *h = malloc((size_t)(n ? n : 1) * sizeof(float));
+    if (!h) {
+        *st = lumen__fail(m->ctx, LUMEN_ENOMEM, "out of host memory");
+        return NULL;
+    }
+    *st = lumen_tensor_read(m->vt[v], h, (size_t)n);
+    if (*st != LUMEN_OK) {
+        free(h);
+        return NULL;
+    }
+    return h;
+}
+
+lumen_status lumen_model_check(lumen_model *m, float atol, float rtol, char *report, size_t len)
+{
+    lumen_graph *g = m->g;
+    lumen_status st = LUMEN_OK;
+    char err[LUMEN_ERR_MAX], b[160];
+    float **host = calloc((size_t)g->n_values + 1, sizeof *host);
+    float *ref = NULL;
+    double worst = 0;
+    int worst_node = -1;
+    if (!host)
+        return lumen__fail(m->ctx, LUMEN_ENOMEM, "out of host memory");
+    for (int i = 0; i < m->n_inputs && st == LUMEN_OK; i++)
+        host[m->inputs[i]] = read_host(m, m->inputs[i], &st);
+    for (int k = 0; k < m->n_order && st == LUMEN_OK; k++) {
+        const lumen__node *n = &g->nodes[m->order[k]];
+        const lumen_shape *shapes[LUMEN_MAX_IN];
+        const float *ins[LUMEN_MAX_IN];
+        for (int j = 0; j < n->n_in; j++) {
+            int v = n->in[j];
+            shapes[j] = v >= 0 ? &g->values[v].shape : NULL;
+            ins[j] = v < 0 ? NULL : g->values[v].kind == LUMEN__VAL_CONST ? g->values[v].data
+                                                                          : host[v];
+        }
+        if ((st = run_node(m, k)) != LUMEN_OK || (st = lumen_ctx_finish(m->ctx)) != LUMEN_OK)
+            break;
+        float *dev = read_host(m, n->out, &st);
+        if (!dev)
+            break;
+        host[n->out] = dev;
+        int64_t cnt = lumen_shape_numel(&g->values[n->out].shape);
+        free(ref);
+        ref = malloc((size_t)(cnt ? cnt : 1) * sizeof(float));
+        if (!ref) {
+            st = lumen__fail(m->ctx, LUMEN_ENOMEM, "out of host memory");
+            break;
+        }
+        st = lumen_op_ref(&n->d, n->n_in, shapes, ins, ref, err);
+        if (st != LUMEN_OK) {
+            lumen__fail(m->ctx, st, "reference of node '%s': %s", n->name, err);
+            break;
+        }
+        double node_max = 0;
+        for (int64_t i = 0; i < cnt; i++) {
+            double d = fabs((double)dev[i] - ref[i]);
+            if (isnan(dev[i]) != isnan(ref[i]) || d > atol + rtol * fabs(ref[i])) {
+                st = LUMEN_ERANGE;
+                if (report)
+                    snprintf(report, len,
+                             "first mismatch at node %d '%s' (%s, out %s): element %lld device "
+                             "%.9g reference %.9g (|diff| %.3g > %.3g + %.3g*|ref|)",
+                             k, n->name, lumen_op_name(n->d.op),
+                             lumen_shape_format(&g->values[n->out].shape, b, sizeof b),
+                             (long long)i, dev[i], ref[i], d, atol, rtol);
+                lumen__fail(m->ctx, st, "layer check failed at node '%s'", n->name);
+                break;
+            }
+            if (d > node_max)
+                node_max = d;
+        }
+        if (node_max >= worst) {
+            worst = node_max;
+            worst_node = k;
+        }
+    }
+    if (st == LUMEN_OK && report)
+        snprintf(report, len, "%d nodes match the reference; largest |diff| %.3g at '%s'",
+                 m->n_order, worst, worst_node >= 0 ? g->nodes[m->order[worst_node]].name : "-");
+    for (int v = 0; v < g->n_values; v++)
+        free(host[v]);
+    free(host);
+    free(ref);
+    return st;
+}
