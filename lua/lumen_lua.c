@@ -1,32 +1,26 @@
 /*
  * lumen_lua.c - the Lua 5.4 binding of liblumen: `local lumen = require "lumen"`.
  *
- * Objects: "lumen.Context" (a device context). Contexts are userdata holding a lumen_ctx; __gc
- * and __close share one idempotent release, and a released context raises "attempt to use a
- * closed context" when used.
+ * This file: the module table, devices and "lumen.Context"; tensors are in lua_tensor.c, graphs,
+ * models and weights in lua_graph.c. Contexts are userdata holding a lumen_ctx; __gc and __close
+ * share one idempotent release, and a released context raises "attempt to use a closed context".
+ * A context is only released once no tensor or model refers to it (they keep it alive).
  *
  * Error convention (as Lua's own io library): misuse (wrong argument types) raises; failures of
  * the environment (no device, unreadable file, OpenCL errors) return nil plus a message.
  */
-#include <lauxlib.h>
-#include <lua.h>
 #include <lualib.h>
 #include <string.h>
 
-#include "lumen.h"
+#include "binding.h"
 
-#define CTX_MT "lumen.Context"
-
-typedef struct lctx {
-    lumen_ctx *ctx; /* NULL once closed */
-} lctx;
-
-static int fail(lua_State *L, const char *msg)
+int lb_fail(lua_State *L, const char *msg)
 {
     luaL_pushfail(L);
     lua_pushstring(L, msg);
     return 2;
 }
+#define fail lb_fail
 
 static void set_str(lua_State *L, const char *k, const char *v)
 {
@@ -100,13 +94,14 @@ static int l_select_device(lua_State *L)
     return 1;
 }
 
-static lctx *check_ctx(lua_State *L, int i)
+lctx *lb_check_ctx(lua_State *L, int i)
 {
     lctx *c = luaL_checkudata(L, i, CTX_MT);
     if (!c->ctx)
         luaL_error(L, "attempt to use a closed context");
     return c;
 }
+#define check_ctx lb_check_ctx
 
 /* lumen.context([selector [, {profiling=, cache_dir=, kernels=}]]) -> Context | nil, msg */
 static int l_context(lua_State *L)
@@ -221,6 +216,8 @@ int luaopen_lumen_core(lua_State *L)
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
     luaL_newlib(L, lib_funcs);
+    lb_open_tensor(L);
+    lb_open_graph(L);
     lua_pushliteral(L, LUMEN_VERSION);
     lua_setfield(L, -2, "version");
     return 1;

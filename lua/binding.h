@@ -1,0 +1,45 @@
+/*
+ * binding.h - what the Lua binding's files share. Metatables: "lumen.Context", "lumen.Tensor",
+ * "lumen.Graph", "lumen.Model", "lumen.Weights".
+ *
+ * Lifetimes (design.md decision 8): a userdata keeps its parent alive through its first user
+ * value (a Tensor its Context or Model, a Model its Context); __gc and __close share one
+ * idempotent release; a released object raises "attempt to use a freed <kind>".
+ */
+#ifndef LUMEN_LUA_BINDING_H
+#define LUMEN_LUA_BINDING_H
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "lumen.h"
+
+#define CTX_MT "lumen.Context"
+#define TENSOR_MT "lumen.Tensor"
+#define GRAPH_MT "lumen.Graph"
+#define MODEL_MT "lumen.Model"
+#define WEIGHTS_MT "lumen.Weights"
+
+typedef struct lctx {
+    lumen_ctx *ctx; /* NULL once closed */
+} lctx;
+
+typedef struct ltensor {
+    lumen_tensor *t; /* NULL once freed */
+    int borrowed;    /* owned by a model: never freed here */
+} ltensor;
+
+/* Pushes nil and msg; returns 2 (the 'fail, message' convention). */
+int lb_fail(lua_State *L, const char *msg);
+lctx *lb_check_ctx(lua_State *L, int i);
+lumen_tensor *lb_check_tensor(lua_State *L, int i);
+/* Pushes a new Tensor userdata for t; parent (stack index) is kept alive as its user value. */
+void lb_push_tensor(lua_State *L, lumen_tensor *t, int parent, int borrowed);
+/* Reads a shape from a Lua array of integers at index i (raises on misuse). */
+lumen_shape lb_check_shape(lua_State *L, int i);
+void lb_push_shape(lua_State *L, const lumen_shape *s);
+
+void lb_open_tensor(lua_State *L); /* registers metatables; adds functions to the table on top */
+void lb_open_graph(lua_State *L);
+
+#endif
