@@ -41,5 +41,6 @@ void lb_push_shape(lua_State *L, const lumen_shape *s);
 
 void lb_open_tensor(lua_State *L); /* registers metatables; adds functions to the table on top */
 void lb_open_graph(lua_State *L);
+void lb_open_image(lua_State *L);
 
 #endif

@@ -218,6 +218,7 @@ int luaopen_lumen_core(lua_State *L)
     luaL_newlib(L, lib_funcs);
     lb_open_tensor(L);
     lb_open_graph(L);
+    lb_open_image(L);
     lua_pushliteral(L, LUMEN_VERSION);
     lua_setfield(L, -2, "version");
     return 1;

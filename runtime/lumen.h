@@ -523,6 +523,36 @@ lumen_status lumen_model_check(lumen_model *m, float atol, float rtol, char *rep
 /* Turns per-launch profiling on or off for a context. */
 void lumen_ctx_set_profiling(lumen_ctx *ctx, int on);
 
+/* ---- images: PNG through libpng's low-level API, and host-side post-processing (image.c) ---- */
+
+/* A host image: channels x height x width floats (planar, C order), holding the stored sample
+ * values (0..255 for 8-bit, 0..65535 for 16-bit). */
+typedef struct lumen_image {
+    int width, height, channels; /* channels: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA */
+    int bit_depth;               /* 8 or 16, as stored in the file */
+    float *data;                 /* malloc'd; lumen_image_free releases it */
+} lumen_image;
+
+#define LUMEN_PNG_MAX_SIDE 8192 /* default size limit, pixels per side */
+
+/* Reads a PNG: 8/16-bit gray, gray+alpha, RGB, RGBA; palette and low bit depths are expanded to
+ * 8 bits. Images wider or taller than max_side (0: LUMEN_PNG_MAX_SIDE) are refused before any
+ * pixel memory is allocated. A truncated, corrupt or oversized file returns LUMEN_EFORMAT (or
+ * LUMEN_EIO / LUMEN_ERANGE) with a message naming the file and the problem; nothing aborts. */
+lumen_status lumen_png_read(const char *path, int max_side, lumen_image *out, char *err,
+                            size_t errlen);
+/* Writes img (channels 1, 3 or 4; values clamped to the bit depth's range and rounded) as an 8
+ * or 16-bit PNG, atomically (temp file + rename). */
+lumen_status lumen_png_write(const char *path, const lumen_image *img, char *err, size_t errlen);
+void lumen_image_free(lumen_image *img);
+
+/* Connected components of mask > 0 (8-connectivity) in a width x height array. labels (may be
+ * NULL) receives 0 for background and 1..n for components; sizes (may be NULL) receives up to
+ * max_sizes component sizes in pixels, largest first. Returns the number of components, or -1
+ * when out of memory. */
+int lumen_components(const float *mask, int width, int height, int *labels, int64_t *sizes,
+                     int max_sizes);
+
 /* ---- host arrays: safetensors weights and .npy files (io.c) ---- */
 
 /* A named float32 host array. data is owned by whoever owns the array. */
