@@ -30,6 +30,9 @@ lumen_status lumen__fail(lumen_ctx *ctx, lumen_status st, const char *fmt, ...)
 /* For a failed OpenCL call: "OpenCL CL_OUT_OF_RESOURCES (-5) in what". Returns ECL or ENOMEM. */
 lumen_status lumen__clfail(lumen_ctx *ctx, cl_int code, const char *what);
 const char *lumen__cl_error_name(cl_int code);
+/* Why the GEMM engine is what it is (measurement, a CLBlast failure, an override); "" before
+ * the first GEMM (gemm.c). */
+const char *lumen__gemm_reason(lumen_ctx *ctx);
 
 /* ---- contexts ---- */
 typedef struct lumen__program lumen__program;

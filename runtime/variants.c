@@ -10,5 +10,18 @@
 
 const lumen__variant lumen__variants[] = {
     {"eltwise", ""},
+    {"conv", ""},
+    {"conv", "-DCOB=1"},
+    {"conv", "-DKS=3"},
+    {"conv", "-DKS=5"},
+    {"norm", ""},
+    {"attention", ""},
+    {"attention", "-DHEAD_DIM=16"},
+    {"attention", "-DHEAD_DIM=32"},
+    {"attention", "-DHEAD_DIM=64"},
+    {"gemm", ""},
+    {"pool", ""},
+    {"resize", ""},
+    {"layout", ""},
 };
 const int lumen__variant_count = (int)(sizeof lumen__variants / sizeof lumen__variants[0]);

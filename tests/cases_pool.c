@@ -1,8 +1,237 @@
-/* cases_pool.c - placeholder until the pool family lands: no cases yet. */
+/* cases_pool.c - POOL, REDUCE and RESIZE cases. */
 #include "harness.h"
+
+/* A pool with the same k, stride, pads and dilation on every spatial axis. */
+static lumen_opdesc pool(int kind, int nsp, int k, int s, int pad, int dil, int ceil_mode, int incl)
+{
+    lumen_opdesc d = {.op = LUMEN_OP_POOL};
+    lumen_pool_params *p = &d.p.pool;
+    p->kind = kind, p->nsp = nsp, p->ceil_mode = ceil_mode, p->count_include_pad = incl;
+    for (int i = 0; i < 3; i++) {
+        p->k[i] = k, p->stride[i] = s, p->pad0[i] = p->pad1[i] = pad, p->dil[i] = dil;
+    }
+    return d;
+}
+
+/* Pads only at the end (TensorFlow's SAME on even inputs). */
+static lumen_opdesc pool_pad_end(int kind, int k, int s, int p1)
+{
+    lumen_opdesc d = pool(kind, 2, k, s, 0, 1, 0, 0);
+    d.p.pool.pad1[0] = d.p.pool.pad1[1] = p1;
+    return d;
+}
+
+/* A 2d pool over the width only: k 1 x kw. */
+static lumen_opdesc pool_w(int kind, int kw, int s, int ceil_mode)
+{
+    lumen_opdesc d = pool(kind, 2, kw, s, 0, 1, ceil_mode, 0);
+    d.p.pool.k[0] = d.p.pool.stride[0] = 1;
+    return d;
+}
+
+static lumen_opdesc reduce(int kind, unsigned axes, int keepdims)
+{
+    lumen_opdesc d = {.op = LUMEN_OP_REDUCE};
+    d.p.reduce.kind = kind, d.p.reduce.axes = axes, d.p.reduce.keepdims = keepdims;
+    return d;
+}
+
+/* Resizes the last nsp axes to o0.. (0s for unused); scale s for every axis (0: out/in). */
+static lumen_opdesc resize(int mode, int coord, int nearest, int nsp, int64_t o0, int64_t o1,
+                           int64_t o2, float s)
+{
+    lumen_opdesc d = {.op = LUMEN_OP_RESIZE};
+    lumen_resize_params *p = &d.p.resize;
+    p->mode = mode, p->coord = coord, p->nearest = nearest, p->nsp = nsp;
+    p->out[0] = o0, p->out[1] = o1, p->out[2] = o2;
+    for (int i = 0; i < nsp; i++)
+        p->scale[i] = s;
+    return d;
+}
+
+enum {
+    MAX = LUMEN_POOL_MAX,
+    AVG = LUMEN_POOL_AVG,
+    LIN = LUMEN_RESIZE_LINEAR,
+    NN = LUMEN_RESIZE_NEAREST,
+    HALF = LUMEN_COORD_HALF_PIXEL,
+    ALIGN = LUMEN_COORD_ALIGN_CORNERS,
+    ASYM = LUMEN_COORD_ASYMMETRIC,
+    PTHALF = LUMEN_COORD_PYTORCH_HALF_PIXEL,
+    FLOOR = LUMEN_NEAREST_FLOOR,
+    RFLOOR = LUMEN_NEAREST_ROUND_PREFER_FLOOR,
+    RCEIL = LUMEN_NEAREST_ROUND_PREFER_CEIL,
+    CEIL = LUMEN_NEAREST_CEIL
+};
 
 int cases_pool(lumen_ctx *ctx)
 {
-    (void)ctx;
-    return 0;
+    /* pool hands */
+    static const float x16[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    static const float max2_x[] = {5, 7, 13, 15};
+    static const float x9[] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+    static const float avg_excl_x[] = {3, 3.5f, 4, 4.5f, 5, 5.5f, 6, 6.5f, 7};
+    static const float avg_incl_x[] = {12 / 9.0f, 21 / 9.0f, 16 / 9.0f, 27 / 9.0f, 45 / 9.0f,
+                                       33 / 9.0f, 24 / 9.0f, 39 / 9.0f, 28 / 9.0f};
+    static const float x5[] = {1, 2, 3, 4, 5};
+    static const float avg_ceil_x[] = {1.5f, 3.5f, 5}; /* the last window holds only 5 */
+    /* reduce hands */
+    static const float x6[] = {1, 5, 2, -3, 0, -1};
+    static const float sum1_x[] = {8, -4}, max0_x[] = {1, 5, 2};
+    static const float mean_all_x[] = {4.0f / 6};
+    /* resize hands */
+    static const float x4[] = {1, 2, 3, 4};
+    static const float nn2_x[] = {1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4};
+    static const float x04[] = {0, 4}, lin_half_x[] = {0, 1, 3, 4};
+    static const float x0210[] = {0, 2, 10}, lin_align_x[] = {0, 1, 2, 6, 10};
+    static const float x8[] = {0, 1, 2, 3, 4, 5, 6, 7};
+    static const float tie_floor_x[] = {0, 2, 4, 6}, tie_ceil_x[] = {1, 3, 5, 7};
+    const tcase cases[] = {
+        /* POOL */
+        {"max 2x2 s2 hand",
+         pool(MAX, 2, 2, 2, 0, 1, 0, 0),
+         1,
+         {SHAPE(1, 1, 4, 4)},
+         {x16},
+         .expect = max2_x},
+        {"avg 3x3 p1 excl hand",
+         pool(AVG, 2, 3, 1, 1, 1, 0, 0),
+         1,
+         {SHAPE(1, 1, 3, 3)},
+         {x9},
+         .expect = avg_excl_x},
+        {"avg 3x3 p1 incl hand",
+         pool(AVG, 2, 3, 1, 1, 1, 0, 1),
+         1,
+         {SHAPE(1, 1, 3, 3)},
+         {x9},
+         .expect = avg_incl_x},
+        {"avg 1x2 s2 ceil hand",
+         pool_w(AVG, 2, 2, 1),
+         1,
+         {SHAPE(1, 1, 1, 5)},
+         {x5},
+         .expect = avg_ceil_x},
+        {"max 3x3 s2 p1 odd", pool(MAX, 2, 3, 2, 1, 1, 0, 0), 1, {SHAPE(2, 9, 34, 17)}},
+        {"max 2x2 s2 odd", pool(MAX, 2, 2, 2, 0, 1, 0, 0), 1, {SHAPE(2, 9, 34, 17)}},
+        {"max 3x3 s2 ceil", pool(MAX, 2, 3, 2, 0, 1, 1, 0), 1, {SHAPE(1, 3, 17, 34)}},
+        {"max 3x3 s2 p1 ceil", pool(MAX, 2, 3, 2, 1, 1, 1, 0), 1, {SHAPE(2, 3, 18, 9)}},
+        {"max k3 dil2 p2", pool(MAX, 2, 3, 1, 2, 2, 0, 0), 1, {SHAPE(1, 4, 17, 20)}},
+        {"max 2x2 pad end", pool_pad_end(MAX, 2, 2, 1), 1, {SHAPE(1, 2, 7, 7)}},
+        {"avg 3x3 s2 p1 excl", pool(AVG, 2, 3, 2, 1, 1, 0, 0), 1, {SHAPE(2, 5, 17, 9)}},
+        {"avg 3x3 s2 p1 incl", pool(AVG, 2, 3, 2, 1, 1, 0, 1), 1, {SHAPE(2, 5, 17, 9)}},
+        {"avg 3x3 s2 p1 ceil incl", pool(AVG, 2, 3, 2, 1, 1, 1, 1), 1, {SHAPE(2, 5, 18, 10)}},
+        {"avg 3x3 s2 p1 ceil excl", pool(AVG, 2, 3, 2, 1, 1, 1, 0), 1, {SHAPE(2, 5, 18, 10)}},
+        {"avg 2x2 s2 odd", pool(AVG, 2, 2, 2, 0, 1, 0, 0), 1, {SHAPE(2, 9, 34, 17)}},
+        {"max 3d k3 s2 p1", pool(MAX, 3, 3, 2, 1, 1, 0, 0), 1, {SHAPE(2, 3, 9, 10, 11)}},
+        {"avg 3d k2 s2 ceil incl", pool(AVG, 3, 2, 2, 0, 1, 1, 1), 1, {SHAPE(1, 2, 7, 9, 8)}},
+        {"avg 3d k3 s1 p1 excl", pool(AVG, 3, 3, 1, 1, 1, 0, 0), 1, {SHAPE(1, 3, 5, 6, 7)}},
+        {"avg 1d k4 s3 p1", pool(AVG, 1, 4, 3, 1, 1, 0, 1), 1, {SHAPE(2, 3, 25)}},
+        /* REDUCE */
+        {"sum axis1 hand",
+         reduce(LUMEN_REDUCE_SUM, 1u << 1, 0),
+         1,
+         {SHAPE(2, 3)},
+         {x6},
+         .expect = sum1_x},
+        {"max axis0 keep hand",
+         reduce(LUMEN_REDUCE_MAX, 1u << 0, 1),
+         1,
+         {SHAPE(2, 3)},
+         {x6},
+         .expect = max0_x},
+        {"mean all hand",
+         reduce(LUMEN_REDUCE_MEAN, 3u, 0),
+         1,
+         {SHAPE(2, 3)},
+         {x6},
+         .expect = mean_all_x},
+        {"gap mean HW keep", reduce(LUMEN_REDUCE_MEAN, 3u << 2, 1), 1, {SHAPE(2, 9, 34, 17)}},
+        {"gap mean 7x7", reduce(LUMEN_REDUCE_MEAN, 3u << 2, 1), 1, {SHAPE(2, 64, 7, 7)}},
+        {"gap mean 3d DHW", reduce(LUMEN_REDUCE_MEAN, 7u << 2, 0), 1, {SHAPE(2, 5, 9, 10, 11)}},
+        {"max channels", reduce(LUMEN_REDUCE_MAX, 1u << 1, 0), 1, {SHAPE(2, 9, 34, 17)}},
+        {"sum axes 0,2", reduce(LUMEN_REDUCE_SUM, 5u, 1), 1, {SHAPE(3, 5, 7, 4)}},
+        {"sum all odd", reduce(LUMEN_REDUCE_SUM, 7u, 0), 1, {SHAPE(17, 34, 9)}},
+        {"max last long", reduce(LUMEN_REDUCE_MAX, 1u << 1, 0), 1, {SHAPE(5, 1000)}},
+        {"sum last short", reduce(LUMEN_REDUCE_SUM, 1u << 2, 1), 1, {SHAPE(3, 7, 17)}},
+        {"mean axes 1,3,5 6-d", reduce(LUMEN_REDUCE_MEAN, 42u, 0), 1, {SHAPE(2, 3, 2, 4, 3, 5)}},
+        {"sum extent-1 gap", reduce(LUMEN_REDUCE_SUM, 1u << 2, 0), 1, {SHAPE(4, 1, 6, 5)}},
+        {"no axes (copy)", reduce(LUMEN_REDUCE_SUM, 0u, 0), 1, {SHAPE(3, 4)}},
+        /* RESIZE */
+        {"nearest x2 hand",
+         resize(NN, ASYM, FLOOR, 2, 4, 4, 0, 0),
+         1,
+         {SHAPE(1, 1, 2, 2)},
+         {x4},
+         .expect = nn2_x},
+        {"linear half_pixel hand",
+         resize(LIN, HALF, 0, 1, 4, 0, 0, 0),
+         1,
+         {SHAPE(1, 1, 2)},
+         {x04},
+         .expect = lin_half_x},
+        {"linear align hand",
+         resize(LIN, ALIGN, 0, 1, 5, 0, 0, 0),
+         1,
+         {SHAPE(1, 3)},
+         {x0210},
+         .expect = lin_align_x},
+        {"nearest tie prefer_floor hand",
+         resize(NN, HALF, RFLOOR, 1, 4, 0, 0, 0),
+         1,
+         {SHAPE(1, 8)},
+         {x8},
+         .expect = tie_floor_x},
+        {"nearest tie prefer_ceil hand",
+         resize(NN, HALF, RCEIL, 1, 4, 0, 0, 0),
+         1,
+         {SHAPE(1, 8)},
+         {x8},
+         .expect = tie_ceil_x},
+        {"bilinear x2 half_pixel", resize(LIN, HALF, 0, 2, 34, 18, 0, 0), 1, {SHAPE(2, 3, 17, 9)}},
+        {"bilinear x2 align", resize(LIN, ALIGN, 0, 2, 34, 18, 0, 0), 1, {SHAPE(1, 4, 17, 9)}},
+        {"bilinear x2 asymmetric", resize(LIN, ASYM, 0, 2, 34, 18, 0, 2), 1, {SHAPE(1, 4, 17, 9)}},
+        {"bilinear down half_pixel",
+         resize(LIN, HALF, 0, 2, 17, 9, 0, 0),
+         1,
+         {SHAPE(2, 3, 34, 17)}},
+        {"bilinear down align", resize(LIN, ALIGN, 0, 2, 11, 6, 0, 0), 1, {SHAPE(1, 3, 34, 17)}},
+        {"bilinear pt_half out 1", resize(LIN, PTHALF, 0, 2, 1, 13, 0, 0), 1, {SHAPE(1, 2, 5, 7)}},
+        {"bilinear scale 1.7", resize(LIN, HALF, 0, 2, 17, 18, 0, 1.7f), 1, {SHAPE(1, 3, 10, 11)}},
+        {"bilinear 13/17 non-int",
+         resize(LIN, PTHALF, 0, 2, 13, 20, 0, 0),
+         1,
+         {SHAPE(2, 2, 17, 9)}},
+        {"nearest x2 floor", resize(NN, ASYM, FLOOR, 2, 34, 18, 0, 0), 1, {SHAPE(2, 3, 17, 9)}},
+        {"nearest down 0.5 floor",
+         resize(NN, ASYM, FLOOR, 2, 17, 8, 0, 0),
+         1,
+         {SHAPE(1, 2, 34, 17)}},
+        {"nearest scale 3 prefer_floor",
+         resize(NN, HALF, RFLOOR, 2, 15, 21, 0, 3),
+         1,
+         {SHAPE(1, 2, 5, 7)}},
+        {"nearest non-int prefer_ceil",
+         resize(NN, HALF, RCEIL, 2, 13, 20, 0, 0),
+         1,
+         {SHAPE(1, 2, 9, 13)}},
+        {"nearest align ceil down",
+         resize(NN, ALIGN, CEIL, 2, 5, 6, 0, 0),
+         1,
+         {SHAPE(1, 2, 9, 13)}},
+        {"nearest 13/17 floor", resize(NN, ASYM, FLOOR, 2, 13, 7, 0, 0), 1, {SHAPE(2, 2, 17, 9)}},
+        {"trilinear x2 half_pixel",
+         resize(LIN, HALF, 0, 3, 10, 12, 14, 0),
+         1,
+         {SHAPE(1, 2, 5, 6, 7)}},
+        {"trilinear align non-int",
+         resize(LIN, ALIGN, 0, 3, 7, 9, 5, 0),
+         1,
+         {SHAPE(2, 1, 4, 5, 3)}},
+        {"nearest 3d prefer_ceil",
+         resize(NN, ASYM, RCEIL, 3, 8, 10, 6, 0),
+         1,
+         {SHAPE(1, 2, 4, 5, 3)}},
+    };
+    return run_cases(ctx, "pool", cases, (int)(sizeof cases / sizeof cases[0]));
 }

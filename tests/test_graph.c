@@ -235,8 +235,11 @@ static void test_sticky_error(void)
     CHECK(y == -1 && z == -1 && lumen_graph_status(g) == LUMEN_ESHAPE &&
               strstr(lumen_graph_error(g), "badconv"),
           "sticky error names the first bad node: %s", lumen_graph_error(g));
-    int u = lumen_graph_op(lumen_graph_new(), "x", &relu, 1, (int[]){7});
-    CHECK(u == -1, "unknown input value rejected");
+    lumen_graph *g2 = lumen_graph_new();
+    int u = lumen_graph_op(g2, "x", &relu, 1, (int[]){7});
+    CHECK(u == -1 && lumen_graph_status(g2) == LUMEN_EINVAL, "unknown input value rejected: %s",
+          lumen_graph_error(g2));
+    lumen_graph_free(g2);
     lumen_graph_free(g);
     lumen_graph *e = lumen_graph_new();
     lumen_graph_input(e, "x", &SHAPE(2));

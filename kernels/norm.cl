@@ -1,0 +1,204 @@
+/*
+ * norm.cl - softmax, batchnorm, layernorm / instancenorm and argmax.
+ *
+ * Tensors are seen as [outer, red, inner] (see runtime/ops/norm.c): element (o, r, i) is at
+ * (o * red + r) * inner + i, and a row is the 'red' elements of one (o, i).
+ *   *_col_f32: one work-item per row, global size (inner, outer); neighbouring work-items read
+ *              neighbouring addresses when inner > 1.
+ *   *_row_f32: one work-group per row (group id = o * inner + i), local size a power of two;
+ *              each work-item sums a strided share of the row, then a tree in local memory.
+ * Both kernels of an op compute the same thing in the same two passes (mean, then variance
+ * around it), all in fp32.
+ */
+
+/* Sum of v over the work-group, returned to every work-item. scratch has get_local_size(0)
+ * floats, a power of two. */
+inline float wg_sum(float v, __local float *scratch)
+{
+    int lid = get_local_id(0);
+    scratch[lid] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int off = get_local_size(0) / 2; off > 0; off >>= 1) {
+        if (lid < off)
+            scratch[lid] += scratch[lid + off];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    float r = scratch[0];
+    barrier(CLK_LOCAL_MEM_FENCE); /* scratch is reused by the next reduction */
+    return r;
+}
+
+inline float wg_max(float v, __local float *scratch)
+{
+    int lid = get_local_id(0);
+    scratch[lid] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int off = get_local_size(0) / 2; off > 0; off >>= 1) {
+        if (lid < off)
+            scratch[lid] = fmax(scratch[lid], scratch[lid + off]);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    float r = scratch[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return r;
+}
+
+/* ---- softmax ---- */
+
+__kernel void softmax_col_f32(__global const float *x, int x_off, __global float *y, int y_off,
+                              int outer, int red, int inner)
+{
+    int i = get_global_id(0), o = get_global_id(1);
+    if (i >= inner || o >= outer)
+        return;
+    __global const float *xr = x + x_off + o * red * inner + i;
+    __global float *yr = y + y_off + o * red * inner + i;
+    float m = -INFINITY, s = 0.0f;
+    for (int r = 0; r < red; r++)
+        m = fmax(m, xr[r * inner]);
+    for (int r = 0; r < red; r++) {
+        float e = exp(xr[r * inner] - m);
+        yr[r * inner] = e; /* one exp per element; x is read before y is written (in place) */
+        s += e;
+    }
+    float inv = 1.0f / s;
+    for (int r = 0; r < red; r++)
+        yr[r * inner] *= inv;
+}
+
+__kernel void softmax_row_f32(__global const float *x, int x_off, __global float *y, int y_off,
+                              int outer, int red, int inner, __local float *scratch)
+{
+    int g = get_group_id(0), lid = get_local_id(0), ls = get_local_size(0);
+    int o = g / inner, i = g % inner;
+    if (o >= outer)
+        return; /* uniform over the group: no barrier is skipped by part of it */
+    __global const float *xr = x + x_off + o * red * inner + i;
+    __global float *yr = y + y_off + o * red * inner + i;
+    float m = -INFINITY, s = 0.0f;
+    for (int r = lid; r < red; r += ls)
+        m = fmax(m, xr[r * inner]);
+    m = wg_max(m, scratch);
+    for (int r = lid; r < red; r += ls) {
+        float e = exp(xr[r * inner] - m);
+        yr[r * inner] = e; /* each work-item rescales only what it wrote */
+        s += e;
+    }
+    float inv = 1.0f / wg_sum(s, scratch);
+    for (int r = lid; r < red; r += ls)
+        yr[r * inner] *= inv;
+}
+
+/* ---- batchnorm (inference): global size (spatial, N*C) ---- */
+
+__kernel void batchnorm_f32(__global const float *x, int x_off, __global const float *scale,
+                            int scale_off, __global const float *bias, int bias_off,
+                            __global const float *mean, int mean_off, __global const float *var,
+                            int var_off, __global float *y, int y_off, int C, int inner,
+                            float eps)
+{
+    int i = get_global_id(0), nc = get_global_id(1), c = nc % C;
+    if (i >= inner)
+        return;
+    float a = scale[scale_off + c] / sqrt(var[var_off + c] + eps);
+    int at = nc * inner + i;
+    y[y_off + at] = (x[x_off + at] - mean[mean_off + c]) * a + bias[bias_off + c];
+}
+
+/* ---- layernorm and instancenorm ----
+ * y = (x - mean) / sqrt(var + eps) * w + b over each row. The sums are of x - x[row start],
+ * so that rows with a large common offset (mean >> std) keep their precision in fp32. w and b are indexed by r (LayerNorm,
+ * chan == 0) or by the row's channel o % chan (InstanceNorm: o = n * C + c). has_w / has_b 0:
+ * the parameter is absent (1 and 0) and its buffer argument is a stand-in. */
+
+inline float affine(float v, int r, int o, int chan, __global const float *w, int w_off,
+                    int has_w, __global const float *b, int b_off, int has_b)
+{
+    int wi = chan > 0 ? o % chan : r;
+    if (has_w)
+        v *= w[w_off + wi];
+    if (has_b)
+        v += b[b_off + wi];
+    return v;
+}
+
+/* sum + v with the running compensation *comp (Kahan summation). */
+inline float kahan_add(float sum, float v, float *comp)
+{
+    float y = v - *comp, t = sum + y;
+    *comp = (t - sum) - y;
+    return t;
+}
+
+__kernel void norm_col_f32(__global const float *x, int x_off, __global const float *w, int w_off,
+                           int has_w, __global const float *b, int b_off, int has_b,
+                           __global float *y, int y_off, int outer, int red, int inner, int chan,
+                           float eps)
+{
+    int i = get_global_id(0), o = get_global_id(1);
+    if (i >= inner || o >= outer)
+        return;
+    __global const float *xr = x + x_off + o * red * inner + i;
+    __global float *yr = y + y_off + o * red * inner + i;
+    /* One work-item sums a whole row (InstanceNorm: all of H*W), so the sums are compensated
+     * (Kahan); the 'row' kernel's tree sums need no such help. mean is of x - shift. */
+    float shift = xr[0], mean = 0.0f, var = 0.0f, cm = 0.0f, cv = 0.0f;
+    for (int r = 0; r < red; r++)
+        mean = kahan_add(mean, xr[r * inner] - shift, &cm);
+    mean /= red;
+    for (int r = 0; r < red; r++) {
+        float t = (xr[r * inner] - shift) - mean;
+        var = kahan_add(var, t * t, &cv);
+    }
+    float rstd = 1.0f / sqrt(var / red + eps);
+    for (int r = 0; r < red; r++)
+        yr[r * inner] = affine(((xr[r * inner] - shift) - mean) * rstd, r, o, chan, w, w_off,
+                               has_w, b, b_off, has_b);
+}
+
+__kernel void norm_row_f32(__global const float *x, int x_off, __global const float *w, int w_off,
+                           int has_w, __global const float *b, int b_off, int has_b,
+                           __global float *y, int y_off, int outer, int red, int inner, int chan,
+                           float eps, __local float *scratch)
+{
+    int g = get_group_id(0), lid = get_local_id(0), ls = get_local_size(0);
+    int o = g / inner, i = g % inner;
+    if (o >= outer)
+        return;
+    __global const float *xr = x + x_off + o * red * inner + i;
+    __global float *yr = y + y_off + o * red * inner + i;
+    float shift = xr[0], mean = 0.0f, var = 0.0f; /* mean is of x - shift */
+    for (int r = lid; r < red; r += ls)
+        mean += xr[r * inner] - shift;
+    mean = wg_sum(mean, scratch) / red;
+    for (int r = lid; r < red; r += ls) {
+        float t = (xr[r * inner] - shift) - mean;
+        var += t * t;
+    }
+    var = wg_sum(var, scratch) / red;
+    float rstd = 1.0f / sqrt(var + eps);
+    for (int r = lid; r < red; r += ls)
+        yr[r * inner] = affine(((xr[r * inner] - shift) - mean) * rstd, r, o, chan, w, w_off,
+                               has_w, b, b_off, has_b);
+}
+
+/* ---- argmax: global size (inner, outer); ties keep the first index ---- */
+
+__kernel void argmax_f32(__global const float *x, int x_off, __global float *y, int y_off, int red,
+                         int inner)
+{
+    int i = get_global_id(0), o = get_global_id(1);
+    if (i >= inner)
+        return;
+    __global const float *xr = x + x_off + o * red * inner + i;
+    float best = xr[0];
+    int at = 0;
+    for (int r = 1; r < red; r++) {
+        float v = xr[r * inner];
+        if (v > best) {
+            best = v;
+            at = r;
+        }
+    }
+    y[y_off + o * inner + i] = (float)at;
+}

@@ -1,0 +1,64 @@
+/*
+ * resize.cl - nearest and (bi,tri)linear resizing of the last 3 axes (runtime/ops/resize.c has
+ * the reference and the coordinate formulas). Grid: exactly (OW, OH, OD * outer), one output
+ * each; the launcher never rounds it up, so there is no bounds test (on PoCL such a test alone
+ * halved the speed).
+ * Vectors hold (depth, height, width, unused); a and c give x_orig = (x + c) * a - c.
+ *
+ * Contraction into fma stays off: the reference computes the same float expression, and a
+ * nearest index must not flip on an exact tie because one side fused a multiply-add.
+ */
+#pragma OPENCL FP_CONTRACT OFF
+
+inline float resize_coord(int o, float a, float c)
+{
+    float t = (float)o + c;
+    float u = t * a;
+    return u - c;
+}
+
+/*
+ * The four nearest roundings as one branch-free expression, r = sgn * floor(sgn * v + off):
+ * floor (sgn 1, off 0), ceil (-1, 0), round_prefer_ceil = floor(v + 0.5) (1, 0.5) and
+ * round_prefer_floor = ceil(v - 0.5) (-1, 0.5). Exact in float, so equal to the reference.
+ */
+inline int resize_nearest(float v, float sgn, float off, int in)
+{
+    float r = sgn * floor(sgn * v + off);
+    return (int)clamp(r, 0.0f, (float)(in - 1));
+}
+
+__kernel void resize_nearest_f32(__global const float *x, int x_off, __global float *y, int y_off,
+                                 int outer, int4 isz, int4 osz, float4 a, float4 c, float sgn,
+                                 float off)
+{
+    int ow = get_global_id(0), oh = get_global_id(1), z = get_global_id(2);
+    int od = z % osz.x, b = z / osz.x;
+    int id = resize_nearest(resize_coord(od, a.x, c.x), sgn, off, isz.x);
+    int ih = resize_nearest(resize_coord(oh, a.y, c.y), sgn, off, isz.y);
+    int iw = resize_nearest(resize_coord(ow, a.z, c.z), sgn, off, isz.z);
+    y[y_off + (z * osz.y + oh) * osz.z + ow] =
+        x[x_off + ((b * isz.x + id) * isz.y + ih) * isz.z + iw];
+}
+
+__kernel void resize_linear_f32(__global const float *x, int x_off, __global float *y, int y_off,
+                                int outer, int4 isz, int4 osz, float4 a, float4 c)
+{
+    int ow = get_global_id(0), oh = get_global_id(1), z = get_global_id(2);
+    int od = z % osz.x, b = z / osz.x;
+    float vd = clamp(resize_coord(od, a.x, c.x), 0.0f, (float)(isz.x - 1));
+    float vh = clamp(resize_coord(oh, a.y, c.y), 0.0f, (float)(isz.y - 1));
+    float vw = clamp(resize_coord(ow, a.z, c.z), 0.0f, (float)(isz.z - 1));
+    int d0 = (int)vd, h0 = (int)vh, w0 = (int)vw;
+    int d1 = min(d0 + 1, isz.x - 1), h1 = min(h0 + 1, isz.y - 1), w1 = min(w0 + 1, isz.z - 1);
+    float wd = vd - (float)d0, wh = vh - (float)h0, ww = vw - (float)w0;
+    __global const float *xb = x + x_off + b * isz.x * isz.y * isz.z;
+    __global const float *p0 = xb + d0 * isz.y * isz.z, *p1 = xb + d1 * isz.y * isz.z;
+    float v0 = (1.0f - wh) * ((1.0f - ww) * p0[h0 * isz.z + w0] + ww * p0[h0 * isz.z + w1]) +
+               wh * ((1.0f - ww) * p0[h1 * isz.z + w0] + ww * p0[h1 * isz.z + w1]);
+    float v1 = v0;
+    if (isz.x > 1) /* launch-wide: only a 3d resize reads a second plane */
+        v1 = (1.0f - wh) * ((1.0f - ww) * p1[h0 * isz.z + w0] + ww * p1[h0 * isz.z + w1]) +
+             wh * ((1.0f - ww) * p1[h1 * isz.z + w0] + ww * p1[h1 * isz.z + w1]);
+    y[y_off + (z * osz.y + oh) * osz.z + ow] = (1.0f - wd) * v0 + wd * v1;
+}

@@ -1,0 +1,506 @@
+/*
+ * norm.c - normalisations and reductions along axes: SOFTMAX, BATCHNORM (inference),
+ * INSTANCENORM, LAYERNORM and ARGMAX. Kernels: kernels/norm.cl.
+ *
+ * Layout: every op here except BATCHNORM sees its input as [outer, red, inner] (row-major):
+ * 'red' is the product of the normalised (or searched) axes, 'outer' of the axes before them,
+ * 'inner' of the axes after them. Element (o, r, i) lives at (o * red + r) * inner + i. A "row"
+ * is the red elements of one (o, i) pair; each row is normalised on its own.
+ *   SOFTMAX, LAYERNORM over [axis, axis_end): the split at those axes.
+ *   INSTANCENORM on [N, C, spatial...]: outer = N*C, red = spatial, inner = 1.
+ *   ARGMAX on one axis: red = that axis.
+ *
+ * Two kernel shapes cover all rows (norm.cl): 'col' gives one work-item per row and suits rows
+ * whose elements are 'inner' apart with inner > 1 (neighbouring work-items read neighbouring
+ * addresses), short rows, and CPUs; 'row' gives one work-group per row and reduces in local
+ * memory, for long contiguous rows on GPUs (LayerNorm over trailing axes, InstanceNorm over
+ * H*W) and for few long rows, where one work-item per row would leave the device idle
+ * (use_row_kernel).
+ *
+ * Accuracy: the references accumulate in double and use two passes (mean, then the biased
+ * variance around it); the kernels are two-pass too, in fp32, which is exact enough because
+ * the variance never comes from E[x^2] - E[x]^2.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../internal.h"
+
+/* ---- shared helpers ---- */
+
+typedef struct norm_split {
+    int64_t outer, red, inner;
+} norm_split;
+
+static norm_split split_axes(const lumen_shape *s, int a, int b)
+{
+    norm_split p = {1, 1, 1};
+    for (int i = 0; i < s->ndim; i++) {
+        if (i < a)
+            p.outer *= s->d[i];
+        else if (i < b)
+            p.red *= s->d[i];
+        else
+            p.inner *= s->d[i];
+    }
+    return p;
+}
+
+/* Checks 0 <= axis < axis_end <= ndim for SOFTMAX and LAYERNORM. */
+static lumen_status check_axes(const char *op, const lumen_axes_params *p, const lumen_shape *x,
+                               char *err)
+{
+    char b[160];
+    if (p->axis < 0 || p->axis_end <= p->axis || p->axis_end > x->ndim)
+        return lumen__errf(err, LUMEN_EINVAL,
+                           "%s: axes [%d, %d) must satisfy 0 <= axis < axis_end <= ndim for x %s",
+                           op, p->axis, p->axis_end, lumen_shape_format(x, b, sizeof b));
+    return LUMEN_OK;
+}
+
+/* Work-group size for the 'row' kernels: a power of two that fits the device, more for longer
+ * rows so that each work-item still has a few elements to sum. */
+static size_t row_lws(const lumen_ctx *ctx, int64_t red)
+{
+    size_t want = red >= 8192 ? 256 : red >= 1024 ? 128 : 64, lws = 1;
+    size_t cap = ctx->info.max_work_group ? ctx->info.max_work_group : 64;
+    while (lws * 2 <= want && lws * 2 <= cap)
+        lws *= 2;
+    return lws;
+}
+
+/* The 'row' kernels pay off for long rows: on GPUs when the rows are contiguous (one
+ * work-item per row would read uncoalesced) or too few to fill the device; on CPUs only when
+ * there are fewer rows than cores, since one work-item streaming a row through the cache beats
+ * a group that mostly waits at barriers (PoCL, InstanceNorm 16x256x256: 3 ms against 9). */
+static int use_row_kernel(const lumen_ctx *ctx, norm_split p)
+{
+    int64_t rows = p.outer * p.inner;
+    if (p.red < 64)
+        return 0;
+    if (ctx->info.type == LUMEN_DEV_CPU)
+        return rows < (int64_t)ctx->info.compute_units;
+    return p.inner == 1 || rows < 256;
+}
+
+#define ARG_MEM(m)                                                                                 \
+    {                                                                                              \
+        sizeof(cl_mem), &(m)                                                                       \
+    }
+#define ARG_INT(i)                                                                                 \
+    {                                                                                              \
+        sizeof(int), &(i)                                                                          \
+    }
+#define ARG_FLOAT(f)                                                                               \
+    {                                                                                              \
+        sizeof(float), &(f)                                                                        \
+    }
+
+/* ---- SOFTMAX: y = exp(x - max) / sum(exp(x - max)) over each row ---- */
+
+static lumen_status softmax_shape(const lumen_opdesc *d, int n_in, const lumen_shape *const *in,
+                                  lumen_shape *out, char *err)
+{
+    (void)n_in;
+    lumen_status st = check_axes("softmax", &d->p.axes, in[0], err);
+    if (st == LUMEN_OK)
+        *out = *in[0];
+    return st;
+}
+
+static lumen_status softmax_ref(const lumen_opdesc *d, int n_in, const lumen_shape *const *in_shape,
+                                const float *const *in, const lumen_shape *os, float *out,
+                                char *err)
+{
+    (void)n_in, (void)os, (void)err;
+    norm_split p = split_axes(in_shape[0], d->p.axes.axis, d->p.axes.axis_end);
+    const float *x = in[0];
+    for (int64_t o = 0; o < p.outer; o++)
+        for (int64_t i = 0; i < p.inner; i++) {
+            const float *xr = x + o * p.red * p.inner + i;
+            float *yr = out + o * p.red * p.inner + i;
+            double m = -INFINITY, s = 0;
+            for (int64_t r = 0; r < p.red; r++)
+                m = fmax(m, xr[r * p.inner]);
+            for (int64_t r = 0; r < p.red; r++)
+                s += exp(xr[r * p.inner] - m);
+            for (int64_t r = 0; r < p.red; r++)
+                yr[r * p.inner] = (float)(exp(xr[r * p.inner] - m) / s);
+        }
+    return LUMEN_OK;
+}
+
+static lumen_status softmax_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
+                                const lumen_tensor *const *in, lumen_tensor *y)
+{
+    (void)n_in;
+    norm_split p = split_axes(&y->shape, d->p.axes.axis, d->p.axes.axis_end);
+    int row = use_row_kernel(ctx, p);
+    const char *name = row ? "softmax_row_f32" : "softmax_col_f32";
+    cl_kernel k;
+    lumen_status st = lumen__kernel(ctx, "norm", "", name, &k);
+    if (st != LUMEN_OK)
+        return st;
+    int xo = lumen__off(in[0]), yo = lumen__off(y), outer = (int)p.outer, red = (int)p.red,
+        inner = (int)p.inner;
+    size_t lws = row_lws(ctx, p.red);
+    lumen__arg args[] = {
+        ARG_MEM(in[0]->mem), ARG_INT(xo),  ARG_MEM(y->mem), ARG_INT(yo),
+        ARG_INT(outer),      ARG_INT(red), ARG_INT(inner),  {lws * sizeof(float), NULL}};
+    if ((st = lumen__set_args(ctx, k, name, row ? 8 : 7, args)) != LUMEN_OK)
+        return st;
+    double n = (double)p.outer * p.red * p.inner;
+    if (row) {
+        size_t g = lws * (size_t)(p.outer * p.inner), l = lws;
+        return lumen__launch(ctx, k, 1, &g, &l, "softmax", 4 * n, 8 * n);
+    }
+    size_t g[2] = {(size_t)p.inner, (size_t)p.outer};
+    return lumen__launch(ctx, k, 2, g, NULL, "softmax", 4 * n, 8 * n);
+}
+
+static double softmax_flops(const lumen_opdesc *d, int n_in, const lumen_shape *const *in,
+                            const lumen_shape *out)
+{
+    (void)d, (void)n_in, (void)in;
+    return 4.0 * (double)lumen_shape_numel(out); /* max, sub+exp, sum, divide */
+}
+
+const lumen__op_impl lumen__impl_SOFTMAX = {1,           1,           softmax_shape,
+                                            softmax_ref, softmax_run, softmax_flops};
+
+/* ---- BATCHNORM (inference): y = (x - mean[c]) * scale[c] / sqrt(var[c] + eps) + bias[c] ---- */
+
+/* Checks that t (named what) is a 1-d tensor of C elements. */
+static lumen_status check_per_channel(const char *op, const char *what, const lumen_shape *t,
+                                      const lumen_shape *x, int64_t C, char *err)
+{
+    char b1[160], b2[160];
+    if (t->ndim != 1 || t->d[0] != C)
+        return lumen__errf(err, LUMEN_ESHAPE, "%s: %s has shape %s, expected [%lld] for x %s", op,
+                           what, lumen_shape_format(t, b1, sizeof b1), (long long)C,
+                           lumen_shape_format(x, b2, sizeof b2));
+    return LUMEN_OK;
+}
+
+static lumen_status batchnorm_shape(const lumen_opdesc *d, int n_in, const lumen_shape *const *in,
+                                    lumen_shape *out, char *err)
+{
+    (void)n_in;
+    static const char *const names[] = {"x", "scale", "bias", "mean", "var"};
+    char b[160];
+    const lumen_shape *x = in[0];
+    if (x->ndim < 2)
+        return lumen__errf(err, LUMEN_ESHAPE, "batchnorm: x %s must be [N, C, ...]",
+                           lumen_shape_format(x, b, sizeof b));
+    if (!(d->p.norm.eps >= 0))
+        return lumen__errf(err, LUMEN_EINVAL, "batchnorm: eps %g must be >= 0", d->p.norm.eps);
+    for (int i = 1; i < 5; i++) {
+        lumen_status st = check_per_channel("batchnorm", names[i], in[i], x, x->d[1], err);
+        if (st != LUMEN_OK)
+            return st;
+    }
+    *out = *x;
+    return LUMEN_OK;
+}
+
+static lumen_status batchnorm_ref(const lumen_opdesc *d, int n_in,
+                                  const lumen_shape *const *in_shape, const float *const *in,
+                                  const lumen_shape *os, float *out, char *err)
+{
+    (void)n_in, (void)os, (void)err;
+    const lumen_shape *x = in_shape[0];
+    norm_split p = split_axes(x, 1, 2); /* outer = N, red = C, inner = spatial */
+    const float *scale = in[1], *bias = in[2], *mean = in[3], *var = in[4];
+    for (int64_t n = 0; n < p.outer; n++)
+        for (int64_t c = 0; c < p.red; c++) {
+            double a = scale[c] / sqrt((double)var[c] + d->p.norm.eps);
+            for (int64_t i = 0; i < p.inner; i++) {
+                int64_t at = (n * p.red + c) * p.inner + i;
+                out[at] = (float)((in[0][at] - (double)mean[c]) * a + bias[c]);
+            }
+        }
+    return LUMEN_OK;
+}
+
+static lumen_status batchnorm_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
+                                  const lumen_tensor *const *in, lumen_tensor *y)
+{
+    (void)n_in;
+    cl_kernel k;
+    lumen_status st = lumen__kernel(ctx, "norm", "", "batchnorm_f32", &k);
+    if (st != LUMEN_OK)
+        return st;
+    norm_split p = split_axes(&y->shape, 1, 2);
+    int xo = lumen__off(in[0]), so = lumen__off(in[1]), bo = lumen__off(in[2]),
+        mo = lumen__off(in[3]), vo = lumen__off(in[4]), yo = lumen__off(y), C = (int)p.red,
+        inner = (int)p.inner;
+    float eps = d->p.norm.eps;
+    lumen__arg args[] = {ARG_MEM(in[0]->mem), ARG_INT(xo),    ARG_MEM(in[1]->mem), ARG_INT(so),
+                         ARG_MEM(in[2]->mem), ARG_INT(bo),    ARG_MEM(in[3]->mem), ARG_INT(mo),
+                         ARG_MEM(in[4]->mem), ARG_INT(vo),    ARG_MEM(y->mem),     ARG_INT(yo),
+                         ARG_INT(C),          ARG_INT(inner), ARG_FLOAT(eps)};
+    if ((st = lumen__set_args(ctx, k, "batchnorm_f32", 15, args)) != LUMEN_OK)
+        return st;
+    size_t g[2] = {(size_t)p.inner, (size_t)(p.outer * p.red)};
+    double n = (double)lumen_tensor_numel(y);
+    return lumen__launch(ctx, k, 2, g, NULL, "batchnorm", 2 * n, 8 * n);
+}
+
+static double batchnorm_flops(const lumen_opdesc *d, int n_in, const lumen_shape *const *in,
+                              const lumen_shape *out)
+{
+    (void)d, (void)n_in, (void)in;
+    return 2.0 * (double)lumen_shape_numel(out); /* one multiply-add per element */
+}
+
+const lumen__op_impl lumen__impl_BATCHNORM = {
+    5, 5, batchnorm_shape, batchnorm_ref, batchnorm_run, batchnorm_flops};
+
+/* ---- LAYERNORM and INSTANCENORM: y = (x - mean) / sqrt(var + eps) * w + b per row ---- */
+
+/*
+ * One reference and one launcher serve both. The affine parameters are indexed by the position
+ * r inside the row (LAYERNORM: w has the shape of the normalised axes) or, when chan > 0, by
+ * the row's channel o % chan (INSTANCENORM: outer = N*C, w is [C]). w or b NULL: 1 or 0.
+ */
+static void norm_rows_ref(const float *x, const float *w, const float *b, float *y, norm_split p,
+                          int64_t chan, double eps)
+{
+    for (int64_t o = 0; o < p.outer; o++)
+        for (int64_t i = 0; i < p.inner; i++) {
+            const float *xr = x + o * p.red * p.inner + i;
+            float *yr = y + o * p.red * p.inner + i;
+            double mean = 0, var = 0;
+            for (int64_t r = 0; r < p.red; r++)
+                mean += xr[r * p.inner];
+            mean /= (double)p.red;
+            for (int64_t r = 0; r < p.red; r++)
+                var += (xr[r * p.inner] - mean) * (xr[r * p.inner] - mean);
+            var /= (double)p.red;
+            double rstd = 1.0 / sqrt(var + eps);
+            for (int64_t r = 0; r < p.red; r++) {
+                int64_t wi = chan > 0 ? o % chan : r;
+                double v = (xr[r * p.inner] - mean) * rstd;
+                yr[r * p.inner] = (float)(v * (w ? w[wi] : 1.0) + (b ? b[wi] : 0.0));
+            }
+        }
+}
+
+static lumen_status norm_rows_run(lumen_ctx *ctx, const char *label, const lumen_tensor *x,
+                                  const lumen_tensor *w, const lumen_tensor *b, lumen_tensor *y,
+                                  norm_split p, int chan, float eps)
+{
+    int row = use_row_kernel(ctx, p);
+    const char *name = row ? "norm_row_f32" : "norm_col_f32";
+    cl_kernel k;
+    lumen_status st = lumen__kernel(ctx, "norm", "", name, &k);
+    if (st != LUMEN_OK)
+        return st;
+    /* An absent weight or bias is passed as x's buffer with a flag, since a NULL cl_mem
+     * argument is not portable across OpenCL 1.2 drivers. */
+    int xo = lumen__off(x), yo = lumen__off(y), has_w = w != NULL, has_b = b != NULL;
+    int wo = w ? lumen__off(w) : 0, bo = b ? lumen__off(b) : 0;
+    int outer = (int)p.outer, red = (int)p.red, inner = (int)p.inner;
+    cl_mem wm = w ? w->mem : x->mem, bm = b ? b->mem : x->mem;
+    size_t lws = row_lws(ctx, p.red);
+    lumen__arg args[] = {
+        ARG_MEM(x->mem), ARG_INT(xo),   ARG_MEM(wm),    ARG_INT(wo),
+        ARG_INT(has_w),  ARG_MEM(bm),   ARG_INT(bo),    ARG_INT(has_b),
+        ARG_MEM(y->mem), ARG_INT(yo),   ARG_INT(outer), ARG_INT(red),
+        ARG_INT(inner),  ARG_INT(chan), ARG_FLOAT(eps), {lws * sizeof(float), NULL}};
+    if ((st = lumen__set_args(ctx, k, name, row ? 16 : 15, args)) != LUMEN_OK)
+        return st;
+    double n = (double)p.outer * p.red * p.inner;
+    if (row) {
+        size_t g = lws * (size_t)(p.outer * p.inner), l = lws;
+        return lumen__launch(ctx, k, 1, &g, &l, label, 8 * n, 12 * n);
+    }
+    size_t g[2] = {(size_t)p.inner, (size_t)p.outer};
+    return lumen__launch(ctx, k, 2, g, NULL, label, 8 * n, 12 * n);
+}
+
+static double norm_rows_flops(const lumen_opdesc *d, int n_in, const lumen_shape *const *in,
+                              const lumen_shape *out)
+{
+    (void)d, (void)n_in, (void)in;
+    return 8.0 * (double)lumen_shape_numel(out); /* sum, sub, square, sum, normalise, affine */
+}
+
+/* Drops leading extents of 1: LayerNorm weights [C] and [1, C] mean the same. */
+static lumen_shape squeeze_leading(const lumen_shape *s)
+{
+    lumen_shape t = *s;
+    int k = 0;
+    while (k < s->ndim - 1 && s->d[k] == 1)
+        k++;
+    t.ndim = s->ndim - k;
+    for (int i = 0; i < t.ndim; i++)
+        t.d[i] = s->d[i + k];
+    return t;
+}
+
+static lumen_status layernorm_shape(const lumen_opdesc *d, int n_in, const lumen_shape *const *in,
+                                    lumen_shape *out, char *err)
+{
+    const lumen_axes_params *p = &d->p.axes;
+    char b1[160], b2[160];
+    lumen_status st = check_axes("layernorm", p, in[0], err);
+    if (st != LUMEN_OK)
+        return st;
+    if (!(p->eps >= 0))
+        return lumen__errf(err, LUMEN_EINVAL, "layernorm: eps %g must be >= 0", p->eps);
+    lumen_shape norm = {p->axis_end - p->axis, {0}};
+    for (int i = p->axis; i < p->axis_end; i++)
+        norm.d[i - p->axis] = in[0]->d[i];
+    lumen_shape want = squeeze_leading(&norm);
+    for (int i = 1; i < n_in; i++) {
+        if (!in[i])
+            continue;
+        lumen_shape got = squeeze_leading(in[i]);
+        if (!lumen_shape_equal(&got, &want))
+            return lumen__errf(err, LUMEN_ESHAPE,
+                               "layernorm: %s has shape %s, expected the normalised axes %s of x",
+                               i == 1 ? "weight" : "bias", lumen_shape_format(in[i], b1, sizeof b1),
+                               lumen_shape_format(&norm, b2, sizeof b2));
+    }
+    *out = *in[0];
+    return LUMEN_OK;
+}
+
+static lumen_status layernorm_ref(const lumen_opdesc *d, int n_in,
+                                  const lumen_shape *const *in_shape, const float *const *in,
+                                  const lumen_shape *os, float *out, char *err)
+{
+    (void)os, (void)err;
+    norm_split p = split_axes(in_shape[0], d->p.axes.axis, d->p.axes.axis_end);
+    norm_rows_ref(in[0], n_in > 1 ? in[1] : NULL, n_in > 2 ? in[2] : NULL, out, p, 0,
+                  d->p.axes.eps);
+    return LUMEN_OK;
+}
+
+static lumen_status layernorm_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
+                                  const lumen_tensor *const *in, lumen_tensor *y)
+{
+    norm_split p = split_axes(&y->shape, d->p.axes.axis, d->p.axes.axis_end);
+    return norm_rows_run(ctx, "layernorm", in[0], n_in > 1 ? in[1] : NULL, n_in > 2 ? in[2] : NULL,
+                         y, p, 0, d->p.axes.eps);
+}
+
+const lumen__op_impl lumen__impl_LAYERNORM = {
+    1, 3, layernorm_shape, layernorm_ref, layernorm_run, norm_rows_flops};
+
+static lumen_status instancenorm_shape(const lumen_opdesc *d, int n_in,
+                                       const lumen_shape *const *in, lumen_shape *out, char *err)
+{
+    (void)n_in;
+    char b[160];
+    const lumen_shape *x = in[0];
+    if (x->ndim < 3)
+        return lumen__errf(err, LUMEN_ESHAPE, "instancenorm: x %s must be [N, C, spatial...]",
+                           lumen_shape_format(x, b, sizeof b));
+    if (!(d->p.norm.eps >= 0))
+        return lumen__errf(err, LUMEN_EINVAL, "instancenorm: eps %g must be >= 0", d->p.norm.eps);
+    lumen_status st = check_per_channel("instancenorm", "scale", in[1], x, x->d[1], err);
+    if (st == LUMEN_OK)
+        st = check_per_channel("instancenorm", "bias", in[2], x, x->d[1], err);
+    if (st == LUMEN_OK)
+        *out = *x;
+    return st;
+}
+
+static lumen_status instancenorm_ref(const lumen_opdesc *d, int n_in,
+                                     const lumen_shape *const *in_shape, const float *const *in,
+                                     const lumen_shape *os, float *out, char *err)
+{
+    (void)n_in, (void)os, (void)err;
+    const lumen_shape *x = in_shape[0];
+    norm_split p = split_axes(x, 2, x->ndim); /* outer = N*C: one row per (n, c) */
+    norm_rows_ref(in[0], in[1], in[2], out, p, x->d[1], d->p.norm.eps);
+    return LUMEN_OK;
+}
+
+static lumen_status instancenorm_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
+                                     const lumen_tensor *const *in, lumen_tensor *y)
+{
+    (void)n_in;
+    norm_split p = split_axes(&y->shape, 2, y->shape.ndim);
+    return norm_rows_run(ctx, "instancenorm", in[0], in[1], in[2], y, p, (int)y->shape.d[1],
+                         d->p.norm.eps);
+}
+
+const lumen__op_impl lumen__impl_INSTANCENORM = {
+    3, 3, instancenorm_shape, instancenorm_ref, instancenorm_run, norm_rows_flops};
+
+/* ---- ARGMAX: the index of the largest value along one axis (first on ties), as float ---- */
+
+static lumen_status argmax_shape(const lumen_opdesc *d, int n_in, const lumen_shape *const *in,
+                                 lumen_shape *out, char *err)
+{
+    (void)n_in;
+    const lumen_argmax_params *p = &d->p.argmax;
+    const lumen_shape *x = in[0];
+    char b[160];
+    if (p->axis < 0 || p->axis >= x->ndim)
+        return lumen__errf(err, LUMEN_EINVAL, "argmax: axis %d out of range for x %s", p->axis,
+                           lumen_shape_format(x, b, sizeof b));
+    if (x->d[p->axis] == 0)
+        return lumen__errf(err, LUMEN_ESHAPE, "argmax: axis %d of x %s is empty", p->axis,
+                           lumen_shape_format(x, b, sizeof b));
+    out->ndim = 0;
+    for (int i = 0; i < x->ndim; i++) {
+        if (i != p->axis)
+            out->d[out->ndim++] = x->d[i];
+        else if (p->keepdims)
+            out->d[out->ndim++] = 1;
+    }
+    return LUMEN_OK;
+}
+
+static lumen_status argmax_ref(const lumen_opdesc *d, int n_in, const lumen_shape *const *in_shape,
+                               const float *const *in, const lumen_shape *os, float *out, char *err)
+{
+    (void)n_in, (void)os, (void)err;
+    int a = d->p.argmax.axis;
+    norm_split p = split_axes(in_shape[0], a, a + 1);
+    for (int64_t o = 0; o < p.outer; o++)
+        for (int64_t i = 0; i < p.inner; i++) {
+            const float *xr = in[0] + o * p.red * p.inner + i;
+            int64_t best = 0;
+            for (int64_t r = 1; r < p.red; r++)
+                if (xr[r * p.inner] > xr[best * p.inner])
+                    best = r;
+            out[o * p.inner + i] = (float)best;
+        }
+    return LUMEN_OK;
+}
+
+static lumen_status argmax_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
+                               const lumen_tensor *const *in, lumen_tensor *y)
+{
+    (void)n_in;
+    cl_kernel k;
+    lumen_status st = lumen__kernel(ctx, "norm", "", "argmax_f32", &k);
+    if (st != LUMEN_OK)
+        return st;
+    int a = d->p.argmax.axis;
+    norm_split p = split_axes(&in[0]->shape, a, a + 1);
+    int xo = lumen__off(in[0]), yo = lumen__off(y), red = (int)p.red, inner = (int)p.inner;
+    lumen__arg args[] = {ARG_MEM(in[0]->mem), ARG_INT(xo),  ARG_MEM(y->mem),
+                         ARG_INT(yo),         ARG_INT(red), ARG_INT(inner)};
+    if ((st = lumen__set_args(ctx, k, "argmax_f32", 6, args)) != LUMEN_OK)
+        return st;
+    size_t g[2] = {(size_t)p.inner, (size_t)p.outer};
+    double n = (double)lumen_shape_numel(&in[0]->shape);
+    return lumen__launch(ctx, k, 2, g, NULL, "argmax", n, 4 * n);
+}
+
+static double argmax_flops(const lumen_opdesc *d, int n_in, const lumen_shape *const *in,
+                           const lumen_shape *out)
+{
+    (void)d, (void)n_in, (void)out;
+    return (double)lumen_shape_numel(in[0]); /* one comparison per input element */
+}
+
+const lumen__op_impl lumen__impl_ARGMAX = {1,          1,          argmax_shape,
+                                           argmax_ref, argmax_run, argmax_flops};

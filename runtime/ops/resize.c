@@ -1,0 +1,251 @@
+/*
+ * resize.c - RESIZE: nearest and (bi,tri)linear over the last nsp (1..3) axes, with ONNX Resize
+ * semantics. Kernels: kernels/resize.cl.
+ *
+ * Coordinates. Output index x of an axis maps to the input coordinate
+ *     x_orig = (x + c) * a - c
+ * where a and c encode the ONNX coordinate_transformation_mode (r = 1/scale, scale = the given
+ * scale or out/in):
+ *     half_pixel           c = 0.5, a = r
+ *     pytorch_half_pixel   same, but x_orig = 0 (a = c = 0) when the output extent is 1
+ *     align_corners        c = 0,   a = (in-1)/(out-1), or 0 when out == 1
+ *     asymmetric           c = 0,   a = r
+ * a is rounded to float on the host and x_orig is computed in float, with the same operations
+ * in the reference and the kernel (contraction into fma is off in resize.cl), so both take the
+ * same nearest index even on exact ties. This is also how PyTorch computes 'nearest' (floor of
+ * x * (float)(in/out)), so results match it bit for bit.
+ * Nearest rounds x_orig (floor, ceil, round half down, round half up) and clamps the index to
+ * [0, in-1]. Linear clamps x_orig to [0, in-1] and blends the two neighbours (the upper one
+ * clamped), which equals ONNX's edge padding and PyTorch's clamping.
+ *
+ * Layout: leading axes are flattened into 'outer'; the resized axes are padded in front to 3
+ * (extent 1, a = c = 0). The kernels run over the grid (OW, OH, OD * outer).
+ */
+#include <math.h>
+#include <string.h>
+
+#include "../internal.h"
+
+typedef struct resize3 {
+    int64_t outer;
+    int in[3], out[3];
+    float a[3], c[3];
+} resize3;
+
+static lumen_status resize_shape(const lumen_opdesc *d, int n_in, const lumen_shape *const *in,
+                                 lumen_shape *out, char *err)
+{
+    (void)n_in;
+    const lumen_resize_params *p = &d->p.resize;
+    const lumen_shape *x = in[0];
+    char b[160];
+    if (p->mode != LUMEN_RESIZE_NEAREST && p->mode != LUMEN_RESIZE_LINEAR)
+        return lumen__errf(err, LUMEN_EINVAL, "resize: unknown mode %d", p->mode);
+    if (p->coord < LUMEN_COORD_HALF_PIXEL || p->coord > LUMEN_COORD_PYTORCH_HALF_PIXEL)
+        return lumen__errf(err, LUMEN_EINVAL, "resize: unknown coordinate mode %d", p->coord);
+    if (p->nearest < LUMEN_NEAREST_FLOOR || p->nearest > LUMEN_NEAREST_CEIL)
+        return lumen__errf(err, LUMEN_EINVAL, "resize: unknown nearest mode %d", p->nearest);
+    if (p->nsp < 1 || p->nsp > 3 || x->ndim < p->nsp)
+        return lumen__errf(err, LUMEN_ESHAPE,
+                           "resize: input %s cannot resize its last %d axes "
+                           "(nsp must be 1..3 and at most the rank)",
+                           lumen_shape_format(x, b, sizeof b), p->nsp);
+    *out = *x;
+    for (int i = 0; i < p->nsp; i++) {
+        int64_t e = x->d[x->ndim - p->nsp + i];
+        if (e < 1 || p->out[i] < 1 || !(p->scale[i] >= 0) || isinf(p->scale[i]))
+            return lumen__errf(err, LUMEN_ESHAPE,
+                               "resize: input %s, axis %d: extent %lld to %lld "
+                               "with scale %g (need extents > 0 and scale >= 0, 0 = out/in)",
+                               lumen_shape_format(x, b, sizeof b), x->ndim - p->nsp + i,
+                               (long long)e, (long long)p->out[i], p->scale[i]);
+        out->d[x->ndim - p->nsp + i] = p->out[i];
+    }
+    return LUMEN_OK;
+}
+
+static void resize_to3(const lumen_resize_params *p, const lumen_shape *x, resize3 *q)
+{
+    int lead = 3 - p->nsp, first = x->ndim - p->nsp;
+    q->outer = 1;
+    for (int i = 0; i < first; i++)
+        q->outer *= x->d[i];
+    for (int i = 0; i < 3; i++) {
+        int j = i - lead;
+        q->a[i] = q->c[i] = 0.0f;
+        q->in[i] = q->out[i] = 1;
+        if (j < 0)
+            continue;
+        int64_t in = x->d[first + j], out = p->out[j];
+        q->in[i] = (int)in, q->out[i] = (int)out;
+        float r = p->scale[j] > 0 ? (float)(1.0 / p->scale[j]) : (float)in / (float)out;
+        switch (p->coord) {
+        case LUMEN_COORD_HALF_PIXEL:
+            q->a[i] = r, q->c[i] = 0.5f;
+            break;
+        case LUMEN_COORD_PYTORCH_HALF_PIXEL:
+            if (out > 1)
+                q->a[i] = r, q->c[i] = 0.5f;
+            break;
+        case LUMEN_COORD_ALIGN_CORNERS:
+            if (out > 1)
+                q->a[i] = (float)(in - 1) / (float)(out - 1);
+            break;
+        default: /* asymmetric */
+            q->a[i] = r;
+            break;
+        }
+    }
+}
+
+/* The input coordinate of output index o (see the file comment); float on purpose. */
+static float coord_of(const resize3 *q, int axis, int o)
+{
+    float t = (float)o + q->c[axis];
+    float u = t * q->a[axis];
+    return u - q->c[axis];
+}
+
+static int nearest_of(int mode, float v, int in)
+{
+    float r;
+    switch (mode) {
+    case LUMEN_NEAREST_CEIL:
+        r = ceilf(v);
+        break;
+    case LUMEN_NEAREST_ROUND_PREFER_FLOOR: /* halves go down */
+        r = ceilf(v - 0.5f);
+        break;
+    case LUMEN_NEAREST_ROUND_PREFER_CEIL: /* halves go up */
+        r = floorf(v + 0.5f);
+        break;
+    default:
+        r = floorf(v);
+        break;
+    }
+    if (!(r >= 0.0f))
+        return 0;
+    return r > (float)(in - 1) ? in - 1 : (int)r;
+}
+
+/* Linear: the lower neighbour i0, the upper i1 and the weight w of i1. */
+static void linear_of(float v, int in, int *i0, int *i1, float *w)
+{
+    v = fminf(fmaxf(v, 0.0f), (float)(in - 1));
+    *i0 = (int)v;
+    *i1 = *i0 + 1 < in ? *i0 + 1 : in - 1;
+    *w = v - (float)*i0;
+}
+
+static lumen_status resize_ref(const lumen_opdesc *d, int n_in, const lumen_shape *const *in_shape,
+                               const float *const *in, const lumen_shape *os, float *out, char *err)
+{
+    (void)n_in, (void)os, (void)err;
+    const lumen_resize_params *p = &d->p.resize;
+    resize3 q;
+    resize_to3(p, in_shape[0], &q);
+    const int *I = q.in, *O = q.out;
+    for (int64_t b = 0; b < q.outer; b++) {
+        const float *x = in[0] + b * I[0] * I[1] * I[2];
+        for (int od = 0; od < O[0]; od++)
+            for (int oh = 0; oh < O[1]; oh++)
+                for (int ow = 0; ow < O[2]; ow++) {
+                    float vd = coord_of(&q, 0, od), vh = coord_of(&q, 1, oh),
+                          vw = coord_of(&q, 2, ow);
+                    if (p->mode == LUMEN_RESIZE_NEAREST) {
+                        int id = nearest_of(p->nearest, vd, I[0]);
+                        int ih = nearest_of(p->nearest, vh, I[1]);
+                        int iw = nearest_of(p->nearest, vw, I[2]);
+                        *out++ = x[((int64_t)id * I[1] + ih) * I[2] + iw];
+                        continue;
+                    }
+                    int d0, d1, h0, h1, w0, w1;
+                    float wd, wh, ww;
+                    linear_of(vd, I[0], &d0, &d1, &wd);
+                    linear_of(vh, I[1], &h0, &h1, &wh);
+                    linear_of(vw, I[2], &w0, &w1, &ww);
+                    /* sum over the 8 corners, each weighted by its distance product */
+                    int di[2] = {d0, d1}, hi[2] = {h0, h1}, wi[2] = {w0, w1};
+                    double fd[2] = {1.0 - wd, wd}, fh[2] = {1.0 - wh, wh}, fw[2] = {1.0 - ww, ww};
+                    double acc = 0;
+                    for (int a = 0; a < 2; a++)
+                        for (int e = 0; e < 2; e++)
+                            for (int f = 0; f < 2; f++)
+                                acc += fd[a] * fh[e] * fw[f] *
+                                       x[((int64_t)di[a] * I[1] + hi[e]) * I[2] + wi[f]];
+                    *out++ = (float)acc;
+                }
+    }
+    return LUMEN_OK;
+}
+
+/*
+ * Work-group shape for an exact (row, rows, planes) grid: the largest divisor of the row length
+ * up to 64 along the row, so that PoCL vectorises along it and the grid is never rounded up (the
+ * kernels have no bounds test).
+ */
+static void row_lws(const size_t g[3], size_t l[3])
+{
+    l[0] = g[0] < 64 ? g[0] : 64;
+    while (g[0] % l[0])
+        l[0]--;
+    l[1] = l[2] = 1;
+}
+
+static lumen_status resize_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
+                               const lumen_tensor *const *in, lumen_tensor *y)
+{
+    (void)n_in;
+    const lumen_resize_params *p = &d->p.resize;
+    const char *name = p->mode == LUMEN_RESIZE_NEAREST ? "resize_nearest_f32" : "resize_linear_f32";
+    cl_kernel k;
+    lumen_status st = lumen__kernel(ctx, "resize", "", name, &k);
+    if (st != LUMEN_OK)
+        return st;
+    resize3 q;
+    resize_to3(p, &in[0]->shape, &q);
+    cl_int4 isz = {{q.in[0], q.in[1], q.in[2], 0}}, osz = {{q.out[0], q.out[1], q.out[2], 0}};
+    cl_float4 a = {{q.a[0], q.a[1], q.a[2], 0}}, c = {{q.c[0], q.c[1], q.c[2], 0}};
+    int xo = lumen__off(in[0]), yo = lumen__off(y), outer = (int)q.outer;
+    /* the kernel's branch-free rounding: sgn * floor(sgn * v + off) */
+    float sgn = p->nearest == LUMEN_NEAREST_CEIL || p->nearest == LUMEN_NEAREST_ROUND_PREFER_FLOOR
+                    ? -1.0f
+                    : 1.0f;
+    float off = p->nearest == LUMEN_NEAREST_ROUND_PREFER_FLOOR ||
+                        p->nearest == LUMEN_NEAREST_ROUND_PREFER_CEIL
+                    ? 0.5f
+                    : 0.0f;
+    lumen__arg args[] = {{sizeof(cl_mem), &in[0]->mem},
+                         {sizeof(int), &xo},
+                         {sizeof(cl_mem), &y->mem},
+                         {sizeof(int), &yo},
+                         {sizeof(int), &outer},
+                         {sizeof isz, &isz},
+                         {sizeof osz, &osz},
+                         {sizeof a, &a},
+                         {sizeof c, &c},
+                         {sizeof(float), &sgn},
+                         {sizeof(float), &off}};
+    /* resize_linear_f32 has no rounding arguments */
+    st = lumen__set_args(ctx, k, name, p->mode == LUMEN_RESIZE_NEAREST ? 11 : 9, args);
+    if (st != LUMEN_OK)
+        return st;
+    size_t g[3] = {(size_t)q.out[2], (size_t)q.out[1], (size_t)q.out[0] * (size_t)q.outer}, l[3];
+    row_lws(g, l);
+    double n = (double)lumen_tensor_numel(y);
+    int corners = p->mode == LUMEN_RESIZE_NEAREST ? 1 : 1 << p->nsp;
+    return lumen__launch(ctx, k, 3, g, l,
+                         p->mode == LUMEN_RESIZE_NEAREST ? "resize_nearest" : "resize_linear",
+                         n * 2 * corners, 4.0 * n * (corners + 1));
+}
+
+static double resize_flops(const lumen_opdesc *d, int n_in, const lumen_shape *const *in,
+                           const lumen_shape *out)
+{
+    (void)n_in, (void)in;
+    int corners = d->p.resize.mode == LUMEN_RESIZE_NEAREST ? 0 : 1 << d->p.resize.nsp;
+    return 2.0 * corners * (double)lumen_shape_numel(out);
+}
+
+const lumen__op_impl lumen__impl_RESIZE = {1,          1,          resize_shape,
+                                           resize_ref, resize_run, resize_flops};
