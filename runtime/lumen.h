@@ -553,6 +553,47 @@ void lumen_image_free(lumen_image *img);
 int lumen_components(const float *mask, int width, int height, int *labels, int64_t *sizes,
                      int max_sizes);
 
+/* ---- ONNX import (onnx.c, onnx_ops.c): a model file becomes a lumen_graph ---- */
+
+typedef struct lumen_onnx_input_shape {
+    const char *name;  /* a graph input of the model */
+    lumen_shape shape; /* its concrete shape (replaces symbolic or fixed dims) */
+} lumen_onnx_input_shape;
+
+typedef struct lumen_onnx_options {
+    int n_shapes;                          /* entries in shapes */
+    const lumen_onnx_input_shape *shapes;  /* NULL: the model's own (fixed) input dims */
+    int max_depth;                         /* message nesting bound; 0: 32 */
+    int64_t max_elements;                  /* bound on any one tensor; 0: 1<<28 */
+} lumen_onnx_options;
+
+typedef struct lumen_onnx_info {
+    int64_t ir_version, opset; /* opset of the default ("" / "ai.onnx") domain */
+    char producer[64];
+    int nodes;                 /* nodes in the file's graph */
+    int64_t parameters;        /* elements of all float initializers */
+} lumen_onnx_info;
+
+/*
+ * Loads an ONNX model (opsets 11-17 as PyTorch exports them) into a new graph. Hostile files are
+ * expected: the wire format is pre-scanned to bound nesting depth and repeated-field counts
+ * before protobuf-c unpacks it; external data, negative or overflowing dims, short raw_data,
+ * unknown input names and out-of-range attributes are rejected with LUMEN_EFORMAT naming the
+ * node and the reason; an unsupported op is LUMEN_EUNSUPPORTED naming op, node and opset.
+ * Shape arithmetic on constants (Shape, Gather, Concat, ...) is folded on the host. info may be
+ * NULL. On failure *out is NULL.
+ */
+lumen_status lumen_onnx_load(const char *path, const lumen_onnx_options *opt, lumen_graph **out,
+                             lumen_onnx_info *info, char *err, size_t errlen);
+/* The same from memory (the fuzz target's entry point). */
+lumen_status lumen_onnx_load_buffer(const void *data, size_t len, const lumen_onnx_options *opt,
+                                    lumen_graph **out, lumen_onnx_info *info, char *err,
+                                    size_t errlen);
+/* Reads a serialized TensorProto (.pb, as in the ONNX backend test data) into a float array;
+ * integer and boolean tensors are converted to float and *is_integer set. out->data: free(). */
+lumen_status lumen_onnx_read_tensor(const char *path, lumen_array *out, int *is_integer,
+                                    char *err, size_t errlen);
+
 /* ---- host arrays: safetensors weights and .npy files (io.c) ---- */
 
 /* A named float32 host array. data is owned by whoever owns the array. */
