@@ -3,6 +3,9 @@
 # measured in a fresh process: cold = empty program cache (every program compiled from source),
 # warm = the cache the cold run left (every program loaded as a device binary). Prints each run
 # and the medians. Device: $LUMEN_DEVICE or the default.
+# PoCL keeps a kernel cache of its own (~/.cache/pocl): the cold run sets POCL_KERNEL_CACHE=0 so
+# that cold really means compiling from OpenCL C source; the warm run loads lumen's cached device
+# binaries, which needs no compiler at all.
 set -eu
 lumen=${1:-build/lumen}
 reps=${2:-5}
@@ -15,7 +18,7 @@ median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+
 cold=() warm=()
 for i in $(seq "$reps"); do
   rm -rf "$tmp/cache"
-  c=$(LUMEN_CACHE_DIR="$tmp/cache" "$lumen" devices --cache | grep 'cache ' | head -1)
+  c=$(POCL_KERNEL_CACHE=0 LUMEN_CACHE_DIR="$tmp/cache" "$lumen" devices --cache | grep 'cache ' | head -1)
   w=$(LUMEN_CACHE_DIR="$tmp/cache" "$lumen" devices --cache | grep 'cache ' | head -1)
   cold+=("$(echo "$c" | ms_of)")
   warm+=("$(echo "$w" | ms_of)")

@@ -17,7 +17,8 @@ typedef struct lumen__value {
     int producer; /* node index for LUMEN__VAL_NODE, else -1 */
     int uses;     /* live consumers + output marks (lumen__graph_count_uses) */
     int is_output;
-    int alias; /* model.c: value whose storage this one shares (reshape), or -1 */
+    int alias;         /* model.c: value whose storage this one shares, or -1 */
+    int64_t alias_off; /* element offset inside that storage (concat inputs) */
 } lumen__value;
 
 typedef struct lumen__node {
@@ -27,6 +28,7 @@ typedef struct lumen__node {
     int in[LUMEN_MAX_IN]; /* value ids, -1 absent */
     int out;              /* value id */
     int dead;             /* removed by a pass */
+    int elided;           /* model.c: its output is already in place (alias), nothing runs */
 } lumen__node;
 
 struct lumen_graph {

@@ -7,8 +7,13 @@
  * reads it; a new value takes the smallest free slot that is big enough (best fit), else the
  * largest free slot grows, else a new slot is made. Slots are allocated once, after planning.
  * Graph inputs and outputs get buffers of their own, so inputs survive a run and outputs stay
- * readable. A RESHAPE whose output is not a graph output is an alias: a view of its input's
- * storage, no kernel launched.
+ * readable. Two kinds of node are elided, no kernel launched:
+ * - a RESHAPE of an intermediate: its output is a view of its input's storage;
+ * - a CONCAT whose output regions are contiguous (all axes before the concat axis are 1, e.g.
+ *   channels at batch 1): each input becomes a view into the concat's output at its offset, so
+ *   the producers write straight into place. Any number of readers may still read such an
+ *   input: its storage (the concat's) lives until the last reader of any of them.
+ * A storage root takes its slot at the first node that writes any part of it.
  */
 #include <float.h>
 #include <math.h>
@@ -72,7 +77,41 @@ static int root_of(const lumen_graph *g, int v)
 
 static int is_alias_node(const lumen_graph *g, const lumen__node *n)
 {
-    return n->d.op == LUMEN_OP_RESHAPE && g->values[n->out].alias >= 0;
+    (void)g;
+    return n->elided;
+}
+
+/* Element offset of v inside its root's storage. */
+static int64_t offset_in_root(const lumen_graph *g, int v)
+{
+    int64_t off = 0;
+    while (g->values[v].alias >= 0) {
+        off += g->values[v].alias_off;
+        v = g->values[v].alias;
+    }
+    return off;
+}
+
+/* Can the inputs of concat node n be written in place into its output? */
+static int concat_in_place(const lumen_graph *g, const lumen__node *n)
+{
+    const lumen_shape *os = &g->values[n->out].shape;
+    int axis = n->d.p.concat.axis < 0 ? n->d.p.concat.axis + os->ndim : n->d.p.concat.axis;
+    if (axis < 0 || axis >= os->ndim)
+        return 0;
+    for (int i = 0; i < axis; i++)
+        if (os->d[i] != 1)
+            return 0; /* regions would interleave */
+    for (int j = 0; j < n->n_in; j++) {
+        const lumen__value *v = &g->values[n->in[j]];
+        if (v->kind != LUMEN__VAL_NODE || v->is_output || v->alias >= 0 ||
+            g->nodes[v->producer].elided || g->nodes[v->producer].d.op == LUMEN_OP_CONCAT)
+            return 0;
+        for (int k = 0; k < j; k++)
+            if (n->in[k] == n->in[j])
+                return 0;
+    }
+    return 1;
 }
 
 typedef struct plan_state {
@@ -137,14 +176,19 @@ static lumen_status plan_memory(lumen_model *m, const lumen_model_options *o, in
             if (n->in[j] >= 0)
                 last[root_of(g, n->in[j])] = k;
     }
+    /* naive: every intermediate its own buffer, elided ones included */
+    for (int k = 0; k < m->n_order; k++) {
+        const lumen__value *val = &g->values[g->nodes[m->order[k]].out];
+        if (!val->is_output)
+            m->plan.naive_bytes += value_bytes(val);
+    }
     uint64_t live = 0;
     for (int k = 0; k < m->n_order; k++) {
         const lumen__node *n = &g->nodes[m->order[k]];
-        int v = n->out;
+        int v = root_of(g, n->out);
         const lumen__value *val = &g->values[v];
-        if (val->alias < 0 && !val->is_output) {
+        if (val->kind == LUMEN__VAL_NODE && !val->is_output && slot_of[v] < 0) {
             uint64_t b = value_bytes(val);
-            m->plan.naive_bytes += b;
             int s = o->no_memory_plan ? -1 : take_slot(&p, b);
             if (o->no_memory_plan) {
                 p.slot_free = realloc(p.slot_free, (size_t)p.n + 1);
@@ -165,7 +209,7 @@ static lumen_status plan_memory(lumen_model *m, const lumen_model_options *o, in
             live += b;
             if (live > m->plan.live_peak)
                 m->plan.live_peak = live;
-            if (last[v] < 0) { /* never read (dead code off): free at once */
+            if (last[v] < 0 && v == n->out) { /* never read (dead code off): free at once */
                 p.slot_free[s] = 1;
                 live -= b;
             }
@@ -232,19 +276,17 @@ static lumen_status make_tensors(lumen_model *m, const int *slot_of)
                 m->plan.io_bytes += b;
         }
     }
-    /* aliases: views of their root's storage, in node order so roots exist first */
-    for (int k = 0; k < m->n_order; k++) {
-        const lumen__node *n = &g->nodes[m->order[k]];
-        if (!is_alias_node(g, n))
+    /* aliases: views into their root's storage at their offset */
+    for (int v = 0; v < g->n_values; v++) {
+        lumen__value *val = &g->values[v];
+        if (val->alias < 0)
             continue;
-        lumen_tensor *base = m->vt[n->in[0]];
+        lumen_tensor *base = m->vt[root_of(g, v)];
         if (!base)
-            return lumen__fail(m->ctx, LUMEN_EINVAL, "reshape '%s' has no input storage", n->name);
-        lumen_tensor *t;
-        st = lumen_tensor_view(base, g->values[n->out].name, 0, &g->values[n->out].shape, &t);
+            return lumen__fail(m->ctx, LUMEN_EINVAL, "value '%s' has no storage", val->name);
+        st = lumen_tensor_view(base, val->name, offset_in_root(g, v), &val->shape, &m->vt[v]);
         if (st != LUMEN_OK)
             return st;
-        m->vt[n->out] = t;
     }
     return LUMEN_OK;
 }
@@ -286,12 +328,27 @@ lumen_status lumen_model_new(lumen_ctx *ctx, lumen_graph *g, const lumen_model_o
     for (int v = 0; v < g->n_values; v++)
         if (g->values[v].kind == LUMEN__VAL_INPUT)
             m->inputs[m->n_inputs++] = v;
-    /* reshapes of intermediates become aliases */
+    /* elide reshapes of intermediates, and concats whose inputs can be written in place */
     for (int k = 0; k < m->n_order; k++) {
         lumen__node *n = &g->nodes[m->order[k]];
         if (n->d.op == LUMEN_OP_RESHAPE && !g->values[n->out].is_output &&
-            g->values[n->in[0]].kind == LUMEN__VAL_NODE)
+            g->values[n->in[0]].kind == LUMEN__VAL_NODE) {
             g->values[n->out].alias = n->in[0];
+            n->elided = 1;
+        }
+    }
+    for (int k = m->n_order - 1; !opt->no_memory_plan && k >= 0; k--) {
+        lumen__node *n = &g->nodes[m->order[k]];
+        if (n->d.op != LUMEN_OP_CONCAT || !concat_in_place(g, n))
+            continue;
+        int64_t off = 0;
+        for (int j = 0; j < n->n_in; j++) {
+            lumen__value *v = &g->values[n->in[j]];
+            v->alias = n->out;
+            v->alias_off = off;
+            off += lumen_shape_numel(&v->shape);
+        }
+        n->elided = 1;
     }
     if ((st = plan_memory(m, opt, slot_of)) != LUMEN_OK ||
         (st = make_tensors(m, slot_of)) != LUMEN_OK)

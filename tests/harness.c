@@ -159,7 +159,7 @@ report:
         char osb[160] = "?";
         if (ok)
             lumen_shape_format(&os, osb, sizeof osb);
-        printf("%-9s %-34s in=%s out=%s %s %s\n", lumen_op_name(c->d.op), c->label, sh, osb, line,
+        printf("%-12s %-34s in=%s out=%s %s %s\n", lumen_op_name(c->d.op), c->label, sh, osb, line,
                ok ? "OK" : "FAIL");
         fflush(stdout);
     }

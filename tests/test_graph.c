@@ -223,6 +223,69 @@ static void test_checker_finds_node(lumen_ctx *ctx)
     lumen_model_free(m);
 }
 
+/* concat(relu(x), sigmoid(x), tanh(relu(x))) -> 1x1 conv: at batch 1 the concat is elided and
+ * its inputs are written in place; relu(x) is also read after being written into the concat. */
+static lumen_graph *build_concat(int n)
+{
+    lumen_graph *g = lumen_graph_new();
+    int x = lumen_graph_input(g, "x", &SHAPE(n, 3, 9, 7));
+    lumen_opdesc relu = lumen_opdesc_unary(LUMEN_ACT_RELU), sig = lumen_opdesc_unary(LUMEN_ACT_SIGMOID),
+                 th = lumen_opdesc_unary(LUMEN_ACT_TANH);
+    int a = lumen_graph_op(g, "a", &relu, 1, &x);
+    int b = lumen_graph_op(g, "b", &sig, 1, &x);
+    int c = lumen_graph_op(g, "c", &th, 1, &a);
+    lumen_opdesc cat = {.op = LUMEN_OP_CONCAT, .p.concat.axis = 1};
+    int y = lumen_graph_op(g, "cat", &cat, 3, (int[]){a, b, c});
+    int w = add_const(g, "w", SHAPE(4, 9, 1, 1), -0.5f, 0.5f, 3);
+    lumen_opdesc conv = lumen_opdesc_conv2d(1, 0, 1, 1, LUMEN_ACT_NONE);
+    int z = lumen_graph_op(g, "conv", &conv, 2, (int[]){y, w});
+    lumen_opdesc add = {.op = LUMEN_OP_BINARY, .p.binary.kind = LUMEN_BIN_ADD};
+    int r = lumen_graph_op(g, "reuse_a", &add, 2, (int[]){c, a});
+    lumen_graph_output(g, "z", z);
+    lumen_graph_output(g, "r", r);
+    return g;
+}
+
+static void test_concat_in_place(lumen_ctx *ctx)
+{
+    for (int n = 1; n <= 2; n++) {
+        int64_t cnt = n * 3 * 9 * 7;
+        float *x = malloc((size_t)cnt * sizeof(float));
+        test_rand_fill(x, cnt, -2, 2, 17);
+        lumen_model_options off = {.no_memory_plan = 1};
+        int nodes_a, nodes_b;
+        lumen_plan_stats pa, pb;
+        for (int out = 0; out < 2; out++) {
+            float *ref = run_model(ctx, build_concat(n), &off, x, out, &nodes_a, &pa);
+            float *got = run_model(ctx, build_concat(n), NULL, x, out, &nodes_b, &pb);
+            int64_t on = out == 0 ? n * 4 * 9 * 7 : n * 3 * 9 * 7;
+            double v = ref && got ? max_rel_violation(got, ref, on, 1e-5, 1e-4) : 1e9;
+            CHECK(v <= 1, "concat batch %d output %d: planned (in-place at batch 1) vs separate "
+                  "buffers: %.3f; planned %llu bytes, naive %llu", n, out, v,
+                  (unsigned long long)pb.planned_bytes, (unsigned long long)pb.naive_bytes);
+            free(ref);
+            free(got);
+        }
+        free(x);
+    }
+    lumen_model *m;
+    if (lumen_model_new(ctx, build_concat(1), NULL, &m) == LUMEN_OK) {
+        const lumen_node_prof *p;
+        int np = 0;
+        lumen_tensor_fill(lumen_model_input(m, 0), 0.5f);
+        lumen_status st = lumen_model_profile(m, &p, &np);
+        int found = 0;
+        for (int i = 0; st == LUMEN_OK && i < np; i++)
+            if (!strcmp(p[i].name, "cat"))
+                found = p[i].ms == 0 && p[i].bytes == 0;
+        CHECK(found, "batch-1 concat is elided: no kernel, 0 ms in the profile");
+        char report[LUMEN_ERR_MAX];
+        st = lumen_model_check(m, 1e-5f, 1e-4f, report, sizeof report);
+        CHECK(st == LUMEN_OK, "layer check with an in-place concat: %s", report);
+        lumen_model_free(m);
+    }
+}
+
 static void test_sticky_error(void)
 {
     lumen_graph *g = lumen_graph_new();
@@ -265,6 +328,7 @@ int main(void)
     test_plan(ctx);
     test_passes(ctx);
     test_checker_finds_node(ctx);
+    test_concat_in_place(ctx);
     lumen_ctx_free(ctx);
     printf("%d passed, %d failed\n", checks - failures, failures);
     return failures ? 1 : 0;
