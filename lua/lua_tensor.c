@@ -61,25 +61,22 @@ lumen_tensor *lb_check_tensor(lua_State *L, int i)
     return u->t;
 }
 
-/* Reads a flat Lua array of numbers of exactly n entries into a new buffer (raises on misuse). */
+/* Reads a flat Lua array of numbers of exactly n entries into a buffer (raises on misuse). The
+ * buffer is a userdata pushed on the stack, so an error anywhere frees it with the GC. */
 static float *check_floats(lua_State *L, int i, int64_t n)
 {
     luaL_checktype(L, i, LUA_TTABLE);
     lua_Integer len = luaL_len(L, i);
     if (len != n)
         luaL_error(L, "bad argument #%d: %d numbers given, the tensor has %d", i, (int)len, (int)n);
-    float *buf = malloc((size_t)(n ? n : 1) * sizeof(float));
-    if (!buf)
-        luaL_error(L, "out of memory");
+    float *buf = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof(float), 0);
     for (int64_t k = 0; k < n; k++) {
         lua_geti(L, i, k + 1);
         int isnum;
         lua_Number v = lua_tonumberx(L, -1, &isnum);
         lua_pop(L, 1);
-        if (!isnum) {
-            free(buf);
+        if (!isnum)
             luaL_error(L, "bad argument #%d: entry %d is not a number", i, (int)k + 1);
-        }
         buf[k] = (float)v;
     }
     return buf;
@@ -104,16 +101,12 @@ static int c_tensor(lua_State *L)
     float *data = NULL;
     if (!lua_isnoneornil(L, 4))
         data = check_floats(L, 4, lumen_shape_numel(&s));
-    if (lumen_tensor_new(c->ctx, name, &s, &t) != LUMEN_OK) {
-        free(data);
+    if (lumen_tensor_new(c->ctx, name, &s, &t) != LUMEN_OK)
         return lb_fail(L, lumen_ctx_error(c->ctx));
-    }
     if (data && lumen_tensor_write(t, data, (size_t)lumen_shape_numel(&s)) != LUMEN_OK) {
-        free(data);
         lumen_tensor_free(t);
         return lb_fail(L, lumen_ctx_error(c->ctx));
     }
-    free(data);
     lb_push_tensor(L, t, 1, 0);
     return 1;
 }
@@ -167,7 +160,6 @@ static int l_npy_save(lua_State *L)
     float *data = check_floats(L, 3, lumen_shape_numel(&s));
     char err[LUMEN_ERR_MAX];
     lumen_status st = lumen_npy_save(path, &s, data, err, sizeof err);
-    free(data);
     if (st != LUMEN_OK)
         return lb_fail(L, err);
     lua_pushboolean(L, 1);
@@ -215,7 +207,6 @@ static int t_write(lua_State *L)
     lumen_tensor *t = lb_check_tensor(L, 1);
     float *buf = check_floats(L, 2, lumen_tensor_numel(t));
     lumen_status st = lumen_tensor_write(t, buf, (size_t)lumen_tensor_numel(t));
-    free(buf);
     if (st != LUMEN_OK)
         return lb_fail(L, lumen_ctx_error(lumen_tensor_ctx(t)));
     lua_settop(L, 1);

@@ -77,7 +77,7 @@ static lumen_tensor *tensor_alloc(lumen_ctx *ctx, const char *name, const lumen_
 lumen_status lumen_tensor_new(lumen_ctx *ctx, const char *name, const lumen_shape *shape,
                               lumen_tensor **out)
 {
-    int64_t n;
+    int64_t n = 0;
     char b[160];
     *out = NULL;
     lumen_status st = check_shape(ctx, shape, &n);
@@ -107,7 +107,7 @@ lumen_status lumen_tensor_view(lumen_tensor *base, const char *name, int64_t off
                                const lumen_shape *shape, lumen_tensor **out)
 {
     lumen_ctx *ctx = base->ctx;
-    int64_t n, bn = lumen_shape_numel(&base->shape);
+    int64_t n = 0, bn = lumen_shape_numel(&base->shape);
     *out = NULL;
     lumen_status st = check_shape(ctx, shape, &n);
     if (st != LUMEN_OK)
