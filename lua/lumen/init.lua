@@ -18,4 +18,10 @@ function lumen.format_bytes(n)
   return i == 1 and string.format("%d B", n) or string.format("%.1f %s", n, units[i])
 end
 
+-- lumen.load_model(name_or_path, opts): see lua/lumen/models.lua (loaded on first use, since
+-- lumen.models requires this module).
+function lumen.load_model(...)
+  return require("lumen.models").load_model(...)
+end
+
 return lumen

@@ -1,0 +1,105 @@
+-- lumen info MODEL [--size HxW] [--batch N]: what a model is before running it: its inputs and
+-- outputs, parameter count, MACs, node count after the load-time passes and the memory plan.
+local lumen = require "lumen"
+local models = require "lumen.models"
+local cli = require "lumen.cli"
+
+local M = {
+  summary = "show a model's inputs, outputs, parameters, MACs and memory plan",
+  usage = [[usage: lumen info MODEL [--size HxW] [--batch N] [--device D] [--weights F] [--random SEED]
+
+MODEL is a model name under models/ (models/<name>/model.lua) or a path to a .lua model
+definition (ONNX files are not supported by this command yet). Builds the model for the input
+size (default: the model's own) and prints its inputs and outputs with shapes, the parameter
+count (PyTorch's: buffers such as BatchNorm statistics excluded), multiply-accumulates, the
+node count after the load-time passes, and the memory plan: planned bytes of intermediate
+buffers next to the naive sum (one buffer per value) and the largest set live at once.
+
+  --size HxW       input size (e.g. 512x512, or 512)
+  --batch N        batch size (default 1)
+  --device D       P:D index, gpu, cpu, accelerator, or a vendor/name substring
+  --weights F      a safetensors file (default: models/<name>/<name>.safetensors if present)
+  --random SEED    seeded random weights instead of the weight file]],
+}
+
+local function parse_size(s)
+  local h, w = s:match("^(%d+)[xX](%d+)$")
+  if h then return { tonumber(h), tonumber(w) } end
+  local n = s:match("^(%d+)$")
+  if n then return { tonumber(n), tonumber(n) } end
+  return nil
+end
+
+local function shape_str(s)
+  return "[" .. table.concat(s, ",") .. "]"
+end
+
+-- 3433986 -> "3,433,986"
+local function thousands(n)
+  local s = string.format("%d", n)
+  return (s:reverse():gsub("(%d%d%d)", "%1,"):reverse():gsub("^,", ""))
+end
+
+function M.run(args)
+  local opts, pos = cli.parse(args, { size = "string", batch = "number", device = "string",
+                                      weights = "string", random = "number" })
+  if not opts then return cli.usage_error("info", pos) end
+  if #pos ~= 1 then return cli.usage_error("info", "give exactly one MODEL") end
+  local name = pos[1]
+  if name:match("%.onnx$") then
+    return cli.usage_error("info", "'" .. name .. "' is an ONNX file: 'lumen info' reads Lua model "
+      .. "definitions only for now (ONNX support is being added); give a model name under models/ "
+      .. "or a .lua file")
+  end
+  local size
+  if opts.size then
+    size = parse_size(opts.size)
+    if not size then return cli.usage_error("info", "--size needs HxW, got '" .. opts.size .. "'") end
+  end
+  local lopts = { size = size, batch = opts.batch and math.tointeger(opts.batch),
+                  device = opts.device, weights = opts.weights,
+                  random = opts.random and math.tointeger(opts.random) }
+  local m, err = models.load_model(name, lopts)
+  local device_err
+  if not m then
+    -- Without a device, what the graph alone tells is still worth printing.
+    lopts.graph_only = true
+    local g = models.load_model(name, lopts)
+    if not g then return cli.runtime_error("info", err) end
+    m, device_err = g, err
+  end
+
+  print(string.format("model     %s (%s)", m.name, m.file))
+  print(string.format("weights   %s", m.weights or string.format("random (seed %d)", m.seed)))
+  if m.ctx then print(string.format("device    %s", m.ctx:device().name)) end
+  local io_list = {}
+  if m.inputs then
+    for _, t in ipairs(m.inputs) do io_list[#io_list + 1] = { "input", t.name, t.shape } end
+    for _, t in ipairs(m.outputs) do io_list[#io_list + 1] = { "output", t.name, t.shape } end
+  else
+    for _, t in ipairs(m.module.inputs or {}) do io_list[#io_list + 1] = { "input", t.name, t.shape } end
+  end
+  for _, r in ipairs(io_list) do
+    print(string.format("%-9s %-12s f32%s", r[1], r[2], shape_str(r[3])))
+  end
+  local sz = m.config and m.config.size
+  print(string.format("params    %s", thousands(m.params)))
+  print(string.format("MACs      %.3f G%s", m.macs / 1e9,
+                      type(sz) == "table" and " at " .. table.concat(sz, "x") or ""))
+  if device_err then
+    print(string.format("nodes     %d as built (passes and memory plan need a device)",
+                        m.graph_stats.nodes))
+    return cli.runtime_error("info", device_err)
+  end
+  print(string.format("nodes     %d after passes (%d as built)", m.stats.nodes,
+                      m.graph_stats.nodes))
+  local p = m.plan
+  print(string.format("memory    planned %s in %d buffers, naive sum %s, largest live set %s",
+                      lumen.format_bytes(p.planned_bytes), p.buffers,
+                      lumen.format_bytes(p.naive_bytes), lumen.format_bytes(p.live_peak)))
+  print(string.format("          weights %s, inputs and outputs %s",
+                      lumen.format_bytes(p.weight_bytes), lumen.format_bytes(p.io_bytes)))
+  return cli.EXIT_OK
+end
+
+return M

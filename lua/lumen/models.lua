@@ -1,0 +1,201 @@
+-- lumen.models: loading a model definition (models/<name>/model.lua, or any .lua file) with its
+-- weights, building its graph for one input size and compiling it for a device.
+--
+--   local lumen = require "lumen"
+--   require "lumen.models"                         -- adds lumen.load_model
+--   local m = assert(lumen.load_model("angio_qa", { size = { 64, 64 }, device = "cpu" }))
+--   local out = assert(m:run({ image = lumen.npy_load("x_input.npy") }))
+--   print(m.params, m.stats.macs, out.cls_logit:read()[1])
+--
+-- A model definition file returns a constructor: `function(config) -> nn module`. The module
+-- sets self.config (the resolved configuration, defaults filled in), self.inputs (a list of
+-- {name=, shape=} for config.size and config.batch) and self.outputs (output names). Weights
+-- are models/<name>/<name>.safetensors when that file exists, unless opts.random or
+-- opts.weights says otherwise. models/ is found from $LUMEN_MODELS_DIR, else next to the lua/
+-- folder on package.path.
+local lumen = require "lumen"
+local nn = require "lumen.nn"
+
+local M = {}
+
+local function exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() end
+  return f ~= nil
+end
+
+-- The models/ folder: $LUMEN_MODELS_DIR, else <dir>/../models for the package.path entry
+-- that holds lumen/nn.lua (the source tree's lua/ folder). nil when neither is found.
+function M.models_dir()
+  local env = os.getenv("LUMEN_MODELS_DIR")
+  if env and env ~= "" then return env end
+  for template in package.path:gmatch("[^;]+") do
+    local dir = template:match("^(.*)/%?%.lua$")
+    if dir and exists(dir .. "/lumen/nn.lua") then
+      local parent = dir:match("^(.*)/[^/]+$") or "."
+      return parent .. "/models"
+    end
+  end
+  return nil
+end
+
+-- Resolves a model name or path to {file=, dir=, name=}; nil, msg when it cannot be used.
+function M.resolve(name_or_path)
+  if name_or_path:match("%.onnx$") then
+    return nil, string.format("'%s' is an ONNX file: ONNX models are not supported here yet "
+      .. "(the ONNX front door is being added); give a model name under models/ or a .lua "
+      .. "model definition", name_or_path)
+  end
+  if name_or_path:match("%.lua$") then
+    if not exists(name_or_path) then return nil, "no such model file: " .. name_or_path end
+    local dir = name_or_path:match("^(.*)/[^/]*$") or "."
+    local name = name_or_path:match("([^/]+)%.lua$")
+    if name == "model" then name = dir:match("([^/]+)$") or name end
+    return { file = name_or_path, dir = dir, name = name }
+  end
+  if not name_or_path:match("^[%w_%-]+$") then
+    return nil, "'" .. name_or_path .. "' is neither a model name nor a .lua file"
+  end
+  local root = M.models_dir()
+  if not root then return nil, "cannot find the models/ folder (set LUMEN_MODELS_DIR)" end
+  local dir = root .. "/" .. name_or_path
+  local file = dir .. "/model.lua"
+  if not exists(file) then
+    return nil, string.format("no model '%s' (%s does not exist)", name_or_path, file)
+  end
+  return { file = file, dir = dir, name = name_or_path }
+end
+
+-- Runs a definition file and returns its constructor | nil, msg.
+function M.definition(file)
+  local chunk, err = loadfile(file)
+  if not chunk then return nil, err end
+  local ok, ctor = pcall(chunk)
+  if not ok then return nil, file .. ": " .. tostring(ctor) end
+  if type(ctor) ~= "function" then
+    return nil, file .. ": a model definition must return a constructor function(config)"
+  end
+  return ctor
+end
+
+local Loaded = {}
+Loaded.__index = Loaded
+
+local function is_ctx(v)
+  return type(v) == "userdata" and tostring(v):match("^lumen%.Context") ~= nil
+end
+
+-- lumen.load_model(name_or_path [, opts]) -> loaded model | nil, msg.
+-- opts: ctx (a lumen.Context) or device (a selector or a Context; default: the best device),
+--   size = {H, W} (or a number, or {D, H, W}), batch = N, config = {...} (more constructor
+--   arguments), weights = path, random = seed (or true: seed 0) to use seeded random weights,
+--   passes = {no_fold_bn = true, ...} (ctx:model options), graph_only = true to stop before the
+--   device (no model, no plan: for counting parameters and MACs without OpenCL).
+-- The result has: name, file, config, module (the nn module), model (the lumen.Model), ctx,
+--   inputs / outputs ({name=, shape=} lists), params (PyTorch's count), graph_stats (as built),
+--   stats (after the load-time passes), macs, plan (memory plan), weights (path or nil), seed.
+function M.load_model(name_or_path, opts)
+  opts = opts or {}
+  local where, err = M.resolve(name_or_path)
+  if not where then return nil, err end
+  local ctor
+  ctor, err = M.definition(where.file)
+  if not ctor then return nil, err end
+  local config = {}
+  for k, v in pairs(opts.config or {}) do config[k] = v end
+  if opts.size then config.size = opts.size end
+  if opts.batch then config.batch = opts.batch end
+  local ok, module = pcall(ctor, config)
+  if not ok then return nil, where.file .. ": " .. tostring(module) end
+  if not nn.is_module(module) then return nil, where.file .. ": the constructor returned no module" end
+
+  local wpath, seed = opts.weights, nil
+  if opts.random then
+    wpath = nil
+    seed = opts.random == true and 0 or opts.random
+  elseif not wpath then
+    local candidate = where.dir .. "/" .. where.name .. ".safetensors"
+    if exists(candidate) then wpath = candidate else seed = 0 end
+  end
+  if wpath then
+    local lok, lerr = module:load(wpath)
+    if not lok then return nil, lerr end
+  else
+    module:randomize(seed)
+  end
+
+  local g, gerr = module:graph()
+  if not g then return nil, where.name .. ": " .. gerr end
+  local self = setmetatable({ name = where.name, file = where.file, config = module.config,
+                              module = module, weights = wpath, seed = seed,
+                              params = module:num_parameters(), graph_stats = g:stats() }, Loaded)
+  self.macs = self.graph_stats.macs
+  if opts.graph_only then
+    g:free()
+    return self
+  end
+
+  local ctx = opts.ctx or (is_ctx(opts.device) and opts.device) or nil
+  if not ctx then
+    ctx, err = lumen.context(opts.device)
+    if not ctx then
+      g:free()
+      return nil, err
+    end
+  end
+  local model, merr = ctx:model(g, opts.passes) -- consumes g
+  if not model then return nil, where.name .. ": " .. merr end
+  self.ctx, self.model = ctx, model
+  self.inputs, self.outputs = model:inputs(), model:outputs()
+  self.stats = model:stats()
+  self.plan = model:plan()
+  return self
+end
+
+-- Host data for one input: a flat Lua array, a {shape=, data=} table (lumen.npy_load's), a
+-- lumen.Tensor (copied through the host), or a path to a .npy file.
+local function host_data(v)
+  if type(v) == "string" then
+    local a, err = lumen.npy_load(v)
+    if not a then return nil, err end
+    return a.data
+  end
+  if type(v) == "userdata" then return v:read() end
+  if type(v) == "table" and v.data then return v.data end
+  return v
+end
+
+-- m:run(inputs) -> {output name = lumen.Tensor} | nil, msg. inputs maps input names to data
+-- (see host_data); a single-input model also takes the data alone as inputs[1] or directly.
+-- The returned tensors belong to the model and are overwritten by the next run: :read() them.
+function Loaded:run(inputs)
+  if not self.model then error("run: the model was loaded with graph_only", 2) end
+  for i, inp in ipairs(self.inputs) do
+    local v = inputs[inp.name]
+    if v == nil and #self.inputs == 1 then
+      -- the data alone: a flat array, an npy_load table, a Tensor or a path; or {data}
+      if type(inputs) ~= "table" or inputs.data or type(inputs[1]) == "number" then
+        v = inputs
+      else
+        v = inputs[1]
+      end
+    end
+    if v == nil then return nil, "run: missing input '" .. inp.name .. "'" end
+    local data, err = host_data(v)
+    if not data then return nil, err end
+    local t = self.model:tensor(inp.name)
+    local ok, werr = pcall(t.write, t, data)
+    if not ok or werr == nil then
+      return nil, string.format("run: input %d '%s': %s", i, inp.name, tostring(ok and "write failed" or werr))
+    end
+  end
+  local ok, err = self.model:run()
+  if not ok then return nil, err end
+  local out = {}
+  for _, o in ipairs(self.outputs) do out[o.name] = self.model:tensor(o.name) end
+  return out
+end
+
+lumen.load_model = M.load_model
+M.Loaded = Loaded
+return M
