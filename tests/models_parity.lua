@@ -5,9 +5,9 @@
 --
 --   lumen run tests/models_parity.lua [model ...]     (default: all)
 --
--- brats3d's larger volume also runs the tiled inference of models/brats3d/tiled.py (tile
--- 16x32x32, overlap 0.5, Gaussian blending) with a small host-side loop written here, only to
--- check the fixture; it is not the library's tiling.
+-- brats3d's larger volume also runs the library's tiled inference, models/brats3d/tiled.lua (a
+-- port of tiled.py: tile 16x32x32, overlap 0.5, Gaussian blending), on the model loaded here;
+-- tests/models_post.lua checks the rest of the host-side model code.
 -- When an output fails, model:check() runs the graph node by node against the plain-C reference
 -- and the report names the first node that diverges.
 local lumen = require "lumen"
@@ -70,75 +70,8 @@ local function compare(a, b)
   return worst, ok
 end
 
--- ---- tiled inference (models/brats3d/tiled.py) ----
-
-local function tile_starts(size, tile, overlap)
-  if size <= tile then return { 0 }, size end
-  local step = math.max(1, math.floor(tile * (1 - overlap)))
-  local n = (size - tile + step - 1) // step + 1
-  local starts = {}
-  for i = 0, n - 1 do starts[#starts + 1] = (2 * i * (size - tile) + (n - 1)) // (2 * (n - 1)) end
-  return starts, tile
-end
-
-local function gaussian(t)
-  local g, sigma = {}, t / 8
-  for i = 0, t - 1 do g[i + 1] = math.exp(-((i + 0.5 - t / 2) ^ 2) / (2 * sigma * sigma)) end
-  return g
-end
-
--- x: {shape = {1, C, D, H, W}, data}; m: a loaded model whose input is one tile.
-local function tiled(m, inname, outname, x, tile, overlap)
-  local _, C, D, H, W = table.unpack(x.shape)
-  local sz, tD = tile_starts(D, tile[1], overlap)
-  local sy, tH = tile_starts(H, tile[2], overlap)
-  local sx, tW = tile_starts(W, tile[3], overlap)
-  assert(tD == tile[1] and tH == tile[2] and tW == tile[3], "the test's model is built for one tile size")
-  local gz, gy, gx = gaussian(tD), gaussian(tH), gaussian(tW)
-  local acc, wsum, K = {}, {}, nil
-  for i = 1, D * H * W do wsum[i] = 0 end
-  local buf = {}
-  for _, z0 in ipairs(sz) do
-    for _, y0 in ipairs(sy) do
-      for _, x0 in ipairs(sx) do
-        local n = 0
-        for c = 0, C - 1 do
-          for z = 0, tD - 1 do
-            for y = 0, tH - 1 do
-              local base = ((c * D + z0 + z) * H + y0 + y) * W + x0
-              for xx = 1, tW do
-                n = n + 1
-                buf[n] = x.data[base + xx]
-              end
-            end
-          end
-        end
-        local out = assert(m:run({ [inname] = buf }))[outname]
-        local y = out:read()
-        K = K or out:shape()[2]
-        if #acc == 0 then for i = 1, K * D * H * W do acc[i] = 0 end end
-        for z = 0, tD - 1 do
-          for yy = 0, tH - 1 do
-            for xx = 0, tW - 1 do
-              local w = gz[z + 1] * gy[yy + 1] * gx[xx + 1]
-              local v = ((z0 + z) * H + y0 + yy) * W + x0 + xx + 1
-              wsum[v] = wsum[v] + w
-              for k = 0, K - 1 do
-                local a = k * D * H * W + v
-                acc[a] = acc[a] + w * y[((k * tD + z) * tH + yy) * tW + xx + 1]
-              end
-            end
-          end
-        end
-      end
-    end
-  end
-  local out = {}
-  for k = 0, K - 1 do
-    for v = 1, D * H * W do out[k * D * H * W + v] = acc[k * D * H * W + v] / wsum[v] end
-  end
-  return out
-end
+-- tiled inference: the library's port of models/brats3d/tiled.py
+local tiled = dofile(root .. "/brats3d/tiled.lua")
 
 -- ---- state_dict keys at the defaults against models/<name>/STATE_DICT.txt ----
 
@@ -237,8 +170,14 @@ for _, case in ipairs(CASES) do
       if case.tiled then
         local x = assert(lumen.npy_load(fx .. case.tiled.input))
         local want = assert(lumen.npy_load(fx .. case.tiled.output))
-        local got = tiled(m, next(case.inputs), case.outputs[1][1], x, cfg.tile, cfg.overlap)
-        local e, ok = compare(got, want.data)
+        local got, terr = tiled.run(x, { model = m, tile = cfg.tile, overlap = cfg.overlap,
+                                         output = case.outputs[1][1] })
+        local e, ok = math.huge, false
+        if got then
+          e, ok = compare(got.data, want.data)
+        else
+          print(label .. " tiled: " .. tostring(terr))
+        end
         report(label .. " tiled " .. shape_str(want.shape), e, ok,
                string.format(" (tile %s, overlap %g)", shape_str(cfg.tile), cfg.overlap))
         any_bad = any_bad or not ok
