@@ -106,6 +106,12 @@ lumen_status lumen__set_args(lumen_ctx *ctx, cl_kernel k, const char *what, int 
  */
 lumen_status lumen__launch(lumen_ctx *ctx, cl_kernel k, int dims, const size_t *gws,
                            const size_t *lws, const char *label, double flops, double bytes);
+/*
+ * A work-group shape that divides the grid exactly (so kernels need no bounds test and PoCL is
+ * not handed tiny groups): along axis 0 the largest divisor of gws[0] up to 64, then along the
+ * next axes the largest divisors that keep the group within 'target' work-items.
+ */
+void lumen__exact_lws(int dims, const size_t *gws, size_t target, size_t *lws);
 /* Round x up to a multiple of m. */
 static inline size_t lumen__round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
 

@@ -51,11 +51,17 @@ static lumen_status keep_event(lumen_ctx *ctx, cl_event ev, const char *label, d
 lumen_status lumen__launch(lumen_ctx *ctx, cl_kernel k, int dims, const size_t *gws,
                            const size_t *lws, const char *label, double flops, double bytes)
 {
-    size_t g[3];
+    size_t g[3], auto_lws[3];
     for (int i = 0; i < dims; i++) {
         if (gws[i] == 0)
             return LUMEN_OK; /* empty tensor: nothing to do */
         g[i] = lws ? lumen__round_up(gws[i], lws[i]) : gws[i];
+    }
+    /* PoCL's own choice for a NULL work-group size can be a handful of work-items, and each
+     * group costs a scheduling round: on CPUs pick an exact divisor shape instead (same grid). */
+    if (!lws && ctx->info.type == LUMEN_DEV_CPU) {
+        lumen__exact_lws(dims, g, 128, auto_lws);
+        lws = auto_lws;
     }
     cl_event ev = NULL;
     cl_int rc = clEnqueueNDRangeKernel(ctx->queue, k, (cl_uint)dims, NULL, g, lws, 0, NULL,
@@ -73,6 +79,22 @@ lumen_status lumen__launch(lumen_ctx *ctx, cl_kernel k, int dims, const size_t *
         }
     }
     return LUMEN_OK;
+}
+
+void lumen__exact_lws(int dims, const size_t *gws, size_t target, size_t *lws)
+{
+    size_t total = 1;
+    for (int i = 0; i < dims; i++) {
+        size_t cap = target / total, l = gws[i] < cap ? gws[i] : cap;
+        if (i == 0 && l > 64)
+            l = 64; /* a row of up to 64: what PoCL vectorises along */
+        if (l < 1)
+            l = 1;
+        while (gws[i] % l)
+            l--;
+        lws[i] = l;
+        total *= l;
+    }
 }
 
 lumen_status lumen_ctx_profile(lumen_ctx *ctx, const lumen_prof_record **out, int *count)

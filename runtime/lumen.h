@@ -555,6 +555,8 @@ int lumen_components(const float *mask, int width, int height, int *labels, int6
 
 /* ---- ONNX import (onnx.c, onnx_ops.c): a model file becomes a lumen_graph ---- */
 
+typedef struct lumen_array lumen_array; /* defined below with the host arrays */
+
 typedef struct lumen_onnx_input_shape {
     const char *name;  /* a graph input of the model */
     lumen_shape shape; /* its concrete shape (replaces symbolic or fixed dims) */
@@ -572,6 +574,18 @@ typedef struct lumen_onnx_info {
     char producer[64];
     int nodes;                 /* nodes in the file's graph */
     int64_t parameters;        /* elements of all float initializers */
+    /* What the import produced, for tools (lumen infer --info). Lists stop at their capacity;
+     * the counts are complete. */
+    int n_inputs, n_outputs; /* graph inputs (initializers excluded) and outputs */
+    struct {
+        char name[128];
+        lumen_shape shape;
+    } inputs[16], outputs[16];
+    int n_op_types; /* distinct ONNX op types, in order of first use */
+    struct {
+        char type[32];
+        int count;
+    } op_types[64];
 } lumen_onnx_info;
 
 /*

@@ -50,7 +50,7 @@ static lumen_status unary_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
     st = lumen__set_args(ctx, k, "unary_f32", 8, args);
     if (st != LUMEN_OK)
         return st;
-    size_t g = (size_t)n;
+    size_t g = ((size_t)n + 7) / 8;
     return lumen__launch(ctx, k, 1, &g, NULL, lumen_act_name(a->act), n, 8.0 * n);
 }
 
@@ -136,50 +136,101 @@ static lumen_status binary_ref(const lumen_opdesc *d, int n_in, const lumen_shap
     return LUMEN_OK;
 }
 
+/*
+ * Collapses the 6 right-aligned axes to as few as possible: axes of extent 1 go, and neighbours
+ * merge when, for both inputs, the outer stride is the inner stride times the inner extent (both
+ * contiguous, or both broadcast). [1,16,256,256] * [1,16,1,1] becomes [16, 65536] with strides
+ * a (65536, 1), b (1, 0). Returns the number of axes left (outermost first in e/sa/sb).
+ */
+static int bcast_collapse(const int64_t o6[6], const int64_t a6[6], const int64_t b6[6],
+                          int64_t e[6], int64_t sa[6], int64_t sb[6])
+{
+    int n = 0; /* built innermost first, reversed at the end */
+    for (int i = 5; i >= 0; i--) {
+        if (o6[i] == 1)
+            continue;
+        if (n > 0 && a6[i] == sa[n - 1] * e[n - 1] && b6[i] == sb[n - 1] * e[n - 1]) {
+            e[n - 1] *= o6[i];
+            continue;
+        }
+        e[n] = o6[i];
+        sa[n] = a6[i];
+        sb[n] = b6[i];
+        n++;
+    }
+    for (int i = 0; i < n / 2; i++) {
+        int64_t t;
+        t = e[i], e[i] = e[n - 1 - i], e[n - 1 - i] = t;
+        t = sa[i], sa[i] = sa[n - 1 - i], sa[n - 1 - i] = t;
+        t = sb[i], sb[i] = sb[n - 1 - i], sb[n - 1 - i] = t;
+    }
+    return n;
+}
+
 static lumen_status binary_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
                                const lumen_tensor *const *in, lumen_tensor *y)
 {
     (void)n_in;
     const lumen_binary_params *p = &d->p.binary;
-    int same = lumen_shape_equal(&in[0]->shape, &y->shape) &&
-               lumen_shape_equal(&in[1]->shape, &y->shape);
-    const char *name = same ? "binary_same_f32" : "binary_bcast_f32";
+    int n = (int)lumen_tensor_numel(y), ao = lumen__off(in[0]), bo = lumen__off(in[1]),
+        yo = lumen__off(y), kind = p->kind, act = (int)p->act.act;
+    int64_t o6[6], a6[6], b6[6], e[6], sa[6], sb[6];
+    out6(&y->shape, o6);
+    bcast_strides(&in[0]->shape, &y->shape, a6);
+    bcast_strides(&in[1]->shape, &y->shape, b6);
+    int nd = bcast_collapse(o6, a6, b6, e, sa, sb);
+    /* same: both contiguous; 2d: at most two axes left, indexed by a 2-d grid (no division);
+     * bcast: the general 6-axis kernel */
+    int same = nd <= 1 && (nd == 0 || (sa[0] == 1 && sb[0] == 1));
+    int vec2d = !same && nd <= 2 && e[nd - 1] % 8 == 0 && (sa[nd - 1] == 0 || sa[nd - 1] == 1) &&
+                (sb[nd - 1] == 0 || sb[nd - 1] == 1);
+    const char *name = same    ? "binary_same_f32"
+                       : vec2d ? "binary_2d8_f32"
+                       : nd <= 2 ? "binary_2d_f32"
+                                 : "binary_bcast_f32";
     cl_kernel k;
     lumen_status st = lumen__kernel(ctx, "eltwise", "", name, &k);
     if (st != LUMEN_OK)
         return st;
-    int n = (int)lumen_tensor_numel(y), ao = lumen__off(in[0]), bo = lumen__off(in[1]),
-        yo = lumen__off(y), kind = p->kind, act = (int)p->act.act;
-    int64_t o6[6], a6[6], b6[6];
-    out6(&y->shape, o6);
-    bcast_strides(&in[0]->shape, &y->shape, a6);
-    bcast_strides(&in[1]->shape, &y->shape, b6);
-    cl_int8 os = {{0}}, as = {{0}}, bs = {{0}};
-    for (int i = 0; i < 6; i++) {
-        os.s[i] = (cl_int)o6[i];
-        as.s[i] = (cl_int)a6[i];
-        bs.s[i] = (cl_int)b6[i];
-    }
-    lumen__arg common[] = {{sizeof(cl_mem), &in[0]->mem}, {sizeof(int), &ao},
+    lumen__arg args[14] = {{sizeof(cl_mem), &in[0]->mem}, {sizeof(int), &ao},
                            {sizeof(cl_mem), &in[1]->mem}, {sizeof(int), &bo},
-                           {sizeof(cl_mem), &y->mem},     {sizeof(int), &yo},
-                           {sizeof(int), &n}};
-    lumen__arg tail[] = {{sizeof(int), &kind}, {sizeof(int), &act}, {sizeof(float), &p->act.a},
-                         {sizeof(float), &p->act.b}};
-    lumen__arg bc[] = {{sizeof os, &os}, {sizeof as, &as}, {sizeof bs, &bs}};
-    lumen__arg args[14];
-    int na = 0;
-    for (int i = 0; i < 7; i++)
-        args[na++] = common[i];
-    for (int i = 0; !same && i < 3; i++)
-        args[na++] = bc[i];
-    for (int i = 0; i < 4; i++)
-        args[na++] = tail[i];
+                           {sizeof(cl_mem), &y->mem},     {sizeof(int), &yo}};
+    int na = 6;
+    cl_int8 os = {{0}}, as = {{0}}, bs = {{0}};
+    cl_int4 st2 = {{0}};
+    size_t g[2] = {(size_t)n, 1};
+    if (same) {
+        g[0] = ((size_t)n + 7) / 8;
+        args[na++] = (lumen__arg){sizeof(int), &n};
+    } else if (nd <= 2) {
+        /* (outer, inner) with strides (a outer, a inner, b outer, b inner) */
+        int64_t inner = e[nd - 1], outer = nd == 2 ? e[0] : 1;
+        st2.s[0] = nd == 2 ? (cl_int)sa[0] : 0;
+        st2.s[1] = (cl_int)sa[nd - 1];
+        st2.s[2] = nd == 2 ? (cl_int)sb[0] : 0;
+        st2.s[3] = (cl_int)sb[nd - 1];
+        g[0] = (size_t)(vec2d ? inner / 8 : inner);
+        g[1] = (size_t)outer;
+        args[na++] = (lumen__arg){sizeof st2, &st2};
+    } else {
+        for (int i = 0; i < 6; i++) {
+            os.s[i] = (cl_int)o6[i];
+            as.s[i] = (cl_int)a6[i];
+            bs.s[i] = (cl_int)b6[i];
+        }
+        args[na++] = (lumen__arg){sizeof(int), &n};
+        args[na++] = (lumen__arg){sizeof os, &os};
+        args[na++] = (lumen__arg){sizeof as, &as};
+        args[na++] = (lumen__arg){sizeof bs, &bs};
+    }
+    args[na++] = (lumen__arg){sizeof(int), &kind};
+    args[na++] = (lumen__arg){sizeof(int), &act};
+    args[na++] = (lumen__arg){sizeof(float), &p->act.a};
+    args[na++] = (lumen__arg){sizeof(float), &p->act.b};
     st = lumen__set_args(ctx, k, name, na, args);
     if (st != LUMEN_OK)
         return st;
-    size_t g = (size_t)n;
-    return lumen__launch(ctx, k, 1, &g, NULL, "binary", n, 12.0 * n);
+    return lumen__launch(ctx, k, nd <= 2 && !same ? 2 : 1, g, NULL, "binary", n, 12.0 * n);
 }
 
 const lumen__op_impl lumen__impl_BINARY = {2, 2, binary_shape, binary_ref, binary_run, NULL};

@@ -74,19 +74,6 @@ static void gather_merge(int64_t e[6], int64_t is[6])
         e[5 - j] = me[j], is[5 - j] = ms[j];
 }
 
-/*
- * Work-group shape for an exact (row, rows, planes) grid: the largest divisor of the row length
- * up to 64 along the row, so that PoCL vectorises along it and the grid is never rounded up (the
- * kernels have no bounds test).
- */
-static void row_lws(const size_t g[3], size_t l[3])
-{
-    l[0] = g[0] < 64 ? g[0] : 64;
-    while (g[0] % l[0])
-        l[0]--;
-    l[1] = l[2] = 1;
-}
-
 /* Enqueues gather_f32 for output y (non-empty) from element 'base' of x. */
 static lumen_status gather_run(lumen_ctx *ctx, const lumen_tensor *x, lumen_tensor *y, int64_t base,
                                const int64_t e[6], const int64_t is[6], const char *label)
@@ -106,7 +93,7 @@ static lumen_status gather_run(lumen_ctx *ctx, const lumen_tensor *x, lumen_tens
     if ((st = lumen__set_args(ctx, k, "gather_f32", 6, args)) != LUMEN_OK)
         return st;
     size_t g[3] = {(size_t)me[5], (size_t)me[4], (size_t)(me[0] * me[1] * me[2] * me[3])}, l[3];
-    row_lws(g, l);
+    lumen__exact_lws(3, g, 64, l);
     return lumen__launch(ctx, k, 3, g, l, label, 0, 8.0 * (double)lumen_tensor_numel(y));
 }
 
@@ -386,7 +373,7 @@ static lumen_status pad_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
     if ((st = lumen__set_args(ctx, k, "pad_f32", 8, args)) != LUMEN_OK)
         return st;
     size_t g[3] = {(size_t)e[5], (size_t)e[4], (size_t)(e[0] * e[1] * e[2] * e[3])}, l[3];
-    row_lws(g, l);
+    lumen__exact_lws(3, g, 64, l);
     double n = (double)lumen_tensor_numel(y);
     return lumen__launch(ctx, k, 3, g, l, "pad", 0, 4.0 * (n + (double)lumen_tensor_numel(in[0])));
 }

@@ -179,19 +179,6 @@ static lumen_status resize_ref(const lumen_opdesc *d, int n_in, const lumen_shap
     return LUMEN_OK;
 }
 
-/*
- * Work-group shape for an exact (row, rows, planes) grid: the largest divisor of the row length
- * up to 64 along the row, so that PoCL vectorises along it and the grid is never rounded up (the
- * kernels have no bounds test).
- */
-static void row_lws(const size_t g[3], size_t l[3])
-{
-    l[0] = g[0] < 64 ? g[0] : 64;
-    while (g[0] % l[0])
-        l[0]--;
-    l[1] = l[2] = 1;
-}
-
 static lumen_status resize_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
                                const lumen_tensor *const *in, lumen_tensor *y)
 {
@@ -231,7 +218,7 @@ static lumen_status resize_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
     if (st != LUMEN_OK)
         return st;
     size_t g[3] = {(size_t)q.out[2], (size_t)q.out[1], (size_t)q.out[0] * (size_t)q.outer}, l[3];
-    row_lws(g, l);
+    lumen__exact_lws(3, g, 64, l);
     double n = (double)lumen_tensor_numel(y);
     int corners = p->mode == LUMEN_RESIZE_NEAREST ? 1 : 1 << p->nsp;
     return lumen__launch(ctx, k, 3, g, l,
