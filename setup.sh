@@ -3,17 +3,22 @@
 # the tests.
 #
 #   ./setup.sh main    QC of the sample angiograms on the default device -> report/
-#   ./setup.sh test    every test: release build + sanitizer (ASan+UBSan) build, under ctest
+#   ./setup.sh test    every test: release build + sanitizer (ASan+UBSan) build, under ctest;
+#                      then 60 s of fuzzing the ONNX loader (clang + libFuzzer, build-fuzz/)
 #   ./setup.sh build   install and build only
 #
 # Packages are installed with apt-get when running as root; otherwise the exact command is
-# printed and the script stops. Builds go to build/ (release) and build-asan/ (sanitizers).
+# printed and the script stops. Builds go to build/ (release), build-asan/ (sanitizers) and
+# build-fuzz/ (the fuzz target).
 set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(build-essential cmake pkg-config git
   ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd clinfo
-  libclblast-dev liblua5.4-dev lua5.4 libpng-dev libcjson-dev libopenblas-dev)
+  libclblast-dev liblua5.4-dev lua5.4 libpng-dev libcjson-dev libopenblas-dev
+  chromium
+  libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata
+  clang libclang-rt-14-dev)
 
 jobs=$(nproc 2>/dev/null || echo 2)
 
@@ -52,6 +57,35 @@ run_tests() { # run_tests DIR
   (cd "$dir" && ctest --output-on-failure -j "$jobs" --timeout 1500)
 }
 
+# Fuzzes the ONNX loader (tests/fuzz_onnx.c) for 60 s in its own clang build (build-fuzz/,
+# libFuzzer + ASan + UBSan). Seeds: a spread of small models from libonnx-testdata and the
+# hostile files of test_onnx_hostile, copied into a temporary corpus. A crash, leak, timeout or
+# out-of-memory fails the script; the input is kept as build-fuzz/crash-* (or leak-*, ...).
+fuzz_onnx() {
+  echo "setup: fuzzing the ONNX loader (60 s)"
+  cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
+    -DLUMEN_FUZZ=ON -DLUMEN_WERROR=OFF >/dev/null
+  cmake --build build-fuzz -j "$jobs" --target fuzz_onnx
+  local corpus rc=0
+  corpus=$(mktemp -d)
+  find /usr/share/libonnx-testdata/data/{node,pytorch-converted,pytorch-operator} \
+    -name model.onnx -size -3k 2>/dev/null | sort | awk 'NR % 24 == 1' |
+    while read -r f; do cp "$f" "$corpus/$(basename "$(dirname "$f")").onnx"; done || true
+  build/test_onnx_hostile --write "$corpus" >/dev/null || true
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    build-fuzz/fuzz_onnx -max_total_time=60 -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+    -artifact_prefix=build-fuzz/ "$corpus" >build-fuzz/fuzz.log 2>&1 || rc=$?
+  rm -rf "$corpus"
+  grep -E "^(Done [0-9]+ runs|stat::number_of_executed_units|stat::peak_rss_mb)" build-fuzz/fuzz.log ||
+    true
+  grep -E "^#[0-9]+[[:space:]]+(DONE|pulse|NEW|REDUCE)" build-fuzz/fuzz.log | tail -n 1 || true
+  if [ "$rc" -ne 0 ]; then
+    tail -n 60 build-fuzz/fuzz.log
+    echo "setup: fuzz_onnx failed (exit $rc); log in build-fuzz/fuzz.log, input in build-fuzz/" >&2
+    exit 1
+  fi
+}
+
 mode=${1:-build}
 case "$mode" in
   build)
@@ -68,6 +102,7 @@ case "$mode" in
       LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0 \
       UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
       run_tests build-asan
+    fuzz_onnx
     ;;
   main)
     install_missing

@@ -669,6 +669,95 @@ static int m_free(lua_State *L)
     return 0;
 }
 
+/* ---- ONNX ---- */
+
+/* lumen.onnx_load(path [, {shapes = {name = {dims...}}, max_depth =, max_elements =}])
+ *   -> Graph, info | nil, msg, status_name
+ * info: ir_version, opset, producer, nodes, parameters, inputs = {{name=, shape=}...},
+ * outputs = {{name=, shape=}...}, op_types = {{type=, count=}...} (file order). The third
+ * result on failure names the status ("LUMEN_EINVAL" for a bad input name or shape). */
+static int l_onnx_load(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    lumen_onnx_options o = {0};
+    lumen_onnx_input_shape shapes[16];
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        o.max_depth = opt_int(L, 2, "max_depth", 0);
+        lua_getfield(L, 2, "max_elements");
+        o.max_elements = (int64_t)luaL_optinteger(L, -1, 0);
+        lua_pop(L, 1);
+        lua_getfield(L, 2, "shapes");
+        if (!lua_isnil(L, -1)) {
+            luaL_checktype(L, -1, LUA_TTABLE);
+            lua_pushnil(L);
+            while (lua_next(L, -2)) {
+                if (o.n_shapes >= 16)
+                    return luaL_error(L, "onnx_load: at most 16 input shapes");
+                if (lua_type(L, -2) != LUA_TSTRING)
+                    return luaL_error(L, "onnx_load: shapes must be keyed by input name");
+                shapes[o.n_shapes].name = lua_tostring(L, -2); /* anchored in the table */
+                shapes[o.n_shapes].shape = lb_check_shape(L, lua_gettop(L));
+                o.n_shapes++;
+                lua_pop(L, 1);
+            }
+        }
+        lua_pop(L, 1);
+        o.shapes = shapes;
+    }
+    lgraph *u = lua_newuserdatauv(L, sizeof *u, 0);
+    u->g = NULL;
+    luaL_setmetatable(L, GRAPH_MT);
+    lumen_onnx_info *info = malloc(sizeof *info);
+    if (!info)
+        return luaL_error(L, "out of memory");
+    char err[LUMEN_ERR_MAX];
+    lumen_status st = lumen_onnx_load(path, &o, &u->g, info, err, sizeof err);
+    if (st != LUMEN_OK) {
+        free(info);
+        lua_pushnil(L);
+        lua_pushstring(L, err);
+        lua_pushstring(L, lumen_status_name(st));
+        return 3;
+    }
+    lua_createtable(L, 0, 8);
+    lua_pushinteger(L, info->ir_version);
+    lua_setfield(L, -2, "ir_version");
+    lua_pushinteger(L, info->opset);
+    lua_setfield(L, -2, "opset");
+    lua_pushstring(L, info->producer);
+    lua_setfield(L, -2, "producer");
+    lua_pushinteger(L, info->nodes);
+    lua_setfield(L, -2, "nodes");
+    lua_pushinteger(L, info->parameters);
+    lua_setfield(L, -2, "parameters");
+    for (int io = 0; io < 2; io++) {
+        int n = io ? info->n_outputs : info->n_inputs;
+        lua_createtable(L, n, 0);
+        for (int i = 0; i < n && i < 16; i++) {
+            lua_createtable(L, 0, 2);
+            lua_pushstring(L, io ? info->outputs[i].name : info->inputs[i].name);
+            lua_setfield(L, -2, "name");
+            lb_push_shape(L, io ? &info->outputs[i].shape : &info->inputs[i].shape);
+            lua_setfield(L, -2, "shape");
+            lua_rawseti(L, -2, i + 1);
+        }
+        lua_setfield(L, -2, io ? "outputs" : "inputs");
+    }
+    lua_createtable(L, info->n_op_types, 0);
+    for (int i = 0; i < info->n_op_types && i < 64; i++) {
+        lua_createtable(L, 0, 2);
+        lua_pushstring(L, info->op_types[i].type);
+        lua_setfield(L, -2, "type");
+        lua_pushinteger(L, info->op_types[i].count);
+        lua_setfield(L, -2, "count");
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, "op_types");
+    free(info);
+    return 2;
+}
+
 /* ---- Weights ---- */
 
 /* lumen.load_weights(path) -> Weights | nil, msg */
@@ -768,7 +857,8 @@ static const luaL_Reg weights_methods[] = {
     {"keys", w_keys}, {"shape", w_shape}, {"get", w_get}, {"meta", w_meta}, {NULL, NULL}};
 static const luaL_Reg ctx_methods[] = {{"model", c_model}, {NULL, NULL}};
 static const luaL_Reg funcs[] = {
-    {"graph", l_graph}, {"load_weights", l_load_weights}, {NULL, NULL}};
+    {"graph", l_graph}, {"load_weights", l_load_weights}, {"onnx_load", l_onnx_load},
+    {NULL, NULL}};
 
 void lb_open_graph(lua_State *L)
 {

@@ -28,7 +28,7 @@
 #include "onnx_internal.h"
 
 #define OX_MAX_MESSAGES (1 << 21) /* messages in one file: bounds protobuf-c's allocations */
-#define OX_MIN_OPSET 7
+#define OX_MIN_OPSET 1
 #define OX_MAX_OPSET 17
 
 /* ---- the pre-scan ---- */
@@ -536,6 +536,7 @@ static ox_val *table_add(ox_table *t, const char *name)
     memset(v, 0, sizeof *v);
     v->name = name;
     v->gv = -1;
+    v->producer = v->consumer[0] = v->consumer[1] = -1;
     return v;
 }
 
@@ -1000,6 +1001,8 @@ static lumen_status validate_nodes(ox_import *im)
                                       "input %zu names '%.100s', which is not a graph input, an "
                                       "initializer or an earlier node's output",
                                       k, p->input[k]);
+            if (v->uses < 2 && (v->uses == 0 || v->consumer[0] != i))
+                v->consumer[v->uses] = i;
             v->uses++;
         }
         for (size_t k = 0; k < p->n_output; k++) {
@@ -1008,8 +1011,10 @@ static lumen_status validate_nodes(ox_import *im)
             if (table_find(&im->t, p->output[k]))
                 return lumen__ox_fail(c, &n, LUMEN_EFORMAT, "output '%.100s' is defined twice",
                                       p->output[k]);
-            if (!table_add(&im->t, p->output[k]))
+            ox_val *o = table_add(&im->t, p->output[k]);
+            if (!o)
                 return lumen__ox_fail(c, &n, LUMEN_ENOMEM, "value table full");
+            o->producer = i;
         }
     }
     for (size_t i = 0; i < im->gp->n_output; i++) {
@@ -1045,13 +1050,9 @@ static void fill_node(ox_import *im, int i, ox_node *n)
 static int sole_consumer(ox_import *im, const char *name, int from)
 {
     ox_val *v = table_find(&im->t, name);
-    if (!v || v->uses != 1 || v->is_output)
+    if (!v || v->uses != 1 || v->is_output || v->consumer[0] <= from)
         return -1;
-    for (int i = from + 1; i < im->c.n_nodes; i++)
-        for (size_t k = 0; k < im->c.nodes[i]->n_input; k++)
-            if (im->c.nodes[i]->input[k] && !strcmp(im->c.nodes[i]->input[k], name))
-                return i;
-    return -1;
+    return v->consumer[0];
 }
 
 static int is_op(const Onnx__NodeProto *p, const char *type, size_t n_in)
@@ -1116,13 +1117,11 @@ static int fuse_gelu(ox_import *im, ox_node *n)
     } else {
         /* Mul(x, 0.5) computed before, consumed only here */
         last = im1;
-        for (int i = 0; i < n->index; i++) {
-            const Onnx__NodeProto *h = N[i];
-            int j;
-            if (is_op(h, "Mul", 2) && !strcmp(h->output[0], N[im1]->input[k]) &&
-                (j = other_input(h, x)) >= 0 && const_is(im, h->input[j], 0.5, 1e-6))
-                half = i;
-        }
+        ox_val *hv0 = table_find(&im->t, N[im1]->input[k]);
+        int i = hv0 ? hv0->producer : -1, j;
+        if (i >= 0 && i < n->index && is_op(N[i], "Mul", 2) && (j = other_input(N[i], x)) >= 0 &&
+            const_is(im, N[i]->input[j], 0.5, 1e-6))
+            half = i;
         ox_val *hv = half >= 0 ? table_find(&im->t, N[half]->output[0]) : NULL;
         if (!hv || hv->uses != 1 || hv->is_output || im->c.skip[half])
             return 0;
@@ -1188,7 +1187,10 @@ static int fuse_layernorm(ox_import *im, ox_node *n)
     if (!dv || dv->uses != 2 || dv->is_output)
         return 0;
     int ipow = -1, idiv = -1;
-    for (int i = isub + 1; i < im->c.n_nodes; i++) {
+    for (int k2 = 0; k2 < 2; k2++) {
+        int i = dv->consumer[k2];
+        if (i < 0)
+            return 0;
         const Onnx__NodeProto *p = N[i];
         if (is_op(p, "Pow", 2) && !strcmp(p->input[0], dv->name) && const_is(im, p->input[1], 2, 0))
             ipow = i;
@@ -1311,6 +1313,9 @@ static lumen_status import_model(ox_import *im, const Onnx__ModelProto *m,
         if (default_domain(m->opset_import[i]->domain) && m->opset_import[i]->has_version)
             c->opset = (int)(m->opset_import[i]->version > 1000 ? 1000 : m->opset_import[i]->version);
     info->opset = c->opset;
+    if (c->opset < 0 && m->n_opset_import > 0 && m->opset_import[0]->domain)
+        return lumen__ox_fail(c, NULL, LUMEN_EUNSUPPORTED, "opset domain '%.100s' is not supported",
+                              m->opset_import[0]->domain);
     if (c->opset < 0)
         return lumen__ox_fail(c, NULL, LUMEN_EFORMAT, "no opset for the default ONNX domain");
     if (c->opset < OX_MIN_OPSET || c->opset > OX_MAX_OPSET)

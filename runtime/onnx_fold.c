@@ -225,7 +225,7 @@ static lumen_status broadcast(ox_ctx *c, const ox_node *n, const lumen_shape *a,
 }
 
 typedef enum { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAX, B_MIN, B_EQ, B_LT, B_GT, B_AND, B_OR,
-               B_MOD } bin_kind;
+               B_MOD, B_FMOD } bin_kind;
 
 static double bin_f(bin_kind k, double a, double b)
 {
@@ -242,7 +242,11 @@ static double bin_f(bin_kind k, double a, double b)
     case B_GT: return a > b;
     case B_AND: return a != 0 && b != 0;
     case B_OR: return a != 0 || b != 0;
-    default: return fmod(a, b);
+    case B_FMOD: return fmod(a, b);
+    default: { /* Mod with fmod=0: the result takes the divisor's sign (Python's %) */
+        double r = fmod(a, b);
+        return r != 0 && (r < 0) != (b < 0) ? r + b : r;
+    }
     }
 }
 
@@ -254,9 +258,14 @@ static int64_t bin_i(bin_kind k, int64_t a, int64_t b, int *ok)
     case B_MUL: return (int64_t)((uint64_t)a * (uint64_t)b);
     case B_DIV:
     case B_MOD:
+    case B_FMOD: {
         if (b == 0 || (a == INT64_MIN && b == -1))
             return *ok = 0, 0;
-        return k == B_DIV ? a / b : a % b;
+        int64_t r = a % b;
+        if (k == B_DIV)
+            return a / b;
+        return k == B_MOD && r != 0 && (r < 0) != (b < 0) ? r + b : r;
+    }
     case B_POW: {
         int64_t r = 1;
         for (int64_t e = 0; e < b && e < 64; e++)
@@ -488,6 +497,9 @@ static lumen_status fold_transpose(ox_ctx *c, ox_node *n)
     int r = x->shape.ndim;
     int64_t perm[LUMEN_MAX_DIMS], st[LUMEN_MAX_DIMS];
     int np = lumen__ox_attr_ints(n, "perm", perm, LUMEN_MAX_DIMS);
+    if (np == -2)
+        return lumen__ox_fail(c, n, LUMEN_EFORMAT, "perm has more than %d entries",
+                              LUMEN_MAX_DIMS);
     if (np < 0)
         for (int i = 0; i < r; i++)
             perm[i] = r - 1 - i;
@@ -773,6 +785,8 @@ lumen_status lumen__ox_fold(ox_ctx *c, ox_node *n, int *done)
             (f->fn == fold_range && n->n_in < 3))
             return lumen__ox_fail(c, n, LUMEN_EFORMAT, "missing inputs");
         *done = 1;
+        if (f->kind == B_MOD && lumen__ox_attr_int(n, "fmod", 0))
+            return fold_binary(c, n, B_FMOD);
         if (f->cls == F_BINARY)
             return fold_binary(c, n, (bin_kind)f->kind);
         if (f->cls == F_UNARY)

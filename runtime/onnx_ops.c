@@ -64,6 +64,11 @@ static lumen_status read_spatial(ox_ctx *c, ox_node *n, int nsp, const int64_t *
     s->nsp = nsp;
     for (int i = 0; i < 3; i++)
         s->stride[i] = s->dil[i] = s->k[i] = 1;
+    static const char *const lists[] = {"kernel_shape", "strides", "dilations", "pads"};
+    for (int a = 0; a < 4; a++)
+        if (lumen__ox_attr_ints(n, lists[a], v, a == 3 ? 6 : 3) == -2)
+            return lumen__ox_fail(c, n, LUMEN_EFORMAT, "%s has more than %d entries", lists[a],
+                                  a == 3 ? 6 : 3);
     cnt = lumen__ox_attr_ints(n, "kernel_shape", v, 3);
     if (cnt == -1 && !kfrom)
         return lumen__ox_fail(c, n, LUMEN_EFORMAT, "kernel_shape is missing");
@@ -174,10 +179,10 @@ static lumen_status map_conv(ox_ctx *c, ox_node *n)
     } else {
         int64_t op[3] = {0, 0, 0}, os[5];
         int cnt = lumen__ox_attr_ints(n, "output_padding", op, 3);
-        if (cnt >= 0 && cnt != nsp)
+        if (cnt == -2 || (cnt >= 0 && cnt != nsp))
             return lumen__ox_fail(c, n, LUMEN_EFORMAT, "output_padding has %d entries", cnt);
         int nos = lumen__ox_attr_ints(n, "output_shape", os, 5);
-        if (nos >= 0 && nos != nsp && nos != nsp + 2)
+        if (nos == -2 || (nos >= 0 && nos != nsp && nos != nsp + 2))
             return lumen__ox_fail(c, n, LUMEN_EFORMAT, "output_shape has %d entries", nos);
         for (int i = 0; i < nsp; i++) {
             if (op[i] < 0 || op[i] >= (s.stride[i] > s.dil[i] ? s.stride[i] : s.dil[i]))
@@ -322,6 +327,22 @@ static lumen_status map_binary(ox_ctx *c, ox_node *n)
     lumen_opdesc d = {.op = LUMEN_OP_BINARY};
     d.p.binary.kind = kind;
     int acc = gv_of(c, n, 0);
+    if (c->opset < 7 && !variadic && lumen__ox_attr_int(n, "broadcast", 0) &&
+        lumen__ox_attr(n, "axis")) {
+        /* opset < 7: B's axes line up with A's from 'axis' on (not numpy's right alignment) */
+        const lumen_shape *a = shape_of(c, n, 0), *bs = shape_of(c, n, 1);
+        int axis;
+        if ((st = lumen__ox_axis(c, n, lumen__ox_attr_int(n, "axis", 0), a->ndim, &axis)) !=
+            LUMEN_OK)
+            return st;
+        if (axis + bs->ndim > a->ndim)
+            return lumen__ox_fail(c, n, LUMEN_EFORMAT, "B does not fit A from axis %d", axis);
+        lumen_shape t = *bs;
+        while (t.ndim < a->ndim - axis)
+            t.d[t.ndim++] = 1;
+        int in[2] = {acc, lumen__ox_reshape(c, n, ".b", gv_of(c, n, 1), &t)};
+        return emit(c, n, &d, 2, in);
+    }
     for (int i = 1; i < n->n_in; i++) {
         int in[2] = {acc, gv_of(c, n, i)};
         char suffix[16] = "";
@@ -1052,11 +1073,11 @@ static const ox_op ox_ops[] = {
     {"ConvTranspose", 1, 17, map_conv},
     {"Gemm", 7, 17, map_gemm},
     {"MatMul", 1, 17, map_matmul},
-    {"Add", 7, 17, map_binary},
-    {"Sub", 7, 17, map_binary},
-    {"Mul", 7, 17, map_binary},
-    {"Div", 7, 17, map_binary},
-    {"Pow", 7, 17, map_binary},
+    {"Add", 1, 17, map_binary},
+    {"Sub", 1, 17, map_binary},
+    {"Mul", 1, 17, map_binary},
+    {"Div", 1, 17, map_binary},
+    {"Pow", 1, 17, map_binary},
     {"Max", 6, 17, map_binary},
     {"Min", 6, 17, map_binary},
     {"Sum", 6, 17, map_binary},

@@ -1,0 +1,160 @@
+-- lumen infer MODEL.onnx --input NAME=FILE.npy ...: runs an ONNX model on .npy inputs and
+-- writes every graph output to DIR/<output name>.npy. The input shapes come from the .npy
+-- files (they replace the model's own, so a fully convolutional model runs at any size).
+local lumen = require "lumen"
+local cli = require "lumen.cli"
+
+local M = {
+  summary = "run an ONNX model on .npy inputs, write .npy outputs",
+  usage = [[usage: lumen infer MODEL.onnx --input NAME=FILE.npy [--input ...] [options]
+
+Loads MODEL.onnx (opsets 7-17, as PyTorch exports them), feeds each graph input from a
+float32 (or float64) C-order .npy file and writes each graph output to DIR/<output>.npy
+(float32, C order). Input shapes are taken from the .npy files.
+
+  --input NAME=FILE   a graph input and its .npy file (repeat for each input)
+  --device D          device selector: "P:D", gpu, cpu, or a name substring (default:
+                      $LUMEN_DEVICE, else the first GPU, accelerator, CPU)
+  --out DIR           where to write the outputs (default: .)
+  --profile           also print the 15 slowest nodes (name, op, shape, ms, share, GFLOP/s)
+  --info              print inputs, outputs, op counts, parameters and MACs; run nothing
+
+Exit codes: 0 ok, 2 usage error (missing, unknown or mis-shaped input), 3 load or run failure.]],
+}
+
+-- "--input NAME=FILE" may repeat, which cli.parse does not keep: take those out first.
+local function split_inputs(args)
+  local inputs, rest = {}, {}
+  local i = 1
+  while i <= #args do
+    local a = args[i]
+    local val = a:match("^%-%-input=(.*)$")
+    if a == "--input" then
+      i = i + 1
+      val = args[i]
+      if val == nil then return nil, "--input needs NAME=FILE" end
+    end
+    if val then
+      local name, file = val:match("^([^=]+)=(.+)$")
+      if not name then return nil, "--input needs NAME=FILE, got '" .. val .. "'" end
+      if inputs[name] then return nil, "input '" .. name .. "' given twice" end
+      inputs[name] = file
+      inputs[#inputs + 1] = name
+    else
+      rest[#rest + 1] = a
+    end
+    i = i + 1
+  end
+  return inputs, rest
+end
+
+local function fmt_shape(s) return "[" .. table.concat(s, ",") .. "]" end
+
+-- A file name for an output: ONNX names may hold '/' or ':'.
+local function file_name(name) return (name:gsub("[^%w%._%-]", "_")) end
+
+local function print_info(path, g, info)
+  print(string.format("model     %s", path))
+  print(string.format("producer  %s   ir_version %d   opset %d   nodes %d", info.producer,
+    info.ir_version, info.opset, info.nodes))
+  for _, i in ipairs(info.inputs) do
+    print(string.format("input     %-24s %s", i.name, fmt_shape(i.shape)))
+  end
+  for _, o in ipairs(info.outputs) do
+    print(string.format("output    %-24s %s", o.name, fmt_shape(o.shape)))
+  end
+  local s = g:stats()
+  print(string.format("params    %d   MACs %.3f G   lumen nodes %d", info.parameters,
+    s.macs / 1e9, s.nodes))
+  local ops = {}
+  for _, t in ipairs(info.op_types) do ops[#ops + 1] = t end
+  table.sort(ops, function(a, b) return a.count > b.count or (a.count == b.count and a.type < b.type) end)
+  print("op counts (ONNX):")
+  for _, t in ipairs(ops) do print(string.format("  %-24s %5d", t.type, t.count)) end
+end
+
+local function print_profile(prof)
+  local total = 0
+  for _, p in ipairs(prof) do total = total + p.ms end
+  local rows = table.move(prof, 1, #prof, 1, {})
+  table.sort(rows, function(a, b) return a.ms > b.ms end)
+  print(string.format("%-40s %-14s %-20s %9s %6s %9s", "node", "op", "shape", "ms", "share",
+    "GFLOP/s"))
+  for i = 1, math.min(15, #rows) do
+    local p = rows[i]
+    local gf = p.ms > 0 and p.flops / (p.ms * 1e6) or 0
+    print(string.format("%-40s %-14s %-20s %9.3f %5.1f%% %9.2f", p.name:sub(-40), p.op,
+      fmt_shape(p.shape), p.ms, total > 0 and 100 * p.ms / total or 0, gf))
+  end
+  print(string.format("total %.3f ms over %d nodes", total, #prof))
+end
+
+function M.run(args)
+  local inputs, rest = split_inputs(args)
+  if not inputs then return cli.usage_error("infer", rest) end
+  local opts, pos = cli.parse(rest, { device = "string", out = "string", profile = "boolean",
+    info = "boolean" })
+  if not opts then return cli.usage_error("infer", pos) end
+  local model = pos[1]
+  if not model then return cli.usage_error("infer", "missing MODEL.onnx") end
+  if #pos > 1 then return cli.usage_error("infer", "unexpected argument '" .. pos[2] .. "'") end
+
+  -- inputs: shapes from the .npy files
+  local arrays, shapes = {}, {}
+  for _, name in ipairs(inputs) do
+    local a, err = lumen.npy_load(inputs[name])
+    if not a then return cli.usage_error("infer", "input '" .. name .. "': " .. err) end
+    arrays[name], shapes[name] = a, a.shape
+  end
+
+  local g, info, code = lumen.onnx_load(model, { shapes = shapes })
+  if not g then
+    if code == "LUMEN_EINVAL" then return cli.usage_error("infer", info) end
+    return cli.runtime_error("infer", info)
+  end
+  if opts.info then
+    print_info(model, g, info)
+    return cli.EXIT_OK
+  end
+  local names = {}
+  for _, i in ipairs(info.inputs) do
+    names[#names + 1] = i.name
+    if not arrays[i.name] then
+      return cli.usage_error("infer", string.format("missing --input %s=FILE.npy (shape %s; inputs: %s)",
+        i.name, fmt_shape(i.shape), table.concat((function()
+          local t = {}
+          for _, j in ipairs(info.inputs) do t[#t + 1] = j.name end
+          return t
+        end)(), ", ")))
+    end
+  end
+
+  local ctx, err = lumen.context(opts.device)
+  if not ctx then return cli.runtime_error("infer", err) end
+  local m
+  m, err = ctx:model(g)
+  if not m then return cli.runtime_error("infer", err) end
+  for _, name in ipairs(names) do
+    local ok, werr = m:tensor(name):write(arrays[name].data)
+    if not ok then return cli.runtime_error("infer", "input '" .. name .. "': " .. werr) end
+  end
+  local ok, rerr = m:run()
+  if not ok then return cli.runtime_error("infer", rerr) end
+
+  local dir = opts.out or "."
+  if dir ~= "." then os.execute("mkdir -p '" .. dir:gsub("'", "'\\''") .. "'") end
+  for _, o in ipairs(info.outputs) do
+    local path = dir .. "/" .. file_name(o.name) .. ".npy"
+    local sok, serr = m:tensor(o.name):save_npy(path)
+    if not sok then return cli.runtime_error("infer", serr) end
+    print(string.format("%s %s -> %s", o.name, fmt_shape(m:tensor(o.name):shape()), path))
+  end
+  if opts.profile then
+    local prof, perr = m:profile()
+    if not prof then return cli.runtime_error("infer", perr) end
+    print_profile(prof)
+  end
+  return cli.EXIT_OK
+end
+
+return M

@@ -1,0 +1,767 @@
+/*
+ * onnx_import.c - the ONNX loader on small models built here with protobuf-c: each model is
+ * packed to bytes, loaded with lumen_onnx_load_buffer, run on the default device and compared
+ * with the plain-C reference ops or hand-computed values (|a-b| <= 1e-5 + 1e-4|b|). Also checks
+ * that the fused patterns really fused (node counts), that shape arithmetic folded on the host,
+ * a few rejections, and, when models/angio_qa/angio_qa.onnx exists, the exported angio_qa
+ * model against its PyTorch fixtures (|a-b| <= 1e-4 + 1e-3|b|).
+ *
+ *   onnx_import [SOURCE_DIR]     prints one line per check and "N passed, N failed"
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lumen.h"
+#include "onnx.pb-c.h"
+
+static int passed, failed;
+
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        int ok_ = (cond);                                                                          \
+        printf("%s ", ok_ ? "OK  " : "FAIL");                                                      \
+        printf(__VA_ARGS__);                                                                       \
+        printf("\n");                                                                              \
+        if (ok_)                                                                                   \
+            passed++;                                                                              \
+        else                                                                                       \
+            failed++;                                                                              \
+    } while (0)
+
+/* ---- a tiny model builder over the protobuf-c structs; everything lives in an arena ---- */
+
+typedef struct mb {
+    void *arena[4096];
+    int na;
+    Onnx__ModelProto m;
+    Onnx__GraphProto g;
+    Onnx__OperatorSetIdProto opset, *opsets[1];
+    Onnx__NodeProto *nodes[64];
+    Onnx__TensorProto *inits[64];
+    Onnx__ValueInfoProto *ins[8], *outs[8];
+} mb;
+
+static void *mb_alloc(mb *b, size_t n)
+{
+    void *p = calloc(1, n ? n : 1);
+    if (!p || b->na >= 4096) {
+        fprintf(stderr, "onnx_import: out of memory\n");
+        exit(3);
+    }
+    return b->arena[b->na++] = p;
+}
+
+static char *mb_str(mb *b, const char *s)
+{
+    char *p = mb_alloc(b, strlen(s) + 1);
+    memcpy(p, s, strlen(s) + 1);
+    return p;
+}
+
+static void mb_init(mb *b, int opset)
+{
+    memset(b, 0, sizeof *b);
+    onnx__model_proto__init(&b->m);
+    onnx__graph_proto__init(&b->g);
+    onnx__operator_set_id_proto__init(&b->opset);
+    b->opset.has_version = 1;
+    b->opset.version = opset;
+    b->opset.domain = mb_str(b, "");
+    b->opsets[0] = &b->opset;
+    b->m.has_ir_version = 1;
+    b->m.ir_version = 8;
+    b->m.producer_name = mb_str(b, "onnx_import test");
+    b->m.n_opset_import = 1;
+    b->m.opset_import = b->opsets;
+    b->m.graph = &b->g;
+    b->g.name = mb_str(b, "test");
+    b->g.node = b->nodes;
+    b->g.initializer = b->inits;
+    b->g.input = b->ins;
+    b->g.output = b->outs;
+}
+
+static void mb_free(mb *b)
+{
+    for (int i = 0; i < b->na; i++)
+        free(b->arena[i]);
+    b->na = 0;
+}
+
+/* A float graph input with fixed dims. */
+static void mb_input(mb *b, const char *name, lumen_shape s)
+{
+    Onnx__ValueInfoProto *v = mb_alloc(b, sizeof *v);
+    Onnx__TypeProto *t = mb_alloc(b, sizeof *t);
+    Onnx__TypeProto__Tensor *tt = mb_alloc(b, sizeof *tt);
+    Onnx__TensorShapeProto *sp = mb_alloc(b, sizeof *sp);
+    onnx__value_info_proto__init(v);
+    onnx__type_proto__init(t);
+    onnx__type_proto__tensor__init(tt);
+    onnx__tensor_shape_proto__init(sp);
+    sp->n_dim = (size_t)s.ndim;
+    sp->dim = mb_alloc(b, sizeof *sp->dim * (size_t)(s.ndim + 1));
+    for (int i = 0; i < s.ndim; i++) {
+        Onnx__TensorShapeProto__Dimension *d = mb_alloc(b, sizeof *d);
+        onnx__tensor_shape_proto__dimension__init(d);
+        d->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+        d->dim_value = s.d[i];
+        sp->dim[i] = d;
+    }
+    tt->has_elem_type = 1;
+    tt->elem_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+    tt->shape = sp;
+    t->value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+    t->tensor_type = tt;
+    v->name = mb_str(b, name);
+    v->type = t;
+    b->ins[b->g.n_input++] = v;
+}
+
+static void mb_output(mb *b, const char *name)
+{
+    Onnx__ValueInfoProto *v = mb_alloc(b, sizeof *v);
+    onnx__value_info_proto__init(v);
+    v->name = mb_str(b, name);
+    b->outs[b->g.n_output++] = v;
+}
+
+static Onnx__TensorProto *mb_tensor(mb *b, const char *name, lumen_shape s, const float *f,
+                                    const int64_t *i64, int raw)
+{
+    Onnx__TensorProto *t = mb_alloc(b, sizeof *t);
+    onnx__tensor_proto__init(t);
+    t->name = mb_str(b, name);
+    t->n_dims = (size_t)s.ndim;
+    t->dims = mb_alloc(b, sizeof(int64_t) * (size_t)(s.ndim + 1));
+    memcpy(t->dims, s.d, sizeof(int64_t) * (size_t)s.ndim);
+    int64_t n = lumen_shape_numel(&s);
+    t->has_data_type = 1;
+    t->data_type = f ? ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT : ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
+    size_t bytes = (size_t)n * (f ? 4 : 8);
+    if (raw) { /* little-endian host: the bytes as they are */
+        t->has_raw_data = 1;
+        t->raw_data.len = bytes;
+        t->raw_data.data = mb_alloc(b, bytes);
+        memcpy(t->raw_data.data, f ? (const void *)f : (const void *)i64, bytes);
+    } else if (f) {
+        t->n_float_data = (size_t)n;
+        t->float_data = mb_alloc(b, bytes);
+        memcpy(t->float_data, f, bytes);
+    } else {
+        t->n_int64_data = (size_t)n;
+        t->int64_data = mb_alloc(b, bytes);
+        memcpy(t->int64_data, i64, bytes);
+    }
+    return t;
+}
+
+static void mb_init_f(mb *b, const char *name, lumen_shape s, const float *data)
+{
+    int raw = b->g.n_initializer % 2; /* alternate raw_data and float_data */
+    b->inits[b->g.n_initializer] = mb_tensor(b, name, s, data, NULL, raw);
+    b->g.n_initializer++;
+}
+
+static void mb_init_i(mb *b, const char *name, lumen_shape s, const int64_t *data)
+{
+    b->inits[b->g.n_initializer++] = mb_tensor(b, name, s, NULL, data, 0);
+}
+
+/* A node; ins and outs are "a,b,c" lists ("" entries allowed for absent optional inputs). */
+static Onnx__NodeProto *mb_node(mb *b, const char *op, const char *name, const char *ins,
+                                const char *outs)
+{
+    Onnx__NodeProto *n = mb_alloc(b, sizeof *n);
+    onnx__node_proto__init(n);
+    n->op_type = mb_str(b, op);
+    n->name = mb_str(b, name);
+    n->attribute = mb_alloc(b, sizeof *n->attribute * 16);
+    const char *lists[2] = {ins, outs};
+    for (int k = 0; k < 2; k++) {
+        char **arr = mb_alloc(b, sizeof(char *) * 16);
+        size_t cnt = 0;
+        const char *p = lists[k];
+        while (*p || (p != lists[k] && p[-1] == ',')) {
+            const char *e = strchr(p, ',');
+            size_t len = e ? (size_t)(e - p) : strlen(p);
+            char *s = mb_alloc(b, len + 1);
+            memcpy(s, p, len);
+            arr[cnt++] = s;
+            if (!e)
+                break;
+            p = e + 1;
+        }
+        if (k == 0)
+            n->input = arr, n->n_input = cnt;
+        else
+            n->output = arr, n->n_output = cnt;
+    }
+    b->nodes[b->g.n_node++] = n;
+    return n;
+}
+
+static Onnx__AttributeProto *mb_attr(mb *b, Onnx__NodeProto *n, const char *name, int type)
+{
+    Onnx__AttributeProto *a = mb_alloc(b, sizeof *a);
+    onnx__attribute_proto__init(a);
+    a->name = mb_str(b, name);
+    a->has_type = 1;
+    a->type = type;
+    n->attribute[n->n_attribute++] = a;
+    return a;
+}
+
+static void mb_attr_i(mb *b, Onnx__NodeProto *n, const char *name, int64_t v)
+{
+    Onnx__AttributeProto *a = mb_attr(b, n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT);
+    a->has_i = 1;
+    a->i = v;
+}
+
+static void mb_attr_f(mb *b, Onnx__NodeProto *n, const char *name, float v)
+{
+    Onnx__AttributeProto *a = mb_attr(b, n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT);
+    a->has_f = 1;
+    a->f = v;
+}
+
+static void mb_attr_s(mb *b, Onnx__NodeProto *n, const char *name, const char *v)
+{
+    Onnx__AttributeProto *a = mb_attr(b, n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING);
+    a->has_s = 1;
+    a->s.len = strlen(v);
+    a->s.data = (uint8_t *)mb_str(b, v);
+}
+
+static void mb_attr_ints(mb *b, Onnx__NodeProto *n, const char *name, int cnt, const int64_t *v)
+{
+    Onnx__AttributeProto *a = mb_attr(b, n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS);
+    a->n_ints = (size_t)cnt;
+    a->ints = mb_alloc(b, sizeof(int64_t) * (size_t)(cnt + 1));
+    memcpy(a->ints, v, sizeof(int64_t) * (size_t)cnt);
+}
+
+/* A Constant node holding a float scalar. */
+static void mb_const_f(mb *b, const char *out, float v)
+{
+    Onnx__NodeProto *n = mb_node(b, "Constant", out, "", out);
+    Onnx__AttributeProto *a = mb_attr(b, n, "value", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR);
+    a->t = mb_tensor(b, "", (lumen_shape){0, {0}}, &v, NULL, 1);
+}
+
+static uint8_t *mb_pack(mb *b, size_t *len)
+{
+    *len = onnx__model_proto__get_packed_size(&b->m);
+    uint8_t *buf = malloc(*len + 1);
+    onnx__model_proto__pack(&b->m, buf);
+    return buf;
+}
+
+/* ---- running ---- */
+
+static void fill(float *x, int64_t n, uint32_t seed)
+{
+    for (int64_t i = 0; i < n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        x[i] = (float)((seed >> 8) & 0xffff) / 32768.0f - 1.0f;
+    }
+}
+
+static double violation(const float *a, const float *b, int64_t n, double atol, double rtol)
+{
+    double worst = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]), lim = atol + rtol * fabs((double)b[i]);
+        if (!(d <= lim))
+            worst = fmax(worst, isnan(d) ? 1e30 : d / lim);
+    }
+    return worst;
+}
+
+/* Loads the packed model, checks the graph loaded, runs it on one input and returns the first
+ * output (malloc'd) with its shape; NULL on failure (after printing a FAIL line). */
+static float *load_run(lumen_ctx *ctx, const char *label, const uint8_t *buf, size_t len,
+                       const float *x, int *nodes, lumen_shape *oshape)
+{
+    char err[LUMEN_ERR_MAX];
+    lumen_graph *g;
+    lumen_onnx_info info;
+    lumen_status st = lumen_onnx_load_buffer(buf, len, NULL, &g, &info, err, sizeof err);
+    if (st != LUMEN_OK) {
+        CHECK(0, "%s: load: %s", label, err);
+        return NULL;
+    }
+    lumen_graph_stats gs;
+    lumen_graph_stats_get(g, &gs);
+    *nodes = gs.nodes;
+    if (!ctx) {
+        lumen_graph_free(g);
+        return NULL;
+    }
+    lumen_model *m;
+    if (lumen_model_new(ctx, g, NULL, &m) != LUMEN_OK) {
+        CHECK(0, "%s: model: %s", label, lumen_ctx_error(ctx));
+        return NULL;
+    }
+    lumen_tensor *in = lumen_model_input(m, 0), *out = lumen_model_output(m, 0);
+    *oshape = *lumen_tensor_shape(out);
+    int64_t n = lumen_tensor_numel(out);
+    float *y = malloc((size_t)(n ? n : 1) * sizeof(float));
+    if (lumen_tensor_write(in, x, (size_t)lumen_tensor_numel(in)) != LUMEN_OK ||
+        lumen_model_run(m) != LUMEN_OK || lumen_tensor_read(out, y, (size_t)n) != LUMEN_OK) {
+        CHECK(0, "%s: run: %s", label, lumen_ctx_error(ctx));
+        free(y);
+        y = NULL;
+    }
+    lumen_model_free(m);
+    return y;
+}
+
+static float *ref_op(const lumen_opdesc *d, int n_in, const lumen_shape *const *s,
+                     const float *const *in, lumen_shape *os)
+{
+    char err[LUMEN_ERR_MAX];
+    if (lumen_op_shape(d, n_in, s, os, err) != LUMEN_OK)
+        return NULL;
+    float *y = malloc((size_t)lumen_shape_numel(os) * sizeof(float) + 4);
+    if (lumen_op_ref(d, n_in, s, in, y, err) != LUMEN_OK) {
+        free(y);
+        return NULL;
+    }
+    return y;
+}
+
+static void compare(const char *label, const float *got, const lumen_shape *gs, const float *want,
+                    const lumen_shape *ws, int nodes, int want_nodes)
+{
+    char b1[160], b2[160];
+    if (!got || !want)
+        return;
+    int same = lumen_shape_equal(gs, ws);
+    double v = same ? violation(got, want, lumen_shape_numel(ws), 1e-5, 1e-4) : 1e30;
+    CHECK(same && v <= 1 && (want_nodes < 0 || nodes == want_nodes),
+          "%s: out %s (want %s), graph nodes %d (want %d), worst/tol %.3g", label,
+          lumen_shape_format(gs, b1, sizeof b1), lumen_shape_format(ws, b2, sizeof b2), nodes,
+          want_nodes, v);
+}
+
+/* ---- cases ---- */
+
+static void case_conv_relu(lumen_ctx *ctx)
+{
+    mb b;
+    mb_init(&b, 13);
+    lumen_shape xs = {4, {1, 3, 9, 7}}, ws = {4, {4, 3, 3, 3}}, bs = {1, {4}};
+    float w[108], bias[4], x[189];
+    fill(w, 108, 1), fill(bias, 4, 2), fill(x, 189, 3);
+    mb_input(&b, "x", xs);
+    mb_init_f(&b, "w", ws, w);
+    mb_init_f(&b, "b", bs, bias);
+    Onnx__NodeProto *c = mb_node(&b, "Conv", "conv1", "x,w,b", "c");
+    mb_attr_ints(&b, c, "pads", 4, (int64_t[]){1, 1, 1, 1});
+    mb_attr_ints(&b, c, "strides", 2, (int64_t[]){2, 2});
+    mb_attr_ints(&b, c, "kernel_shape", 2, (int64_t[]){3, 3});
+    mb_node(&b, "Relu", "relu1", "c", "y");
+    mb_output(&b, "y");
+    size_t len;
+    uint8_t *buf = mb_pack(&b, &len);
+    int nodes = 0;
+    lumen_shape os, rs;
+    float *got = load_run(ctx, "Conv+Relu", buf, len, x, &nodes, &os);
+    lumen_opdesc d = lumen_opdesc_conv2d(2, 1, 1, 1, LUMEN_ACT_RELU);
+    const lumen_shape *s[] = {&xs, &ws, &bs};
+    const float *in[] = {x, w, bias};
+    float *want = ref_op(&d, 3, s, in, &rs);
+    compare("Conv(3x3 s2 p1)+Relu x=[1,3,9,7]", got, &os, want, &rs, nodes, 2);
+    free(got), free(want), free(buf);
+    mb_free(&b);
+}
+
+static void case_gemm(lumen_ctx *ctx)
+{
+    mb b;
+    mb_init(&b, 13);
+    lumen_shape xs = {2, {2, 5}}, bs = {2, {3, 5}}, cs = {1, {3}};
+    float x[10], B[15], C[3];
+    fill(x, 10, 4), fill(B, 15, 5), fill(C, 3, 6);
+    mb_input(&b, "x", xs);
+    mb_init_f(&b, "B", bs, B);
+    mb_init_f(&b, "C", cs, C);
+    Onnx__NodeProto *n = mb_node(&b, "Gemm", "fc", "x,B,C", "y");
+    mb_attr_i(&b, n, "transB", 1);
+    mb_attr_f(&b, n, "alpha", 0.5f);
+    mb_attr_f(&b, n, "beta", 2.0f);
+    mb_output(&b, "y");
+    size_t len;
+    uint8_t *buf = mb_pack(&b, &len);
+    int nodes = 0;
+    lumen_shape os, rs = {2, {2, 3}};
+    float *got = load_run(ctx, "Gemm", buf, len, x, &nodes, &os), want[6];
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 3; j++) {
+            double acc = 0;
+            for (int k = 0; k < 5; k++)
+                acc += (double)x[i * 5 + k] * B[j * 5 + k];
+            want[i * 3 + j] = (float)(0.5 * acc + 2.0 * C[j]);
+        }
+    compare("Gemm transB alpha=0.5 beta=2 bias[3] (hand)", got, &os, want, &rs, nodes, 1);
+    free(got), free(buf);
+    mb_free(&b);
+}
+
+static void case_layernorm(lumen_ctx *ctx)
+{
+    mb b;
+    mb_init(&b, 13);
+    lumen_shape xs = {3, {2, 4, 6}}, gs = {1, {6}};
+    float x[48], gamma[6], beta[6];
+    fill(x, 48, 7), fill(gamma, 6, 8), fill(beta, 6, 9);
+    mb_input(&b, "x", xs);
+    mb_init_f(&b, "gamma", gs, gamma);
+    mb_init_f(&b, "beta", gs, beta);
+    mb_const_f(&b, "two", 2.0f);
+    mb_const_f(&b, "eps", 1e-5f);
+    Onnx__NodeProto *r = mb_node(&b, "ReduceMean", "mean", "x", "m");
+    mb_attr_ints(&b, r, "axes", 1, (int64_t[]){-1});
+    mb_node(&b, "Sub", "sub", "x,m", "d");
+    mb_node(&b, "Pow", "pow", "d,two", "p");
+    r = mb_node(&b, "ReduceMean", "var", "p", "v");
+    mb_attr_ints(&b, r, "axes", 1, (int64_t[]){-1});
+    mb_node(&b, "Add", "addeps", "v,eps", "e");
+    mb_node(&b, "Sqrt", "sqrt", "e", "s");
+    mb_node(&b, "Div", "div", "d,s", "nrm");
+    mb_node(&b, "Mul", "scale", "nrm,gamma", "sc");
+    mb_node(&b, "Add", "shift", "sc,beta", "y");
+    mb_output(&b, "y");
+    size_t len;
+    uint8_t *buf = mb_pack(&b, &len);
+    int nodes = 0;
+    lumen_shape os;
+    float *got = load_run(ctx, "LayerNorm", buf, len, x, &nodes, &os), want[48];
+    for (int r0 = 0; r0 < 8; r0++) {
+        double mean = 0, var = 0;
+        for (int k = 0; k < 6; k++)
+            mean += x[r0 * 6 + k] / 6.0;
+        for (int k = 0; k < 6; k++)
+            var += (x[r0 * 6 + k] - mean) * (x[r0 * 6 + k] - mean) / 6.0;
+        for (int k = 0; k < 6; k++)
+            want[r0 * 6 + k] =
+                (float)((x[r0 * 6 + k] - mean) / sqrt(var + 1e-5) * gamma[k] + beta[k]);
+    }
+    compare("decomposed LayerNorm [2,4,6] fused into one layernorm (hand)", got, &os, want, &xs,
+            nodes, 1);
+    free(got), free(buf);
+    mb_free(&b);
+}
+
+static void case_gelu(lumen_ctx *ctx)
+{
+    mb b;
+    mb_init(&b, 13);
+    lumen_shape xs = {2, {3, 5}};
+    float x[15];
+    fill(x, 15, 10);
+    for (int i = 0; i < 15; i++)
+        x[i] *= 3;
+    mb_input(&b, "x", xs);
+    mb_const_f(&b, "sqrt2", 1.4142135f);
+    mb_const_f(&b, "one", 1.0f);
+    mb_const_f(&b, "half", 0.5f);
+    mb_node(&b, "Div", "g.div", "x,sqrt2", "a");
+    mb_node(&b, "Erf", "g.erf", "a", "e");
+    mb_node(&b, "Add", "g.add", "e,one", "p");
+    mb_node(&b, "Mul", "g.mul", "x,p", "q");
+    mb_node(&b, "Mul", "g.half", "q,half", "y");
+    mb_output(&b, "y");
+    size_t len;
+    uint8_t *buf = mb_pack(&b, &len);
+    int nodes = 0;
+    lumen_shape os;
+    float *got = load_run(ctx, "GELU", buf, len, x, &nodes, &os), want[15];
+    for (int i = 0; i < 15; i++)
+        want[i] = (float)(0.5 * x[i] * (1 + erf(x[i] / sqrt(2.0))));
+    compare("decomposed GELU [3,5] fused into unary gelu (hand)", got, &os, want, &xs, nodes, 1);
+    free(got), free(buf);
+    mb_free(&b);
+}
+
+static void case_shape_arith(lumen_ctx *ctx)
+{
+    mb b;
+    mb_init(&b, 13);
+    lumen_shape xs = {3, {2, 3, 4}};
+    float x[24];
+    fill(x, 24, 11);
+    mb_input(&b, "x", xs);
+    mb_init_i(&b, "zero", (lumen_shape){0, {0}}, (int64_t[]){0});
+    mb_init_i(&b, "axes0", (lumen_shape){1, {1}}, (int64_t[]){0});
+    mb_init_i(&b, "minus1", (lumen_shape){1, {1}}, (int64_t[]){-1});
+    mb_node(&b, "Shape", "shape", "x", "sh");
+    Onnx__NodeProto *g = mb_node(&b, "Gather", "gather", "sh,zero", "n");
+    mb_attr_i(&b, g, "axis", 0);
+    mb_node(&b, "Unsqueeze", "unsq", "n,axes0", "n1");
+    Onnx__NodeProto *c = mb_node(&b, "Concat", "cat", "n1,minus1", "target");
+    mb_attr_i(&b, c, "axis", 0);
+    mb_node(&b, "Reshape", "reshape", "x,target", "r");
+    mb_node(&b, "Relu", "relu", "r", "y");
+    mb_output(&b, "y");
+    size_t len;
+    uint8_t *buf = mb_pack(&b, &len);
+    int nodes = 0;
+    lumen_shape os, ws = {2, {2, 12}};
+    float *got = load_run(ctx, "shape arithmetic", buf, len, x, &nodes, &os), want[24];
+    for (int i = 0; i < 24; i++)
+        want[i] = x[i] > 0 ? x[i] : 0;
+    compare("Reshape(x, Concat(Unsqueeze(Gather(Shape(x), 0)), [-1])) folded on the host", got,
+            &os, want, &ws, nodes, 2);
+    free(got), free(buf);
+    mb_free(&b);
+}
+
+static void case_resize(lumen_ctx *ctx, int linear)
+{
+    mb b;
+    mb_init(&b, 13);
+    lumen_shape xs = linear ? (lumen_shape){4, {1, 2, 3, 5}} : (lumen_shape){4, {1, 1, 2, 2}};
+    float x[30] = {1, 2, 3, 4};
+    if (linear)
+        fill(x, 30, 12);
+    mb_input(&b, "x", xs);
+    mb_init_f(&b, "scales", (lumen_shape){1, {4}}, (float[]){1, 1, 2, 2});
+    Onnx__NodeProto *n = mb_node(&b, "Resize", "up", "x,,scales", "y");
+    mb_attr_s(&b, n, "mode", linear ? "linear" : "nearest");
+    if (!linear) {
+        mb_attr_s(&b, n, "coordinate_transformation_mode", "asymmetric");
+        mb_attr_s(&b, n, "nearest_mode", "floor");
+    }
+    mb_output(&b, "y");
+    size_t len;
+    uint8_t *buf = mb_pack(&b, &len);
+    int nodes = 0;
+    lumen_shape os, rs;
+    float *got = load_run(ctx, "Resize", buf, len, x, &nodes, &os);
+    if (linear) {
+        lumen_opdesc d = {.op = LUMEN_OP_RESIZE};
+        d.p.resize = (lumen_resize_params){.mode = LUMEN_RESIZE_LINEAR,
+                                           .coord = LUMEN_COORD_HALF_PIXEL,
+                                           .nsp = 2,
+                                           .out = {6, 10},
+                                           .scale = {2, 2}};
+        const lumen_shape *s[] = {&xs};
+        const float *in[] = {x};
+        float *want = ref_op(&d, 1, s, in, &rs);
+        compare("Resize linear half_pixel scales [1,1,2,2] x=[1,2,3,5] (reference)", got, &os,
+                want, &rs, nodes, 1);
+        free(want);
+    } else {
+        static const float want[16] = {1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4};
+        rs = (lumen_shape){4, {1, 1, 4, 4}};
+        compare("Resize nearest asymmetric floor x2 (hand)", got, &os, want, &rs, nodes, 1);
+    }
+    free(got), free(buf);
+    mb_free(&b);
+}
+
+/* ---- rejections (the hostile-file suite is tests/onnx_hostile.c; these are the basics) ---- */
+
+static void expect_error(const char *label, const uint8_t *buf, size_t len, lumen_status want,
+                         const char *needle)
+{
+    char err[LUMEN_ERR_MAX] = "";
+    lumen_graph *g = (lumen_graph *)1;
+    lumen_status st = lumen_onnx_load_buffer(buf, len, NULL, &g, NULL, err, sizeof err);
+    CHECK(st == want && !g && (!needle || strstr(err, needle)), "%s -> %s: %s", label,
+          lumen_status_name(st), err);
+}
+
+static void case_rejections(void)
+{
+    expect_error("empty buffer", (const uint8_t *)"", 0, LUMEN_EFORMAT, "empty");
+    expect_error("truncated varint", (const uint8_t *)"\x08\xff\xff", 3, LUMEN_EFORMAT, "byte");
+    mb b;
+    size_t len;
+    uint8_t *buf;
+
+    mb_init(&b, 13);
+    mb_input(&b, "x", (lumen_shape){1, {4}});
+    mb_node(&b, "Frobnicate", "frob1", "x", "y");
+    mb_output(&b, "y");
+    buf = mb_pack(&b, &len);
+    expect_error("unknown op", buf, len, LUMEN_EUNSUPPORTED, "Frobnicate");
+    free(buf);
+    mb_free(&b);
+
+    mb_init(&b, 13);
+    mb_input(&b, "x", (lumen_shape){1, {4}});
+    mb_node(&b, "Relu", "relu7", "nosuch", "y");
+    mb_output(&b, "y");
+    buf = mb_pack(&b, &len);
+    expect_error("input names an unknown value", buf, len, LUMEN_EFORMAT, "relu7");
+    free(buf);
+    mb_free(&b);
+
+    mb_init(&b, 13);
+    mb_input(&b, "x", (lumen_shape){4, {1, 1, 5, 5}});
+    float w[9] = {0};
+    mb_init_f(&b, "w", (lumen_shape){4, {1, 1, 3, 3}}, w);
+    if (b.inits[0]->has_raw_data) /* one float short */
+        b.inits[0]->raw_data.len -= 4;
+    else
+        b.inits[0]->n_float_data -= 1;
+    mb_node(&b, "Conv", "c", "x,w", "y");
+    mb_output(&b, "y");
+    buf = mb_pack(&b, &len);
+    expect_error("tensor data shorter than its dims", buf, len, LUMEN_EFORMAT,
+                 "initializer 'w'");
+    free(buf);
+    mb_free(&b);
+
+    mb_init(&b, 13);
+    mb_input(&b, "x", (lumen_shape){4, {1, 1, 5, 5}});
+    mb_init_f(&b, "w", (lumen_shape){4, {1, 1, 3, 3}}, w);
+    Onnx__NodeProto *n = mb_node(&b, "Conv", "conv_s0", "x,w", "y");
+    mb_attr_ints(&b, n, "strides", 2, (int64_t[]){0, 1});
+    mb_output(&b, "y");
+    buf = mb_pack(&b, &len);
+    expect_error("stride 0", buf, len, LUMEN_EFORMAT, "conv_s0");
+    free(buf);
+    mb_free(&b);
+
+    mb_init(&b, 13);
+    mb_input(&b, "x", (lumen_shape){1, {4}});
+    mb_output(&b, "x");
+    b.g.n_node = 0;
+    b.m.graph = NULL;
+    buf = mb_pack(&b, &len);
+    expect_error("a model with no graph", buf, len, LUMEN_EFORMAT, "no graph");
+    free(buf);
+    mb_free(&b);
+}
+
+static void case_read_tensor(void)
+{
+    mb b;
+    mb_init(&b, 13);
+    float v[6] = {1, -2, 3.5f, 4, 5, 6};
+    Onnx__TensorProto *t = mb_tensor(&b, "t", (lumen_shape){2, {2, 3}}, v, NULL, 1);
+    size_t len = onnx__tensor_proto__get_packed_size(t);
+    uint8_t *buf = malloc(len);
+    onnx__tensor_proto__pack(t, buf);
+    const char *path = "onnx_import_tensor.pb";
+    FILE *f = fopen(path, "wb");
+    int wrote = f && fwrite(buf, 1, len, f) == len;
+    if (f)
+        fclose(f);
+    lumen_array a;
+    int is_int = -1;
+    char err[LUMEN_ERR_MAX];
+    lumen_status st = wrote ? lumen_onnx_read_tensor(path, &a, &is_int, err, sizeof err)
+                            : LUMEN_EIO;
+    CHECK(st == LUMEN_OK && a.shape.ndim == 2 && a.shape.d[1] == 3 && !is_int &&
+              !memcmp(a.data, v, sizeof v),
+          "read_tensor float [2,3] raw_data round trip");
+    if (st == LUMEN_OK)
+        free(a.data);
+    remove(path);
+    free(buf);
+    mb_free(&b);
+}
+
+/* ---- the exported angio_qa model against its PyTorch fixtures ---- */
+
+static void case_angio(lumen_ctx *ctx, const char *src)
+{
+    char path[1200], err[LUMEN_ERR_MAX];
+    snprintf(path, sizeof path, "%s/models/angio_qa/angio_qa.onnx", src);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        printf("SKIP angio_qa: %s not found (export it with models/angio_qa/export.py)\n", path);
+        return;
+    }
+    fclose(f);
+    lumen_graph *g;
+    lumen_onnx_info info;
+    lumen_status st = lumen_onnx_load(path, NULL, &g, &info, err, sizeof err);
+    CHECK(st == LUMEN_OK, "angio_qa.onnx loads: opset %lld, %d nodes, %lld parameters %s",
+          (long long)info.opset, info.nodes, (long long)info.parameters, st ? err : "");
+    if (st != LUMEN_OK || !ctx) {
+        lumen_graph_free(st == LUMEN_OK ? g : NULL);
+        return;
+    }
+    lumen_model *m;
+    if (lumen_model_new(ctx, g, NULL, &m) != LUMEN_OK) {
+        CHECK(0, "angio_qa model: %s", lumen_ctx_error(ctx));
+        return;
+    }
+    int64_t S = lumen_tensor_shape(lumen_model_input(m, 0))->d[2];
+    for (int k = 0; k < 2; k++) {
+        char pre[1024];
+        snprintf(pre, sizeof pre, "%s/models/angio_qa/fixtures/angio_%lld_%c", src, (long long)S,
+                 "ab"[k]);
+        lumen_array x, ref;
+        snprintf(path, sizeof path, "%s_input.npy", pre);
+        if (lumen_npy_load(path, &x, err, sizeof err) != LUMEN_OK) {
+            printf("SKIP angio_qa %s: %s\n", path, err);
+            continue;
+        }
+        lumen_tensor *in = lumen_model_tensor(m, "image");
+        st = in ? lumen_tensor_write(in, x.data, (size_t)lumen_tensor_numel(in)) : LUMEN_ENOTFOUND;
+        if (st == LUMEN_OK)
+            st = lumen_model_run(m);
+        free(x.data);
+        static const char *const outs[] = {"seg_logit", "cls_logit"};
+        for (int o = 0; o < 2 && st == LUMEN_OK; o++) {
+            snprintf(path, sizeof path, "%s_%s.npy", pre, outs[o]);
+            lumen_tensor *t = lumen_model_tensor(m, outs[o]);
+            if (!t || lumen_npy_load(path, &ref, err, sizeof err) != LUMEN_OK) {
+                CHECK(0, "angio_qa %s: no output or fixture %s", outs[o], path);
+                continue;
+            }
+            int64_t n = lumen_tensor_numel(t);
+            float *y = malloc((size_t)n * sizeof(float));
+            double v = 1e30, maxabs = 0;
+            if (n == lumen_shape_numel(&ref.shape) &&
+                lumen_tensor_read(t, y, (size_t)n) == LUMEN_OK) {
+                v = violation(y, ref.data, n, 1e-4, 1e-3);
+                for (int64_t i = 0; i < n; i++)
+                    maxabs = fmax(maxabs, fabs((double)y[i] - ref.data[i]));
+            }
+            CHECK(v <= 1, "angio_qa %lldx%lld input %c %s: max|a-b| %.3g, worst/tol %.3g",
+                  (long long)S, (long long)S, "ab"[k], outs[o], maxabs, v);
+            free(y);
+            free(ref.data);
+        }
+        if (st != LUMEN_OK)
+            CHECK(0, "angio_qa run: %s", lumen_ctx_error(ctx));
+    }
+    lumen_model_free(m);
+}
+
+int main(int argc, char **argv)
+{
+    const char *src = argc > 1 ? argv[1] : ".";
+    char err[LUMEN_ERR_MAX];
+    lumen_ctx *ctx = NULL;
+    if (lumen_ctx_new(NULL, &ctx, err, sizeof err) != LUMEN_OK) {
+        printf("no OpenCL device (%s): load checks only\n", err);
+        ctx = NULL;
+    } else {
+        printf("device: %s\n", lumen_ctx_device(ctx)->name);
+    }
+    case_conv_relu(ctx);
+    case_gemm(ctx);
+    case_layernorm(ctx);
+    case_gelu(ctx);
+    case_shape_arith(ctx);
+    case_resize(ctx, 1);
+    case_resize(ctx, 0);
+    case_rejections();
+    case_read_tensor();
+    case_angio(ctx, src);
+    lumen_ctx_free(ctx);
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
