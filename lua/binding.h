@@ -42,5 +42,8 @@ void lb_push_shape(lua_State *L, const lumen_shape *s);
 void lb_open_tensor(lua_State *L); /* registers metatables; adds functions to the table on top */
 void lb_open_graph(lua_State *L);
 void lb_open_image(lua_State *L);
+void lb_open_sandbox(lua_State *L); /* lumen.sandbox_run (sandbox.c) */
+void lb_open_fs(lua_State *L);      /* lumen.list_dir, file_type, mkdir, isatty (lua_fs.c) */
+void lb_open_bench(lua_State *L);   /* lumen.clock, ctx:set_gemm (lua_bench.c) */
 
 #endif

@@ -4,6 +4,7 @@
  *   local t = ctx:tensor({1, 3, 8, 8}, "x")         -- uninitialised
  *   local t = ctx:tensor({2, 2}, "x", {1, 2, 3, 4})  -- from a flat Lua array (C order)
  *   t:write({...}); t:read() -> flat array; t:fill(0); t:shape() -> {1,3,8,8}; t:numel()
+ *   t:copy(u)  -- device-side copy of an equally sized tensor (same context)
  *   t:save_npy("x.npy"); local u = ctx:load_npy("x.npy")
  *   lumen.npy_load("x.npy") -> {shape = {...}, data = {...}} (host only)
  *
@@ -213,6 +214,18 @@ static int t_write(lua_State *L)
     return 1;
 }
 
+/* t:copy(src) -> t | nil, msg: device-side copy of an equally sized tensor */
+static int t_copy(lua_State *L)
+{
+    lumen_tensor *t = lb_check_tensor(L, 1), *src = lb_check_tensor(L, 2);
+    luaL_argcheck(L, lumen_tensor_numel(src) == lumen_tensor_numel(t), 2,
+                  "element counts differ");
+    if (lumen_tensor_copy(t, src) != LUMEN_OK)
+        return lb_fail(L, lumen_ctx_error(lumen_tensor_ctx(t)));
+    lua_settop(L, 1);
+    return 1;
+}
+
 static int t_fill(lua_State *L)
 {
     lumen_tensor *t = lb_check_tensor(L, 1);
@@ -267,7 +280,7 @@ static int t_tostring(lua_State *L)
 
 static const luaL_Reg tensor_methods[] = {
     {"shape", t_shape}, {"numel", t_numel}, {"name", t_name},         {"read", t_read},
-    {"write", t_write}, {"fill", t_fill},   {"save_npy", t_save_npy}, {"free", t_free},
+    {"write", t_write}, {"fill", t_fill},   {"copy", t_copy},   {"save_npy", t_save_npy}, {"free", t_free},
     {NULL, NULL}};
 static const luaL_Reg tensor_meta[] = {
     {"__gc", t_free}, {"__close", t_free}, {"__tostring", t_tostring}, {"__index", NULL},

@@ -219,6 +219,9 @@ int luaopen_lumen_core(lua_State *L)
     lb_open_tensor(L);
     lb_open_graph(L);
     lb_open_image(L);
+    lb_open_sandbox(L);
+    lb_open_fs(L);
+    lb_open_bench(L);
     lua_pushliteral(L, LUMEN_VERSION);
     lua_setfield(L, -2, "version");
     return 1;

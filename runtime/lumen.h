@@ -183,6 +183,9 @@ void lumen_tensor_free(lumen_tensor *t);
 /* Copies count floats from host (count must equal numel). Blocking. */
 lumen_status lumen_tensor_write(lumen_tensor *t, const float *src, size_t count);
 lumen_status lumen_tensor_read(const lumen_tensor *t, float *dst, size_t count);
+/* Copies src into dst on the device (same element count; shapes may differ, as in a reshape).
+ * Both must belong to the same context. Does not wait. */
+lumen_status lumen_tensor_copy(lumen_tensor *dst, const lumen_tensor *src);
 /* Fills with a constant. */
 lumen_status lumen_tensor_fill(lumen_tensor *t, float value);
 const lumen_shape *lumen_tensor_shape(const lumen_tensor *t);

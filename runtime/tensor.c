@@ -165,6 +165,21 @@ lumen_status lumen_tensor_read(const lumen_tensor *t, float *dst, size_t count)
     return rc == CL_SUCCESS ? LUMEN_OK : lumen__clfail(t->ctx, rc, "clEnqueueReadBuffer");
 }
 
+lumen_status lumen_tensor_copy(lumen_tensor *dst, const lumen_tensor *src)
+{
+    int64_t n = lumen_shape_numel(&src->shape);
+    if (dst->ctx != src->ctx)
+        return lumen__fail(dst->ctx, LUMEN_EINVAL, "lumen_tensor_copy: tensors of two contexts");
+    lumen_status st = check_count(dst, (size_t)n, "lumen_tensor_copy");
+    if (st != LUMEN_OK || n == 0 || (dst->mem == src->mem && dst->offset == src->offset))
+        return st;
+    cl_int rc = clEnqueueCopyBuffer(dst->ctx->queue, src->mem, dst->mem,
+                                    (size_t)src->offset * sizeof(float),
+                                    (size_t)dst->offset * sizeof(float), (size_t)n * sizeof(float),
+                                    0, NULL, NULL);
+    return rc == CL_SUCCESS ? LUMEN_OK : lumen__clfail(dst->ctx, rc, "clEnqueueCopyBuffer");
+}
+
 lumen_status lumen_tensor_fill(lumen_tensor *t, float value)
 {
     int64_t n = lumen_shape_numel(&t->shape);

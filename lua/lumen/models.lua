@@ -181,10 +181,15 @@ function Loaded:run(inputs)
       end
     end
     if v == nil then return nil, "run: missing input '" .. inp.name .. "'" end
-    local data, err = host_data(v)
-    if not data then return nil, err end
     local t = self.model:tensor(inp.name)
-    local ok, werr = pcall(t.write, t, data)
+    local ok, werr
+    if type(v) == "userdata" then
+      ok, werr = pcall(t.copy, t, v) -- a device tensor: copied on the device
+    else
+      local data, err = host_data(v)
+      if not data then return nil, err end
+      ok, werr = pcall(t.write, t, data)
+    end
     if not ok or werr == nil then
       return nil, string.format("run: input %d '%s': %s", i, inp.name, tostring(ok and "write failed" or werr))
     end

@@ -159,9 +159,8 @@ function Pipeline:run(...)
     local name = self.frames == 1 and "frame" or ("frame" .. i)
     local src = args[i]
     if not src then error("preprocess: missing frame " .. i, 2) end
-    -- copy on the host side is avoided: read the source once into the pipeline's input
     local dst = self.model:tensor(name)
-    local ok, err = dst:write(src:read())
+    local ok, err = dst:copy(src) -- on the device, no round trip through Lua
     if not ok then return nil, err end
   end
   local ok, err = self.model:run()

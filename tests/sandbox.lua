@@ -1,0 +1,154 @@
+-- tests/sandbox.lua: lumen.sandbox_run and lumen.sandbox (run with `lumen run tests/sandbox.lua`).
+-- One line per case; the caps, the missing libraries, text-only chunks, plain data in and out.
+local lumen = require "lumen"
+local sandbox = require "lumen.sandbox"
+
+local run = lumen.sandbox_run
+local failed = 0
+
+local function case(name, fn)
+  local ok, err = pcall(fn)
+  if ok then
+    print("OK   " .. name)
+  else
+    failed = failed + 1
+    print("FAIL " .. name .. ": " .. tostring(err))
+  end
+end
+
+-- Expects fn to raise an error whose message contains 'pattern' (plain text).
+local function checkerror(pattern, fn, ...)
+  local ok, err = pcall(fn, ...)
+  assert(not ok, "expected an error containing '" .. pattern .. "'")
+  assert(tostring(err):find(pattern, 1, true), "error '" .. tostring(err) .. "' lacks '" .. pattern .. "'")
+end
+
+-- Expects nil, msg with msg containing 'pattern'.
+local function checkfail(pattern, v, msg)
+  assert(v == nil, "expected nil, got " .. tostring(v))
+  assert(tostring(msg):find(pattern, 1, true), "message '" .. tostring(msg) .. "' lacks '" .. pattern .. "'")
+end
+
+case("values come back as plain data", function()
+  local a, b, c = run("return 1, 'two', {x = {1, 2.5}, [3] = true}", "=t")
+  assert(a == 1 and math.type(a) == "integer" and b == "two")
+  assert(c.x[1] == 1 and c.x[2] == 2.5 and c[3] == true)
+end)
+
+case("no results gives true", function()
+  assert(run("local x = 1", "=t") == true)
+end)
+
+case("args arrive as '...' and arg", function()
+  local n, first, t = run("local a, b = ...; return select('#', ...), a, b.k, arg[0]", "=argcase",
+    { args = { "s", { k = 7 } } })
+  assert(n == 2 and first == "s" and t == 7)
+  local _, _, _, a0 = run("local a, b = ...; return select('#', ...), a, b.k, arg[0]", "=argcase",
+    { args = { "s", { k = 7 } } })
+  assert(a0 == "argcase", tostring(a0))
+end)
+
+case("memory cap", function()
+  checkfail("sandbox: memory limit of 1048576 bytes exceeded",
+    run("local t = {} for i = 1, 1e8 do t[i] = i end", "=mem", { memory = 1 << 20 }))
+  checkfail("sandbox: memory limit of 1048576 bytes exceeded",
+    run("return string.rep('x', 100 << 20)", "=rep", { memory = 1 << 20 }))
+  checkfail("memory limit of 64 bytes exceeded", run("return 1", "=tiny", { memory = 64 }))
+end)
+
+case("memory cap survives a pcall in the script", function()
+  checkfail("memory limit",
+    run("local t = {} while true do pcall(function() t[#t + 1] = string.rep('y', 1000) .. #t end) end",
+      "=mem2", { memory = 1 << 20, instructions = 1e8 }))
+end)
+
+case("instruction cap", function()
+  checkfail("sandbox: instruction limit of 100000 exceeded",
+    run("while true do end", "=loop", { instructions = 100000 }))
+end)
+
+case("instruction cap survives nested pcall", function()
+  checkfail("instruction limit",
+    run("while true do pcall(function() while true do pcall(function() while true do end end) end end) end",
+      "=loop2", { instructions = 100000 }))
+end)
+
+case("a script under its caps finishes", function()
+  assert(run("local s = 0 for i = 1, 1000 do s = s + i end return s", "=sum",
+    { instructions = 100000, memory = 1 << 20 }) == 500500)
+end)
+
+case("io, os, package, debug, dofile, loadfile, string.dump are absent", function()
+  local r = run([[return { io = io == nil, os = os == nil, package = package == nil,
+    debug = debug == nil, dofile = dofile == nil, loadfile = loadfile == nil,
+    dump = string.dump == nil, coroutine = coroutine == nil }]], "=libs")
+  for k, v in pairs(r) do assert(v, k .. " is available") end
+end)
+
+case("string, table, math, utf8 are there", function()
+  assert(run("return string.format('%d', math.floor(2.5)) .. table.concat({'a','b'}) .. utf8.char(65)",
+    "=libs2") == "2abA")
+end)
+
+case("binary chunk refused (directly and through load)", function()
+  local bin = string.dump(function() return 1 end)
+  checkfail("attempt to load a binary chunk", run(bin, "=bin"))
+  checkfail("attempt to load a binary chunk", run("return assert(load(...))", "=bin2", { args = { bin } }))
+  checkfail("attempt to load a binary chunk", run("return assert(load(..., 'x', 'b'))", "=bin3", { args = { bin } }))
+  assert(run("return load('return 41 + 1')()", "=text") == 42)
+end)
+
+case("__gc metamethods refused", function()
+  checkfail("__gc metamethods are not allowed",
+    run("setmetatable({}, {__gc = function() while true do end end})", "=gc"))
+  assert(run("return getmetatable(setmetatable({}, {__index = {}})) ~= nil", "=mt"))
+end)
+
+case("functions and userdata cannot come back", function()
+  checkfail("only nil, booleans, numbers, strings and tables", run("return print", "=fn"))
+  checkfail("only nil, booleans, numbers, strings and tables", run("return {f = print}", "=fn2"))
+end)
+
+case("non-plain args raise (misuse)", function()
+  checkerror("only nil, booleans, numbers, strings and tables", run, "return 1", "=x", { args = { print } })
+  local t = {}
+  t.self = t
+  checkerror("nested too deeply", run, "return 1", "=x", { args = { t } })
+  checkerror("must be positive", run, "return 1", "=x", { memory = 0 })
+end)
+
+case("errors come back as nil, message", function()
+  checkfail("e:1: boom", run("error('boom')", "=e"))
+  checkfail("error object is a table", run("error({})", "=e"))
+  checkfail("syn:1: unexpected symbol", run("return +", "=syn"))
+end)
+
+case("require: lumen modules yes, others no", function()
+  local r = run("return require('lumen.json').encode({1, 2}), require('lumen').version", "=req",
+    { modules = sandbox.module_texts() })
+  assert(r == "[1,2]")
+  checkfail("not available in the sandbox", run("return require('lumen.report')", "=req2",
+    { modules = sandbox.module_texts() }))
+end)
+
+case("lumen API without file access", function()
+  local r = run([[local l = require 'lumen.core'
+    return { l.png_read == nil, l.png_write == nil, l.npy_save == nil, l.list_dir == nil,
+             l.mkdir == nil, l.sandbox_run == nil, type(l.mask_stats) == "function",
+             type(l.graph) == "function" }]], "=api")
+  for i, v in ipairs(r) do assert(v, "check " .. i) end
+end)
+
+case("lumen.sandbox.rules evaluates a rule file in the sandbox", function()
+  local rules = [[return { { name = "low", check = function(r) return r.score < 0.5 end },
+    { name = "bad", check = function(r) return r.missing.field end } }]]
+  local flags, errors = sandbox.rules(rules, "r.lua", { score = 0.2 })
+  assert(flags[1] == "low" and flags[2] == "rule_error:bad" and #errors == 1, table.concat(flags, ","))
+  local f, err = sandbox.rules("while true do end", "loop.lua", {}, { instructions = 10000 })
+  checkfail("instruction limit", f, err)
+  f, err = sandbox.rules("return io.open('/etc/passwd')", "io.lua", {})
+  checkfail("attempt to index a nil value", f, err)
+end)
+
+print(failed == 0 and "all sandbox cases passed" or (failed .. " sandbox cases failed"))
+return failed == 0 and 0 or 1
