@@ -18,7 +18,7 @@ PACKAGES=(build-essential cmake pkg-config git
   libclblast-dev liblua5.4-dev lua5.4 libpng-dev libcjson-dev libopenblas-dev
   chromium
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata
-  clang libclang-rt-14-dev)
+  clang libclang-rt-14-dev clang-format)
 
 jobs=$(nproc 2>/dev/null || echo 2)
 
@@ -86,6 +86,17 @@ fuzz_onnx() {
   fi
 }
 
+# House style: every C file is clang-formatted (.clang-format), except the op test tables
+# (tests/cases_*.c), which keep one case per line.
+check_format() {
+  local bad=0 f
+  for f in $(git ls-files '*.c' '*.h' 2>/dev/null | grep -v '^tests/cases_'); do
+    clang-format --dry-run -Werror "$f" >/dev/null 2>&1 || { echo "setup: not clang-formatted: $f" >&2; bad=1; }
+  done
+  [ "$bad" -eq 0 ] || { echo "setup: run clang-format -i on the files above" >&2; exit 1; }
+  echo "setup: format check passed"
+}
+
 mode=${1:-build}
 case "$mode" in
   build)
@@ -94,6 +105,7 @@ case "$mode" in
     ;;
   test)
     install_missing
+    check_format
     build build
     run_tests build
     echo "setup: sanitizer build (ASan + UBSan)"

@@ -844,21 +844,25 @@ static void new_class(lua_State *L, const char *mt, const luaL_Reg *methods, lua
     lua_pop(L, 1);
 }
 
-static const luaL_Reg graph_methods[] = {
-    {"input", g_input},   {"const", g_const},   {"const_weights", g_const_weights},
-    {"const_random", g_const_random}, {"op", g_op}, {"output", g_output},
-    {"shape", g_shape},   {"status", g_status}, {"stats", g_stats},
-    {NULL, NULL}};
+static const luaL_Reg graph_methods[] = {{"input", g_input},
+                                         {"const", g_const},
+                                         {"const_weights", g_const_weights},
+                                         {"const_random", g_const_random},
+                                         {"op", g_op},
+                                         {"output", g_output},
+                                         {"shape", g_shape},
+                                         {"status", g_status},
+                                         {"stats", g_stats},
+                                         {NULL, NULL}};
 static const luaL_Reg model_methods[] = {
-    {"inputs", m_inputs}, {"outputs", m_outputs}, {"tensor", m_tensor}, {"run", m_run},
-    {"profile", m_profile}, {"plan", m_plan}, {"stats", m_stats}, {"check", m_check},
-    {NULL, NULL}};
+    {"inputs", m_inputs}, {"outputs", m_outputs}, {"tensor", m_tensor},
+    {"run", m_run},       {"profile", m_profile}, {"plan", m_plan},
+    {"stats", m_stats},   {"check", m_check},     {NULL, NULL}};
 static const luaL_Reg weights_methods[] = {
     {"keys", w_keys}, {"shape", w_shape}, {"get", w_get}, {"meta", w_meta}, {NULL, NULL}};
 static const luaL_Reg ctx_methods[] = {{"model", c_model}, {NULL, NULL}};
 static const luaL_Reg funcs[] = {
-    {"graph", l_graph}, {"load_weights", l_load_weights}, {"onnx_load", l_onnx_load},
-    {NULL, NULL}};
+    {"graph", l_graph}, {"load_weights", l_load_weights}, {"onnx_load", l_onnx_load}, {NULL, NULL}};
 
 void lb_open_graph(lua_State *L)
 {

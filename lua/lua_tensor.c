@@ -218,8 +218,7 @@ static int t_write(lua_State *L)
 static int t_copy(lua_State *L)
 {
     lumen_tensor *t = lb_check_tensor(L, 1), *src = lb_check_tensor(L, 2);
-    luaL_argcheck(L, lumen_tensor_numel(src) == lumen_tensor_numel(t), 2,
-                  "element counts differ");
+    luaL_argcheck(L, lumen_tensor_numel(src) == lumen_tensor_numel(t), 2, "element counts differ");
     if (lumen_tensor_copy(t, src) != LUMEN_OK)
         return lb_fail(L, lumen_ctx_error(lumen_tensor_ctx(t)));
     lua_settop(L, 1);
@@ -279,13 +278,16 @@ static int t_tostring(lua_State *L)
 }
 
 static const luaL_Reg tensor_methods[] = {
-    {"shape", t_shape}, {"numel", t_numel}, {"name", t_name},         {"read", t_read},
-    {"write", t_write}, {"fill", t_fill},   {"copy", t_copy},   {"save_npy", t_save_npy}, {"free", t_free},
-    {NULL, NULL}};
-static const luaL_Reg tensor_meta[] = {
-    {"__gc", t_free}, {"__close", t_free}, {"__tostring", t_tostring}, {"__index", NULL},
-    {NULL, NULL}};
-static const luaL_Reg ctx_methods[] = {{"tensor", c_tensor}, {"load_npy", c_load_npy}, {NULL, NULL}};
+    {"shape", t_shape}, {"numel", t_numel}, {"name", t_name}, {"read", t_read},
+    {"write", t_write}, {"fill", t_fill},   {"copy", t_copy}, {"save_npy", t_save_npy},
+    {"free", t_free},   {NULL, NULL}};
+static const luaL_Reg tensor_meta[] = {{"__gc", t_free},
+                                       {"__close", t_free},
+                                       {"__tostring", t_tostring},
+                                       {"__index", NULL},
+                                       {NULL, NULL}};
+static const luaL_Reg ctx_methods[] = {
+    {"tensor", c_tensor}, {"load_npy", c_load_npy}, {NULL, NULL}};
 static const luaL_Reg funcs[] = {{"npy_load", l_npy_load}, {"npy_save", l_npy_save}, {NULL, NULL}};
 
 void lb_open_tensor(lua_State *L)

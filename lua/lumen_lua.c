@@ -194,8 +194,10 @@ static int c_tostring(lua_State *L)
     return 1;
 }
 
-static const luaL_Reg lib_funcs[] = {
-    {"devices", l_devices}, {"select_device", l_select_device}, {"context", l_context}, {NULL, NULL}};
+static const luaL_Reg lib_funcs[] = {{"devices", l_devices},
+                                     {"select_device", l_select_device},
+                                     {"context", l_context},
+                                     {NULL, NULL}};
 
 static const luaL_Reg ctx_methods[] = {{"device", c_device},       {"cache_stats", c_cache_stats},
                                        {"build_all", c_build_all}, {"compile", c_compile},

@@ -150,7 +150,8 @@ static int contains_ci(const char *hay, const char *needle)
     size_t n = strlen(needle);
     for (; *hay; hay++) {
         size_t i = 0;
-        while (i < n && hay[i] && tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i]))
+        while (i < n && hay[i] &&
+               tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i]))
             i++;
         if (i == n)
             return 1;
@@ -231,18 +232,18 @@ lumen_status lumen_device_select(const char *selector, lumen_device_info *out, c
 
 /* ---- contexts ---- */
 
-void lumen__cache_dir_init(lumen_ctx *ctx, const char *opt);   /* program.c */
-lumen_status lumen__kernels_file_open(lumen_ctx *ctx);          /* program.c */
-void lumen__kernels_file_close(lumen_ctx *ctx);                 /* program.c */
-void lumen__gemm_free(lumen_ctx *ctx);                          /* gemm.c */
+void lumen__cache_dir_init(lumen_ctx *ctx, const char *opt); /* program.c */
+lumen_status lumen__kernels_file_open(lumen_ctx *ctx);       /* program.c */
+void lumen__kernels_file_close(lumen_ctx *ctx);              /* program.c */
+void lumen__gemm_free(lumen_ctx *ctx);                       /* gemm.c */
 
 lumen_status lumen_ctx_new(const char *selector, lumen_ctx **out, char *err, size_t errlen)
 {
     return lumen_ctx_new_opts(selector, NULL, out, err, errlen);
 }
 
-lumen_status lumen_ctx_new_opts(const char *selector, const lumen_ctx_options *opt,
-                                lumen_ctx **out, char *err, size_t errlen)
+lumen_status lumen_ctx_new_opts(const char *selector, const lumen_ctx_options *opt, lumen_ctx **out,
+                                char *err, size_t errlen)
 {
     char msg[LUMEN_ERR_MAX] = "";
     lumen_ctx *ctx = NULL;
@@ -334,9 +335,15 @@ lumen_status lumen_ctx_free(lumen_ctx *ctx)
     return LUMEN_OK;
 }
 
-const char *lumen_ctx_error(const lumen_ctx *ctx) { return ctx ? ctx->err : "no context"; }
+const char *lumen_ctx_error(const lumen_ctx *ctx)
+{
+    return ctx ? ctx->err : "no context";
+}
 
-const lumen_device_info *lumen_ctx_device(const lumen_ctx *ctx) { return &ctx->info; }
+const lumen_device_info *lumen_ctx_device(const lumen_ctx *ctx)
+{
+    return &ctx->info;
+}
 
 lumen_status lumen_ctx_finish(lumen_ctx *ctx)
 {
@@ -344,6 +351,12 @@ lumen_status lumen_ctx_finish(lumen_ctx *ctx)
     return rc == CL_SUCCESS ? LUMEN_OK : lumen__clfail(ctx, rc, "clFinish");
 }
 
-void lumen_ctx_cache_stats(const lumen_ctx *ctx, lumen_cache_stats *out) { *out = ctx->stats; }
+void lumen_ctx_cache_stats(const lumen_ctx *ctx, lumen_cache_stats *out)
+{
+    *out = ctx->stats;
+}
 
-const char *lumen_ctx_cache_dir(const lumen_ctx *ctx) { return ctx->cache_dir; }
+const char *lumen_ctx_cache_dir(const lumen_ctx *ctx)
+{
+    return ctx->cache_dir;
+}

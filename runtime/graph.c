@@ -27,7 +27,10 @@
 
 #define G_ERR_MAX LUMEN_ERR_MAX
 
-lumen_graph *lumen_graph_new(void) { return calloc(1, sizeof(lumen_graph)); }
+lumen_graph *lumen_graph_new(void)
+{
+    return calloc(1, sizeof(lumen_graph));
+}
 
 void lumen_graph_free(lumen_graph *g)
 {
@@ -41,8 +44,14 @@ void lumen_graph_free(lumen_graph *g)
     free(g);
 }
 
-lumen_status lumen_graph_status(const lumen_graph *g) { return g ? g->status : LUMEN_EINVAL; }
-const char *lumen_graph_error(const lumen_graph *g) { return g ? g->err : "no graph"; }
+lumen_status lumen_graph_status(const lumen_graph *g)
+{
+    return g ? g->status : LUMEN_EINVAL;
+}
+const char *lumen_graph_error(const lumen_graph *g)
+{
+    return g ? g->err : "no graph";
+}
 
 /* Records the first error; later ones are dropped so the message names the real cause. */
 static int gfail(lumen_graph *g, lumen_status st, const char *fmt, ...)
@@ -113,8 +122,7 @@ int lumen_graph_input(lumen_graph *g, const char *name, const lumen_shape *shape
     return new_value(g, name, shape, LUMEN__VAL_INPUT);
 }
 
-int lumen_graph_const(lumen_graph *g, const char *name, const lumen_shape *shape,
-                      const float *data)
+int lumen_graph_const(lumen_graph *g, const char *name, const lumen_shape *shape, const float *data)
 {
     char b[160];
     if (!g || g->status != LUMEN_OK)
@@ -139,16 +147,14 @@ int lumen_graph_const(lumen_graph *g, const char *name, const lumen_shape *shape
     return id;
 }
 
-int lumen_graph_op(lumen_graph *g, const char *name, const lumen_opdesc *d, int n_in,
-                   const int *in)
+int lumen_graph_op(lumen_graph *g, const char *name, const lumen_opdesc *d, int n_in, const int *in)
 {
     char err[LUMEN_ERR_MAX];
     if (!g || g->status != LUMEN_OK)
         return -1;
     const char *nm = name && *name ? name : lumen_op_name(d->op);
     if (n_in < 0 || n_in > LUMEN_MAX_IN)
-        return gfail(g, LUMEN_EINVAL, "node '%s': %d inputs (at most %d)", nm, n_in,
-                     LUMEN_MAX_IN);
+        return gfail(g, LUMEN_EINVAL, "node '%s': %d inputs (at most %d)", nm, n_in, LUMEN_MAX_IN);
     const lumen_shape *shapes[LUMEN_MAX_IN];
     for (int i = 0; i < n_in; i++) {
         if (in[i] < -1 || in[i] >= g->n_values)
@@ -159,8 +165,8 @@ int lumen_graph_op(lumen_graph *g, const char *name, const lumen_opdesc *d, int 
     lumen_shape os;
     lumen_status st = lumen_op_shape(d, n_in, shapes, &os, err);
     if (st != LUMEN_OK)
-        return gfail(g, st, "node '%s' (%s): %s", nm, lumen_op_name(d->op) ? lumen_op_name(d->op)
-                                                                             : "?", err);
+        return gfail(g, st, "node '%s' (%s): %s", nm,
+                     lumen_op_name(d->op) ? lumen_op_name(d->op) : "?", err);
     if (grow((void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof(lumen__node)))
         return gfail(g, LUMEN_ENOMEM, "out of host memory");
     int v = new_value(g, nm, &os, LUMEN__VAL_NODE);

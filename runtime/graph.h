@@ -39,7 +39,7 @@ struct lumen_graph {
     struct {
         char name[128];
         int value;
-    } *outputs;
+    } * outputs;
     int n_outputs, cap_outputs;
     lumen_status status; /* first builder error (sticky) */
     char err[LUMEN_ERR_MAX];

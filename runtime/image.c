@@ -159,8 +159,10 @@ lumen_status lumen_png_write(const char *path, const lumen_image *img, char *err
     int ch = img->channels, bytes = img->bit_depth == 16 ? 2 : 1;
     if ((ch != 1 && ch != 3 && ch != 4) || (img->bit_depth != 8 && img->bit_depth != 16) ||
         img->width <= 0 || img->height <= 0 || !img->data) {
-        st = lumen__errf(msg, LUMEN_EINVAL, "%s: cannot write a %dx%d image with %d channels at "
-                         "%d bits", path, img->width, img->height, ch, img->bit_depth);
+        st = lumen__errf(msg, LUMEN_EINVAL,
+                         "%s: cannot write a %dx%d image with %d channels at "
+                         "%d bits",
+                         path, img->width, img->height, ch, img->bit_depth);
         goto done;
     }
     snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());

@@ -44,14 +44,14 @@ struct lumen_ctx {
     cl_context cl;
     cl_command_queue queue;
     int profiling;
-    char cache_dir[512];           /* "" when the disk cache is off */
-    char *kernels_path;            /* binary-only mode: the kernels file, else NULL */
-    void *kernels_file;            /* parsed binary-only file (program.c) */
-    lumen__program *programs;      /* built programs, a list */
+    char cache_dir[512];      /* "" when the disk cache is off */
+    char *kernels_path;       /* binary-only mode: the kernels file, else NULL */
+    void *kernels_file;       /* parsed binary-only file (program.c) */
+    lumen__program *programs; /* built programs, a list */
     lumen_cache_stats stats;
-    int live_tensors;              /* lumen_ctx_free refuses while > 0 */
-    lumen_gemm_engine gemm;        /* AUTO until measured */
-    void *clblast_state;           /* gemm.c: CLBlast warm-up bookkeeping */
+    int live_tensors;       /* lumen_ctx_free refuses while > 0 */
+    lumen_gemm_engine gemm; /* AUTO until measured */
+    void *clblast_state;    /* gemm.c: CLBlast warm-up bookkeeping */
     /* profiling: one event per launch while profiling is on */
     cl_event *events;
     lumen_prof_record *records;
@@ -113,18 +113,24 @@ lumen_status lumen__launch(lumen_ctx *ctx, cl_kernel k, int dims, const size_t *
  */
 void lumen__exact_lws(int dims, const size_t *gws, size_t target, size_t *lws);
 /* Round x up to a multiple of m. */
-static inline size_t lumen__round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
+static inline size_t lumen__round_up(size_t x, size_t m)
+{
+    return (x + m - 1) / m * m;
+}
 
 /* ---- tensors (tensor.c) ---- */
 struct lumen_tensor {
     lumen_ctx *ctx;
-    cl_mem mem;        /* retained by every view */
-    int64_t offset;    /* first element inside mem */
+    cl_mem mem;     /* retained by every view */
+    int64_t offset; /* first element inside mem */
     lumen_shape shape;
     char name[64];
 };
 /* Element offset as a kernel int argument; tensors are limited to INT_MAX elements. */
-static inline int lumen__off(const lumen_tensor *t) { return (int)t->offset; }
+static inline int lumen__off(const lumen_tensor *t)
+{
+    return (int)t->offset;
+}
 
 /* ---- ops (op.c and ops/<family>.c) ---- */
 
@@ -132,8 +138,7 @@ static inline int lumen__off(const lumen_tensor *t) { return (int)t->offset; }
  * ref: in_shape/in as in lumen_op_ref, after shape checks passed; out sized by shape().
  * run: device launch; inputs and output already shape-checked. */
 typedef lumen_status (*lumen__shape_fn)(const lumen_opdesc *d, int n_in,
-                                        const lumen_shape *const *in, lumen_shape *out,
-                                        char *err);
+                                        const lumen_shape *const *in, lumen_shape *out, char *err);
 typedef lumen_status (*lumen__ref_fn)(const lumen_opdesc *d, int n_in,
                                       const lumen_shape *const *in_shape, const float *const *in,
                                       const lumen_shape *out_shape, float *out, char *err);

@@ -71,7 +71,7 @@ const char *lumen_status_message(lumen_status st);
 
 /* ---- shapes ---- */
 typedef struct lumen_shape {
-    int ndim;                   /* 0 (a scalar) .. LUMEN_MAX_DIMS */
+    int ndim;                  /* 0 (a scalar) .. LUMEN_MAX_DIMS */
     int64_t d[LUMEN_MAX_DIMS]; /* extents; d[0] is the slowest-varying */
 } lumen_shape;
 
@@ -83,7 +83,12 @@ int lumen_shape_equal(const lumen_shape *a, const lumen_shape *b);
 char *lumen_shape_format(const lumen_shape *s, char *buf, size_t len);
 
 /* ---- devices ---- */
-typedef enum { LUMEN_DEV_CPU = 1, LUMEN_DEV_GPU = 2, LUMEN_DEV_ACCELERATOR = 4, LUMEN_DEV_OTHER = 8 } lumen_devtype;
+typedef enum {
+    LUMEN_DEV_CPU = 1,
+    LUMEN_DEV_GPU = 2,
+    LUMEN_DEV_ACCELERATOR = 4,
+    LUMEN_DEV_OTHER = 8
+} lumen_devtype;
 
 typedef struct lumen_device_info {
     int platform_index, device_index; /* selector "P:D" */
@@ -130,8 +135,8 @@ typedef struct lumen_ctx_options {
 /* Opens a context on the selected device with default options. On failure *out is NULL and the
  * message is in err. */
 lumen_status lumen_ctx_new(const char *selector, lumen_ctx **out, char *err, size_t errlen);
-lumen_status lumen_ctx_new_opts(const char *selector, const lumen_ctx_options *opt,
-                                lumen_ctx **out, char *err, size_t errlen);
+lumen_status lumen_ctx_new_opts(const char *selector, const lumen_ctx_options *opt, lumen_ctx **out,
+                                char *err, size_t errlen);
 /* Frees the context. Refuses with LUMEN_EBUSY (and frees nothing) while tensors of it live. */
 lumen_status lumen_ctx_free(lumen_ctx *ctx);
 /* The last error's message; "" when none. Valid until the next call on ctx. */
@@ -200,24 +205,24 @@ char *lumen_tensor_format(const lumen_tensor *t, char *buf, size_t len);
 /* Every operator, listed once. Each has a shape check, a plain-C reference and an OpenCL
  * launcher (runtime/ops/<family>.c, kernels/<family>.cl). */
 #define LUMEN_OP_LIST(X)                                                                           \
-    X(CONV, "conv")                     /* in: x, w, bias?, residual?  (1d/2d/3d, groups) */      \
-    X(CONV_TRANSPOSE, "conv_transpose") /* in: x, w[Cin,Cout/g,k..], bias? */                     \
-    X(POOL, "pool")                     /* in: x; max / average, 2d / 3d */                       \
-    X(REDUCE, "reduce")                 /* in: x; sum / mean / max over an axis set */            \
-    X(RESIZE, "resize")                 /* in: x; nearest / (bi,tri)linear */                     \
-    X(CONCAT, "concat")                 /* in: x0..xn-1 along an axis */                          \
-    X(SLICE, "slice")                   /* in: x; start/step/count per axis */                    \
-    X(PAD, "pad")                       /* in: x; constant padding */                             \
-    X(BINARY, "binary")                 /* in: a, b; numpy broadcasting */                        \
-    X(UNARY, "unary")                   /* in: x; activations and math */                         \
-    X(SOFTMAX, "softmax")               /* in: x; over axes [axis, axis_end) */                   \
-    X(BATCHNORM, "batchnorm")           /* in: x, scale, bias, mean, var (axis 1) */              \
-    X(INSTANCENORM, "instancenorm")     /* in: x, scale, bias */                                  \
-    X(LAYERNORM, "layernorm")           /* in: x, weight?, bias? over [axis, axis_end) */         \
-    X(TRANSPOSE, "transpose")           /* in: x; permutation */                                  \
-    X(RESHAPE, "reshape")               /* in: x; same element order */                           \
-    X(MATMUL, "matmul")                 /* in: a, b, bias?; batched with broadcasting */          \
-    X(ATTENTION, "attention")           /* in: q, k, v (NCHW); local windows or all keys */       \
+    X(CONV, "conv")                     /* in: x, w, bias?, residual?  (1d/2d/3d, groups) */       \
+    X(CONV_TRANSPOSE, "conv_transpose") /* in: x, w[Cin,Cout/g,k..], bias? */                      \
+    X(POOL, "pool")                     /* in: x; max / average, 2d / 3d */                        \
+    X(REDUCE, "reduce")                 /* in: x; sum / mean / max over an axis set */             \
+    X(RESIZE, "resize")                 /* in: x; nearest / (bi,tri)linear */                      \
+    X(CONCAT, "concat")                 /* in: x0..xn-1 along an axis */                           \
+    X(SLICE, "slice")                   /* in: x; start/step/count per axis */                     \
+    X(PAD, "pad")                       /* in: x; constant padding */                              \
+    X(BINARY, "binary")                 /* in: a, b; numpy broadcasting */                         \
+    X(UNARY, "unary")                   /* in: x; activations and math */                          \
+    X(SOFTMAX, "softmax")               /* in: x; over axes [axis, axis_end) */                    \
+    X(BATCHNORM, "batchnorm")           /* in: x, scale, bias, mean, var (axis 1) */               \
+    X(INSTANCENORM, "instancenorm")     /* in: x, scale, bias */                                   \
+    X(LAYERNORM, "layernorm")           /* in: x, weight?, bias? over [axis, axis_end) */          \
+    X(TRANSPOSE, "transpose")           /* in: x; permutation */                                   \
+    X(RESHAPE, "reshape")               /* in: x; same element order */                            \
+    X(MATMUL, "matmul")                 /* in: a, b, bias?; batched with broadcasting */           \
+    X(ATTENTION, "attention")           /* in: q, k, v (NCHW); local windows or all keys */        \
     X(ARGMAX, "argmax")                 /* in: x; index along an axis, as float */
 
 typedef enum {
@@ -232,11 +237,11 @@ const char *lumen_op_name(lumen_op op);
 
 /* Element-wise functions: the UNARY op and the fused epilogues of CONV, MATMUL and BINARY. */
 #define LUMEN_ACT_LIST(X)                                                                          \
-    X(NONE, "none")               /* x */                                                          \
-    X(RELU, "relu")               /* max(x, 0) */                                                  \
-    X(RELU6, "relu6")             /* min(max(x, 0), 6) */                                          \
-    X(LEAKY_RELU, "leaky_relu")   /* x < 0 ? a*x : x */                                            \
-    X(SIGMOID, "sigmoid")         /* 1 / (1 + exp(-x)) */                                          \
+    X(NONE, "none")             /* x */                                                            \
+    X(RELU, "relu")             /* max(x, 0) */                                                    \
+    X(RELU6, "relu6")           /* min(max(x, 0), 6) */                                            \
+    X(LEAKY_RELU, "leaky_relu") /* x < 0 ? a*x : x */                                              \
+    X(SIGMOID, "sigmoid")       /* 1 / (1 + exp(-x)) */                                            \
     X(TANH, "tanh")                                                                                \
     X(GELU, "gelu")               /* 0.5 x (1 + erf(x / sqrt 2)) */                                \
     X(HARDSWISH, "hardswish")     /* x * min(max(x + 3, 0), 6) / 6 */                              \
@@ -269,12 +274,12 @@ typedef struct lumen_actdesc {
 } lumen_actdesc;
 
 typedef struct lumen_conv_params {
-    int nsp;                  /* spatial dims: 1, 2 or 3; kernel size comes from the weight */
-    int stride[3], dil[3];    /* > 0 */
-    int pad0[3], pad1[3];     /* padding before / after, >= 0 */
-    int out_pad[3];           /* CONV_TRANSPOSE only: extra output at the end */
-    int groups;               /* > 0, divides Cin and Cout */
-    lumen_actdesc act;        /* y = act(conv + bias + residual) */
+    int nsp;               /* spatial dims: 1, 2 or 3; kernel size comes from the weight */
+    int stride[3], dil[3]; /* > 0 */
+    int pad0[3], pad1[3];  /* padding before / after, >= 0 */
+    int out_pad[3];        /* CONV_TRANSPOSE only: extra output at the end */
+    int groups;            /* > 0, divides Cin and Cout */
+    lumen_actdesc act;     /* y = act(conv + bias + residual) */
 } lumen_conv_params;
 
 enum { LUMEN_POOL_MAX, LUMEN_POOL_AVG };
@@ -297,9 +302,14 @@ enum { /* how an output coordinate maps to an input coordinate (ONNX names) */
        LUMEN_COORD_HALF_PIXEL,
        LUMEN_COORD_ALIGN_CORNERS,
        LUMEN_COORD_ASYMMETRIC,
-       LUMEN_COORD_PYTORCH_HALF_PIXEL };
-enum { LUMEN_NEAREST_FLOOR, LUMEN_NEAREST_ROUND_PREFER_FLOOR, LUMEN_NEAREST_ROUND_PREFER_CEIL,
-       LUMEN_NEAREST_CEIL };
+       LUMEN_COORD_PYTORCH_HALF_PIXEL
+};
+enum {
+    LUMEN_NEAREST_FLOOR,
+    LUMEN_NEAREST_ROUND_PREFER_FLOOR,
+    LUMEN_NEAREST_ROUND_PREFER_CEIL,
+    LUMEN_NEAREST_CEIL
+};
 typedef struct lumen_resize_params {
     int mode, coord, nearest, nsp; /* the last nsp axes are resized */
     int64_t out[3];                /* output extents of those axes */
@@ -321,8 +331,16 @@ typedef struct lumen_pad_params {
     float value;
 } lumen_pad_params;
 
-enum { LUMEN_BIN_ADD, LUMEN_BIN_SUB, LUMEN_BIN_MUL, LUMEN_BIN_DIV, LUMEN_BIN_POW, LUMEN_BIN_MAX,
-       LUMEN_BIN_MIN, LUMEN_BIN_COUNT };
+enum {
+    LUMEN_BIN_ADD,
+    LUMEN_BIN_SUB,
+    LUMEN_BIN_MUL,
+    LUMEN_BIN_DIV,
+    LUMEN_BIN_POW,
+    LUMEN_BIN_MAX,
+    LUMEN_BIN_MIN,
+    LUMEN_BIN_COUNT
+};
 typedef struct lumen_binary_params {
     int kind;
     lumen_actdesc act; /* applied to the result */
@@ -566,17 +584,17 @@ typedef struct lumen_onnx_input_shape {
 } lumen_onnx_input_shape;
 
 typedef struct lumen_onnx_options {
-    int n_shapes;                          /* entries in shapes */
-    const lumen_onnx_input_shape *shapes;  /* NULL: the model's own (fixed) input dims */
-    int max_depth;                         /* message nesting bound; 0: 32 */
-    int64_t max_elements;                  /* bound on any one tensor; 0: 1<<28 */
+    int n_shapes;                         /* entries in shapes */
+    const lumen_onnx_input_shape *shapes; /* NULL: the model's own (fixed) input dims */
+    int max_depth;                        /* message nesting bound; 0: 32 */
+    int64_t max_elements;                 /* bound on any one tensor; 0: 1<<28 */
 } lumen_onnx_options;
 
 typedef struct lumen_onnx_info {
     int64_t ir_version, opset; /* opset of the default ("" / "ai.onnx") domain */
     char producer[64];
-    int nodes;                 /* nodes in the file's graph */
-    int64_t parameters;        /* elements of all float initializers */
+    int nodes;          /* nodes in the file's graph */
+    int64_t parameters; /* elements of all float initializers */
     /* What the import produced, for tools (lumen infer --info). Lists stop at their capacity;
      * the counts are complete. */
     int n_inputs, n_outputs; /* graph inputs (initializers excluded) and outputs */
@@ -608,8 +626,8 @@ lumen_status lumen_onnx_load_buffer(const void *data, size_t len, const lumen_on
                                     size_t errlen);
 /* Reads a serialized TensorProto (.pb, as in the ONNX backend test data) into a float array;
  * integer and boolean tensors are converted to float and *is_integer set. out->data: free(). */
-lumen_status lumen_onnx_read_tensor(const char *path, lumen_array *out, int *is_integer,
-                                    char *err, size_t errlen);
+lumen_status lumen_onnx_read_tensor(const char *path, lumen_array *out, int *is_integer, char *err,
+                                    size_t errlen);
 
 /* ---- host arrays: safetensors weights and .npy files (io.c) ---- */
 

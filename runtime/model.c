@@ -269,7 +269,8 @@ static lumen_status make_tensors(lumen_model *m, const int *slot_of)
             uint64_t b = value_bytes(val);
             if (val->kind == LUMEN__VAL_CONST) {
                 m->plan.weight_bytes += b;
-                st = lumen_tensor_write(m->vt[v], val->data, (size_t)lumen_shape_numel(&val->shape));
+                st =
+                    lumen_tensor_write(m->vt[v], val->data, (size_t)lumen_shape_numel(&val->shape));
                 if (st != LUMEN_OK)
                     return st;
             } else
@@ -362,9 +363,18 @@ fail:
     return st;
 }
 
-const lumen_graph *lumen_model_graph(const lumen_model *m) { return m->g; }
-int lumen_model_input_count(const lumen_model *m) { return m->n_inputs; }
-int lumen_model_output_count(const lumen_model *m) { return m->g->n_outputs; }
+const lumen_graph *lumen_model_graph(const lumen_model *m)
+{
+    return m->g;
+}
+int lumen_model_input_count(const lumen_model *m)
+{
+    return m->n_inputs;
+}
+int lumen_model_output_count(const lumen_model *m)
+{
+    return m->g->n_outputs;
+}
 
 const char *lumen_model_input_name(const lumen_model *m, int i)
 {
@@ -397,7 +407,10 @@ lumen_tensor *lumen_model_tensor(lumen_model *m, const char *name)
     return NULL;
 }
 
-void lumen_model_plan_stats(const lumen_model *m, lumen_plan_stats *out) { *out = m->plan; }
+void lumen_model_plan_stats(const lumen_model *m, lumen_plan_stats *out)
+{
+    *out = m->plan;
+}
 
 /* Enqueues node k of the execution order. */
 static lumen_status run_node(lumen_model *m, int k)
@@ -516,8 +529,9 @@ lumen_status lumen_model_check(lumen_model *m, float atol, float rtol, char *rep
         for (int j = 0; j < n->n_in; j++) {
             int v = n->in[j];
             shapes[j] = v >= 0 ? &g->values[v].shape : NULL;
-            ins[j] = v < 0 ? NULL : g->values[v].kind == LUMEN__VAL_CONST ? g->values[v].data
-                                                                          : host[v];
+            ins[j] = v < 0                                   ? NULL
+                     : g->values[v].kind == LUMEN__VAL_CONST ? g->values[v].data
+                                                             : host[v];
         }
         if ((st = run_node(m, k)) != LUMEN_OK || (st = lumen_ctx_finish(m->ctx)) != LUMEN_OK)
             break;

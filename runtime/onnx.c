@@ -34,17 +34,41 @@
 /* ---- the pre-scan ---- */
 
 enum {
-    M_MODEL, M_GRAPH, M_NODE, M_ATTR, M_TENSOR, M_SEGMENT, M_SPARSE, M_VALUEINFO, M_TYPE,
-    M_TYPE_TENSOR, M_TYPE_SEQ, M_TYPE_MAP, M_TYPE_OPT, M_TYPE_SPARSE, M_SHAPE, M_DIM, M_OPSET,
-    M_SSE, M_ANNOT, M_TRAINING, M_FUNCTION, M_COUNT
+    M_MODEL,
+    M_GRAPH,
+    M_NODE,
+    M_ATTR,
+    M_TENSOR,
+    M_SEGMENT,
+    M_SPARSE,
+    M_VALUEINFO,
+    M_TYPE,
+    M_TYPE_TENSOR,
+    M_TYPE_SEQ,
+    M_TYPE_MAP,
+    M_TYPE_OPT,
+    M_TYPE_SPARSE,
+    M_SHAPE,
+    M_DIM,
+    M_OPSET,
+    M_SSE,
+    M_ANNOT,
+    M_TRAINING,
+    M_FUNCTION,
+    M_COUNT
 };
 
-static const char *const scan_names[M_COUNT] = {
-    "ModelProto", "GraphProto", "NodeProto", "AttributeProto", "TensorProto", "Segment",
-    "SparseTensorProto", "ValueInfoProto", "TypeProto", "TypeProto.Tensor", "TypeProto.Sequence",
-    "TypeProto.Map", "TypeProto.Optional", "TypeProto.SparseTensor", "TensorShapeProto",
-    "Dimension", "OperatorSetIdProto", "StringStringEntryProto", "TensorAnnotation",
-    "TrainingInfoProto", "FunctionProto"};
+static const char *const scan_names[M_COUNT] = {"ModelProto",         "GraphProto",
+                                                "NodeProto",          "AttributeProto",
+                                                "TensorProto",        "Segment",
+                                                "SparseTensorProto",  "ValueInfoProto",
+                                                "TypeProto",          "TypeProto.Tensor",
+                                                "TypeProto.Sequence", "TypeProto.Map",
+                                                "TypeProto.Optional", "TypeProto.SparseTensor",
+                                                "TensorShapeProto",   "Dimension",
+                                                "OperatorSetIdProto", "StringStringEntryProto",
+                                                "TensorAnnotation",   "TrainingInfoProto",
+                                                "FunctionProto"};
 
 /* A field the pre-scan follows or counts. child >= 0: a message of that type. max: the most
  * occurrences in one message (for packed varints: elements), 0 = no bound beyond the file's. */
@@ -158,14 +182,18 @@ static lumen_status prescan(const uint8_t *p, size_t len, int root, int max_dept
         uint64_t key, v;
         size_t at = pos;
         if (read_varint(p, &pos, f->end, &key) != 0) {
-            st = lumen__errf(err, LUMEN_EFORMAT, "malformed protobuf: bad field key at byte %zu "
-                                                 "in a %s", at, scan_names[f->msg]);
+            st = lumen__errf(err, LUMEN_EFORMAT,
+                             "malformed protobuf: bad field key at byte %zu "
+                             "in a %s",
+                             at, scan_names[f->msg]);
             break;
         }
         uint32_t field = (uint32_t)(key >> 3), wt = (uint32_t)(key & 7);
         if (field == 0 || key >> 32) {
-            st = lumen__errf(err, LUMEN_EFORMAT, "malformed protobuf: field number %llu at byte "
-                                                 "%zu", (unsigned long long)(key >> 3), at);
+            st = lumen__errf(err, LUMEN_EFORMAT,
+                             "malformed protobuf: field number %llu at byte "
+                             "%zu",
+                             (unsigned long long)(key >> 3), at);
             break;
         }
         int row = scan_row(f->msg, field);
@@ -271,7 +299,8 @@ static int elem_size(int dt)
 
 static int is_float_type(int dt)
 {
-    return dt == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT || dt == ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE ||
+    return dt == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT ||
+           dt == ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE ||
            dt == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16 ||
            dt == ONNX__TENSOR_PROTO__DATA_TYPE__BFLOAT16;
 }
@@ -279,7 +308,7 @@ static int is_float_type(int dt)
 static float half_to_float(uint16_t h)
 {
     int e = (h >> 10) & 31, m = h & 1023;
-    float v = e == 0 ? ldexpf((float)m, -24)
+    float v = e == 0    ? ldexpf((float)m, -24)
               : e == 31 ? (m ? NAN : INFINITY)
                         : ldexpf((float)(m | 1024), e - 25);
     return (h & 0x8000) ? -v : v;
@@ -333,7 +362,7 @@ static void raw_elem(int dt, const uint8_t *b, double *f, int64_t *i)
 
 /* Converts TensorProto t to a host tensor after checking it. what names it in messages. */
 lumen_status lumen__ox_tensor(const Onnx__TensorProto *t, const char *what, int64_t max_elements,
-                             ox_host **out, char *err)
+                              ox_host **out, char *err)
 {
     *out = NULL;
     int dt = t->has_data_type ? t->data_type : 0;
@@ -489,7 +518,10 @@ ox_host *lumen__ox_host_new(ox_ctx *c, const ox_node *n, int is_int, const lumen
     return h;
 }
 
-double lumen__ox_host_get(const ox_host *h, int64_t k) { return h->is_int ? (double)h->i[k] : h->f[k]; }
+double lumen__ox_host_get(const ox_host *h, int64_t k)
+{
+    return h->is_int ? (double)h->i[k] : h->f[k];
+}
 
 int64_t lumen__ox_host_geti(const ox_host *h, int64_t k)
 {
@@ -508,13 +540,17 @@ typedef struct ox_table {
     int nslot; /* power of two, > 2 * cap */
 } ox_table;
 
-static uint64_t name_hash(const char *s) { return lumen__hash64(s, strlen(s), 0x9e3779b97f4a7c15ull); }
+static uint64_t name_hash(const char *s)
+{
+    return lumen__hash64(s, strlen(s), 0x9e3779b97f4a7c15ull);
+}
 
 static ox_val *table_find(const ox_table *t, const char *name)
 {
     if (!name || !*name)
         return NULL;
-    for (uint64_t h = name_hash(name) & (uint64_t)(t->nslot - 1);; h = (h + 1) & (uint64_t)(t->nslot - 1)) {
+    for (uint64_t h = name_hash(name) & (uint64_t)(t->nslot - 1);;
+         h = (h + 1) & (uint64_t)(t->nslot - 1)) {
         int k = t->slot[h];
         if (k < 0)
             return NULL;
@@ -612,8 +648,10 @@ lumen_status lumen__ox_const_ints(ox_ctx *c, const ox_node *n, int i, int64_t *o
                               v ? v->name : "");
     int64_t k = lumen_shape_numel(&v->host->shape);
     if (v->host->shape.ndim > 1 || k > cap)
-        return lumen__ox_fail(c, n, LUMEN_EFORMAT, "input %d ('%s') must be a list of at most %d "
-                                                   "values", i, v->name, cap);
+        return lumen__ox_fail(c, n, LUMEN_EFORMAT,
+                              "input %d ('%s') must be a list of at most %d "
+                              "values",
+                              i, v->name, cap);
     for (int64_t j = 0; j < k; j++)
         out[j] = lumen__ox_host_geti(v->host, j);
     *count = (int)k;
@@ -783,8 +821,7 @@ int lumen__ox_op(ox_ctx *c, const ox_node *n, const char *suffix, const lumen_op
     return id;
 }
 
-int lumen__ox_reshape(ox_ctx *c, const ox_node *n, const char *suffix, int x,
-                      const lumen_shape *s)
+int lumen__ox_reshape(ox_ctx *c, const ox_node *n, const char *suffix, int x, const lumen_shape *s)
 {
     if (x < 0)
         return -1;
@@ -813,7 +850,10 @@ typedef struct ox_import {
     lumen_onnx_info *info;
 } ox_import;
 
-static ox_table *ctx_table(ox_ctx *c) { return &((ox_import *)c)->t; }
+static ox_table *ctx_table(ox_ctx *c)
+{
+    return &((ox_import *)c)->t;
+}
 
 static void node_label(const Onnx__NodeProto *p, int index, char *buf, size_t len)
 {
@@ -832,14 +872,16 @@ static void count_op_type(lumen_onnx_info *info, const char *type)
             return;
         }
     if (info->n_op_types < 64) {
-        snprintf(info->op_types[info->n_op_types].type, sizeof info->op_types[0].type, "%s",
-                 type);
+        snprintf(info->op_types[info->n_op_types].type, sizeof info->op_types[0].type, "%s", type);
         info->op_types[info->n_op_types].count = 1;
     }
     info->n_op_types++;
 }
 
-static int default_domain(const char *d) { return !d || !*d || !strcmp(d, "ai.onnx"); }
+static int default_domain(const char *d)
+{
+    return !d || !*d || !strcmp(d, "ai.onnx");
+}
 
 /* Graph inputs that are not initializers: shape from the options or the model's dims. */
 static lumen_status add_inputs(ox_import *im, const lumen_onnx_options *opt)
@@ -853,8 +895,9 @@ static lumen_status add_inputs(ox_import *im, const lumen_onnx_options *opt)
             found |= gp->input[i]->name && !strcmp(gp->input[i]->name, nm);
         ox_val *v = found ? table_find(&im->t, nm) : NULL;
         if (!found || (v && v->host))
-            return lumen__ox_fail(c, NULL, LUMEN_EINVAL, "input '%s': the model has no graph "
-                                                         "input of that name",
+            return lumen__ox_fail(c, NULL, LUMEN_EINVAL,
+                                  "input '%s': the model has no graph "
+                                  "input of that name",
                                   nm ? nm : "(null)");
     }
     for (size_t i = 0; i < gp->n_input; i++) {
@@ -886,8 +929,7 @@ static lumen_status add_inputs(ox_import *im, const lumen_onnx_options *opt)
         if (given) {
             s = given->shape;
             if (s.ndim < 0 || s.ndim > LUMEN_MAX_DIMS || lumen_shape_numel(&s) < 0)
-                return lumen__ox_fail(c, NULL, LUMEN_EINVAL, "input '%s': invalid shape",
-                                      vi->name);
+                return lumen__ox_fail(c, NULL, LUMEN_EINVAL, "input '%s': invalid shape", vi->name);
             if (tt->shape && tt->shape->n_dim != (size_t)s.ndim)
                 return lumen__ox_fail(c, NULL, LUMEN_EINVAL,
                                       "input '%s': shape %s has rank %d, the model's input has "
@@ -925,8 +967,7 @@ static lumen_status add_inputs(ox_import *im, const lumen_onnx_options *opt)
             return lumen__ox_fail(c, NULL, LUMEN_ENOMEM, "value table full");
         v->gv = lumen_graph_input(c->g, vi->name, &s);
         if (v->gv < 0)
-            return lumen__ox_fail(c, NULL, lumen_graph_status(c->g), "%s",
-                                  lumen_graph_error(c->g));
+            return lumen__ox_fail(c, NULL, lumen_graph_status(c->g), "%s", lumen_graph_error(c->g));
         lumen_onnx_info *info = im->info;
         if (info->n_inputs < 16) {
             snprintf(info->inputs[info->n_inputs].name, sizeof info->inputs[0].name, "%s",
@@ -989,8 +1030,9 @@ static lumen_status validate_nodes(ox_import *im)
                                         : "op %s is not supported (opset %d)",
                                   p->op_type, c->opset);
         if (p->n_input > OX_MAX_IO || p->n_output > OX_MAX_IO)
-            return lumen__ox_fail(c, &n, LUMEN_EUNSUPPORTED, "%zu inputs and %zu outputs (at "
-                                                             "most %d each)",
+            return lumen__ox_fail(c, &n, LUMEN_EUNSUPPORTED,
+                                  "%zu inputs and %zu outputs (at "
+                                  "most %d each)",
                                   p->n_input, p->n_output, OX_MAX_IO);
         for (size_t k = 0; k < p->n_input; k++) {
             if (!p->input[k] || !*p->input[k])
@@ -1288,8 +1330,8 @@ static lumen_status import_node(ox_import *im, int i)
     for (int k = 0; k < n.n_out; k++) {
         ox_val *v = lumen__ox_out(c, &n, k);
         if (v && v->uses > 0 && v->gv < 0 && !v->host)
-            return lumen__ox_fail(c, &n, LUMEN_EUNSUPPORTED, "output %d ('%s') is not supported",
-                                  k, v->name);
+            return lumen__ox_fail(c, &n, LUMEN_EUNSUPPORTED, "output %d ('%s') is not supported", k,
+                                  v->name);
     }
     return LUMEN_OK;
 }
@@ -1311,7 +1353,8 @@ static lumen_status import_model(ox_import *im, const Onnx__ModelProto *m,
     c->opset = -1;
     for (size_t i = 0; i < m->n_opset_import; i++)
         if (default_domain(m->opset_import[i]->domain) && m->opset_import[i]->has_version)
-            c->opset = (int)(m->opset_import[i]->version > 1000 ? 1000 : m->opset_import[i]->version);
+            c->opset =
+                (int)(m->opset_import[i]->version > 1000 ? 1000 : m->opset_import[i]->version);
     info->opset = c->opset;
     if (c->opset < 0 && m->n_opset_import > 0 && m->opset_import[0]->domain)
         return lumen__ox_fail(c, NULL, LUMEN_EUNSUPPORTED, "opset domain '%.100s' is not supported",
@@ -1501,8 +1544,8 @@ lumen_status lumen_onnx_load(const char *path, const lumen_onnx_options *opt, lu
     return st;
 }
 
-lumen_status lumen_onnx_read_tensor(const char *path, lumen_array *out, int *is_integer,
-                                    char *err, size_t errlen)
+lumen_status lumen_onnx_read_tensor(const char *path, lumen_array *out, int *is_integer, char *err,
+                                    size_t errlen)
 {
     char ebuf[LUMEN_ERR_MAX] = "";
     uint8_t *data = NULL;

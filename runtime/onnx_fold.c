@@ -160,8 +160,10 @@ lumen_status lumen__ox_reshape_shape(ox_ctx *c, const ox_node *n, const int64_t 
         int64_t d = v[i];
         if (d == 0 && !allowzero) {
             if (i >= xr)
-                return lumen__ox_fail(c, n, LUMEN_EFORMAT, "shape entry %d is 0 but the input "
-                                                           "has rank %d", i, xr);
+                return lumen__ox_fail(c, n, LUMEN_EFORMAT,
+                                      "shape entry %d is 0 but the input "
+                                      "has rank %d",
+                                      i, xr);
             d = x[i];
         }
         if (d == -1) {
@@ -224,25 +226,52 @@ static lumen_status broadcast(ox_ctx *c, const ox_node *n, const lumen_shape *a,
     return LUMEN_OK;
 }
 
-typedef enum { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAX, B_MIN, B_EQ, B_LT, B_GT, B_AND, B_OR,
-               B_MOD, B_FMOD } bin_kind;
+typedef enum {
+    B_ADD,
+    B_SUB,
+    B_MUL,
+    B_DIV,
+    B_POW,
+    B_MAX,
+    B_MIN,
+    B_EQ,
+    B_LT,
+    B_GT,
+    B_AND,
+    B_OR,
+    B_MOD,
+    B_FMOD
+} bin_kind;
 
 static double bin_f(bin_kind k, double a, double b)
 {
     switch (k) {
-    case B_ADD: return a + b;
-    case B_SUB: return a - b;
-    case B_MUL: return a * b;
-    case B_DIV: return a / b;
-    case B_POW: return pow(a, b);
-    case B_MAX: return a > b ? a : b;
-    case B_MIN: return a < b ? a : b;
-    case B_EQ: return a == b;
-    case B_LT: return a < b;
-    case B_GT: return a > b;
-    case B_AND: return a != 0 && b != 0;
-    case B_OR: return a != 0 || b != 0;
-    case B_FMOD: return fmod(a, b);
+    case B_ADD:
+        return a + b;
+    case B_SUB:
+        return a - b;
+    case B_MUL:
+        return a * b;
+    case B_DIV:
+        return a / b;
+    case B_POW:
+        return pow(a, b);
+    case B_MAX:
+        return a > b ? a : b;
+    case B_MIN:
+        return a < b ? a : b;
+    case B_EQ:
+        return a == b;
+    case B_LT:
+        return a < b;
+    case B_GT:
+        return a > b;
+    case B_AND:
+        return a != 0 && b != 0;
+    case B_OR:
+        return a != 0 || b != 0;
+    case B_FMOD:
+        return fmod(a, b);
     default: { /* Mod with fmod=0: the result takes the divisor's sign (Python's %) */
         double r = fmod(a, b);
         return r != 0 && (r < 0) != (b < 0) ? r + b : r;
@@ -253,9 +282,12 @@ static double bin_f(bin_kind k, double a, double b)
 static int64_t bin_i(bin_kind k, int64_t a, int64_t b, int *ok)
 {
     switch (k) {
-    case B_ADD: return (int64_t)((uint64_t)a + (uint64_t)b);
-    case B_SUB: return (int64_t)((uint64_t)a - (uint64_t)b);
-    case B_MUL: return (int64_t)((uint64_t)a * (uint64_t)b);
+    case B_ADD:
+        return (int64_t)((uint64_t)a + (uint64_t)b);
+    case B_SUB:
+        return (int64_t)((uint64_t)a - (uint64_t)b);
+    case B_MUL:
+        return (int64_t)((uint64_t)a * (uint64_t)b);
     case B_DIV:
     case B_MOD:
     case B_FMOD: {
@@ -272,13 +304,20 @@ static int64_t bin_i(bin_kind k, int64_t a, int64_t b, int *ok)
             r = (int64_t)((uint64_t)r * (uint64_t)a);
         return b < 0 ? 0 : r;
     }
-    case B_MAX: return a > b ? a : b;
-    case B_MIN: return a < b ? a : b;
-    case B_EQ: return a == b;
-    case B_LT: return a < b;
-    case B_GT: return a > b;
-    case B_AND: return a && b;
-    case B_OR: return a || b;
+    case B_MAX:
+        return a > b ? a : b;
+    case B_MIN:
+        return a < b ? a : b;
+    case B_EQ:
+        return a == b;
+    case B_LT:
+        return a < b;
+    case B_GT:
+        return a > b;
+    case B_AND:
+        return a && b;
+    case B_OR:
+        return a || b;
     }
     return 0;
 }
@@ -498,8 +537,7 @@ static lumen_status fold_transpose(ox_ctx *c, ox_node *n)
     int64_t perm[LUMEN_MAX_DIMS], st[LUMEN_MAX_DIMS];
     int np = lumen__ox_attr_ints(n, "perm", perm, LUMEN_MAX_DIMS);
     if (np == -2)
-        return lumen__ox_fail(c, n, LUMEN_EFORMAT, "perm has more than %d entries",
-                              LUMEN_MAX_DIMS);
+        return lumen__ox_fail(c, n, LUMEN_EFORMAT, "perm has more than %d entries", LUMEN_MAX_DIMS);
     if (np < 0)
         for (int i = 0; i < r; i++)
             perm[i] = r - 1 - i;
@@ -565,7 +603,8 @@ static lumen_status fold_shape(ox_ctx *c, ox_node *n)
 /* Output element type of Cast: 1 for integer and bool targets. */
 static int cast_to_int(int64_t to)
 {
-    return !(to == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT || to == ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE ||
+    return !(to == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT ||
+             to == ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE ||
              to == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16 ||
              to == ONNX__TENSOR_PROTO__DATA_TYPE__BFLOAT16);
 }
@@ -731,23 +770,40 @@ typedef struct fold_op {
 } fold_op;
 
 static const fold_op fold_ops[] = {
-    {"Add", B_ADD, F_BINARY, NULL},      {"Sub", B_SUB, F_BINARY, NULL},
-    {"Mul", B_MUL, F_BINARY, NULL},      {"Div", B_DIV, F_BINARY, NULL},
-    {"Pow", B_POW, F_BINARY, NULL},      {"Max", B_MAX, F_BINARY, NULL},
-    {"Min", B_MIN, F_BINARY, NULL},      {"Equal", B_EQ, F_BINARY, NULL},
-    {"Less", B_LT, F_BINARY, NULL},      {"Greater", B_GT, F_BINARY, NULL},
-    {"And", B_AND, F_BINARY, NULL},      {"Or", B_OR, F_BINARY, NULL},
-    {"Mod", B_MOD, F_BINARY, NULL},      {"Neg", 0, F_UNARY, NULL},
-    {"Abs", 0, F_UNARY, NULL},           {"Floor", 0, F_UNARY, NULL},
-    {"Ceil", 0, F_UNARY, NULL},          {"Sqrt", 0, F_UNARY, NULL},
-    {"Reciprocal", 0, F_UNARY, NULL},    {"Not", 0, F_UNARY, NULL},
-    {"Relu", 0, F_UNARY, NULL},          {"Where", 0, F_OTHER, fold_where},
-    {"Gather", 0, F_OTHER, fold_gather}, {"Slice", 0, F_OTHER, fold_slice},
-    {"Concat", 0, F_OTHER, fold_concat}, {"Transpose", 0, F_OTHER, fold_transpose},
-    {"Cast", 0, F_OTHER, fold_cast},     {"Range", 0, F_OTHER, fold_range},
-    {"Expand", 0, F_OTHER, fold_expand}, {"ConstantOfShape", 0, F_OTHER, fold_constant_of_shape},
-    {"Reshape", 0, F_OTHER, fold_reshape}, {"Flatten", 0, F_OTHER, fold_reshape},
-    {"Squeeze", 0, F_OTHER, fold_reshape}, {"Unsqueeze", 0, F_OTHER, fold_reshape},
+    {"Add", B_ADD, F_BINARY, NULL},
+    {"Sub", B_SUB, F_BINARY, NULL},
+    {"Mul", B_MUL, F_BINARY, NULL},
+    {"Div", B_DIV, F_BINARY, NULL},
+    {"Pow", B_POW, F_BINARY, NULL},
+    {"Max", B_MAX, F_BINARY, NULL},
+    {"Min", B_MIN, F_BINARY, NULL},
+    {"Equal", B_EQ, F_BINARY, NULL},
+    {"Less", B_LT, F_BINARY, NULL},
+    {"Greater", B_GT, F_BINARY, NULL},
+    {"And", B_AND, F_BINARY, NULL},
+    {"Or", B_OR, F_BINARY, NULL},
+    {"Mod", B_MOD, F_BINARY, NULL},
+    {"Neg", 0, F_UNARY, NULL},
+    {"Abs", 0, F_UNARY, NULL},
+    {"Floor", 0, F_UNARY, NULL},
+    {"Ceil", 0, F_UNARY, NULL},
+    {"Sqrt", 0, F_UNARY, NULL},
+    {"Reciprocal", 0, F_UNARY, NULL},
+    {"Not", 0, F_UNARY, NULL},
+    {"Relu", 0, F_UNARY, NULL},
+    {"Where", 0, F_OTHER, fold_where},
+    {"Gather", 0, F_OTHER, fold_gather},
+    {"Slice", 0, F_OTHER, fold_slice},
+    {"Concat", 0, F_OTHER, fold_concat},
+    {"Transpose", 0, F_OTHER, fold_transpose},
+    {"Cast", 0, F_OTHER, fold_cast},
+    {"Range", 0, F_OTHER, fold_range},
+    {"Expand", 0, F_OTHER, fold_expand},
+    {"ConstantOfShape", 0, F_OTHER, fold_constant_of_shape},
+    {"Reshape", 0, F_OTHER, fold_reshape},
+    {"Flatten", 0, F_OTHER, fold_reshape},
+    {"Squeeze", 0, F_OTHER, fold_reshape},
+    {"Unsqueeze", 0, F_OTHER, fold_reshape},
     {"Constant", 0, F_OTHER, fold_constant},
 };
 

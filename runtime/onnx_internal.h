@@ -21,8 +21,9 @@
 #include "onnx.pb-c.h"
 
 #define OX_MAX_IO 64 /* inputs or outputs of one node that we import */
-#define OX_MAX_RANK 8 /* ONNX ranks we accept; above LUMEN_MAX_DIMS only through Reshape and
-                         Transpose (window partitioning), see ox_val.wide */
+#define OX_MAX_RANK                                                                                \
+    8 /* ONNX ranks we accept; above LUMEN_MAX_DIMS only through Reshape and                       \
+         Transpose (window partitioning), see ox_val.wide */
 
 /* A tensor known at load time. Exactly one of f / i is non-NULL (i when is_int). */
 typedef struct ox_host {
@@ -39,8 +40,8 @@ typedef struct ox_val {
     ox_host *host;    /* constant data, owned, or NULL */
     int uses;         /* consumers among the nodes, plus 1 per graph output */
     int is_output;
-    int producer;     /* index of the node computing it, -1 for inputs and initializers */
-    int consumer[2];  /* the first two consuming nodes, -1 when fewer */
+    int producer;    /* index of the node computing it, -1 for inputs and initializers */
+    int consumer[2]; /* the first two consuming nodes, -1 when fewer */
     /* A run-time value of ONNX rank above LUMEN_MAX_DIMS (e.g. [1,1,4,1,4,2,32] in window
      * attention): its graph value holds the same elements with the extent-1 axes dropped, and
      * only Reshape, Transpose and Shape may read it. wide_ndim 0: an ordinary value. */
@@ -137,8 +138,7 @@ int lumen__ox_op(ox_ctx *c, const ox_node *n, const char *suffix, const lumen_op
 int lumen__ox_const(ox_ctx *c, const ox_node *n, const char *suffix, const lumen_shape *s,
                     const float *data);
 /* A graph value for x reshaped to s (no node when the shape is already s). */
-int lumen__ox_reshape(ox_ctx *c, const ox_node *n, const char *suffix, int x,
-                      const lumen_shape *s);
+int lumen__ox_reshape(ox_ctx *c, const ox_node *n, const char *suffix, int x, const lumen_shape *s);
 
 /* Host folding of shape arithmetic (onnx.c): evaluates n when every input is a host value and
  * the op is one we fold. *done is 0 when the op is not foldable (the mapper runs instead). */
@@ -147,7 +147,7 @@ lumen_status lumen__ox_fold(ox_ctx *c, ox_node *n, int *done);
 /* Converts TensorProto t to a host tensor after checking it (no external data, dims >= 0,
  * element count <= max_elements and matching the data). what names it in messages. */
 lumen_status lumen__ox_tensor(const Onnx__TensorProto *t, const char *what, int64_t max_elements,
-                             ox_host **out, char *err);
+                              ox_host **out, char *err);
 /* Slice parameters of Slice node n applied to shape x: attributes before opset 10, constant
  * inputs from 10, normalised as ONNX clamps them. */
 lumen_status lumen__ox_slice_params(ox_ctx *c, const ox_node *n, const lumen_shape *x,

@@ -55,8 +55,7 @@ typedef struct spatial {
 } spatial;
 
 /* Reads kernel_shape (or takes kfrom), strides, dilations, pads, auto_pad for nsp axes. */
-static lumen_status read_spatial(ox_ctx *c, ox_node *n, int nsp, const int64_t *kfrom,
-                                 spatial *s)
+static lumen_status read_spatial(ox_ctx *c, ox_node *n, int nsp, const int64_t *kfrom, spatial *s)
 {
     int64_t v[6];
     int cnt;
@@ -73,14 +72,17 @@ static lumen_status read_spatial(ox_ctx *c, ox_node *n, int nsp, const int64_t *
     if (cnt == -1 && !kfrom)
         return lumen__ox_fail(c, n, LUMEN_EFORMAT, "kernel_shape is missing");
     if (cnt >= 0 && cnt != nsp)
-        return lumen__ox_fail(c, n, LUMEN_EFORMAT, "kernel_shape has %d entries for %d spatial "
-                                                   "axes", cnt, nsp);
+        return lumen__ox_fail(c, n, LUMEN_EFORMAT,
+                              "kernel_shape has %d entries for %d spatial "
+                              "axes",
+                              cnt, nsp);
     for (int i = 0; i < nsp; i++) {
         int64_t k = cnt >= 0 ? v[i] : kfrom[i];
         if (kfrom && cnt >= 0 && v[i] != kfrom[i])
-            return lumen__ox_fail(c, n, LUMEN_EFORMAT, "kernel_shape %lld differs from the "
-                                                       "weight's %lld", (long long)v[i],
-                                  (long long)kfrom[i]);
+            return lumen__ox_fail(c, n, LUMEN_EFORMAT,
+                                  "kernel_shape %lld differs from the "
+                                  "weight's %lld",
+                                  (long long)v[i], (long long)kfrom[i]);
         if (k < 1 || k > OX_INT_MAX)
             return lumen__ox_fail(c, n, LUMEN_EFORMAT, "kernel_shape %lld must be > 0",
                                   (long long)k);
@@ -106,8 +108,7 @@ static lumen_status read_spatial(ox_ctx *c, ox_node *n, int nsp, const int64_t *
                               2 * nsp);
     for (int i = 0; i < cnt; i++)
         if (v[i] < 0 || v[i] > OX_INT_MAX)
-            return lumen__ox_fail(c, n, LUMEN_EFORMAT, "pads %lld must be >= 0",
-                                  (long long)v[i]);
+            return lumen__ox_fail(c, n, LUMEN_EFORMAT, "pads %lld must be >= 0", (long long)v[i]);
     for (int i = 0; cnt > 0 && i < nsp; i++)
         s->pad0[i] = (int)v[i], s->pad1[i] = (int)v[nsp + i];
     lumen__ox_attr_str(n, "auto_pad", "NOTSET", s->auto_pad, sizeof s->auto_pad);
@@ -250,8 +251,8 @@ static lumen_status map_gemm(ox_ctx *c, ox_node *n)
     int64_t N = d.p.matmul.trans_b ? b->d[0] : b->d[1];
     ox_val *cv = n->n_in > 2 ? n->in[2] : NULL;
     int in[3] = {gv_of(c, n, 0), gv_of(c, n, 1), -1};
-    if (cv && beta != 0.0f && cv->host && !cv->is_int &&
-        lumen_shape_numel(&cv->host->shape) == N && cv->host->shape.ndim <= 2 &&
+    if (cv && beta != 0.0f && cv->host && !cv->is_int && lumen_shape_numel(&cv->host->shape) == N &&
+        cv->host->shape.ndim <= 2 &&
         (cv->host->shape.ndim == 0 || cv->host->shape.d[cv->host->shape.ndim - 1] == N)) {
         /* a per-column bias: scaled on the host, fused into the matmul */
         float tmp[1];
@@ -360,12 +361,18 @@ static lumen_status map_unary(ox_ctx *c, ox_node *n)
     static const struct {
         const char *type;
         lumen_act act;
-    } acts[] = {{"Relu", LUMEN_ACT_RELU},       {"LeakyRelu", LUMEN_ACT_LEAKY_RELU},
-                {"Sigmoid", LUMEN_ACT_SIGMOID}, {"Tanh", LUMEN_ACT_TANH},
-                {"HardSigmoid", LUMEN_ACT_HARDSIGMOID}, {"HardSwish", LUMEN_ACT_HARDSWISH},
-                {"Exp", LUMEN_ACT_EXP},         {"Log", LUMEN_ACT_LOG},
-                {"Sqrt", LUMEN_ACT_SQRT},       {"Erf", LUMEN_ACT_ERF},
-                {"Neg", LUMEN_ACT_NEG},         {"Abs", LUMEN_ACT_ABS},
+    } acts[] = {{"Relu", LUMEN_ACT_RELU},
+                {"LeakyRelu", LUMEN_ACT_LEAKY_RELU},
+                {"Sigmoid", LUMEN_ACT_SIGMOID},
+                {"Tanh", LUMEN_ACT_TANH},
+                {"HardSigmoid", LUMEN_ACT_HARDSIGMOID},
+                {"HardSwish", LUMEN_ACT_HARDSWISH},
+                {"Exp", LUMEN_ACT_EXP},
+                {"Log", LUMEN_ACT_LOG},
+                {"Sqrt", LUMEN_ACT_SQRT},
+                {"Erf", LUMEN_ACT_ERF},
+                {"Neg", LUMEN_ACT_NEG},
+                {"Abs", LUMEN_ACT_ABS},
                 {"Reciprocal", LUMEN_ACT_RECIPROCAL}};
     lumen_status st = need_inputs(c, n, 1);
     if (st != LUMEN_OK)
@@ -424,7 +431,8 @@ static lumen_status map_identity(ox_ctx *c, ox_node *n)
         if (!to_float && !n->in[0]->is_int)
             return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED,
                                   "cast of a run-time float tensor to type %lld (device tensors "
-                                  "are float32)", (long long)to);
+                                  "are float32)",
+                                  (long long)to);
         st = lumen__ox_alias(c, n, 0, n->in[0]);
         ox_val *v = lumen__ox_out(c, n, 0);
         if (v)
@@ -462,8 +470,8 @@ static lumen_status map_softmax(ox_ctx *c, ox_node *n)
         return st;
     const lumen_shape *x = shape_of(c, n, 0);
     int axis;
-    if ((st = lumen__ox_axis(c, n, lumen__ox_attr_int(n, "axis", c->opset < 13 ? 1 : -1),
-                             x->ndim, &axis)) != LUMEN_OK)
+    if ((st = lumen__ox_axis(c, n, lumen__ox_attr_int(n, "axis", c->opset < 13 ? 1 : -1), x->ndim,
+                             &axis)) != LUMEN_OK)
         return st;
     lumen_opdesc d = {.op = LUMEN_OP_SOFTMAX};
     d.p.axes.axis = axis;
@@ -495,7 +503,7 @@ static lumen_status map_reduce(ox_ctx *c, ox_node *n)
     if (na <= 0 && lumen__ox_attr_int(n, "noop_with_empty_axes", 0))
         return lumen__ox_alias(c, n, 0, n->in[0]);
     lumen_opdesc d = {.op = LUMEN_OP_REDUCE};
-    d.p.reduce.kind = !strcmp(op, "ReduceSum") ? LUMEN_REDUCE_SUM
+    d.p.reduce.kind = !strcmp(op, "ReduceSum")   ? LUMEN_REDUCE_SUM
                       : !strcmp(op, "ReduceMax") ? LUMEN_REDUCE_MAX
                                                  : LUMEN_REDUCE_MEAN;
     d.p.reduce.keepdims = lumen__ox_attr_int(n, "keepdims", 1) != 0;
@@ -589,8 +597,7 @@ static lumen_status map_layernorm(ox_ctx *c, ox_node *n)
         return st;
     const lumen_shape *x = shape_of(c, n, 0);
     int axis;
-    if ((st = lumen__ox_axis(c, n, lumen__ox_attr_int(n, "axis", -1), x->ndim, &axis)) !=
-        LUMEN_OK)
+    if ((st = lumen__ox_axis(c, n, lumen__ox_attr_int(n, "axis", -1), x->ndim, &axis)) != LUMEN_OK)
         return st;
     lumen_opdesc d = {.op = LUMEN_OP_LAYERNORM};
     d.p.axes.axis = axis;
@@ -643,8 +650,8 @@ static lumen_status map_concat(ox_ctx *c, ox_node *n)
         return lumen__ox_fail(c, n, LUMEN_EFORMAT, "no inputs");
     lumen_opdesc d = {.op = LUMEN_OP_CONCAT};
     lumen_status st;
-    if ((st = lumen__ox_axis(c, n, lumen__ox_attr_int(n, "axis", 0), s0->ndim,
-                             &d.p.concat.axis)) != LUMEN_OK)
+    if ((st = lumen__ox_axis(c, n, lumen__ox_attr_int(n, "axis", 0), s0->ndim, &d.p.concat.axis)) !=
+        LUMEN_OK)
         return st;
     if (k == 0)
         return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "all inputs are empty");
@@ -686,8 +693,7 @@ static lumen_status map_split(ox_ctx *c, ox_node *n)
             return st;
     }
     if (ns == -2 || (ns >= 0 && ns != n->n_out) || n->n_out < 1)
-        return lumen__ox_fail(c, n, LUMEN_EFORMAT, "split sizes do not match %d outputs",
-                              n->n_out);
+        return lumen__ox_fail(c, n, LUMEN_EFORMAT, "split sizes do not match %d outputs", n->n_out);
     int64_t dim = x->d[axis], total = 0;
     if (ns < 0) {
         if (dim % n->n_out)
@@ -776,8 +782,10 @@ static lumen_status squeezed(ox_ctx *c, ox_node *n, const int64_t *d, int r, lum
         if (r > LUMEN_MAX_DIMS && d[i] == 1)
             continue;
         if (s->ndim == LUMEN_MAX_DIMS)
-            return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "rank %d with more than %d "
-                                                            "extents above 1", r, LUMEN_MAX_DIMS);
+            return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED,
+                                  "rank %d with more than %d "
+                                  "extents above 1",
+                                  r, LUMEN_MAX_DIMS);
         s->d[s->ndim++] = d[i];
     }
     return LUMEN_OK;
@@ -829,8 +837,10 @@ static lumen_status map_transpose(ox_ctx *c, ox_node *n)
             d.p.transpose.perm[m++] = sq[perm[i]];
         }
     if (k > LUMEN_MAX_DIMS)
-        return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "rank %d with more than %d extents "
-                                                        "above 1", r, LUMEN_MAX_DIMS);
+        return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED,
+                              "rank %d with more than %d extents "
+                              "above 1",
+                              r, LUMEN_MAX_DIMS);
     int in = n->in[0]->wide_ndim ? n->in[0]->gv : gv_of(c, n, 0);
     int y = identity ? in : lumen__ox_op(c, n, "", &d, 1, &in);
     if (identity && r <= LUMEN_MAX_DIMS && y >= 0) {
@@ -890,7 +900,8 @@ static lumen_status map_resize(ox_ctx *c, ox_node *n)
     char mode[32], coord[48], nearest[48];
     lumen__ox_attr_str(n, "mode", "nearest", mode, sizeof mode);
     lumen__ox_attr_str(n, "coordinate_transformation_mode",
-                       upsample || c->opset < 11 ? "asymmetric" : "half_pixel", coord, sizeof coord);
+                       upsample || c->opset < 11 ? "asymmetric" : "half_pixel", coord,
+                       sizeof coord);
     lumen__ox_attr_str(n, "nearest_mode",
                        upsample || c->opset < 11 ? "floor" : "round_prefer_floor", nearest,
                        sizeof nearest);
@@ -935,11 +946,15 @@ static lumen_status map_resize(ox_ctx *c, ox_node *n)
     } else {
         sv = si < n->n_in ? n->in[si] : NULL;
         if (sv && !sv->host)
-            return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "scales '%s' are not known at load "
-                                                            "time", sv->name);
+            return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED,
+                                  "scales '%s' are not known at load "
+                                  "time",
+                                  sv->name);
         if (zv && !zv->host)
-            return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "sizes '%s' are not known at load "
-                                                            "time", zv->name);
+            return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED,
+                                  "sizes '%s' are not known at load "
+                                  "time",
+                                  zv->name);
         if (zv && lumen_shape_numel(&zv->host->shape) > 0) {
             if (lumen_shape_numel(&zv->host->shape) != r)
                 return lumen__ox_fail(c, n, LUMEN_EFORMAT, "sizes must have %d entries", r);
@@ -972,8 +987,10 @@ static lumen_status map_resize(ox_ctx *c, ox_node *n)
         return lumen__ox_alias(c, n, 0, n->in[0]);
     p->nsp = r - first;
     if (p->nsp > 3)
-        return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "resizes axis %d of a rank-%d tensor "
-                                                        "(the last 3 axes only)", first, r);
+        return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED,
+                              "resizes axis %d of a rank-%d tensor "
+                              "(the last 3 axes only)",
+                              first, r);
     for (int i = 0; i < p->nsp; i++) {
         p->out[i] = out[first + i];
         p->scale[i] = have_scales ? (float)scales[first + i] : 0.0f;

@@ -105,12 +105,11 @@ static lumen_status check_arity(const lumen_opdesc *d, const lumen__op_impl *im,
     if (!im || !im->shape)
         return lumen__errf(err, LUMEN_EUNSUPPORTED, "unsupported op %d", d ? (int)d->op : -1);
     if (n_in < im->min_in || n_in > im->max_in)
-        return lumen__errf(err, LUMEN_EINVAL, "%s: takes %d..%d inputs, got %d",
-                           op_names[d->op], im->min_in, im->max_in, n_in);
+        return lumen__errf(err, LUMEN_EINVAL, "%s: takes %d..%d inputs, got %d", op_names[d->op],
+                           im->min_in, im->max_in, n_in);
     for (int i = 0; i < im->min_in; i++)
         if (!in[i])
-            return lumen__errf(err, LUMEN_EINVAL, "%s: input %d is required", op_names[d->op],
-                               i);
+            return lumen__errf(err, LUMEN_EINVAL, "%s: input %d is required", op_names[d->op], i);
     return LUMEN_OK;
 }
 
@@ -141,8 +140,10 @@ lumen_status lumen_op_ref(const lumen_opdesc *d, int n_in, const lumen_shape *co
         return st;
     for (int i = 0; i < n_in; i++)
         if ((in_shape[i] == NULL) != (in[i] == NULL))
-            return lumen__errf(err, LUMEN_EINVAL, "%s: input %d has data but no shape or the "
-                               "reverse", op_names[d->op], i);
+            return lumen__errf(err, LUMEN_EINVAL,
+                               "%s: input %d has data but no shape or the "
+                               "reverse",
+                               op_names[d->op], i);
     const lumen__op_impl *im = impls[d->op];
     if (!im->ref)
         return lumen__errf(err, LUMEN_EUNSUPPORTED, "%s: no reference implementation",

@@ -137,8 +137,7 @@ static char *program_source(lumen_ctx *ctx, const char *family, lumen_status *st
     size_t n = strlen(common) + strlen(body) + strlen(family) + 64;
     char *src = malloc(n);
     if (src)
-        snprintf(src, n, "#line 1 \"common.cl\"\n%s\n#line 1 \"%s.cl\"\n%s", common, family,
-                 body);
+        snprintf(src, n, "#line 1 \"common.cl\"\n%s\n#line 1 \"%s.cl\"\n%s", common, family, body);
     else
         *st = lumen__fail(ctx, LUMEN_ENOMEM, "out of host memory");
     free(common);
@@ -180,8 +179,8 @@ void lumen__cache_dir_init(lumen_ctx *ctx, const char *opt)
 static void cache_key(const lumen_ctx *ctx, const char *options, const char *src, char *key,
                       size_t len)
 {
-    snprintf(key, len, "%s\n%s\n%s\nlumen %s\n%s\nsrc %016llx", ctx->info.platform,
-             ctx->info.name, ctx->info.driver, LUMEN_VERSION, options,
+    snprintf(key, len, "%s\n%s\n%s\nlumen %s\n%s\nsrc %016llx", ctx->info.platform, ctx->info.name,
+             ctx->info.driver, LUMEN_VERSION, options,
              (unsigned long long)lumen__hash64(src, strlen(src), 0));
 }
 
@@ -282,8 +281,8 @@ static lumen_status build(lumen_ctx *ctx, cl_program p, const char *family, cons
         size_t full = 0;
         clGetProgramBuildInfo(p, ctx->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &full);
         char *all = full ? malloc(full + 1) : NULL;
-        if (all && clGetProgramBuildInfo(p, ctx->device, CL_PROGRAM_BUILD_LOG, full, all,
-                                         NULL) == CL_SUCCESS) {
+        if (all && clGetProgramBuildInfo(p, ctx->device, CL_PROGRAM_BUILD_LOG, full, all, NULL) ==
+                       CL_SUCCESS) {
             all[full] = '\0';
             snprintf(log, sizeof log, "%s", all);
         }
@@ -461,7 +460,8 @@ lumen_status lumen_ctx_build_all(lumen_ctx *ctx)
 {
     for (int i = 0; i < lumen__variant_count; i++) {
         lumen__program *p;
-        lumen_status st = get_program(ctx, lumen__variants[i].family, lumen__variants[i].options, &p);
+        lumen_status st =
+            get_program(ctx, lumen__variants[i].family, lumen__variants[i].options, &p);
         if (st != LUMEN_OK)
             return st;
     }
@@ -600,7 +600,10 @@ static int wr_blob(FILE *f, const void *p, size_t n)
     return fwrite(&v, 8, 1, f) == 1 && fwrite(p, 1, n, f) == n;
 }
 
-static int wr_str(FILE *f, const char *s) { return wr_blob(f, s, strlen(s)); }
+static int wr_str(FILE *f, const char *s)
+{
+    return wr_blob(f, s, strlen(s));
+}
 
 lumen_status lumen_ctx_compile_all(lumen_ctx *ctx, const char *path)
 {

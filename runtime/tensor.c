@@ -54,8 +54,10 @@ static lumen_status check_shape(lumen_ctx *ctx, const lumen_shape *s, int64_t *n
     char b[160];
     int64_t n = lumen_shape_numel(s);
     if (n < 0)
-        return lumen__fail(ctx, LUMEN_ERANGE, "invalid tensor shape (rank %d): negative extent "
-                           "or size overflow", s->ndim);
+        return lumen__fail(ctx, LUMEN_ERANGE,
+                           "invalid tensor shape (rank %d): negative extent "
+                           "or size overflow",
+                           s->ndim);
     if (n > INT_MAX)
         return lumen__fail(ctx, LUMEN_ERANGE, "tensor %s has %lld elements; at most %d supported",
                            lumen_shape_format(s, b, sizeof b), (long long)n, INT_MAX);
@@ -140,8 +142,8 @@ static lumen_status check_count(const lumen_tensor *t, size_t count, const char 
 {
     int64_t n = lumen_shape_numel(&t->shape);
     if ((int64_t)count != n)
-        return lumen__fail(t->ctx, LUMEN_ESHAPE, "%s: tensor '%s' has %lld elements, not %zu",
-                           what, t->name, (long long)n, count);
+        return lumen__fail(t->ctx, LUMEN_ESHAPE, "%s: tensor '%s' has %lld elements, not %zu", what,
+                           t->name, (long long)n, count);
     return LUMEN_OK;
 }
 
@@ -173,10 +175,9 @@ lumen_status lumen_tensor_copy(lumen_tensor *dst, const lumen_tensor *src)
     lumen_status st = check_count(dst, (size_t)n, "lumen_tensor_copy");
     if (st != LUMEN_OK || n == 0 || (dst->mem == src->mem && dst->offset == src->offset))
         return st;
-    cl_int rc = clEnqueueCopyBuffer(dst->ctx->queue, src->mem, dst->mem,
-                                    (size_t)src->offset * sizeof(float),
-                                    (size_t)dst->offset * sizeof(float), (size_t)n * sizeof(float),
-                                    0, NULL, NULL);
+    cl_int rc = clEnqueueCopyBuffer(
+        dst->ctx->queue, src->mem, dst->mem, (size_t)src->offset * sizeof(float),
+        (size_t)dst->offset * sizeof(float), (size_t)n * sizeof(float), 0, NULL, NULL);
     return rc == CL_SUCCESS ? LUMEN_OK : lumen__clfail(dst->ctx, rc, "clEnqueueCopyBuffer");
 }
 
@@ -185,16 +186,28 @@ lumen_status lumen_tensor_fill(lumen_tensor *t, float value)
     int64_t n = lumen_shape_numel(&t->shape);
     if (n == 0)
         return LUMEN_OK;
-    cl_int rc = clEnqueueFillBuffer(t->ctx->queue, t->mem, &value, sizeof value,
-                                    t->offset * sizeof(float), (size_t)n * sizeof(float), 0, NULL,
-                                    NULL);
+    cl_int rc =
+        clEnqueueFillBuffer(t->ctx->queue, t->mem, &value, sizeof value, t->offset * sizeof(float),
+                            (size_t)n * sizeof(float), 0, NULL, NULL);
     return rc == CL_SUCCESS ? LUMEN_OK : lumen__clfail(t->ctx, rc, "clEnqueueFillBuffer");
 }
 
-const lumen_shape *lumen_tensor_shape(const lumen_tensor *t) { return &t->shape; }
-int64_t lumen_tensor_numel(const lumen_tensor *t) { return lumen_shape_numel(&t->shape); }
-const char *lumen_tensor_name(const lumen_tensor *t) { return t->name; }
-lumen_ctx *lumen_tensor_ctx(const lumen_tensor *t) { return t->ctx; }
+const lumen_shape *lumen_tensor_shape(const lumen_tensor *t)
+{
+    return &t->shape;
+}
+int64_t lumen_tensor_numel(const lumen_tensor *t)
+{
+    return lumen_shape_numel(&t->shape);
+}
+const char *lumen_tensor_name(const lumen_tensor *t)
+{
+    return t->name;
+}
+lumen_ctx *lumen_tensor_ctx(const lumen_tensor *t)
+{
+    return t->ctx;
+}
 
 char *lumen_tensor_format(const lumen_tensor *t, char *buf, size_t len)
 {

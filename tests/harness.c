@@ -128,8 +128,8 @@ int run_case(lumen_ctx *ctx, const char *family, const tcase *c)
             continue;
         }
         if (!isfinite(a)) {
-            snprintf(line, sizeof line, "at %lld: device %g (NaN/Inf), reference %g",
-                     (long long)i, a, b);
+            snprintf(line, sizeof line, "at %lld: device %g (NaN/Inf), reference %g", (long long)i,
+                     a, b);
             goto report;
         }
         double d = fabs((double)a - b);
@@ -143,8 +143,8 @@ int run_case(lumen_ctx *ctx, const char *family, const tcase *c)
             goto report;
         }
         if (c->expect && fabs((double)c->expect[i] - b) > atol + rtol * fabs(c->expect[i])) {
-            snprintf(line, sizeof line, "at %lld: reference %.9g, hand-computed %.9g",
-                     (long long)i, b, c->expect[i]);
+            snprintf(line, sizeof line, "at %lld: reference %.9g, hand-computed %.9g", (long long)i,
+                     b, c->expect[i]);
             goto report;
         }
     }
@@ -154,15 +154,14 @@ int run_case(lumen_ctx *ctx, const char *family, const tcase *c)
     goto report;
 device_error:
     snprintf(line, sizeof line, "device: %s: %s", lumen_status_name(st), lumen_ctx_error(ctx));
-report:
-    {
-        char osb[160] = "?";
-        if (ok)
-            lumen_shape_format(&os, osb, sizeof osb);
-        printf("%-12s %-34s in=%s out=%s %s %s\n", lumen_op_name(c->d.op), c->label, sh, osb, line,
-               ok ? "OK" : "FAIL");
-        fflush(stdout);
-    }
+report : {
+    char osb[160] = "?";
+    if (ok)
+        lumen_shape_format(&os, osb, sizeof osb);
+    printf("%-12s %-34s in=%s out=%s %s %s\n", lumen_op_name(c->d.op), c->label, sh, osb, line,
+           ok ? "OK" : "FAIL");
+    fflush(stdout);
+}
     lumen_tensor_free(y);
     lumen_tensor_free(ybase);
     for (int i = 0; i < c->n_in; i++) {

@@ -14,18 +14,19 @@
 #include "lumen.h"
 
 typedef struct tcase {
-    const char *label;              /* printed, e.g. "dw3x3 s2 odd" */
+    const char *label; /* printed, e.g. "dw3x3 s2 odd" */
     lumen_opdesc d;
     int n_in;
-    lumen_shape in[LUMEN_MAX_IN];   /* ndim < 0: absent optional input */
-    const float *data[LUMEN_MAX_IN]; /* NULL: random in [lo, hi] */
+    lumen_shape in[LUMEN_MAX_IN];             /* ndim < 0: absent optional input */
+    const float *data[LUMEN_MAX_IN];          /* NULL: random in [lo, hi] */
     float lo[LUMEN_MAX_IN], hi[LUMEN_MAX_IN]; /* both 0: [-1, 1] */
-    const float *expect;            /* hand-computed output, or NULL */
-    float atol, rtol;               /* 0: the defaults 1e-5, 1e-4 */
+    const float *expect;                      /* hand-computed output, or NULL */
+    float atol, rtol;                         /* 0: the defaults 1e-5, 1e-4 */
 } tcase;
 
 /* Shape literal: SHAPE(1, 16, 34, 17). */
-#define SHAPE(...) ((lumen_shape){sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t), {__VA_ARGS__}})
+#define SHAPE(...)                                                                                 \
+    ((lumen_shape){sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t), {__VA_ARGS__}})
 #define ABSENT ((lumen_shape){-1, {0}})
 
 /* Runs one case on ctx and prints one line. Returns 1 when it passed. */

@@ -515,8 +515,8 @@ static void case_shape_arith(lumen_ctx *ctx)
     float *got = load_run(ctx, "shape arithmetic", buf, len, x, &nodes, &os), want[24];
     for (int i = 0; i < 24; i++)
         want[i] = x[i] > 0 ? x[i] : 0;
-    compare("Reshape(x, Concat(Unsqueeze(Gather(Shape(x), 0)), [-1])) folded on the host", got,
-            &os, want, &ws, nodes, 2);
+    compare("Reshape(x, Concat(Unsqueeze(Gather(Shape(x), 0)), [-1])) folded on the host", got, &os,
+            want, &ws, nodes, 2);
     free(got), free(buf);
     mb_free(&b);
 }
@@ -553,8 +553,8 @@ static void case_resize(lumen_ctx *ctx, int linear)
         const lumen_shape *s[] = {&xs};
         const float *in[] = {x};
         float *want = ref_op(&d, 1, s, in, &rs);
-        compare("Resize linear half_pixel scales [1,1,2,2] x=[1,2,3,5] (reference)", got, &os,
-                want, &rs, nodes, 1);
+        compare("Resize linear half_pixel scales [1,1,2,2] x=[1,2,3,5] (reference)", got, &os, want,
+                &rs, nodes, 1);
         free(want);
     } else {
         static const float want[16] = {1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4};
@@ -614,8 +614,7 @@ static void case_rejections(void)
     mb_node(&b, "Conv", "c", "x,w", "y");
     mb_output(&b, "y");
     buf = mb_pack(&b, &len);
-    expect_error("tensor data shorter than its dims", buf, len, LUMEN_EFORMAT,
-                 "initializer 'w'");
+    expect_error("tensor data shorter than its dims", buf, len, LUMEN_EFORMAT, "initializer 'w'");
     free(buf);
     mb_free(&b);
 
@@ -658,8 +657,8 @@ static void case_read_tensor(void)
     lumen_array a;
     int is_int = -1;
     char err[LUMEN_ERR_MAX];
-    lumen_status st = wrote ? lumen_onnx_read_tensor(path, &a, &is_int, err, sizeof err)
-                            : LUMEN_EIO;
+    lumen_status st =
+        wrote ? lumen_onnx_read_tensor(path, &a, &is_int, err, sizeof err) : LUMEN_EIO;
     CHECK(st == LUMEN_OK && a.shape.ndim == 2 && a.shape.d[1] == 3 && !is_int &&
               !memcmp(a.data, v, sizeof v),
           "read_tensor float [2,3] raw_data round trip");

@@ -68,8 +68,8 @@ static lumen_graph *build_block(int c, int h, int w)
     /* a constant subgraph (folded) and a dead branch (removed) */
     int k = add_const(g, "k", SHAPE(c, 1, 1), 1.0f, 2.0f, 12);
     int k2 = lumen_graph_op(g, "k2", &relu, 1, (int[]){k});
-    int s = lumen_graph_op(g, "scaled", &(lumen_opdesc){.op = LUMEN_OP_BINARY,
-                                                       .p.binary.kind = LUMEN_BIN_MUL},
+    int s = lumen_graph_op(g, "scaled",
+                           &(lumen_opdesc){.op = LUMEN_OP_BINARY, .p.binary.kind = LUMEN_BIN_MUL},
                            2, (int[]){z, k2});
     lumen_graph_op(g, "unused", &relu, 1, (int[]){x});
     lumen_opdesc rs = {.op = LUMEN_OP_RESHAPE};
@@ -106,8 +106,7 @@ static float *run_model(lumen_ctx *ctx, lumen_graph *g, const lumen_model_option
     return y;
 }
 
-static double max_rel_violation(const float *a, const float *b, int64_t n, double atol,
-                                double rtol)
+static double max_rel_violation(const float *a, const float *b, int64_t n, double atol, double rtol)
 {
     double worst = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -131,16 +130,20 @@ static void test_passes(lumen_ctx *ctx)
         float *ref = run_model(ctx, build_block(c, h, w), &all_off, x, out, &nodes_off, &ps_off);
         float *opt = run_model(ctx, build_block(c, h, w), NULL, x, out, &nodes_on, &ps_on);
         double v = ref && opt ? max_rel_violation(opt, ref, n, 1e-5, 1e-4) : 1e9;
-        CHECK(v <= 1, "output %d: all passes vs none: worst |diff|/(1e-5+1e-4|ref|) = %.3f "
-              "(nodes %d -> %d)", out, v, nodes_off, nodes_on);
+        CHECK(v <= 1,
+              "output %d: all passes vs none: worst |diff|/(1e-5+1e-4|ref|) = %.3f "
+              "(nodes %d -> %d)",
+              out, v, nodes_off, nodes_on);
         free(ref);
         free(opt);
     }
-    CHECK(nodes_on == 5, "conv+bn+relu6, conv+bn+add+relu fused; const folded; dead node gone: "
-          "%d nodes (c1, c2, scaled, flat as an alias, out2)", nodes_on);
+    CHECK(nodes_on == 5,
+          "conv+bn+relu6, conv+bn+add+relu fused; const folded; dead node gone: "
+          "%d nodes (c1, c2, scaled, flat as an alias, out2)",
+          nodes_on);
     /* each pass alone on */
-    const char *names[] = {"fold_const", "fold_bn", "fuse_residual", "fuse_act", "dead_code",
-                           "memory_plan"};
+    const char *names[] = {"fold_const", "fold_bn",   "fuse_residual",
+                           "fuse_act",   "dead_code", "memory_plan"};
     float *ref = run_model(ctx, build_block(c, h, w), &all_off, x, 0, &nodes_off, &ps_off);
     for (int p = 0; p < 6; p++) {
         lumen_model_options o = {1, 1, 1, 1, 1, 1};
@@ -229,7 +232,8 @@ static lumen_graph *build_concat(int n)
 {
     lumen_graph *g = lumen_graph_new();
     int x = lumen_graph_input(g, "x", &SHAPE(n, 3, 9, 7));
-    lumen_opdesc relu = lumen_opdesc_unary(LUMEN_ACT_RELU), sig = lumen_opdesc_unary(LUMEN_ACT_SIGMOID),
+    lumen_opdesc relu = lumen_opdesc_unary(LUMEN_ACT_RELU),
+                 sig = lumen_opdesc_unary(LUMEN_ACT_SIGMOID),
                  th = lumen_opdesc_unary(LUMEN_ACT_TANH);
     int a = lumen_graph_op(g, "a", &relu, 1, &x);
     int b = lumen_graph_op(g, "b", &sig, 1, &x);
@@ -260,9 +264,11 @@ static void test_concat_in_place(lumen_ctx *ctx)
             float *got = run_model(ctx, build_concat(n), NULL, x, out, &nodes_b, &pb);
             int64_t on = out == 0 ? n * 4 * 9 * 7 : n * 3 * 9 * 7;
             double v = ref && got ? max_rel_violation(got, ref, on, 1e-5, 1e-4) : 1e9;
-            CHECK(v <= 1, "concat batch %d output %d: planned (in-place at batch 1) vs separate "
-                  "buffers: %.3f; planned %llu bytes, naive %llu", n, out, v,
-                  (unsigned long long)pb.planned_bytes, (unsigned long long)pb.naive_bytes);
+            CHECK(v <= 1,
+                  "concat batch %d output %d: planned (in-place at batch 1) vs separate "
+                  "buffers: %.3f; planned %llu bytes, naive %llu",
+                  n, out, v, (unsigned long long)pb.planned_bytes,
+                  (unsigned long long)pb.naive_bytes);
             free(ref);
             free(got);
         }

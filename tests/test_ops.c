@@ -11,8 +11,8 @@ static const struct {
     const char *name;
     family_fn fn;
 } families[] = {
-    {"eltwise", cases_eltwise}, {"conv", cases_conv},     {"gemm", cases_gemm},
-    {"pool", cases_pool},       {"layout", cases_layout}, {"norm", cases_norm},
+    {"eltwise", cases_eltwise},     {"conv", cases_conv},     {"gemm", cases_gemm},
+    {"pool", cases_pool},           {"layout", cases_layout}, {"norm", cases_norm},
     {"attention", cases_attention},
 };
 #define N_FAMILIES ((int)(sizeof families / sizeof families[0]))

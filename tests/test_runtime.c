@@ -76,7 +76,8 @@ static void test_devices(void)
     lumen_status st = lumen_devices(infos, 16, &n, err, sizeof err);
     CHECK(st == LUMEN_OK && n >= 1, "lumen_devices lists %d device(s)", n);
     CHECK(lumen_device_select("0:0", &sel, err, sizeof err) == LUMEN_OK, "select by index 0:0");
-    CHECK(lumen_device_select("cpu", &sel, err, sizeof err) == LUMEN_OK || infos[0].type != LUMEN_DEV_CPU,
+    CHECK(lumen_device_select("cpu", &sel, err, sizeof err) == LUMEN_OK ||
+              infos[0].type != LUMEN_DEV_CPU,
           "select by type 'cpu'");
     st = lumen_device_select("no-such-device-xyz", &sel, err, sizeof err);
     CHECK(st == LUMEN_ENODEV && strstr(err, "no-such-device-xyz"), "unknown selector -> %s: %s",
@@ -145,7 +146,8 @@ static void test_build_failure(void)
     snprintf(path, sizeof path, "%s/common.cl", kdir);
     write_text(path, "/* empty */\n");
     snprintf(path, sizeof path, "%s/eltwise.cl", kdir);
-    write_text(path, "__kernel void unary_f32(__global float *x)\n{\n    x[0] = undefined_name;\n}\n");
+    write_text(path,
+               "__kernel void unary_f32(__global float *x)\n{\n    x[0] = undefined_name;\n}\n");
     setenv("LUMEN_KERNEL_DIR", kdir, 1);
     lumen_ctx_options o = {.cache_dir = ""};
     lumen_ctx *ctx = NULL;
@@ -207,8 +209,8 @@ static void test_cache(void)
     lumen_ctx_new_opts(NULL, &o, &ctx, err, sizeof err);
     st = run_relu(ctx);
     lumen_ctx_cache_stats(ctx, &s);
-    CHECK(st == LUMEN_OK && s.disk_hits == 1 && s.disk_misses == 0,
-          "warm cache: %d hit, %d miss", s.disk_hits, s.disk_misses);
+    CHECK(st == LUMEN_OK && s.disk_hits == 1 && s.disk_misses == 0, "warm cache: %d hit, %d miss",
+          s.disk_hits, s.disk_misses);
     lumen_ctx_free(ctx);
 
     /* corrupt the entry: flip bytes in the binary part */
@@ -279,8 +281,8 @@ static void test_binary_only(void)
         fclose(f);
     }
     st = lumen_ctx_new_opts(NULL, &b, &ctx, err, sizeof err);
-    CHECK(st == LUMEN_EINVAL && strstr(err, "compiled for"), "kernels file of another device -> %s: %s",
-          lumen_status_name(st), err);
+    CHECK(st == LUMEN_EINVAL && strstr(err, "compiled for"),
+          "kernels file of another device -> %s: %s", lumen_status_name(st), err);
     if (truncate(kfile, 30) != 0)
         perror("truncate");
     st = lumen_ctx_new_opts(NULL, &b, &ctx, err, sizeof err);

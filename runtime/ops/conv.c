@@ -506,5 +506,5 @@ static double convt_flops(const lumen_opdesc *d, int n_in, const lumen_shape *co
 }
 
 const lumen__op_impl lumen__impl_CONV = {2, 4, conv_shape, conv_ref, conv_run, conv_flops};
-const lumen__op_impl lumen__impl_CONV_TRANSPOSE = {2, 3, convt_shape, convt_ref, convt_run,
-                                                   convt_flops};
+const lumen__op_impl lumen__impl_CONV_TRANSPOSE = {2,         3,         convt_shape,
+                                                   convt_ref, convt_run, convt_flops};

@@ -43,10 +43,14 @@ static lumen_status unary_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
     const lumen_actdesc *a = &d->p.unary.act;
     int n = (int)lumen_tensor_numel(y), xo = lumen__off(in[0]), yo = lumen__off(y),
         act = (int)a->act;
-    lumen__arg args[] = {{sizeof(cl_mem), &in[0]->mem}, {sizeof(int), &xo},
-                         {sizeof(cl_mem), &y->mem},     {sizeof(int), &yo},
-                         {sizeof(int), &n},             {sizeof(int), &act},
-                         {sizeof(float), &a->a},        {sizeof(float), &a->b}};
+    lumen__arg args[] = {{sizeof(cl_mem), &in[0]->mem},
+                         {sizeof(int), &xo},
+                         {sizeof(cl_mem), &y->mem},
+                         {sizeof(int), &yo},
+                         {sizeof(int), &n},
+                         {sizeof(int), &act},
+                         {sizeof(float), &a->a},
+                         {sizeof(float), &a->b}};
     st = lumen__set_args(ctx, k, "unary_f32", 8, args);
     if (st != LUMEN_OK)
         return st;
@@ -184,8 +188,8 @@ static lumen_status binary_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
     int same = nd <= 1 && (nd == 0 || (sa[0] == 1 && sb[0] == 1));
     int vec2d = !same && nd <= 2 && e[nd - 1] % 8 == 0 && (sa[nd - 1] == 0 || sa[nd - 1] == 1) &&
                 (sb[nd - 1] == 0 || sb[nd - 1] == 1);
-    const char *name = same    ? "binary_same_f32"
-                       : vec2d ? "binary_2d8_f32"
+    const char *name = same      ? "binary_same_f32"
+                       : vec2d   ? "binary_2d8_f32"
                        : nd <= 2 ? "binary_2d_f32"
                                  : "binary_bcast_f32";
     cl_kernel k;
