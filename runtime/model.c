@@ -2,10 +2,9 @@
  * model.c - a graph compiled for one context: memory plan, device tensors, execution, per-node
  * profile and the layer-by-layer checker.
  *
- * Memory plan: intermediate values are assigned to buffer slots by liveness, in execution
- * order. A value's slot is taken when its node runs and given back after the last node that
- * reads it; a new value takes the smallest free slot that is big enough (best fit), else the
- * largest free slot grows, else a new slot is made. Slots are allocated once, after planning.
+ * Memory plan: intermediate values share whole buffer slots when their lifetimes (first write
+ * to last read, in execution order) do not overlap; see plan_memory for the assignment. Slots
+ * are allocated once, after planning.
  * Graph inputs and outputs get buffers of their own, so inputs survive a run and outputs stay
  * readable. Two kinds of node are elided, no kernel launched:
  * - a RESHAPE of an intermediate: its output is a view of its input's storage;
@@ -13,7 +12,7 @@
  *   channels at batch 1): each input becomes a view into the concat's output at its offset, so
  *   the producers write straight into place. Any number of readers may still read such an
  *   input: its storage (the concat's) lives until the last reader of any of them.
- * A storage root takes its slot at the first node that writes any part of it.
+ * A storage root lives from the first node that writes any part of it to its last reader.
  */
 #include <float.h>
 #include <math.h>
@@ -114,136 +113,109 @@ static int concat_in_place(const lumen_graph *g, const lumen__node *n)
     return 1;
 }
 
-typedef struct plan_state {
-    uint64_t *slot_size; /* bytes */
-    char *slot_free;
-    int n, cap;
-} plan_state;
+/* A storage root to place: its bytes and its lifetime in execution positions. */
+typedef struct plan_item {
+    int value;
+    uint64_t bytes;
+    int first, last; /* first write .. last read, inclusive */
+} plan_item;
 
-static int take_slot(plan_state *p, uint64_t need)
+static int by_size_desc(const void *a, const void *b)
 {
-    int best = -1, largest = -1;
-    for (int i = 0; i < p->n; i++) {
-        if (!p->slot_free[i])
-            continue;
-        if (p->slot_size[i] >= need && (best < 0 || p->slot_size[i] < p->slot_size[best]))
-            best = i;
-        if (largest < 0 || p->slot_size[i] > p->slot_size[largest])
-            largest = i;
-    }
-    if (best < 0 && largest >= 0) {
-        best = largest;
-        p->slot_size[best] = need;
-    }
-    if (best < 0) {
-        if (p->n == p->cap) {
-            int cap = p->cap ? 2 * p->cap : 32;
-            uint64_t *s = realloc(p->slot_size, (size_t)cap * sizeof *s);
-            if (!s)
-                return -1;
-            p->slot_size = s;
-            char *f = realloc(p->slot_free, (size_t)cap);
-            if (!f)
-                return -1;
-            p->slot_free = f;
-            p->cap = cap;
-        }
-        best = p->n++;
-        p->slot_size[best] = need;
-    }
-    p->slot_free[best] = 0;
-    return best;
+    const plan_item *x = a, *y = b;
+    if (x->bytes != y->bytes)
+        return x->bytes < y->bytes ? 1 : -1;
+    return x->first - y->first;
 }
 
-/* Assigns slots to intermediates; fills slot_of[value] (-1: not planned). */
+/*
+ * Assigns slots to intermediates; fills slot_of[value] (-1: not planned).
+ *
+ * The whole schedule is known, so this plans offline, greedy by size: storage roots are taken
+ * largest first, each into the smallest existing slot whose values' lifetimes it does not
+ * overlap (all existing slots are at least as large, having been sized by a larger value),
+ * else into a new slot. Lifetimes are inclusive, so a node's output never shares a slot with
+ * one of its own inputs.
+ */
 static lumen_status plan_memory(lumen_model *m, const lumen_model_options *o, int *slot_of)
 {
     lumen_graph *g = m->g;
-    int nv = g->n_values;
-    int *last = malloc((size_t)nv * sizeof *last);
-    plan_state p = {0};
+    int nv = g->n_values, n_items = 0, n_slots = 0;
+    plan_item *items = calloc((size_t)nv + 1, sizeof *items);
+    int *item_of = malloc(((size_t)nv + 1) * sizeof *item_of);
+    uint64_t *slot_size = calloc((size_t)nv + 1, sizeof *slot_size);
+    int *owner = malloc(((size_t)nv + 1) * sizeof *owner); /* item -> slot */
     lumen_status st = LUMEN_OK;
-    if (!last)
-        return lumen__fail(m->ctx, LUMEN_ENOMEM, "out of host memory");
+    if (!items || !item_of || !slot_size || !owner) {
+        st = lumen__fail(m->ctx, LUMEN_ENOMEM, "out of host memory");
+        goto cleanup;
+    }
     for (int v = 0; v < nv; v++) {
-        last[v] = -1;
+        item_of[v] = -1;
         slot_of[v] = -1;
     }
-    /* last use of each storage root, in execution positions */
     for (int k = 0; k < m->n_order; k++) {
         const lumen__node *n = &g->nodes[m->order[k]];
+        const lumen__value *out = &g->values[n->out];
+        int r = root_of(g, n->out);
+        if (!out->is_output) /* naive: every intermediate its own buffer, elided ones included */
+            m->plan.naive_bytes += value_bytes(out);
+        if (g->values[r].kind == LUMEN__VAL_NODE && !g->values[r].is_output && item_of[r] < 0) {
+            item_of[r] = n_items;
+            items[n_items++] = (plan_item){r, value_bytes(&g->values[r]), k, k};
+        }
         for (int j = 0; j < n->n_in; j++)
-            if (n->in[j] >= 0)
-                last[root_of(g, n->in[j])] = k;
+            if (n->in[j] >= 0 && item_of[root_of(g, n->in[j])] >= 0)
+                items[item_of[root_of(g, n->in[j])]].last = k;
     }
-    /* naive: every intermediate its own buffer, elided ones included */
+    /* the largest set of intermediates live at one time: the lower bound for any plan */
     for (int k = 0; k < m->n_order; k++) {
-        const lumen__value *val = &g->values[g->nodes[m->order[k]].out];
-        if (!val->is_output)
-            m->plan.naive_bytes += value_bytes(val);
+        uint64_t live = 0;
+        for (int i = 0; i < n_items; i++)
+            if (items[i].first <= k && k <= items[i].last)
+                live += items[i].bytes;
+        if (live > m->plan.live_peak)
+            m->plan.live_peak = live;
     }
-    uint64_t live = 0;
-    for (int k = 0; k < m->n_order; k++) {
-        const lumen__node *n = &g->nodes[m->order[k]];
-        int v = root_of(g, n->out);
-        const lumen__value *val = &g->values[v];
-        if (val->kind == LUMEN__VAL_NODE && !val->is_output && slot_of[v] < 0) {
-            uint64_t b = value_bytes(val);
-            int s = o->no_memory_plan ? -1 : take_slot(&p, b);
-            if (o->no_memory_plan) {
-                p.slot_free = realloc(p.slot_free, (size_t)p.n + 1);
-                uint64_t *ss = realloc(p.slot_size, ((size_t)p.n + 1) * sizeof *ss);
-                if (ss)
-                    p.slot_size = ss;
-                if (p.slot_free && ss) {
-                    s = p.n++;
-                    p.slot_size[s] = b;
-                    p.slot_free[s] = 0;
-                }
-            }
-            if (s < 0) {
-                st = lumen__fail(m->ctx, LUMEN_ENOMEM, "out of host memory");
-                goto cleanup;
-            }
-            slot_of[v] = s;
-            live += b;
-            if (live > m->plan.live_peak)
-                m->plan.live_peak = live;
-            if (last[v] < 0 && v == n->out) { /* never read (dead code off): free at once */
-                p.slot_free[s] = 1;
-                live -= b;
-            }
+    qsort(items, (size_t)n_items, sizeof *items, by_size_desc);
+    for (int i = 0; i < n_items; i++) {
+        int best = -1;
+        for (int s = 0; !o->no_memory_plan && s < n_slots; s++) {
+            int clash = 0;
+            for (int j = 0; j < i && !clash; j++)
+                clash = owner[j] == s && items[j].first <= items[i].last &&
+                        items[i].first <= items[j].last;
+            if (!clash && (best < 0 || slot_size[s] < slot_size[best]))
+                best = s;
         }
-        for (int j = 0; j < n->n_in; j++) {
-            if (n->in[j] < 0)
-                continue;
-            int r = root_of(g, n->in[j]);
-            if (slot_of[r] >= 0 && last[r] == k && !p.slot_free[slot_of[r]]) {
-                p.slot_free[slot_of[r]] = 1;
-                live -= value_bytes(&g->values[r]);
-            }
+        if (best < 0) {
+            best = n_slots++;
+            slot_size[best] = items[i].bytes;
         }
+        owner[i] = best;
+        slot_of[items[i].value] = best;
     }
-    m->n_slots = p.n;
-    m->slots = calloc((size_t)p.n + 1, sizeof *m->slots);
+    m->n_slots = n_slots;
+    m->slots = calloc((size_t)n_slots + 1, sizeof *m->slots);
     if (!m->slots) {
         st = lumen__fail(m->ctx, LUMEN_ENOMEM, "out of host memory");
         goto cleanup;
     }
-    for (int s = 0; s < p.n; s++) {
-        lumen_shape sh = {1, {(int64_t)(p.slot_size[s] / sizeof(float))}};
+    for (int s = 0; s < n_slots; s++) {
+        lumen_shape sh = {1, {(int64_t)(slot_size[s] / sizeof(float))}};
         char name[32];
         snprintf(name, sizeof name, "slot%d", s);
         st = lumen_tensor_new(m->ctx, name, &sh, &m->slots[s]);
         if (st != LUMEN_OK)
             goto cleanup;
-        m->plan.planned_bytes += p.slot_size[s];
+        m->plan.planned_bytes += slot_size[s];
     }
-    m->plan.buffers = p.n;
+    m->plan.buffers = n_slots;
 cleanup:
-    free(last);
-    free(p.slot_size);
-    free(p.slot_free);
+    free(items);
+    free(item_of);
+    free(slot_size);
+    free(owner);
     return st;
 }
 
