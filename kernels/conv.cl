@@ -57,7 +57,8 @@ __attribute__((always_inline)) inline float8 load8(__global const float *row, in
         CHANNEL_LOOP(load8(row, (ix0), (step), W))                                                 \
     }
 
-/* lumen_act on 8 lanes; the common epilogues (none, relu, relu6) as vector code. */
+/* lumen_act on 8 lanes: the common epilogues (none, relu, relu6) inline, the rest through
+ * common.cl's float8 version (GELU after the depthwise conv of the attention blocks). */
 __attribute__((always_inline)) inline float8 act8(int act, float a, float b, float8 v)
 {
     if (act == ACT_NONE)
@@ -66,11 +67,7 @@ __attribute__((always_inline)) inline float8 act8(int act, float a, float b, flo
         return fmax(v, 0.0f);
     if (act == ACT_RELU6)
         return fmin(fmax(v, 0.0f), 6.0f);
-    float t8[8];
-    vstore8(v, 0, t8);
-    for (int t = 0; t < 8; t++)
-        t8[t] = lumen_act(act, a, b, t8[t]);
-    return vload8(0, t8);
+    return lumen_act8(act, a, b, v);
 }
 
 /* y[base + ox0 + t*step] = act(v[t] + bias + res[...]) for the lanes with ox0 + t*step < OW;

@@ -50,6 +50,26 @@ def main():
     t0 = time.time()
     t_model = 0.0
     i = 0
+    def result(done):
+        """Figures over the first `done` frames; also written to --out."""
+        res = {
+            "data": "SYNTHETIC held-out set (models/angio_qa/synth.py), NOT comparable with the paper's "
+                    "0.8182 accuracy on clinical data",
+            "weights": os.path.basename(a.weights), "weights_meta": meta,
+            "n_frames": done, "n_requested": a.n, "size": a.size, "seed": a.seed,
+            "dice_mean": float(np.mean(dices)), "dice_frames": len(dices),
+            "dice_pooled": 2.0 * inter_all / max(mass_all, 1),
+            "dice_mean_per_class": {CLASS_NAMES[k]: float(np.mean(v)) if v else None for k, v in enumerate(dice_cls)},
+            "accuracy": float(np.trace(conf) / conf.sum()),
+            "per_class_recall": {CLASS_NAMES[k]: float(conf[k, k] / max(conf[k].sum(), 1)) for k in range(K)},
+            "confusion_matrix": conf.tolist(), "confusion_rows": "true class", "confusion_cols": "predicted class",
+            "class_names": CLASS_NAMES[:K],
+            "seconds_per_frame_model_cpu": t_model / max(done, 1),
+        }
+        with open(a.out, "w") as f:
+            json.dump(res, f, indent=1)
+        return res
+
     while i < a.n:
         nb = min(a.batch, a.n - i)
         xs, ms, ys = [], [], []
@@ -80,22 +100,8 @@ def main():
         if i % 100 == 0 or i == a.n:
             print("%5d/%d  dice_mean=%.4f  acc=%.4f  %.2f s/frame (model %.2f)" % (
                 i, a.n, np.mean(dices), np.trace(conf) / conf.sum(), (time.time() - t0) / i, t_model / i), flush=True)
-    res = {
-        "data": "SYNTHETIC held-out set (models/angio_qa/synth.py), NOT comparable with the paper's "
-                "0.8182 accuracy on clinical data",
-        "weights": os.path.basename(a.weights), "weights_meta": meta,
-        "n_frames": a.n, "size": a.size, "seed": a.seed,
-        "dice_mean": float(np.mean(dices)), "dice_frames": len(dices),
-        "dice_pooled": 2.0 * inter_all / max(mass_all, 1),
-        "dice_mean_per_class": {CLASS_NAMES[k]: float(np.mean(v)) if v else None for k, v in enumerate(dice_cls)},
-        "accuracy": float(np.trace(conf) / conf.sum()),
-        "per_class_recall": {CLASS_NAMES[k]: float(conf[k, k] / max(conf[k].sum(), 1)) for k in range(K)},
-        "confusion_matrix": conf.tolist(), "confusion_rows": "true class", "confusion_cols": "predicted class",
-        "class_names": CLASS_NAMES[:K],
-        "seconds_per_frame_model_cpu": t_model / a.n,
-    }
-    with open(a.out, "w") as f:
-        json.dump(res, f, indent=1)
+            result(i)  # writes the JSON: partial results survive an interrupted run
+    res = result(a.n)
     print(json.dumps({k: res[k] for k in ("dice_mean", "dice_pooled", "accuracy", "confusion_matrix")}, indent=1))
 
 

@@ -169,10 +169,13 @@ class LGSAM(nn.Module):
         # ---- global heads: attention to pooled tokens (pool LN'd tokens first, then project) ----
         ph, pw = min(self.pool, H), min(self.pool, W)
         assert H % ph == 0 and W % pw == 0, "feature map must tile into pooling cells"
-        yp = F.avg_pool2d(y.permute(0, 3, 1, 2), (ph, pw), (ph, pw))  # [N,C,H/ph,W/pw]
-        yp = yp.flatten(2).transpose(1, 2)  # [N,Tp,C] row-major
-        kg = F.linear(yp, wk[cl:], bk[cl:]).reshape(N, -1, hg, d).transpose(1, 2)  # [N,hg,Tp,d]
-        vg = F.linear(yp, wv[cl:], bv[cl:]).reshape(N, -1, hg, d).transpose(1, 2)
+        tp = (H // ph) * (W // pw)
+        # count_include_pad=False changes nothing (no padding) but keeps torch.onnx from emitting
+        # a zero Pad in front of AveragePool; explicit sizes keep Shape ops out of the ONNX graph
+        yp = F.avg_pool2d(y.permute(0, 3, 1, 2), (ph, pw), (ph, pw), count_include_pad=False)
+        yp = yp.reshape(N, C, tp).transpose(1, 2)  # [N,Tp,C], pooled tokens row-major
+        kg = F.linear(yp, wk[cl:], bk[cl:]).reshape(N, tp, hg, d).transpose(1, 2)  # [N,hg,Tp,d]
+        vg = F.linear(yp, wv[cl:], bv[cl:]).reshape(N, tp, hg, d).transpose(1, 2)
         qg = q[..., cl:].reshape(N, H * W, hg, d).transpose(1, 2)  # [N,hg,HW,d]
         og = self._attend(qg, kg, vg).transpose(1, 2).reshape(N, H, W, C - cl)
 
@@ -248,7 +251,7 @@ class AngioQA(nn.Module):
         d = self.d2(d, f2)
         d = self.d1(d, f1)
         seg = F.interpolate(self.seg(d), scale_factor=2.0, mode="bilinear", align_corners=False)
-        m = F.avg_pool2d(torch.sigmoid(seg), 32, 32)  # [N,1,S/32,S/32], same grid as F5
+        m = F.avg_pool2d(torch.sigmoid(seg), 32, 32, count_include_pad=False)  # [N,1,S/32,S/32] = F5 grid
         g = torch.cat([f5, f5 * m, m], dim=1)
         g = self.cls(g).mean(dim=(2, 3))
         return seg, self.fc(g)
