@@ -62,3 +62,23 @@ __kernel void resize_linear_f32(__global const float *x, int x_off, __global flo
              wh * ((1.0f - ww) * p1[h1 * isz.z + w0] + ww * p1[h1 * isz.z + w1]);
     y[y_off + (z * osz.y + oh) * osz.z + ow] = (1.0f - wd) * v0 + wd * v1;
 }
+
+/* Bilinear x2, half-pixel centres, on planes of H x W (W a multiple of 4). Output row oh blends
+ * input rows i and its neighbour (weights 0.75 / 0.25, clamped at the borders), then each output
+ * column pair (2j, 2j+1) blends columns j-1, j, j+1 the same way. Grid (W/4, 2H, planes): one
+ * work-item writes 8 outputs of a row. This equals resize_linear_f32 for these sizes. */
+__kernel void resize_up2_f32(__global const float *x, int x_off, __global float *y, int y_off,
+                             int H, int W)
+{
+    int j0 = (int)get_global_id(0) * 4, oh = get_global_id(1), pl = get_global_id(2);
+    int i = oh >> 1, inb = (oh & 1) ? min(i + 1, H - 1) : max(i - 1, 0);
+    __global const float *ra = x + x_off + (pl * H + i) * W, *rb = x + x_off + (pl * H + inb) * W;
+    /* the row blend at input columns j0-1 .. j0+4 (clamped) */
+    float4 mid = 0.75f * vload4(0, ra + j0) + 0.25f * vload4(0, rb + j0);
+    int jl = max(j0 - 1, 0), jr = min(j0 + 4, W - 1);
+    float left = 0.75f * ra[jl] + 0.25f * rb[jl], right = 0.75f * ra[jr] + 0.25f * rb[jr];
+    float4 prev = (float4)(left, mid.s012), next = (float4)(mid.s123, right);
+    float4 even = 0.25f * prev + 0.75f * mid, odd = 0.75f * mid + 0.25f * next;
+    float8 out = (float8)(even.s0, odd.s0, even.s1, odd.s1, even.s2, odd.s2, even.s3, odd.s3);
+    vstore8(out, 0, y + y_off + (pl * 2 * H + oh) * 2 * W + 2 * j0);
+}

@@ -179,11 +179,46 @@ static lumen_status resize_ref(const lumen_opdesc *d, int n_in, const lumen_shap
     return LUMEN_OK;
 }
 
+/* Bilinear x2 on the last two axes with half-pixel centres (PyTorch's align_corners=False, the
+ * decoders' Up2) and a width that is a multiple of 4: a kernel that writes 8 outputs of a row
+ * from 6 inputs, with the fixed weights 0.25 / 0.75. Returns 1 when it applies. */
+static int is_up2(const lumen_resize_params *p, const lumen_shape *x, const lumen_shape *y)
+{
+    int nd = x->ndim;
+    if (p->mode != LUMEN_RESIZE_LINEAR || p->nsp != 2 || nd < 2 ||
+        (p->coord != LUMEN_COORD_HALF_PIXEL && p->coord != LUMEN_COORD_PYTORCH_HALF_PIXEL))
+        return 0;
+    for (int i = 0; i < 2; i++) {
+        if (y->d[nd - 2 + i] != 2 * x->d[nd - 2 + i] || (p->scale[i] != 0 && p->scale[i] != 2))
+            return 0;
+    }
+    return x->d[nd - 1] % 4 == 0 && x->d[nd - 2] >= 1;
+}
+
+static lumen_status run_up2(lumen_ctx *ctx, const lumen_tensor *x, lumen_tensor *y)
+{
+    cl_kernel k;
+    lumen_status st = lumen__kernel(ctx, "resize", "", "resize_up2_f32", &k);
+    if (st != LUMEN_OK)
+        return st;
+    int nd = x->shape.ndim, H = (int)x->shape.d[nd - 2], W = (int)x->shape.d[nd - 1];
+    int xo = lumen__off(x), yo = lumen__off(y);
+    lumen__arg args[] = {{sizeof(cl_mem), &x->mem}, {sizeof(int), &xo}, {sizeof(cl_mem), &y->mem},
+                         {sizeof(int), &yo},        {sizeof(int), &H},  {sizeof(int), &W}};
+    if ((st = lumen__set_args(ctx, k, "resize_up2_f32", 6, args)) != LUMEN_OK)
+        return st;
+    size_t g[3] = {(size_t)W / 4, (size_t)H * 2, (size_t)(lumen_tensor_numel(x) / H / W)};
+    double n = (double)lumen_tensor_numel(y);
+    return lumen__launch(ctx, k, 3, g, NULL, "resize_up2", n * 8, 4.0 * n * 1.25);
+}
+
 static lumen_status resize_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
                                const lumen_tensor *const *in, lumen_tensor *y)
 {
     (void)n_in;
     const lumen_resize_params *p = &d->p.resize;
+    if (is_up2(p, &in[0]->shape, &y->shape))
+        return run_up2(ctx, in[0], y);
     const char *name = p->mode == LUMEN_RESIZE_NEAREST ? "resize_nearest_f32" : "resize_linear_f32";
     cl_kernel k;
     lumen_status st = lumen__kernel(ctx, "resize", "", name, &k);
