@@ -19,7 +19,8 @@
 #include "internal.h"
 
 typedef struct png_errctx {
-    char msg[256];
+    char msg[256];  /* the error that stopped libpng */
+    char warn[256]; /* the last warning: libpng explains a size-limit refusal in one */
 } png_errctx;
 
 static void on_error(png_structp png, png_const_charp msg)
@@ -31,7 +32,9 @@ static void on_error(png_structp png, png_const_charp msg)
 
 static void on_warning(png_structp png, png_const_charp msg)
 {
-    (void)png, (void)msg; /* warnings (e.g. an unknown chunk) do not stop a read */
+    /* warnings (e.g. an unknown chunk) do not stop a read; keep the last one for the message */
+    png_errctx *e = png_get_error_ptr(png);
+    snprintf(e->warn, sizeof e->warn, "%s", msg);
 }
 
 void lumen_image_free(lumen_image *img)
@@ -46,7 +49,7 @@ lumen_status lumen_png_read(const char *path, int max_side, lumen_image *out, ch
                             size_t errlen)
 {
     char msg[LUMEN_ERR_MAX] = "";
-    png_errctx ectx = {""};
+    png_errctx ectx = {"", ""};
     png_structp png = NULL;
     png_infop info = NULL;
     unsigned char sig[8];
@@ -129,10 +132,10 @@ lumen_status lumen_png_read(const char *path, int max_side, lumen_image *out, ch
     data = NULL;
     st = LUMEN_OK;
 done:
-    if (st != LUMEN_OK && strstr(ectx.msg, "Image width exceeds user limit"))
+    if (st != LUMEN_OK && strstr(ectx.warn, "Image width exceeds user limit"))
         st = lumen__errf(msg, LUMEN_ERANGE, "%s: image wider than the limit of %d pixels", path,
                          limit);
-    else if (st != LUMEN_OK && strstr(ectx.msg, "Image height exceeds user limit"))
+    else if (st != LUMEN_OK && strstr(ectx.warn, "Image height exceeds user limit"))
         st = lumen__errf(msg, LUMEN_ERANGE, "%s: image taller than the limit of %d pixels", path,
                          limit);
     if (png)
@@ -150,7 +153,7 @@ done:
 lumen_status lumen_png_write(const char *path, const lumen_image *img, char *err, size_t errlen)
 {
     char msg[LUMEN_ERR_MAX] = "", tmp[1100];
-    png_errctx ectx = {""};
+    png_errctx ectx = {"", ""};
     png_structp png = NULL;
     png_infop info = NULL;
     FILE *volatile f = NULL;

@@ -155,6 +155,26 @@ case("png read/write: 8 and 16 bit, Image:tensor, a bad file", function()
   assert(lumen.png_read(tmp .. "/rgb.png").channels == 3)
 end)
 
+case("png size limits: refused before any pixel memory, the limit is configurable", function()
+  -- a valid 20x10 frame, read with a 16-pixel limit
+  local t = assert(ctx:tensor({ 1, 1, 10, 20 }, "wide"))
+  t:fill(3)
+  assert(lumen.png_write(tmp .. "/wide.png", t))
+  local none, err = lumen.png_read(tmp .. "/wide.png", { max_side = 16 })
+  assert(none == nil and err:find("wider than the limit of 16", 1, true), tostring(err))
+  assert(lumen.png_read(tmp .. "/wide.png", { max_side = 20 }).width == 20)
+  -- a header claiming 100000 x 100000 pixels (over the default 8192): rejected at the header
+  local f = assert(io.open(tmp .. "/wide.png", "rb"))
+  local bytes = f:read("a")
+  f:close()
+  local huge = bytes:sub(1, 16) .. string.pack(">I4I4", 100000, 100000) .. bytes:sub(25)
+  f = assert(io.open(tmp .. "/huge.png", "wb"))
+  f:write(huge)
+  f:close()
+  none, err = lumen.png_read(tmp .. "/huge.png")
+  assert(none == nil and (err:find("limit", 1, true) or err:find("corrupt", 1, true)), tostring(err))
+end)
+
 case("mask_stats on a hand-made mask", function()
   -- two components (8-connected): 3 pixels top-left, 2 pixels bottom-right
   local m = assert(ctx:tensor({ 1, 1, 4, 4 }, "mask", {
