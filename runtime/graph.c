@@ -107,11 +107,12 @@ int lumen__graph_find_value(const lumen_graph *g, const char *name)
     return -1;
 }
 
-int lumen_graph_input(lumen_graph *g, const char *name, const lumen_shape *shape)
+int lumen_graph_input(lumen_graph *g, const char *name, const lumen_shape *shape_in)
 {
     char b[160];
     if (!g || g->status != LUMEN_OK)
         return -1;
+    const lumen_shape shape_copy = *shape_in, *shape = &shape_copy; /* see lumen_graph_const */
     if (!name || !*name)
         return gfail(g, LUMEN_EINVAL, "graph input needs a name");
     if (lumen_shape_numel(shape) < 0)
@@ -122,11 +123,14 @@ int lumen_graph_input(lumen_graph *g, const char *name, const lumen_shape *shape
     return new_value(g, name, shape, LUMEN__VAL_INPUT);
 }
 
-int lumen_graph_const(lumen_graph *g, const char *name, const lumen_shape *shape, const float *data)
+int lumen_graph_const(lumen_graph *g, const char *name, const lumen_shape *shape_in,
+                      const float *data)
 {
     char b[160];
     if (!g || g->status != LUMEN_OK)
         return -1;
+    /* a copy: shape_in may point into g's own value array, which new_value may move */
+    const lumen_shape shape_copy = *shape_in, *shape = &shape_copy;
     int64_t n = lumen_shape_numel(shape);
     if (n < 0)
         return gfail(g, LUMEN_ESHAPE, "constant '%s': invalid shape %s", name ? name : "",
