@@ -72,6 +72,7 @@ fuzz_onnx() {
     -name model.onnx -size -3k 2>/dev/null | sort | awk 'NR % 24 == 1' |
     while read -r f; do cp "$f" "$corpus/$(basename "$(dirname "$f")").onnx"; done || true
   build/test_onnx_hostile --write "$corpus" >/dev/null || true
+  cp tests/onnx_regress/*.onnx "$corpus"/ 2>/dev/null || true
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     build-fuzz/fuzz_onnx -max_total_time=60 -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
     -artifact_prefix=build-fuzz/ "$corpus" >build-fuzz/fuzz.log 2>&1 || rc=$?

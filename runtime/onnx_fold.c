@@ -835,11 +835,15 @@ lumen_status lumen__ox_fold(ox_ctx *c, ox_node *n, int *done)
             return lumen__ox_fail(c, n, LUMEN_EFORMAT, "no inputs");
         if (f->cls == F_BINARY && (n->n_in != 2 || !n->in[0] || !n->in[1]))
             return LUMEN_OK; /* variadic Max/Min: the mapper */
-        if ((f->cls == F_UNARY && !n->in[0]) || (f->fn == fold_where && n->n_in < 3) ||
-            ((f->fn == fold_gather || f->fn == fold_expand || f->fn == fold_range) &&
-             n->n_in < 2) ||
-            (f->fn == fold_range && n->n_in < 3))
-            return lumen__ox_fail(c, n, LUMEN_EFORMAT, "missing inputs");
+        /* the inputs each folder reads unconditionally must be there (an empty input name
+         * is an absent optional input: a hostile file can put one anywhere) */
+        int need = (f->fn == fold_where || f->fn == fold_range)     ? 3
+                   : (f->fn == fold_gather || f->fn == fold_expand) ? 2
+                   : !strcmp(op, "Constant")                        ? 0
+                                                                    : 1;
+        for (int i = 0; i < need; i++)
+            if (i >= n->n_in || !n->in[i])
+                return lumen__ox_fail(c, n, LUMEN_EFORMAT, "missing input %d", i);
         *done = 1;
         if (f->kind == B_MOD && lumen__ox_attr_int(n, "fmod", 0))
             return fold_binary(c, n, B_FMOD);

@@ -12,6 +12,7 @@
  *   onnx_hostile --write DIR  also write each case's bytes to DIR/<case>.onnx (files up to
  *                             64 KiB; the fuzz target's seed corpus)
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -645,6 +646,28 @@ int main(int argc, char **argv)
         failed += !ok;
         pbw_free(&m);
     }
+
+    /* Inputs the fuzzer once crashed on (tests/onnx_regress/): each must be an error, no crash. */
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/tests/onnx_regress", LUMEN_SOURCE_DIR);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (!strstr(e->d_name, ".onnx"))
+            continue;
+        char path[1200], rerr[LUMEN_ERR_MAX] = "";
+        lumen_graph *rg = NULL;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        lumen_status rst = lumen_onnx_load(path, NULL, &rg, NULL, rerr, sizeof rerr);
+        int rok = rst != LUMEN_OK && rg == NULL && rerr[0];
+        printf("%-4s %-30s %7s        %s: %s\n", rok ? "OK" : "FAIL", e->d_name, "regress",
+               lumen_status_name(rst), rerr);
+        lumen_graph_free(rg);
+        passed += rok;
+        failed += !rok;
+    }
+    if (d)
+        closedir(d);
 
     /* The path entry point: a missing file is an environment failure, not a format error. */
     char err[LUMEN_ERR_MAX] = "";
