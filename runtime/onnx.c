@@ -605,7 +605,15 @@ const Onnx__AttributeProto *lumen__ox_attr(const ox_node *n, const char *name)
 int64_t lumen__ox_attr_int(const ox_node *n, const char *name, int64_t def)
 {
     const Onnx__AttributeProto *a = lumen__ox_attr(n, name);
-    return a && a->has_i ? a->i : a && a->has_f ? (int64_t)a->f : def;
+    if (a && a->has_i)
+        return a->i;
+    if (a && a->has_f) {
+        /* a float where an integer belongs: converted only when it fits; anything else becomes
+         * a value every range check rejects (converting it would be undefined behaviour) */
+        double f = a->f;
+        return isfinite(f) && fabs(f) < 9.0e18 ? (int64_t)f : INT64_MAX;
+    }
+    return def;
 }
 
 float lumen__ox_attr_float(const ox_node *n, const char *name, float def)
@@ -1074,6 +1082,7 @@ static lumen_status validate_nodes(ox_import *im)
 static void fill_node(ox_import *im, int i, ox_node *n)
 {
     const Onnx__NodeProto *p = im->c.nodes[i];
+    memset(n, 0, sizeof *n); /* inputs past n_in read as absent (NULL), never as stack bytes */
     n->p = p;
     n->index = i;
     node_label(p, i, n->label, sizeof n->label);
