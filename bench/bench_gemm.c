@@ -15,36 +15,10 @@
 #include "internal.h"
 #include <time.h>
 
+#include "bench_util.h"
 #include "lumen.h"
 
 /* runtime/gemm.c: why CLBlast is not in use, "" when it is (not part of the public API). */
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *t, int n)
-{
-    qsort(t, (size_t)n, sizeof *t, cmp_double);
-    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
-
-static void fill(float *x, size_t n, unsigned seed)
-{
-    for (size_t i = 0; i < n; i++) {
-        seed = seed * 1664525u + 1013904223u;
-        x[i] = (float)((seed >> 8) & 0xffff) / 65536.0f - 0.5f;
-    }
-}
 
 /* Median ms of one matmul on the device with engine e; -1 on failure (message printed). */
 static double time_device(lumen_ctx *ctx, lumen_gemm_engine e, lumen_tensor *a, lumen_tensor *b,
@@ -55,28 +29,28 @@ static double time_device(lumen_ctx *ctx, lumen_gemm_engine e, lumen_tensor *a, 
     double t[64];
     lumen_ctx_set_gemm(ctx, e);
     for (int i = -1; i < runs; i++) { /* i = -1: warm-up (kernel builds, CLBlast compile) */
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         if (lumen_op_run(ctx, &d, 2, in, c) != LUMEN_OK || lumen_ctx_finish(ctx) != LUMEN_OK) {
             fprintf(stderr, "bench_gemm: %s\n", lumen_ctx_error(ctx));
             return -1;
         }
         if (i >= 0)
-            t[i] = now_ms() - t0;
+            t[i] = bench_now_ms() - t0;
     }
-    return median(t, runs);
+    return bench_median(t, runs);
 }
 
 static double time_openblas(int M, int N, int K, const float *a, const float *b, float *c, int runs)
 {
     double t[64];
     for (int i = -1; i < runs; i++) {
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, a, K, b, N, 0.0f, c,
                     N);
         if (i >= 0)
-            t[i] = now_ms() - t0;
+            t[i] = bench_now_ms() - t0;
     }
-    return median(t, runs);
+    return bench_median(t, runs);
 }
 
 int main(int argc, char **argv)
@@ -111,8 +85,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_gemm: out of memory at %dx%dx%d\n", M, N, K);
             status = 1;
         } else {
-            fill(ha, (size_t)M * K, 1);
-            fill(hb, (size_t)K * N, 2);
+            bench_fill(ha, (size_t)M * K, 1);
+            bench_fill(hb, (size_t)K * N, 2);
             lumen_tensor_write(a, ha, (size_t)M * K);
             lumen_tensor_write(b, hb, (size_t)K * N);
             double gf = 2.0 * M * N * K / 1e6; /* GFLOP/s = gf / ms */
@@ -133,7 +107,7 @@ int main(int argc, char **argv)
     lumen_tensor *a = NULL, *c = NULL;
     lumen_opdesc d = {.op = LUMEN_OP_MATMUL};
     lumen_ctx_set_gemm(ctx, LUMEN_GEMM_AUTO);
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
     if (lumen_tensor_new(ctx, "a", &s1, &a) == LUMEN_OK &&
         lumen_tensor_new(ctx, "c", &s1, &c) == LUMEN_OK && lumen_tensor_fill(a, 1) == LUMEN_OK &&
         lumen_op_run(ctx, &d, 2, (const lumen_tensor *const[]){a, a}, c) == LUMEN_OK &&
@@ -144,7 +118,8 @@ int main(int argc, char **argv)
                e == LUMEN_GEMM_OWN       ? "own"
                : e == LUMEN_GEMM_CLBLAST ? "clblast"
                                          : "?",
-               now_ms() - t0, lumen_ctx_cache_dir(ctx)[0] ? lumen_ctx_cache_dir(ctx) : "nowhere",
+               bench_now_ms() - t0,
+               lumen_ctx_cache_dir(ctx)[0] ? lumen_ctx_cache_dir(ctx) : "nowhere",
                why[0] ? "; " : "", why);
     } else {
         fprintf(stderr, "bench_gemm: AUTO: %s\n", lumen_ctx_error(ctx));

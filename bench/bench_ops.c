@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "lumen.h"
 
 enum { BLAS_NONE, BLAS_MATMUL, BLAS_CONV1X1, BLAS_IM2COL };
@@ -30,33 +31,6 @@ typedef struct ocase {
     lumen_shape in[4];
     int blas;
 } ocase;
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *t, int n)
-{
-    qsort(t, (size_t)n, sizeof *t, cmp_double);
-    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
-
-static void fill(float *x, int64_t n, unsigned seed)
-{
-    for (int64_t i = 0; i < n; i++) {
-        seed = seed * 1664525u + 1013904223u;
-        x[i] = (float)((seed >> 8) & 0xffff) / 65536.0f - 0.5f;
-    }
-}
 
 static lumen_shape shp(int n, int64_t a, int64_t b, int64_t c, int64_t d)
 {
@@ -217,7 +191,7 @@ static int run_case(lumen_ctx *ctx, const ocase *c, int runs)
         host[i] = malloc(sizeof(float) * n);
         if (!host[i] || lumen_tensor_new(ctx, NULL, &c->in[i], &t[i]) != LUMEN_OK)
             goto cleanup;
-        fill(host[i], n, 11u + (unsigned)i);
+        bench_fill(host[i], n, 11u + (unsigned)i);
         lumen_tensor_write(t[i], host[i], (size_t)n);
     }
     if (lumen_tensor_new(ctx, "y", &out, &ty) != LUMEN_OK)
@@ -225,23 +199,23 @@ static int run_case(lumen_ctx *ctx, const ocase *c, int runs)
 
     double td[64], tr[3], tb[64];
     for (int i = -1; i < runs; i++) {
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         if (lumen_op_run(ctx, &c->d, c->n_in, (const lumen_tensor *const *)t, ty) != LUMEN_OK ||
             lumen_ctx_finish(ctx) != LUMEN_OK) {
             printf("%-40s device error: %s\n", c->name, lumen_ctx_error(ctx));
             goto cleanup;
         }
         if (i >= 0)
-            td[i] = now_ms() - t0;
+            td[i] = bench_now_ms() - t0;
     }
     int rruns = runs < 3 ? runs : 3;
     for (int i = 0; i < rruns; i++) {
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         if (lumen_op_ref(&c->d, c->n_in, ins, (const float *const *)host, ref, err) != LUMEN_OK) {
             printf("%-40s reference error: %s\n", c->name, err);
             goto cleanup;
         }
-        tr[i] = now_ms() - t0;
+        tr[i] = bench_now_ms() - t0;
     }
     lumen_tensor_read(ty, dev, (size_t)n_out);
     double maxabs = 0;
@@ -257,14 +231,14 @@ static int run_case(lumen_ctx *ctx, const ocase *c, int runs)
                 goto cleanup;
         }
         for (int i = -1; i < runs; i++) {
-            double t0 = now_ms();
+            double t0 = bench_now_ms();
             blas_run(c, &out, host, dev, col);
             if (i >= 0)
-                tb[i] = now_ms() - t0;
+                tb[i] = bench_now_ms() - t0;
         }
-        mb = median(tb, runs);
+        mb = bench_median(tb, runs);
     }
-    double md = median(td, runs), mr = median(tr, rruns);
+    double md = bench_median(td, runs), mr = bench_median(tr, rruns);
     char blas[32] = "-", oshape[64];
     if (mb > 0)
         snprintf(blas, sizeof blas, "%9.3f %7.1f", mb, flops / mb / 1e6);
