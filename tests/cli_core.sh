@@ -3,36 +3,7 @@
 # no-OpenCL-platform message. One line per check.
 set -u
 lumen=$1
-pass=0
-fail=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-check() { # check DESCRIPTION EXPECTED_RC COMMAND... ; output in $tmp/out
-  local desc=$1 want=$2
-  shift 2
-  "$@" >"$tmp/out" 2>&1
-  local rc=$?
-  if [ "$rc" -eq "$want" ]; then
-    echo "OK   $desc (exit $rc)"
-    pass=$((pass + 1))
-  else
-    echo "FAIL $desc: exit $rc, expected $want"
-    sed 's/^/     | /' "$tmp/out" | head -20
-    fail=$((fail + 1))
-  fi
-}
-
-contains() { # contains DESCRIPTION PATTERN: the last check's output matches
-  if grep -qiE "$2" "$tmp/out"; then
-    echo "OK   $1"
-    pass=$((pass + 1))
-  else
-    echo "FAIL $1: output lacks /$2/"
-    sed 's/^/     | /' "$tmp/out" | head -20
-    fail=$((fail + 1))
-  fi
-}
+. "$(dirname "$0")/testlib.sh"
 
 check "lumen devices" 0 "$lumen" devices
 contains "devices lists PoCL with its memory columns" "Portable Computing Language.*GiB"
@@ -55,5 +26,4 @@ check "help compile" 0 "$lumen" help compile
 contains "compile usage" "usage: lumen compile"
 check "compile" 0 "$lumen" compile --device pocl -o "$tmp/k.bin"
 contains "compile reports programs" "wrote .* programs"
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

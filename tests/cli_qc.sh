@@ -4,47 +4,8 @@
 # runs reuse those records (the skip logic), so the whole test stays around a minute on PoCL.
 set -u
 lumen=$1
+. "$(dirname "$0")/testlib.sh"
 cd "$(dirname "$0")/.." || exit 1
-pass=0
-fail=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-check() { # check DESCRIPTION EXPECTED_RC COMMAND... ; output in $tmp/out
-  local desc=$1 want=$2
-  shift 2
-  "$@" >"$tmp/out" 2>&1
-  local rc=$?
-  if [ "$rc" -eq "$want" ]; then
-    echo "OK   $desc (exit $rc)"
-    pass=$((pass + 1))
-  else
-    echo "FAIL $desc: exit $rc, expected $want"
-    sed 's/^/     | /' "$tmp/out" | head -30
-    fail=$((fail + 1))
-  fi
-}
-
-expect() { # expect DESCRIPTION ACTUAL WANTED
-  if [ "$2" = "$3" ]; then
-    echo "OK   $1 ($2)"
-    pass=$((pass + 1))
-  else
-    echo "FAIL $1: got '$2', expected '$3'"
-    fail=$((fail + 1))
-  fi
-}
-
-contains() { # contains DESCRIPTION PATTERN: the last check's output matches
-  if grep -qE -- "$2" "$tmp/out"; then
-    echo "OK   $1"
-    pass=$((pass + 1))
-  else
-    echo "FAIL $1: output lacks /$2/"
-    sed 's/^/     | /' "$tmp/out" | head -30
-    fail=$((fail + 1))
-  fi
-}
 
 inputs() { # inputs FILE.jsonl: the sorted input paths of its records
   grep -o '"input":"[^"]*"' "$1" | sort
@@ -132,5 +93,4 @@ contains "clear message" "sandbox: memory limit of 1048576 bytes exceeded"
 echo 'return io.open("/etc/passwd")' >"$tmp/io.lua"
 check "lumen run --sandbox: no io" 3 "$lumen" run --sandbox "$tmp/io.lua"
 check "--memory without --sandbox" 2 "$lumen" run --memory 1M "$tmp/io.lua"
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -6,21 +6,8 @@
 # A screenshot is left in $LUMEN_HTML_SHOT when that is set (to look at the page).
 set -u
 lumen=$1
+. "$(dirname "$0")/testlib.sh"
 cd "$(dirname "$0")/.." || exit 1
-pass=0
-fail=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-expect() { # expect DESCRIPTION ACTUAL WANTED
-  if [ "$2" = "$3" ]; then
-    echo "OK   $1 ($2)"
-    pass=$((pass + 1))
-  else
-    echo "FAIL $1: got '$2', expected '$3'"
-    fail=$((fail + 1))
-  fi
-}
 
 chromium=$(command -v chromium || command -v chromium-browser || true)
 if [ -z "$chromium" ]; then
@@ -53,5 +40,4 @@ done
 shot=${LUMEN_HTML_SHOT:-$tmp/shot.png}
 chrome --screenshot="$shot" --window-size=1400,1000 "file://$html" >/dev/null
 expect "screenshot taken" "$(test -s "$shot" && echo yes)" yes
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish
