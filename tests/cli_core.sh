@@ -26,4 +26,11 @@ check "help compile" 0 "$lumen" help compile
 contains "compile usage" "usage: lumen compile"
 check "compile" 0 "$lumen" compile --device pocl -o "$tmp/k.bin"
 contains "compile reports programs" "wrote .* programs"
+src=$(cd "$(dirname "$0")/.." && pwd)
+check "lumen info angio_qa" 0 env LUMEN_MODELS_DIR="$src/models" "$lumen" info angio_qa
+contains "info: PyTorch's parameter count" "params +3,433,986"
+contains "info: memory plan" "memory +planned .* naive sum .* largest live set"
+check "lumen info on an ONNX file" 0 "$lumen" info "$src/models/unet/fixtures/bilinear_64.onnx"
+contains "info (ONNX): op counts and plan" "Conv +19"
+check "lumen info on a missing ONNX file" 3 "$lumen" info "$tmp/none.onnx"
 finish

@@ -53,7 +53,7 @@ local function fmt_shape(s) return "[" .. table.concat(s, ",") .. "]" end
 -- A file name for an output: ONNX names may hold '/' or ':'.
 local function file_name(name) return (name:gsub("[^%w%._%-]", "_")) end
 
-local function print_info(path, g, info)
+function M.print_info(path, g, info)
   print(string.format("model     %s", path))
   print(string.format("producer  %s   ir_version %d   opset %d   nodes %d", info.producer,
     info.ir_version, info.opset, info.nodes))
@@ -113,7 +113,7 @@ function M.run(args)
     return cli.runtime_error("infer", info)
   end
   if opts.info then
-    print_info(model, g, info)
+    M.print_info(model, g, info)
     return cli.EXIT_OK
   end
   local names = {}

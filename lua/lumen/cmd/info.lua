@@ -8,9 +8,9 @@ local M = {
   summary = "show a model's inputs, outputs, parameters, MACs and memory plan",
   usage = [[usage: lumen info MODEL [--size HxW] [--batch N] [--device D] [--weights F] [--random SEED]
 
-MODEL is a model name under models/ (models/<name>/model.lua) or a path to a .lua model
-definition (ONNX files are not supported by this command yet). Builds the model for the input
-size (default: the model's own) and prints its inputs and outputs with shapes, the parameter
+MODEL is a model name under models/ (models/<name>/model.lua), a path to a .lua model
+definition, or an ONNX file (its own fixed input sizes; ONNX op counts are shown too). Builds the
+model for the input size (default: the model's own) and prints its inputs and outputs with shapes, the parameter
 count (PyTorch's: buffers such as BatchNorm statistics excluded), multiply-accumulates, the
 node count after the load-time passes, and the memory plan: planned bytes of intermediate
 buffers next to the naive sum (one buffer per value) and the largest set live at once.
@@ -40,17 +40,40 @@ local function thousands(n)
   return (s:reverse():gsub("(%d%d%d)", "%1,"):reverse():gsub("^,", ""))
 end
 
+local function print_plan(p)
+  print(string.format("memory    planned %s in %d buffers, naive sum %s, largest live set %s",
+                      lumen.format_bytes(p.planned_bytes), p.buffers,
+                      lumen.format_bytes(p.naive_bytes), lumen.format_bytes(p.live_peak)))
+  print(string.format("          weights %s, inputs and outputs %s",
+                      lumen.format_bytes(p.weight_bytes), lumen.format_bytes(p.io_bytes)))
+end
+
+-- An ONNX file: what `lumen infer --info` prints, then the passes and the memory plan on the
+-- device (its own input sizes; the file's fixed dims).
+local function onnx_info(path, opts)
+  local g, info, code = lumen.onnx_load(path)
+  if not g then
+    if code == "LUMEN_EINVAL" then return cli.usage_error("info", info) end
+    return cli.runtime_error("info", info)
+  end
+  require("lumen.cmd.infer").print_info(path, g, info)
+  local built = g:stats().nodes
+  local ctx, err = lumen.context(opts.device)
+  if not ctx then return cli.runtime_error("info", err) end
+  local m, merr = ctx:model(g)
+  if not m then return cli.runtime_error("info", merr) end
+  print(string.format("nodes     %d after passes (%d as built)", m:stats().nodes, built))
+  print_plan(m:plan())
+  return cli.EXIT_OK
+end
+
 function M.run(args)
   local opts, pos = cli.parse(args, { size = "string", batch = "number", device = "string",
                                       weights = "string", random = "number" })
   if not opts then return cli.usage_error("info", pos) end
   if #pos ~= 1 then return cli.usage_error("info", "give exactly one MODEL") end
   local name = pos[1]
-  if name:match("%.onnx$") then
-    return cli.usage_error("info", "'" .. name .. "' is an ONNX file: 'lumen info' reads Lua model "
-      .. "definitions only for now (ONNX support is being added); give a model name under models/ "
-      .. "or a .lua file")
-  end
+  if name:match("%.onnx$") then return onnx_info(name, opts) end
   local size
   if opts.size then
     size = parse_size(opts.size)
@@ -93,12 +116,7 @@ function M.run(args)
   end
   print(string.format("nodes     %d after passes (%d as built)", m.stats.nodes,
                       m.graph_stats.nodes))
-  local p = m.plan
-  print(string.format("memory    planned %s in %d buffers, naive sum %s, largest live set %s",
-                      lumen.format_bytes(p.planned_bytes), p.buffers,
-                      lumen.format_bytes(p.naive_bytes), lumen.format_bytes(p.live_peak)))
-  print(string.format("          weights %s, inputs and outputs %s",
-                      lumen.format_bytes(p.weight_bytes), lumen.format_bytes(p.io_bytes)))
+  print_plan(m.plan)
   return cli.EXIT_OK
 end
 
