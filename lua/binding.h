@@ -37,6 +37,9 @@ lumen_tensor *lb_check_tensor(lua_State *L, int i);
 void lb_push_tensor(lua_State *L, lumen_tensor *t, int parent, int borrowed);
 /* Reads a shape from a Lua array of integers at index i (raises on misuse). */
 lumen_shape lb_check_shape(lua_State *L, int i);
+/* Reads a flat Lua array of exactly n numbers (raises on misuse: wrong length, a non-number).
+ * The buffer is a userdata left on the stack, freed by the GC, also when an error is raised. */
+float *lb_check_floats(lua_State *L, int i, int64_t n);
 void lb_push_shape(lua_State *L, const lumen_shape *s);
 
 void lb_open_tensor(lua_State *L); /* registers metatables; adds functions to the table on top */

@@ -358,19 +358,8 @@ static int g_const(lua_State *L)
     lgraph *u = check_graph(L, 1);
     const char *name = luaL_checkstring(L, 2);
     lumen_shape s = lb_check_shape(L, 3);
-    int64_t n = lumen_shape_numel(&s);
-    luaL_checktype(L, 4, LUA_TTABLE);
-    luaL_argcheck(L, luaL_len(L, 4) == n, 4, "data length does not match the shape");
-    float *buf = malloc((size_t)(n ? n : 1) * sizeof(float));
-    if (!buf)
-        return luaL_error(L, "out of memory");
-    for (int64_t i = 0; i < n; i++) {
-        lua_geti(L, 4, i + 1);
-        buf[i] = (float)lua_tonumber(L, -1);
-        lua_pop(L, 1);
-    }
+    float *buf = lb_check_floats(L, 4, lumen_shape_numel(&s));
     lua_pushinteger(L, lumen_graph_const(u->g, name, &s, buf));
-    free(buf);
     return 1;
 }
 

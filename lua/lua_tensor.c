@@ -64,7 +64,7 @@ lumen_tensor *lb_check_tensor(lua_State *L, int i)
 
 /* Reads a flat Lua array of numbers of exactly n entries into a buffer (raises on misuse). The
  * buffer is a userdata pushed on the stack, so an error anywhere frees it with the GC. */
-static float *check_floats(lua_State *L, int i, int64_t n)
+float *lb_check_floats(lua_State *L, int i, int64_t n)
 {
     luaL_checktype(L, i, LUA_TTABLE);
     lua_Integer len = luaL_len(L, i);
@@ -101,7 +101,7 @@ static int c_tensor(lua_State *L)
     lumen_tensor *t;
     float *data = NULL;
     if (!lua_isnoneornil(L, 4))
-        data = check_floats(L, 4, lumen_shape_numel(&s));
+        data = lb_check_floats(L, 4, lumen_shape_numel(&s));
     if (lumen_tensor_new(c->ctx, name, &s, &t) != LUMEN_OK)
         return lb_fail(L, lumen_ctx_error(c->ctx));
     if (data && lumen_tensor_write(t, data, (size_t)lumen_shape_numel(&s)) != LUMEN_OK) {
@@ -158,7 +158,7 @@ static int l_npy_save(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
     lumen_shape s = lb_check_shape(L, 2);
-    float *data = check_floats(L, 3, lumen_shape_numel(&s));
+    float *data = lb_check_floats(L, 3, lumen_shape_numel(&s));
     char err[LUMEN_ERR_MAX];
     lumen_status st = lumen_npy_save(path, &s, data, err, sizeof err);
     if (st != LUMEN_OK)
@@ -206,7 +206,7 @@ static int t_read(lua_State *L)
 static int t_write(lua_State *L)
 {
     lumen_tensor *t = lb_check_tensor(L, 1);
-    float *buf = check_floats(L, 2, lumen_tensor_numel(t));
+    float *buf = lb_check_floats(L, 2, lumen_tensor_numel(t));
     lumen_status st = lumen_tensor_write(t, buf, (size_t)lumen_tensor_numel(t));
     if (st != LUMEN_OK)
         return lb_fail(L, lumen_ctx_error(lumen_tensor_ctx(t)));

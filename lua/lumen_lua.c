@@ -20,7 +20,6 @@ int lb_fail(lua_State *L, const char *msg)
     lua_pushstring(L, msg);
     return 2;
 }
-#define fail lb_fail
 
 static void set_str(lua_State *L, const char *k, const char *v)
 {
@@ -71,7 +70,7 @@ static int l_devices(lua_State *L)
     int n = 0;
     lumen_device_info infos[64];
     if (lumen_devices(infos, 64, &n, err, sizeof err) != LUMEN_OK)
-        return fail(L, err);
+        return lb_fail(L, err);
     if (n > 64)
         n = 64;
     lua_createtable(L, n, 0);
@@ -89,7 +88,7 @@ static int l_select_device(lua_State *L)
     char err[LUMEN_ERR_MAX];
     lumen_device_info info;
     if (lumen_device_select(sel, &info, err, sizeof err) != LUMEN_OK)
-        return fail(L, err);
+        return lb_fail(L, err);
     push_device(L, &info);
     return 1;
 }
@@ -101,7 +100,6 @@ lctx *lb_check_ctx(lua_State *L, int i)
         luaL_error(L, "attempt to use a closed context");
     return c;
 }
-#define check_ctx lb_check_ctx
 
 /* lumen.context([selector [, {profiling=, cache_dir=, kernels=}]]) -> Context | nil, msg */
 static int l_context(lua_State *L)
@@ -123,14 +121,14 @@ static int l_context(lua_State *L)
     luaL_setmetatable(L, CTX_MT);
     char err[LUMEN_ERR_MAX];
     if (lumen_ctx_new_opts(sel, &opt, &c->ctx, err, sizeof err) != LUMEN_OK)
-        return fail(L, err);
+        return lb_fail(L, err);
     return 1;
 }
 
 /* ctx:device() -> device table */
 static int c_device(lua_State *L)
 {
-    lctx *c = check_ctx(L, 1);
+    lctx *c = lb_check_ctx(L, 1);
     push_device(L, lumen_ctx_device(c->ctx));
     return 1;
 }
@@ -139,7 +137,7 @@ static int c_device(lua_State *L)
  * build_ms=, dir=} */
 static int c_cache_stats(lua_State *L)
 {
-    lctx *c = check_ctx(L, 1);
+    lctx *c = lb_check_ctx(L, 1);
     lumen_cache_stats s;
     lumen_ctx_cache_stats(c->ctx, &s);
     lua_createtable(L, 0, 7);
@@ -157,9 +155,9 @@ static int c_cache_stats(lua_State *L)
 /* ctx:build_all() -> true | nil, msg */
 static int c_build_all(lua_State *L)
 {
-    lctx *c = check_ctx(L, 1);
+    lctx *c = lb_check_ctx(L, 1);
     if (lumen_ctx_build_all(c->ctx) != LUMEN_OK)
-        return fail(L, lumen_ctx_error(c->ctx));
+        return lb_fail(L, lumen_ctx_error(c->ctx));
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -167,10 +165,10 @@ static int c_build_all(lua_State *L)
 /* ctx:compile(path) -> true | nil, msg: every kernel program into one binary-only file */
 static int c_compile(lua_State *L)
 {
-    lctx *c = check_ctx(L, 1);
+    lctx *c = lb_check_ctx(L, 1);
     const char *path = luaL_checkstring(L, 2);
     if (lumen_ctx_compile_all(c->ctx, path) != LUMEN_OK)
-        return fail(L, lumen_ctx_error(c->ctx));
+        return lb_fail(L, lumen_ctx_error(c->ctx));
     lua_pushboolean(L, 1);
     return 1;
 }

@@ -74,12 +74,6 @@ static int root_of(const lumen_graph *g, int v)
     return v;
 }
 
-static int is_alias_node(const lumen_graph *g, const lumen__node *n)
-{
-    (void)g;
-    return n->elided;
-}
-
 /* Element offset of v inside its root's storage. */
 static int64_t offset_in_root(const lumen_graph *g, int v)
 {
@@ -388,7 +382,7 @@ void lumen_model_plan_stats(const lumen_model *m, lumen_plan_stats *out)
 static lumen_status run_node(lumen_model *m, int k)
 {
     const lumen__node *n = &m->g->nodes[m->order[k]];
-    if (is_alias_node(m->g, n))
+    if (n->elided)
         return LUMEN_OK;
     const lumen_tensor *in[LUMEN_MAX_IN];
     for (int j = 0; j < n->n_in; j++)
@@ -451,7 +445,7 @@ lumen_status lumen_model_profile(lumen_model *m, const lumen_node_prof **out, in
         for (int j = 0; j < n->n_in; j++)
             if (n->in[j] >= 0)
                 p->bytes += (double)value_bytes(&m->g->values[n->in[j]]);
-        if (is_alias_node(m->g, n))
+        if (n->elided)
             p->bytes = 0;
     }
     lumen_ctx_profile_reset(ctx);
