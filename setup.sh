@@ -51,10 +51,11 @@ build() { # build DIR [cmake args...]
 }
 
 # Each test run gets a fresh program cache, so results never depend on this machine's state.
-run_tests() { # run_tests DIR
+run_tests() { # run_tests DIR [ctest args...]
   local dir=$1
+  shift
   rm -rf "$dir/test-cache"
-  (cd "$dir" && ctest --output-on-failure -j "$jobs" --timeout 1500)
+  (cd "$dir" && ctest --output-on-failure -j "$jobs" --timeout 1500 "$@")
 }
 
 # Fuzzes the ONNX loader (tests/fuzz_onnx.c) for 60 s in its own clang build (build-fuzz/,
@@ -115,6 +116,10 @@ case "$mode" in
       LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0 \
       UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
       run_tests build-asan
+    echo "setup: ThreadSanitizer build (the threads test: two contexts on two threads)"
+    cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLUMEN_TSAN=ON >/dev/null
+    cmake --build build-tsan -j "$jobs" --target test_threads
+    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run_tests build-tsan -R threads
     fuzz_onnx
     ;;
   main)
