@@ -8,8 +8,8 @@
 #   ./setup.sh build   install and build only
 #
 # Packages are installed with apt-get when running as root; otherwise the exact command is
-# printed and the script stops. Builds go to build/ (release), build-asan/ (sanitizers) and
-# build-fuzz/ (the fuzz target).
+# printed and the script stops. Builds go to build/ (release), build-asan/ (sanitizers),
+# build-tsan/ (ThreadSanitizer, the threads test only) and build-fuzz/ (the fuzz target).
 set -euo pipefail
 cd "$(dirname "$0")"
 
