@@ -511,6 +511,7 @@ static int c_model(lua_State *L)
         o.no_fold_bn = opt_int(L, 3, "no_fold_bn", 0);
         o.no_fuse_residual = opt_int(L, 3, "no_fuse_residual", 0);
         o.no_fuse_act = opt_int(L, 3, "no_fuse_act", 0);
+        o.no_fuse_patterns = opt_int(L, 3, "no_fuse_patterns", 0);
         o.no_dead_code = opt_int(L, 3, "no_dead_code", 0);
         o.no_memory_plan = opt_int(L, 3, "no_memory_plan", 0);
     }

@@ -506,6 +506,8 @@ lumen_status lumen__graph_optimize(lumen_graph *g, const lumen_model_options *o)
         return st;
     if (!o->no_dead_code)
         dead_code(g); /* first, so that folding sees only what is used */
+    if (!o->no_fuse_patterns && (st = lumen__graph_fuse_patterns(g)) != LUMEN_OK)
+        return st;
     if (!o->no_fold_bn && (st = fold_bn(g)) != LUMEN_OK)
         return st;
     if (!o->no_fuse_residual && (st = fuse_residual(g)) != LUMEN_OK)

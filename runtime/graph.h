@@ -45,6 +45,8 @@ struct lumen_graph {
     char err[LUMEN_ERR_MAX];
 };
 
+/* Pattern passes (fuse.c): decomposed GELU and LayerNorm become one op each. */
+lumen_status lumen__graph_fuse_patterns(lumen_graph *g);
 lumen_status lumen__graph_optimize(lumen_graph *g, const lumen_model_options *o);
 void lumen__graph_count_uses(lumen_graph *g);
 int lumen__graph_find_value(const lumen_graph *g, const char *name);

@@ -250,6 +250,54 @@ case("graph, model, profile, plan", function()
   assert(none == nil and err:find("nope"))
 end)
 
+case("decomposed GELU and LayerNorm written in Lua fuse into one op each (hand)", function()
+  local function build()
+    local gr = lumen.graph()
+    local a = gr:input("a", { 2, 3 })
+    local function c(name, v) return gr:const(name, {}, { v }) end
+    local function bin(name, kind, x, y) return gr:op(name, "binary", { kind = kind }, { x, y }) end
+    local e = gr:op("erf", "unary", { act = "erf" }, { bin("div", "div", a, c("sqrt2", math.sqrt(2))) })
+    local p = bin("mul", "mul", a, bin("add1", "add", e, c("one", 1)))
+    gr:output("gelu", bin("half", "mul", p, c("half", 0.5)))
+    local m = gr:op("mean", "reduce", { kind = "mean", axes = { 1 } }, { a })
+    local d = bin("sub", "sub", a, m)
+    local v = gr:op("var", "reduce", { kind = "mean", axes = { 1 } }, { bin("sq", "mul", d, d) })
+    local s = gr:op("sqrt", "unary", { act = "sqrt" }, { bin("addeps", "add", v, c("eps", 1e-5)) })
+    local y = bin("div2", "div", d, s)
+    y = bin("gamma", "mul", y, gr:const("g", { 3 }, { 1, 2, 3 }))
+    gr:output("ln", bin("beta", "add", y, gr:const("b", { 3 }, { 0.5, 0, -0.5 })))
+    return gr
+  end
+  local function erf(z) -- Abramowitz and Stegun 7.1.26, |error| < 1.5e-7
+    local t = 1 / (1 + 0.3275911 * math.abs(z))
+    local y = 1 - t * (0.254829592 + t * (-0.284496736 + t * (1.421413741
+      + t * (-1.453152027 + t * 1.061405429)))) * math.exp(-z * z)
+    return z < 0 and -y or y
+  end
+  local x = { -2, -0.5, 0, 0.5, 1, 3 }
+  local want_g, want_l = {}, {}
+  for i, xi in ipairs(x) do
+    want_g[i] = 0.5 * xi * (1 + erf(xi / math.sqrt(2)))
+  end
+  for r = 0, 1 do
+    local mean, var = 0, 0
+    for k = 1, 3 do mean = mean + x[r * 3 + k] / 3 end
+    for k = 1, 3 do var = var + (x[r * 3 + k] - mean) ^ 2 / 3 end
+    for k = 1, 3 do
+      want_l[r * 3 + k] = (x[r * 3 + k] - mean) / math.sqrt(var + 1e-5) * k + (0.5 - 0.5 * (k - 1))
+    end
+  end
+  for _, opts in ipairs({ {}, { no_fuse_patterns = 1 } }) do
+    local m = assert(ctx:model(build(), opts))
+    m:tensor("a"):write(x)
+    assert(m:run())
+    all_near(m:tensor("gelu"):read(), want_g, 1e-5)
+    all_near(m:tensor("ln"):read(), want_l, 1e-4)
+    local nodes = m:stats().nodes
+    assert(opts.no_fuse_patterns and nodes == 14 or nodes == 2, "nodes " .. nodes)
+  end
+end)
+
 case("sha256 known vectors", function()
   assert(sha256.hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
   assert(sha256.hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")

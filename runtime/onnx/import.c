@@ -1,10 +1,11 @@
 /*
  * import.c - ONNX model files into lumen graphs: the driver. Pre-scans the wire format
  * (wire.c), unpacks with protobuf-c, validates, adds graph inputs and initializers, then
- * imports the nodes in file order. Each node is (1) consumed by a fused pattern (decomposed
- * LayerNorm, decomposed GELU), (2) folded on the host when all its inputs are host values and
- * the op is shape arithmetic (fold.c), or (3) handed to its mapper (ops_*.c), which adds lumen
- * ops. Host values reach the graph as float constants only when a device op reads them.
+ * imports the nodes in file order. Each node is either folded on the host when all its inputs
+ * are host values and the op is shape arithmetic (fold.c), or handed to its mapper (ops_*.c),
+ * which adds lumen ops. Host values reach the graph as float constants only when a device op
+ * reads them. Decomposed GELU and LayerNorm are fused later by a graph pass (fuse.c), which the
+ * Lua front door shares.
  *
  * After unpacking, every tensor is checked (tensor.c) and every node input must name a value
  * defined earlier (graph input, initializer or an earlier node's output). Import order: graph
@@ -49,7 +50,6 @@ typedef struct ox_import {
     ox_ctx c;
     const Onnx__GraphProto *gp;
     lumen_onnx_info *info;
-    int *skip; /* nodes consumed by a fused pattern (their outputs never exist) */
 } ox_import;
 
 static void count_op_type(lumen_onnx_info *info, const char *type)
@@ -231,8 +231,6 @@ static lumen_status validate_nodes(ox_import *im)
                                       "input %zu names '%.100s', which is not a graph input, an "
                                       "initializer or an earlier node's output",
                                       k, p->input[k]);
-            if (v->uses < 2 && (v->uses == 0 || v->consumer[0] != i))
-                v->consumer[v->uses] = i;
             v->uses++;
         }
         for (size_t k = 0; k < p->n_output; k++) {
@@ -241,10 +239,8 @@ static lumen_status validate_nodes(ox_import *im)
             if (lumen__ox_find(&im->c.t, p->output[k]))
                 return lumen__ox_fail(c, &n, LUMEN_EFORMAT, "output '%.100s' is defined twice",
                                       p->output[k]);
-            ox_val *o = lumen__ox_add(&im->c.t, p->output[k]);
-            if (!o)
+            if (!lumen__ox_add(&im->c.t, p->output[k]))
                 return lumen__ox_fail(c, &n, LUMEN_ENOMEM, "value table full");
-            o->producer = i;
         }
     }
     for (size_t i = 0; i < im->gp->n_output; i++) {
@@ -259,238 +255,12 @@ static lumen_status validate_nodes(ox_import *im)
     return LUMEN_OK;
 }
 
-/* ---- fused patterns ---- */
-
-/* The only node consuming value name (after node 'from'), or -1 when there are none or
- * several. */
-static int sole_consumer(ox_import *im, const char *name, int from)
-{
-    ox_val *v = lumen__ox_find(&im->c.t, name);
-    if (!v || v->uses != 1 || v->is_output || v->consumer[0] <= from)
-        return -1;
-    return v->consumer[0];
-}
-
-static int is_op(const Onnx__NodeProto *p, const char *type, size_t n_in)
-{
-    return !strcmp(p->op_type, type) && p->n_input == n_in && p->n_output >= 1 && p->output[0] &&
-           *p->output[0];
-}
-
-/* For a binary node p with one input named x: the other input's index, or -1. */
-static int other_input(const Onnx__NodeProto *p, const char *x)
-{
-    if (p->n_input != 2 || !p->input[0] || !p->input[1])
-        return -1;
-    return !strcmp(p->input[0], x) ? 1 : !strcmp(p->input[1], x) ? 0 : -1;
-}
-
-/* A scalar host constant named name, compared with want (rel tol); 1 when it matches. */
-static int const_is(ox_import *im, const char *name, double want, double tol)
-{
-    ox_val *v = lumen__ox_find(&im->c.t, name);
-    if (!v || !v->host || lumen_shape_numel(&v->host->shape) != 1)
-        return 0;
-    double x = lumen__ox_host_get(v->host, 0);
-    return fabs(x - want) <= tol * fabs(want);
-}
-
-/* Decomposed GELU, as torch.onnx exports nn.GELU before opset 20:
- *   a = Div(x, sqrt 2) | Mul(x, 1/sqrt 2); b = Erf(a); e = Add(b, 1);
- *   then Mul(Mul(x, e), 0.5) or Mul(Mul(x, 0.5), e).
- * Matched at the Div; emits unary gelu at the last node. Returns 1 when fused. */
-static int fuse_gelu(ox_import *im, ox_node *n)
-{
-    const Onnx__NodeProto *const *N = im->c.nodes;
-    const Onnx__NodeProto *d = n->p;
-    if (!(is_op(d, "Div", 2) || is_op(d, "Mul", 2)) || !d->input[0] || !d->input[1])
-        return 0;
-    const char *x = d->input[0];
-    int isdiv = !strcmp(d->op_type, "Div");
-    if (!const_is(im, d->input[1], isdiv ? sqrt(2.0) : sqrt(0.5), 1e-4))
-        return 0;
-    ox_val *xv = lumen__ox_find(&im->c.t, x);
-    if (!xv || xv->host || xv->gv < 0 || xv->is_int)
-        return 0;
-    int ie = sole_consumer(im, d->output[0], n->index);
-    if (ie < 0 || !is_op(N[ie], "Erf", 1))
-        return 0;
-    int ia = sole_consumer(im, N[ie]->output[0], ie);
-    int k;
-    if (ia < 0 || !is_op(N[ia], "Add", 2) || (k = other_input(N[ia], N[ie]->output[0])) < 0 ||
-        !const_is(im, N[ia]->input[k], 1.0, 1e-6))
-        return 0;
-    int im1 = sole_consumer(im, N[ia]->output[0], ia);
-    if (im1 < 0 || !is_op(N[im1], "Mul", 2) || (k = other_input(N[im1], N[ia]->output[0])) < 0)
-        return 0;
-    int last, half = -1;
-    if (!strcmp(N[im1]->input[k], x)) {
-        last = sole_consumer(im, N[im1]->output[0], im1);
-        if (last < 0 || !is_op(N[last], "Mul", 2) ||
-            (k = other_input(N[last], N[im1]->output[0])) < 0 ||
-            !const_is(im, N[last]->input[k], 0.5, 1e-6))
-            return 0;
-    } else {
-        /* Mul(x, 0.5) computed before, consumed only here */
-        last = im1;
-        ox_val *hv0 = lumen__ox_find(&im->c.t, N[im1]->input[k]);
-        int i = hv0 ? hv0->producer : -1, j;
-        if (i >= 0 && i < n->index && is_op(N[i], "Mul", 2) && (j = other_input(N[i], x)) >= 0 &&
-            const_is(im, N[i]->input[j], 0.5, 1e-6))
-            half = i;
-        ox_val *hv = half >= 0 ? lumen__ox_find(&im->c.t, N[half]->output[0]) : NULL;
-        if (!hv || hv->uses != 1 || hv->is_output || im->skip[half])
-            return 0;
-    }
-    lumen_opdesc g = lumen_opdesc_unary(LUMEN_ACT_GELU);
-    int in = lumen__ox_gv(&im->c, n, xv);
-    ox_node ln;
-    lumen__ox_node_fill(&im->c, last, &ln);
-    int y = lumen__ox_op(&im->c, &ln, "", &g, 1, &in);
-    if (y < 0)
-        return -1;
-    lumen__ox_set_gv(&im->c, &ln, 0, y);
-    im->skip[ie] = im->skip[ia] = im->skip[im1] = im->skip[last] = 1;
-    return 1;
-}
-
-/* The reduced axes of ReduceMean p on a tensor of rank r when they are a trailing run
- * [axis, r): returns axis, or -1. */
-static int trailing_axes(ox_import *im, const Onnx__NodeProto *p, int r)
-{
-    (void)im;
-    ox_node n;
-    n.p = p;
-    int64_t ax[LUMEN_MAX_DIMS];
-    int na = lumen__ox_attr_ints(&n, "axes", ax, LUMEN_MAX_DIMS);
-    if (na <= 0 || lumen__ox_attr_int(&n, "keepdims", 1) != 1)
-        return -1;
-    unsigned mask = 0;
-    for (int i = 0; i < na; i++) {
-        int64_t a = ax[i] < 0 ? ax[i] + r : ax[i];
-        if (a < 0 || a >= r)
-            return -1;
-        mask |= 1u << a;
-    }
-    int first = r - na;
-    return mask == ((1u << r) - 1) - ((1u << first) - 1) ? first : -1;
-}
-
-/* Decomposed LayerNorm, as exported before opset 17:
- *   m = ReduceMean(x); d = Sub(x, m); v = ReduceMean(Pow(d, 2)); s = Sqrt(Add(v, eps));
- *   y = Div(d, s); optionally y = Add(Mul(y, gamma), beta).
- * Matched at the first ReduceMean (axes attribute, opsets < 18). Returns 1 when fused. */
-static int fuse_layernorm(ox_import *im, ox_node *n)
-{
-    const Onnx__NodeProto *const *N = im->c.nodes;
-    const Onnx__NodeProto *r0 = n->p;
-    if (!is_op(r0, "ReduceMean", 1) || !r0->input[0])
-        return 0;
-    const char *x = r0->input[0];
-    ox_val *xv = lumen__ox_find(&im->c.t, x);
-    if (!xv || xv->host || xv->gv < 0 || xv->is_int)
-        return 0;
-    int rank = lumen_graph_shape(im->c.g, xv->gv)->ndim;
-    int axis = trailing_axes(im, r0, rank);
-    if (axis < 0)
-        return 0;
-    int isub = sole_consumer(im, r0->output[0], n->index);
-    if (isub < 0 || !is_op(N[isub], "Sub", 2) || strcmp(N[isub]->input[0], x) ||
-        strcmp(N[isub]->input[1], r0->output[0]))
-        return 0;
-    /* d has two consumers: Pow(d, 2) and Div(d, s) */
-    ox_val *dv = lumen__ox_find(&im->c.t, N[isub]->output[0]);
-    if (!dv || dv->uses != 2 || dv->is_output)
-        return 0;
-    int ipow = -1, idiv = -1;
-    for (int k2 = 0; k2 < 2; k2++) {
-        int i = dv->consumer[k2];
-        if (i < 0)
-            return 0;
-        const Onnx__NodeProto *p = N[i];
-        if (is_op(p, "Pow", 2) && !strcmp(p->input[0], dv->name) && const_is(im, p->input[1], 2, 0))
-            ipow = i;
-        if (is_op(p, "Div", 2) && !strcmp(p->input[0], dv->name))
-            idiv = i;
-    }
-    if (ipow < 0 || idiv < 0)
-        return 0;
-    int ir1 = sole_consumer(im, N[ipow]->output[0], ipow);
-    if (ir1 < 0 || !is_op(N[ir1], "ReduceMean", 1) || trailing_axes(im, N[ir1], rank) != axis)
-        return 0;
-    int iadd = sole_consumer(im, N[ir1]->output[0], ir1), k;
-    if (iadd < 0 || !is_op(N[iadd], "Add", 2) || (k = other_input(N[iadd], N[ir1]->output[0])) < 0)
-        return 0;
-    ox_val *ev = lumen__ox_find(&im->c.t, N[iadd]->input[k]);
-    if (!ev || !ev->host || lumen_shape_numel(&ev->host->shape) != 1)
-        return 0;
-    float eps = (float)lumen__ox_host_get(ev->host, 0);
-    int isq = sole_consumer(im, N[iadd]->output[0], iadd);
-    if (isq < 0 || !is_op(N[isq], "Sqrt", 1) || sole_consumer(im, N[isq]->output[0], isq) != idiv ||
-        strcmp(N[idiv]->input[1], N[isq]->output[0]))
-        return 0;
-    /* optional affine part: Mul by a constant gamma, then Add a constant beta */
-    int last = idiv, imul = -1, iadd2 = -1;
-    ox_val *gamma = NULL, *beta = NULL;
-    lumen_shape norm = {rank - axis, {0}};
-    for (int i = axis; i < rank; i++)
-        norm.d[i - axis] = lumen_graph_shape(im->c.g, xv->gv)->d[i];
-    int c1 = sole_consumer(im, N[idiv]->output[0], idiv);
-    if (c1 >= 0 && is_op(N[c1], "Mul", 2) && (k = other_input(N[c1], N[idiv]->output[0])) >= 0) {
-        ox_val *gv = lumen__ox_find(&im->c.t, N[c1]->input[k]);
-        if (gv && gv->host && !gv->is_int &&
-            lumen_shape_numel(&gv->host->shape) == lumen_shape_numel(&norm) &&
-            gv->host->shape.ndim <= norm.ndim &&
-            gv->host->shape.d[gv->host->shape.ndim - 1] == norm.d[norm.ndim - 1]) {
-            gamma = gv, imul = c1, last = c1;
-            int c2 = sole_consumer(im, N[c1]->output[0], c1);
-            if (c2 >= 0 && is_op(N[c2], "Add", 2) &&
-                (k = other_input(N[c2], N[c1]->output[0])) >= 0) {
-                ox_val *bv = lumen__ox_find(&im->c.t, N[c2]->input[k]);
-                if (bv && bv->host && !bv->is_int &&
-                    lumen_shape_equal(&bv->host->shape, &gv->host->shape))
-                    beta = bv, iadd2 = c2, last = c2;
-            }
-        }
-    }
-    ox_node ln;
-    lumen__ox_node_fill(&im->c, last, &ln);
-    lumen_opdesc d = {.op = LUMEN_OP_LAYERNORM};
-    d.p.axes.axis = axis, d.p.axes.axis_end = rank, d.p.axes.eps = eps;
-    int in[3] = {lumen__ox_gv(&im->c, n, xv), -1, -1};
-    if (gamma) {
-        in[1] = lumen__ox_reshape(&im->c, &ln, ".gamma", lumen__ox_gv(&im->c, n, gamma), &norm);
-        if (beta)
-            in[2] = lumen__ox_reshape(&im->c, &ln, ".beta", lumen__ox_gv(&im->c, n, beta), &norm);
-    }
-    if (in[0] < 0 || (gamma && in[1] < 0) || (beta && in[2] < 0))
-        return -1;
-    int y = lumen__ox_op(&im->c, &ln, "", &d, 3, in);
-    if (y < 0)
-        return -1;
-    lumen__ox_set_gv(&im->c, &ln, 0, y);
-    int used[] = {isub, ipow, ir1, iadd, isq, idiv, imul, iadd2};
-    for (size_t i = 0; i < sizeof used / sizeof used[0]; i++)
-        if (used[i] >= 0)
-            im->skip[used[i]] = 1;
-    return 1;
-}
-
 /* Imports node i. */
 static lumen_status import_node(ox_import *im, int i)
 {
     ox_ctx *c = &im->c;
     ox_node n;
     lumen__ox_node_fill(&im->c, i, &n);
-    int fused = 0;
-    if (!strcmp(n.p->op_type, "ReduceMean") && c->opset < 18)
-        fused = fuse_layernorm(im, &n);
-    else if (!strcmp(n.p->op_type, "Div") || !strcmp(n.p->op_type, "Mul"))
-        fused = fuse_gelu(im, &n);
-    if (fused < 0)
-        return c->st;
-    if (fused)
-        return LUMEN_OK;
     int done = 0;
     lumen_status st = lumen__ox_fold(c, &n, &done);
     if (st != LUMEN_OK)
@@ -558,8 +328,7 @@ static lumen_status import_model(ox_import *im, const Onnx__ModelProto *m,
         im->c.t.nslot *= 2;
     im->c.t.vals = calloc(cap, sizeof *im->c.t.vals);
     im->c.t.slot = malloc((size_t)im->c.t.nslot * sizeof *im->c.t.slot);
-    im->skip = calloc(gp->n_node + 1, sizeof *im->skip);
-    if (!im->c.t.vals || !im->c.t.slot || !im->skip)
+    if (!im->c.t.vals || !im->c.t.slot)
         return lumen__ox_fail(c, NULL, LUMEN_ENOMEM, "out of host memory");
     memset(im->c.t.slot, 0xff, (size_t)im->c.t.nslot * sizeof *im->c.t.slot);
     lumen_status st;
@@ -567,7 +336,7 @@ static lumen_status import_model(ox_import *im, const Onnx__ModelProto *m,
         (st = validate_nodes(im)) != LUMEN_OK)
         return st;
     for (int i = 0; i < c->n_nodes; i++)
-        if (!im->skip[i] && (st = import_node(im, i)) != LUMEN_OK)
+        if ((st = import_node(im, i)) != LUMEN_OK)
             return st;
     for (size_t i = 0; i < gp->n_output; i++) {
         const char *nm = gp->output[i]->name;
@@ -594,7 +363,6 @@ static void import_free(ox_import *im)
         lumen__ox_host_free(im->c.t.vals[i].host);
     free(im->c.t.vals);
     free(im->c.t.slot);
-    free(im->skip);
 }
 
 lumen_status lumen_onnx_load_buffer(const void *data, size_t len, const lumen_onnx_options *opt,

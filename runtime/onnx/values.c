@@ -45,7 +45,6 @@ ox_val *lumen__ox_add(ox_table *t, const char *name)
     memset(v, 0, sizeof *v);
     v->name = name;
     v->gv = -1;
-    v->producer = v->consumer[0] = v->consumer[1] = -1;
     return v;
 }
 

@@ -32,8 +32,6 @@ typedef struct ox_val {
     ox_host *host;    /* constant data, owned, or NULL */
     int uses;         /* consumers among the nodes, plus 1 per graph output */
     int is_output;
-    int producer;    /* index of the node computing it, -1 for inputs and initializers */
-    int consumer[2]; /* the first two consuming nodes, -1 when fewer */
     /* A run-time value of ONNX rank above LUMEN_MAX_DIMS (e.g. [1,1,4,1,4,2,32] in window
      * attention): its graph value holds the same elements with the extent-1 axes dropped, and
      * only Reshape, Transpose and Shape may read it. wide_ndim 0: an ordinary value. */
