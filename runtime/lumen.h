@@ -585,7 +585,7 @@ void lumen_image_free(lumen_image *img);
 int lumen_components(const float *mask, int width, int height, int *labels, int64_t *sizes,
                      int max_sizes);
 
-/* ---- ONNX import (onnx.c, onnx_ops.c): a model file becomes a lumen_graph ---- */
+/* ---- ONNX import (runtime/onnx/): a model file becomes a lumen_graph ---- */
 
 typedef struct lumen_array lumen_array; /* defined below with the host arrays */
 
