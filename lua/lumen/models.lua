@@ -220,11 +220,11 @@ local function host_data(v)
   return v
 end
 
--- m:run(inputs) -> {output name = lumen.Tensor} | nil, msg. inputs maps input names to data
--- (see host_data); a single-input model also takes the data alone as inputs[1] or directly.
--- The returned tensors belong to the model and are overwritten by the next run: :read() them.
-function Loaded:run(inputs)
-  if not self.model then error("run: the model was loaded with graph_only", 2) end
+-- m:start(inputs) -> true | nil, msg: the first half of m:run (below): writes the inputs and enqueues
+-- the network without waiting (m.model:poll() / m.model:wait(), then m:output_tensors()), so
+-- that one thread can keep several devices busy (lumen.devpool).
+function Loaded:start(inputs)
+  if not self.model then error("start: the model was loaded with graph_only", 2) end
   for i, inp in ipairs(self.inputs) do
     local v = inputs[inp.name]
     if v == nil and #self.inputs == 1 then
@@ -249,11 +249,26 @@ function Loaded:run(inputs)
       return nil, string.format("run: input %d '%s': %s", i, inp.name, tostring(ok and "write failed" or werr))
     end
   end
-  local ok, err = self.model:run()
-  if not ok then return nil, err end
+  return self.model:start()
+end
+
+-- m:output_tensors() -> {output name = lumen.Tensor}: the model's output tensors (valid once
+-- the run has finished; reading one waits for it).
+function Loaded:output_tensors()
   local out = {}
   for _, o in ipairs(self.outputs) do out[o.name] = self.model:tensor(o.name) end
   return out
+end
+
+-- m:run(inputs) -> {output name = lumen.Tensor} | nil, msg. inputs maps input names to data
+-- (see host_data); a single-input model also takes the data alone as inputs[1] or directly.
+-- The returned tensors belong to the model and are overwritten by the next run: :read() them.
+function Loaded:run(inputs)
+  if not self.model then error("run: the model was loaded with graph_only", 2) end
+  local ok, err = self:start(inputs)
+  if ok then ok, err = self.model:wait() end
+  if not ok then return nil, err end
+  return self:output_tensors()
 end
 
 lumen.load_model = M.load_model
