@@ -3,7 +3,7 @@
 --   local pipeline = require "lumen.pipeline"
 --   local res, err, kind = pipeline.run({
 --     inputs = { "examples/data" },   -- folders, globs ("data/*_f0?.png") or list files
---     model = "angio_qa",             -- a package: NAME | DIR | FILE.onnx | FILE.lua (lumen.package)
+--     model = "angio_qa",             -- a package: NAME | DIR | FILE.onnx | FILE.lua
 --     head = nil,                     -- an explicit head file for the model
 --     device = nil, size = nil,       -- size: N plans the network at N x N (default: the head's)
 --     threshold = nil,                -- segmentation probability threshold (default: the head's)
@@ -110,11 +110,15 @@ function M.expand_inputs(args)
         local names, err = lumen.list_dir(dir)
         local n0 = #out
         for _, n in ipairs(names or {}) do
-          if n:sub(1, 1) ~= "." and M.glob_match(pat, n) and lumen.file_type(join(dir, n)) == "file" then
+          if n:sub(1, 1) ~= "." and M.glob_match(pat, n)
+            and lumen.file_type(join(dir, n)) == "file" then
             add(join(dir, n))
           end
         end
-        if #out == n0 then warnings[#warnings + 1] = "'" .. a .. "' matches no file" .. (err and (" (" .. err .. ")") or "") end
+        if #out == n0 then
+          warnings[#warnings + 1] = "'" .. a .. "' matches no file"
+            .. (err and (" (" .. err .. ")") or "")
+        end
       end
     elseif kind == "file" and not is_image(a) then
       local f, err = io.open(a, "rb")
@@ -162,13 +166,15 @@ function M.shard_of(shard, getenv)
     if not i then return nil, n end
     return i, n, "--shard"
   end
-  local id, count = tonumber(getenv("SLURM_ARRAY_TASK_ID") or ""), tonumber(getenv("SLURM_ARRAY_TASK_COUNT") or "")
+  local id = tonumber(getenv("SLURM_ARRAY_TASK_ID") or "")
+  local count = tonumber(getenv("SLURM_ARRAY_TASK_COUNT") or "")
   if id and count then
     local i = id - (tonumber(getenv("SLURM_ARRAY_TASK_MIN") or "") or 0)
     if i < 0 or i >= count then return nil, "SLURM_ARRAY_TASK_ID out of range" end
     return i, count, "SLURM"
   end
-  local rank, size = tonumber(getenv("OMPI_COMM_WORLD_RANK") or ""), tonumber(getenv("OMPI_COMM_WORLD_SIZE") or "")
+  local rank = tonumber(getenv("OMPI_COMM_WORLD_RANK") or "")
+  local size = tonumber(getenv("OMPI_COMM_WORLD_SIZE") or "")
   if rank and size and rank < size then return rank, size, "Open MPI" end
   return 0, 1, nil
 end
@@ -408,7 +414,7 @@ end
 --   rules = <rule set>          (replaces the package's frame rules)
 --   thresholds = {name = value} (merged over the package's: min_score, min_area, ...,
 --                               series_max_bad_share, series_max_bad_run)
---   series = function(summary, thresholds) -> verdict, reasons   (not with --sandbox)
+--   series = function(summary, thresholds, records) -> verdict, reasons (not with --sandbox)
 local SPEC_PROBE = [[
 local src, name = ...
 local chunk, err = load(src, "@" .. name, "t")
@@ -459,7 +465,8 @@ local function load_rules(st, opts)
   local path = opts.rules_file
   local kind = lumen.file_type(path)
   if kind ~= "file" then
-    return nil, "rules " .. path .. ": " .. (kind and "not a file (a " .. kind .. ")" or "no such file")
+    return nil, "rules " .. path .. ": "
+      .. (kind and "not a file (a " .. kind .. ")" or "no such file")
   end
   local f, err = io.open(path, "rb")
   if not f then return nil, err end
@@ -494,7 +501,7 @@ local function load_rules(st, opts)
     local mok, merr = merge_thresholds(st, rules.thresholds, "rules " .. path)
     if not mok then return nil, merr end
     if rules.series ~= nil and type(rules.series) ~= "function" then
-      return nil, "rules " .. path .. ": 'series' must be a function(summary, thresholds)"
+      return nil, "rules " .. path .. ": 'series' must be a function(summary, thresholds, records)"
     end
     st.series_rule = rules.series
     if rules.rules ~= nil then list = rules.rules end
@@ -856,7 +863,8 @@ function M.open(opts)
   if opts.threshold then st.thresholds.segmentation = opts.threshold end
   local probs = {}
   for _, c in ipairs(head and head.classes or {}) do probs[c] = 1 / #head.classes end
-  st.sample_record = { class = 0, class_name = head and head.classes and head.classes[1] or "class_0",
+  st.sample_record = { class = 0,
+    class_name = head and head.classes and head.classes[1] or "class_0",
     score = 1, margin = 1, acceptable = true, probabilities = probs,
     [head and head.segmentation.label or "mask"] = { area_fraction = 0, pixels = 0, components = 0,
       largest_share = 0 } }
@@ -886,7 +894,8 @@ function M.open(opts)
   for k, v in pairs(st.thresholds) do th[k] = v end
   st.provenance = { lumen = lumen.version, model = pkg.name, door = pkg.door,
     model_file = pkg.model_file, model_sha256 = mhash, head_sha256 = pkg.head_sha256,
-    weights_status = pkg.weights_status, temperature = pkg.temperature,
+    weights_status = pkg.weights_status, weights_note = pkg.weights_note,
+    temperature = pkg.temperature, seg_label = pkg.seg_output and pkg.seg_label or nil,
     device = dev.name, device_index = dev.index, platform = dev.platform, driver = dev.driver,
     precision = "fp32", rules = opts.rules_file or (opts.rules and "(table)") or "package",
     rules_sha256 = st.rules_sha256, sandbox = opts.sandbox and true or nil, thresholds = th,
@@ -909,8 +918,8 @@ function M.open(opts)
   end
   if st.out then
     local si, sn = st.shard[1], st.shard[2]
-    local rp, oerr = report.open(st.out, { suffix = sn > 1 and string.format("-shard%dof%d", si, sn) or "",
-      class_names = pkg.classes })
+    local rp, oerr = report.open(st.out, { class_names = pkg.classes,
+      suffix = sn > 1 and string.format("-shard%dof%d", si, sn) or "" })
     if not rp then return nil, oerr, "runtime" end
     st.report = rp
   end

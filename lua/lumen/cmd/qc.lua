@@ -28,8 +28,8 @@ INPUT is a usage error (nothing is loaded or written).
                    write report-shard<i>of<n>.* files
   --threshold T    segmentation probability threshold, 0 < T < 1 (default: the package's)
   --rules FILE     a Lua file returning frame rules {name=, check=function(record)}, or a table
-                   {rules=, thresholds=, series=function(summary, thresholds)} (default: the
-                   package's rules and thresholds)
+                   {rules=, thresholds=, series=function(summary, thresholds, frames)}
+                   (default: the package's rules and thresholds)
   --sandbox        evaluate --rules in a sandbox (memory and instruction caps, no io/os)
   --series-pattern P  group frames into series by a Lua pattern on the file name (its first
                    capture), e.g. '^(series%a+)_'; default: DICOM series UID, else the folder
@@ -53,8 +53,9 @@ end
 function M.print_summary(res)
   local s = res.summary
   if res.notice then print(res.notice) end
-  print(string.format("qc: %d frames (shard %d/%d of %d inputs): %d ok, %d failed, %d skipped (done earlier)",
-    s.total, res.shard[1], res.shard[2], #res.all_inputs, s.ok, s.failed, s.skipped))
+  print(string.format("qc: %d frames (shard %d/%d of %d inputs): %d ok, %d failed, "
+    .. "%d skipped (done earlier)", s.total, res.shard[1], res.shard[2], #res.all_inputs, s.ok,
+    s.failed, s.skipped))
   if #res.class_names > 0 then
     local parts = {}
     for i = 1, #res.class_names do
@@ -93,7 +94,8 @@ function M.print_summary(res)
       print(string.format("  ... and %d more series", #res.series - M.MAX_FLAGGED))
       break
     end
-    print(string.format("  %s: %s (%s)", v.series, v.verdict:upper(), table.concat(v.reasons, "; ")))
+    print(string.format("  %s: %s (%s)", v.series, v.verdict:upper(),
+      table.concat(v.reasons, "; ")))
   end
   local on = string.format("%s (%s)", res.device, res.device_index)
   if res.devices and #res.devices > 1 then
