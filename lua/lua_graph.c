@@ -761,6 +761,15 @@ static int l_onnx_load(lua_State *L)
             lua_setfield(L, -2, "name");
             lb_push_shape(L, io ? &info->outputs[i].shape : &info->inputs[i].shape);
             lua_setfield(L, -2, "shape");
+            if (!io) { /* dynamic = {1-based indices of the model's symbolic dims} */
+                lua_newtable(L);
+                for (int d = 0, k = 0; d < LUMEN_MAX_DIMS; d++)
+                    if (info->inputs[i].dynamic >> d & 1) {
+                        lua_pushinteger(L, d + 1);
+                        lua_rawseti(L, -2, ++k);
+                    }
+                lua_setfield(L, -2, "dynamic");
+            }
             lua_rawseti(L, -2, i + 1);
         }
         lua_setfield(L, -2, io ? "outputs" : "inputs");

@@ -592,7 +592,8 @@ typedef struct lumen_array lumen_array; /* defined below with the host arrays */
 
 typedef struct lumen_onnx_input_shape {
     const char *name;  /* a graph input of the model */
-    lumen_shape shape; /* its concrete shape (replaces symbolic or fixed dims) */
+    lumen_shape shape; /* its concrete shape: symbolic dims take these values; fixed dims must
+                        * match (else LUMEN_EINVAL naming input, expected and given) */
 } lumen_onnx_input_shape;
 
 typedef struct lumen_onnx_options {
@@ -612,7 +613,8 @@ typedef struct lumen_onnx_info {
     int n_inputs, n_outputs; /* graph inputs (initializers excluded) and outputs */
     struct {
         char name[128];
-        lumen_shape shape;
+        lumen_shape shape; /* as planned */
+        unsigned dynamic;  /* inputs: bit i set when dim i is symbolic in the model */
     } inputs[16], outputs[16];
     int n_op_types; /* distinct ONNX op types, in order of first use */
     struct {

@@ -308,13 +308,27 @@ static const char *kind_name(int kind)
     }
 }
 
-/* Integer inputs (int64, int32) are the shapes, axes, indices and pads of the backend tests,
- * which exported models carry as initializers; the runtime's inputs are float32, so such an
- * input is given to the loader as an initializer holding the data set's tensor (see
- * model_with_consts) and the test still checks the op. Other non-float inputs are skipped. */
+/* Integer and boolean inputs are, in exported models, shapes, axes, indices, pads and masks,
+ * which lumen computes on the host (design: device tensors are float32; integer tensors are
+ * shape arithmetic or constants). Such an input is given to the loader as an initializer
+ * holding the data set's tensor (see model_with_consts), so the test checks the op's host
+ * evaluation. Other non-float inputs (double, float16, strings) are skipped. */
 static int is_const_input(const conf_io *io)
 {
-    return io->kind == TYPE_TENSOR && (io->dtype == DT_INT64 || io->dtype == DT_INT32);
+    switch (io->dtype) {
+    case DT_INT64:
+    case DT_INT32:
+    case DT_INT16:
+    case DT_INT8:
+    case DT_UINT64:
+    case DT_UINT32:
+    case DT_UINT16:
+    case DT_UINT8:
+    case DT_BOOL:
+        return io->kind == TYPE_TENSOR;
+    default:
+        return 0;
+    }
 }
 
 /* Skips what the runtime cannot take before anything runs; returns 1 when t is skipped. */

@@ -94,6 +94,13 @@ local function context_of(opts)
   return lumen.context(opts.device)
 end
 
+-- "name=1x3x224x224;..." for the input list {name=, shape=}: a cache key.
+local function shape_key(list)
+  local parts = {}
+  for _, i in ipairs(list) do parts[#parts + 1] = i.name .. "=" .. table.concat(i.shape, "x") end
+  return table.concat(parts, ";")
+end
+
 -- The ONNX front door: lumen.onnx_load(path [, opts]) -> loaded model, info | nil, msg, status.
 -- Returns the same runnable object as lumen.load_model (m:run{...}, m.inputs, m.outputs, ...).
 -- opts: ctx | device, shapes = {input name = {dims}} (for symbolic dims, or to plan the model at
@@ -143,6 +150,14 @@ function M.onnx_load(path, opts)
   self.inputs, self.outputs = model:inputs(), model:outputs()
   self.stats = model:stats()
   self.plan = model:plan()
+  -- symbolic input dims: later inputs of other shapes re-plan the model (cached per shape)
+  for _, i in ipairs(info.inputs) do
+    if #i.dynamic > 0 then
+      self.replan = { gopts = gopts, passes = opts.passes, cache = {} }
+      self.replan.cache[shape_key(info.inputs)] = { model = model, info = info }
+      break
+    end
+  end
   return self, info
 end
 
@@ -268,11 +283,63 @@ function Loaded:output_tensors()
   return out
 end
 
+-- The shape of one input value when it carries one (an npy_load table, a Tensor, a path).
+local function shape_of(v)
+  if type(v) == "userdata" then return v:shape() end
+  if type(v) == "table" and v.shape then return v.shape end
+  if type(v) == "string" then
+    local a = lumen.npy_load(v)
+    return a and a.shape
+  end
+  return nil
+end
+
+-- For a model with symbolic dims: switches self.model to the plan for the inputs' shapes,
+-- importing and planning the ONNX file again the first time a shape is seen. Inputs without a
+-- shape (flat arrays) keep the current one. Fixed dims that differ fail with the importer's
+-- message naming the input, expected and given shapes.
+function Loaded:plan_for(inputs)
+  local want, differs = {}, false
+  for _, inp in ipairs(self.inputs) do
+    local v = inputs[inp.name]
+    if v == nil and #self.inputs == 1 then
+      local alone = type(inputs) ~= "table" or inputs.data or type(inputs[1]) == "number"
+      v = alone and inputs or inputs[1]
+    end
+    local s = shape_of(v) or inp.shape
+    want[#want + 1] = { name = inp.name, shape = s }
+    if table.concat(s, "x") ~= table.concat(inp.shape, "x") then differs = true end
+  end
+  if not differs then return true end
+  local key = shape_key(want)
+  local hit = self.replan.cache[key]
+  if not hit then
+    local shapes = {}
+    for _, w in ipairs(want) do shapes[w.name] = w.shape end
+    local gopts = {}
+    for k, v in pairs(self.replan.gopts) do gopts[k] = v end
+    gopts.shapes = shapes
+    local g, info = lumen.onnx_graph(self.file, gopts)
+    if not g then return nil, "run: " .. tostring(info) end
+    local model, merr = self.ctx:model(g, self.replan.passes)
+    if not model then return nil, "run: " .. merr end
+    hit = { model = model, info = info }
+    self.replan.cache[key] = hit
+  end
+  self.model, self.onnx = hit.model, hit.info
+  self.inputs, self.outputs = hit.model:inputs(), hit.model:outputs()
+  return true
+end
+
 -- m:run(inputs) -> {output name = lumen.Tensor} | nil, msg. inputs maps input names to data
 -- (see host_data); a single-input model also takes the data alone as inputs[1] or directly.
 -- The returned tensors belong to the model and are overwritten by the next run: :read() them.
 function Loaded:run(inputs)
   if not self.model then error("run: the model was loaded with graph_only", 2) end
+  if self.replan then
+    local ok, err = self:plan_for(inputs)
+    if not ok then return nil, err end
+  end
   local ok, err = self:start(inputs)
   if ok then ok, err = self.model:wait() end
   if not ok then return nil, err end

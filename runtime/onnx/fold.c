@@ -55,13 +55,18 @@ typedef enum {
     B_POW,
     B_MAX,
     B_MIN,
-    B_EQ,
+    B_EQ, /* B_EQ .. B_XOR: comparisons and logic, bool results */
     B_LT,
     B_GT,
+    B_GE,
+    B_LE,
     B_AND,
     B_OR,
+    B_XOR,
     B_MOD,
-    B_FMOD
+    B_FMOD,
+    B_SHL, /* BitShift direction LEFT / RIGHT (unsigned types only in ONNX) */
+    B_SHR
 } bin_kind;
 
 static double bin_f(bin_kind k, double a, double b)
@@ -91,6 +96,15 @@ static double bin_f(bin_kind k, double a, double b)
         return a != 0 && b != 0;
     case B_OR:
         return a != 0 || b != 0;
+    case B_GE:
+        return a >= b;
+    case B_LE:
+        return a <= b;
+    case B_XOR:
+        return (a != 0) != (b != 0);
+    case B_SHL:
+    case B_SHR:
+        return 0; /* integer only */
     case B_FMOD:
         return fmod(a, b);
     default: { /* Mod with fmod=0: the result takes the divisor's sign (Python's %) */
@@ -139,6 +153,16 @@ static int64_t bin_i(bin_kind k, int64_t a, int64_t b, int *ok)
         return a && b;
     case B_OR:
         return a || b;
+    case B_GE:
+        return a >= b;
+    case B_LE:
+        return a <= b;
+    case B_XOR:
+        return (a != 0) != (b != 0);
+    case B_SHL:
+        return b < 0 || b > 63 ? 0 : (int64_t)((uint64_t)a << b);
+    case B_SHR:
+        return b < 0 || b > 63 ? 0 : (int64_t)((uint64_t)a >> b);
     }
     return 0;
 }
@@ -150,7 +174,7 @@ static lumen_status fold_binary(ox_ctx *c, ox_node *n, bin_kind kind)
     lumen_status s = broadcast(c, n, &a->shape, &b->shape, &o);
     if (s != LUMEN_OK)
         return s;
-    int ints = a->is_int && b->is_int, cmp = kind >= B_EQ && kind <= B_OR;
+    int ints = a->is_int && b->is_int, cmp = kind >= B_EQ && kind <= B_XOR;
     ox_host *h = lumen__ox_host_new(c, n, ints || cmp, &o);
     if (!h)
         return c->st;
@@ -194,6 +218,10 @@ static lumen_status fold_unary(ox_ctx *c, ox_node *n, const char *op)
             r = v == 0;
         else if (!strcmp(op, "Relu"))
             r = v > 0 ? v : 0;
+        else if (!strcmp(op, "Sign"))
+            r = v > 0 ? 1 : v < 0 ? -1 : v; /* NaN stays NaN */
+        else if (!strcmp(op, "Round"))
+            r = v - floor(v) == 0.5 ? 2 * round(v / 2) : round(v); /* half to even */
         else
             r = 1.0 / v;
         if (keep_int && !strcmp(op, "Neg"))
@@ -270,6 +298,118 @@ static lumen_status fold_gather(ox_ctx *c, ox_node *n)
         for (int64_t u = 0; u < outer; u++)
             for (int64_t v = 0; v < inner; v++)
                 host_copy_elem(h, (u * ni + j) * inner + v, x, (u * dim + idx) * inner + v);
+    }
+    return lumen__ox_set_host(c, n, 0, h);
+}
+
+/* ScatterND: a copy of data with slices replaced (or combined by 'reduction') at the index
+ * tuples in the last axis of indices. torchvision's Swin builds its shifted-window attention
+ * mask this way, from constants once shapes are known. */
+static lumen_status fold_scatter_nd(ox_ctx *c, ox_node *n)
+{
+    const ox_host *x = n->in[0]->host, *ix = n->in[1]->host, *up = n->in[2]->host;
+    char red[16];
+    lumen__ox_attr_str(n, "reduction", "none", red, sizeof red);
+    int mode = !strcmp(red, "none") ? 0 : !strcmp(red, "add") ? 1 : !strcmp(red, "mul") ? 2 : -1;
+    if (mode < 0)
+        return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "reduction '%s'", red);
+    int r = x->shape.ndim, q = ix->shape.ndim;
+    int64_t k = q > 0 ? ix->shape.d[q - 1] : -1;
+    if (q < 1 || k < 1 || k > r)
+        return lumen__ox_fail(c, n, LUMEN_EFORMAT, "indices of shape rank %d, last extent %lld", q,
+                              (long long)k);
+    /* updates: indices.shape[:-1] + data.shape[k:] */
+    int ok = up->shape.ndim == q - 1 + r - (int)k;
+    for (int i = 0; ok && i < q - 1; i++)
+        ok = up->shape.d[i] == ix->shape.d[i];
+    for (int i = (int)k; ok && i < r; i++)
+        ok = up->shape.d[q - 1 + i - (int)k] == x->shape.d[i];
+    if (!ok)
+        return lumen__ox_fail(c, n, LUMEN_ESHAPE, "updates do not match indices and data");
+    int64_t slice = 1, tuples = lumen_shape_numel(&ix->shape) / k;
+    for (int i = (int)k; i < r; i++)
+        slice *= x->shape.d[i];
+    ox_host *h = lumen__ox_host_copy(x);
+    if (!h)
+        return lumen__ox_fail(c, n, LUMEN_ENOMEM, "out of host memory");
+    for (int64_t t = 0; t < tuples; t++) {
+        int64_t off = 0;
+        for (int j = 0; j < k; j++) {
+            int64_t v = lumen__ox_host_geti(ix, t * k + j), dim = x->shape.d[j];
+            if (v < 0)
+                v += dim;
+            if (v < 0 || v >= dim) {
+                lumen__ox_host_free(h);
+                return lumen__ox_fail(c, n, LUMEN_EFORMAT, "index %lld out of range on axis %d",
+                                      (long long)lumen__ox_host_geti(ix, t * k + j), j);
+            }
+            off = off * dim + v;
+        }
+        for (int64_t e = 0; e < slice; e++) {
+            int64_t dst = off * slice + e, src = t * slice + e;
+            if (h->is_int) {
+                int64_t u = lumen__ox_host_geti(up, src);
+                h->i[dst] = mode == 0 ? u : mode == 1 ? h->i[dst] + u : h->i[dst] * u;
+            } else {
+                float u = (float)lumen__ox_host_get(up, src);
+                h->f[dst] = mode == 0 ? u : mode == 1 ? h->f[dst] + u : h->f[dst] * u;
+            }
+        }
+    }
+    return lumen__ox_set_host(c, n, 0, h);
+}
+
+/* ScatterElements (and opset-9 Scatter): data with the elements named by indices along one
+ * axis replaced by updates; GatherElements: the elements named by indices along one axis. */
+static lumen_status fold_elements(ox_ctx *c, ox_node *n)
+{
+    int gather = !strcmp(n->p->op_type, "GatherElements");
+    const ox_host *x = n->in[0]->host, *ix = n->in[1]->host, *up = gather ? NULL : n->in[2]->host;
+    int r = x->shape.ndim, axis;
+    lumen_status s = lumen__ox_axis(c, n, lumen__ox_attr_int(n, "axis", 0), r, &axis);
+    if (s != LUMEN_OK)
+        return s;
+    if (ix->shape.ndim != r || (up && !lumen_shape_equal(&up->shape, &ix->shape)))
+        return lumen__ox_fail(c, n, LUMEN_ESHAPE, "indices (and updates) must have rank %d", r);
+    char red[16];
+    lumen__ox_attr_str(n, "reduction", "none", red, sizeof red);
+    int mode = !strcmp(red, "none") ? 0 : !strcmp(red, "add") ? 1 : !strcmp(red, "mul") ? 2 : -1;
+    if (mode < 0)
+        return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "reduction '%s'", red);
+    ox_host *h = gather ? lumen__ox_host_new(c, n, x->is_int, &ix->shape) : lumen__ox_host_copy(x);
+    if (!h)
+        return c->st != LUMEN_OK ? c->st : lumen__ox_fail(c, n, LUMEN_ENOMEM, "out of memory");
+    int64_t cnt = lumen_shape_numel(&ix->shape);
+    for (int64_t e = 0; e < cnt; e++) {
+        /* the coordinates of e in indices' shape; the axis coordinate replaced by the index */
+        int64_t rem = e, off = 0, stride = 1, v = lumen__ox_host_geti(ix, e);
+        int64_t dim = x->shape.d[axis];
+        if (v < 0)
+            v += dim;
+        int bad = v < 0 || v >= dim;
+        for (int i = r - 1; i >= 0; i--) {
+            int64_t coord = rem % ix->shape.d[i];
+            rem /= ix->shape.d[i];
+            if (i == axis)
+                coord = v;
+            bad |= coord >= x->shape.d[i];
+            off += coord * stride;
+            stride *= x->shape.d[i];
+        }
+        if (bad) {
+            lumen__ox_host_free(h);
+            return lumen__ox_fail(c, n, LUMEN_EFORMAT, "index %lld out of range",
+                                  (long long)lumen__ox_host_geti(ix, e));
+        }
+        if (gather) {
+            host_copy_elem(h, e, x, off);
+        } else if (h->is_int) {
+            int64_t u = lumen__ox_host_geti(up, e);
+            h->i[off] = mode == 0 ? u : mode == 1 ? h->i[off] + u : h->i[off] * u;
+        } else {
+            float u = (float)lumen__ox_host_get(up, e);
+            h->f[off] = mode == 0 ? u : mode == 1 ? h->f[off] + u : h->f[off] * u;
+        }
     }
     return lumen__ox_set_host(c, n, 0, h);
 }
@@ -603,6 +743,10 @@ static const fold_op fold_ops[] = {
     {"Greater", B_GT, F_BINARY, NULL},
     {"And", B_AND, F_BINARY, NULL},
     {"Or", B_OR, F_BINARY, NULL},
+    {"Xor", B_XOR, F_BINARY, NULL},
+    {"GreaterOrEqual", B_GE, F_BINARY, NULL},
+    {"LessOrEqual", B_LE, F_BINARY, NULL},
+    {"BitShift", B_SHL, F_BINARY, NULL},
     {"Mod", B_MOD, F_BINARY, NULL},
     {"Neg", 0, F_UNARY, NULL},
     {"Abs", 0, F_UNARY, NULL},
@@ -612,8 +756,14 @@ static const fold_op fold_ops[] = {
     {"Reciprocal", 0, F_UNARY, NULL},
     {"Not", 0, F_UNARY, NULL},
     {"Relu", 0, F_UNARY, NULL},
+    {"Sign", 0, F_UNARY, NULL},
+    {"Round", 0, F_UNARY, NULL},
     {"Where", 0, F_OTHER, fold_where},
     {"Gather", 0, F_OTHER, fold_gather},
+    {"ScatterND", 0, F_OTHER, fold_scatter_nd},
+    {"ScatterElements", 0, F_OTHER, fold_elements},
+    {"Scatter", 0, F_OTHER, fold_elements},
+    {"GatherElements", 0, F_OTHER, fold_elements},
     {"Slice", 0, F_OTHER, fold_slice},
     {"Concat", 0, F_OTHER, fold_concat},
     {"Transpose", 0, F_OTHER, fold_transpose},
@@ -658,7 +808,9 @@ lumen_status lumen__ox_fold(ox_ctx *c, ox_node *n, int *done)
             return LUMEN_OK; /* variadic Max/Min: the mapper */
         /* the inputs each folder reads unconditionally must be there (an empty input name
          * is an absent optional input: a hostile file can put one anywhere) */
-        int need = (f->fn == fold_where || f->fn == fold_range)     ? 3
+        int need = (f->fn == fold_where || f->fn == fold_range || f->fn == fold_scatter_nd ||
+                    (f->fn == fold_elements && strcmp(op, "GatherElements")))
+                       ? 3
                    : (f->fn == fold_gather || f->fn == fold_expand) ? 2
                    : !strcmp(op, "Constant")                        ? 0
                                                                     : 1;
@@ -668,6 +820,13 @@ lumen_status lumen__ox_fold(ox_ctx *c, ox_node *n, int *done)
         *done = 1;
         if (f->kind == B_MOD && lumen__ox_attr_int(n, "fmod", 0))
             return fold_binary(c, n, B_FMOD);
+        if (f->kind == B_SHL) {
+            char dir[16];
+            lumen__ox_attr_str(n, "direction", "", dir, sizeof dir);
+            if (strcmp(dir, "LEFT") && strcmp(dir, "RIGHT"))
+                return lumen__ox_fail(c, n, LUMEN_EFORMAT, "direction '%s'", dir);
+            return fold_binary(c, n, !strcmp(dir, "LEFT") ? B_SHL : B_SHR);
+        }
         if (f->cls == F_BINARY)
             return fold_binary(c, n, (bin_kind)f->kind);
         if (f->cls == F_UNARY)

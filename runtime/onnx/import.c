@@ -71,6 +71,78 @@ static int default_domain(const char *d)
     return !d || !*d || !strcmp(d, "ai.onnx");
 }
 
+/* The shape graph input 'name' is planned at: the model's dims where they are fixed, the given
+ * shape's where they are symbolic (dim_param or no value). A given shape must have the model's
+ * rank and agree on every fixed dim; a symbolic dim with nothing given is refused. *dynamic
+ * gets bit i set for each symbolic dim i. */
+static lumen_status input_shape(ox_ctx *c, const char *name, const Onnx__TensorShapeProto *ms,
+                                const lumen_shape *given, lumen_shape *s, unsigned *dynamic)
+{
+    char b[160], b2[160];
+    *dynamic = 0;
+    if (given) {
+        *s = *given;
+        if (s->ndim < 0 || s->ndim > LUMEN_MAX_DIMS || lumen_shape_numel(s) < 0)
+            return lumen__ox_fail(c, NULL, LUMEN_EINVAL, "input '%s': invalid shape", name);
+        if (ms && ms->n_dim != (size_t)s->ndim)
+            return lumen__ox_fail(c, NULL, LUMEN_EINVAL,
+                                  "input '%s': shape %s has rank %d, the model's input has "
+                                  "rank %zu",
+                                  name, lumen_shape_format(s, b, sizeof b), s->ndim, ms->n_dim);
+    } else if (!ms) {
+        return lumen__ox_fail(c, NULL, LUMEN_EINVAL,
+                              "input '%s' has no shape in the model: give one", name);
+    } else if (ms->n_dim > LUMEN_MAX_DIMS) {
+        return lumen__ox_fail(c, NULL, LUMEN_EUNSUPPORTED, "input '%s' has rank %zu", name,
+                              ms->n_dim);
+    }
+    if (!ms)
+        return LUMEN_OK;
+    /* the model's own dims, with symbolic ones shown as -1 in messages */
+    lumen_shape model = {(int)ms->n_dim, {0}};
+    int fixed_differs = 0;
+    for (int d = 0; d < model.ndim; d++) {
+        const Onnx__TensorShapeProto__Dimension *dim = ms->dim[d];
+        int fixed = dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE &&
+                    dim->dim_value >= 0;
+        model.d[d] = fixed ? dim->dim_value : -1;
+        if (!fixed)
+            *dynamic |= 1u << d;
+        if (!given && !fixed)
+            return lumen__ox_fail(
+                c, NULL, LUMEN_EINVAL,
+                "input '%s': dim %d is symbolic ('%s'): give the input's shape", name, d,
+                dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM &&
+                        dim->dim_param
+                    ? dim->dim_param
+                    : "?");
+        if (!given)
+            s->d[d] = dim->dim_value;
+        else if (fixed && given->d[d] != dim->dim_value)
+            fixed_differs = 1;
+    }
+    if (!given)
+        s->ndim = model.ndim;
+    if (fixed_differs) {
+        int n = 0;
+        n += snprintf(b2 + n, sizeof b2 - (size_t)n, "[");
+        for (int d = 0; d < model.ndim && n < (int)sizeof b2; d++)
+            n += model.d[d] < 0 ? snprintf(b2 + n, sizeof b2 - (size_t)n, "%s?", d ? "," : "")
+                                : snprintf(b2 + n, sizeof b2 - (size_t)n, "%s%lld", d ? "," : "",
+                                           (long long)model.d[d]);
+        if (n < (int)sizeof b2)
+            snprintf(b2 + n, sizeof b2 - (size_t)n, "]");
+        return lumen__ox_fail(c, NULL, LUMEN_EINVAL,
+                              "input '%s': the model expects shape %s, given %s (only symbolic "
+                              "dims, shown as ?, may change)",
+                              name, b2, lumen_shape_format(given, b, sizeof b));
+    }
+    if (lumen_shape_numel(s) < 0 || lumen_shape_numel(s) > c->max_elements)
+        return lumen__ox_fail(c, NULL, LUMEN_ERANGE, "input '%s': shape %s too large", name,
+                              lumen_shape_format(s, b, sizeof b));
+    return LUMEN_OK;
+}
+
 /* Graph inputs that are not initializers: shape from the options or the model's dims. */
 static lumen_status add_inputs(ox_import *im, const lumen_onnx_options *opt)
 {
@@ -108,48 +180,16 @@ static lumen_status add_inputs(ox_import *im, const lumen_onnx_options *opt)
             return lumen__ox_fail(c, NULL, LUMEN_EUNSUPPORTED,
                                   "graph input '%s' has element type %d (only float32 inputs)",
                                   vi->name, tt->elem_type);
-        lumen_shape s = {0, {0}};
         const lumen_onnx_input_shape *given = NULL;
         for (int k = 0; k < opt->n_shapes; k++)
             if (opt->shapes[k].name && !strcmp(opt->shapes[k].name, vi->name))
                 given = &opt->shapes[k];
-        char b[160];
-        if (given) {
-            s = given->shape;
-            if (s.ndim < 0 || s.ndim > LUMEN_MAX_DIMS || lumen_shape_numel(&s) < 0)
-                return lumen__ox_fail(c, NULL, LUMEN_EINVAL, "input '%s': invalid shape", vi->name);
-            if (tt->shape && tt->shape->n_dim != (size_t)s.ndim)
-                return lumen__ox_fail(c, NULL, LUMEN_EINVAL,
-                                      "input '%s': shape %s has rank %d, the model's input has "
-                                      "rank %zu",
-                                      vi->name, lumen_shape_format(&s, b, sizeof b), s.ndim,
-                                      tt->shape->n_dim);
-        } else {
-            if (!tt->shape)
-                return lumen__ox_fail(c, NULL, LUMEN_EINVAL,
-                                      "input '%s' has no shape in the model: give one", vi->name);
-            if (tt->shape->n_dim > LUMEN_MAX_DIMS)
-                return lumen__ox_fail(c, NULL, LUMEN_EUNSUPPORTED, "input '%s' has rank %zu",
-                                      vi->name, tt->shape->n_dim);
-            s.ndim = (int)tt->shape->n_dim;
-            for (int d = 0; d < s.ndim; d++) {
-                const Onnx__TensorShapeProto__Dimension *dim = tt->shape->dim[d];
-                if (dim->value_case != ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE ||
-                    dim->dim_value < 0)
-                    return lumen__ox_fail(
-                        c, NULL, LUMEN_EINVAL,
-                        "input '%s': dim %d is symbolic ('%s'): give the input's shape", vi->name,
-                        d,
-                        dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM &&
-                                dim->dim_param
-                            ? dim->dim_param
-                            : "?");
-                s.d[d] = dim->dim_value;
-            }
-            if (lumen_shape_numel(&s) < 0 || lumen_shape_numel(&s) > c->max_elements)
-                return lumen__ox_fail(c, NULL, LUMEN_ERANGE, "input '%s': shape %s too large",
-                                      vi->name, lumen_shape_format(&s, b, sizeof b));
-        }
+        lumen_shape s;
+        unsigned dynamic = 0;
+        lumen_status st =
+            input_shape(c, vi->name, tt->shape, given ? &given->shape : NULL, &s, &dynamic);
+        if (st != LUMEN_OK)
+            return st;
         v = lumen__ox_add(&im->c.t, vi->name);
         if (!v)
             return lumen__ox_fail(c, NULL, LUMEN_ENOMEM, "value table full");
@@ -161,6 +201,7 @@ static lumen_status add_inputs(ox_import *im, const lumen_onnx_options *opt)
             snprintf(info->inputs[info->n_inputs].name, sizeof info->inputs[0].name, "%s",
                      vi->name);
             info->inputs[info->n_inputs].shape = s;
+            info->inputs[info->n_inputs].dynamic = dynamic;
         }
         info->n_inputs++;
     }

@@ -451,6 +451,36 @@ static lumen_status map_expand(ox_ctx *c, ox_node *n)
 
 /* ---- no computation ---- */
 
+/* Dropout: an identity at inference, and in training mode when the ratio is 0 (torchvision
+ * 0.14's Swin passes training=True with dropout 0). The mask output, when a model reads it, is
+ * all true then: a host constant. Training mode with a ratio above 0 is random: refused. */
+static lumen_status map_dropout(ox_ctx *c, ox_node *n)
+{
+    lumen_status st;
+    float ratio = c->opset < 12 ? lumen__ox_attr_float(n, "ratio", 0.5f) : 0.5f, train = 0;
+    if (c->opset >= 12 && n->n_in > 1 && n->in[1] &&
+        (st = lumen__ox_const_float(c, n, 1, &ratio)) != LUMEN_OK)
+        return st;
+    if (c->opset >= 12 && n->n_in > 2 && n->in[2] &&
+        (st = lumen__ox_const_float(c, n, 2, &train)) != LUMEN_OK)
+        return st;
+    if (c->opset < 7 && lumen__ox_attr_int(n, "is_test", 0) == 0)
+        train = 1;
+    if (train != 0 && ratio != 0)
+        return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED,
+                              "training_mode with ratio %g (random masks are not supported)",
+                              (double)ratio);
+    if ((st = lumen__ox_alias(c, n, 0, n->in[0])) != LUMEN_OK)
+        return st;
+    ox_val *mask = lumen__ox_out(c, n, 1);
+    if (!mask || mask->uses == 0)
+        return LUMEN_OK;
+    ox_host *h = lumen__ox_host_new(c, n, 1, lumen__ox_shape(c, n->in[0]));
+    for (int64_t k = 0; h && k < lumen_shape_numel(&h->shape); k++)
+        h->i[k] = 1;
+    return lumen__ox_set_host(c, n, 1, h);
+}
+
 /* Identity, Dropout (inference) and Cast to float: the same value under a new name. */
 static lumen_status map_identity(ox_ctx *c, ox_node *n)
 {
@@ -471,13 +501,8 @@ static lumen_status map_identity(ox_ctx *c, ox_node *n)
             v->is_int = !to_float;
         return st;
     }
-    if (!strcmp(n->p->op_type, "Dropout") && n->n_in > 2 && n->in[2]) {
-        float train;
-        if ((st = lumen__ox_const_float(c, n, 2, &train)) != LUMEN_OK)
-            return st;
-        if (train != 0)
-            return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "training_mode");
-    }
+    if (!strcmp(n->p->op_type, "Dropout"))
+        return map_dropout(c, n);
     return lumen__ox_alias(c, n, 0, n->in[0]);
 }
 
@@ -508,7 +533,7 @@ const ox_op lumen__ox_ops_layout[] = {
     {"Resize", 10, 17, 1, map_resize},
     {"Upsample", 7, 9, 1, map_resize},
     {"Identity", 1, 17, 1, map_identity},
-    {"Dropout", 7, 17, 1, map_identity},
+    {"Dropout", 1, 17, 1, map_identity},
     {"Cast", 6, 17, 1, map_identity},
     {"Gather", 1, 17, 2, map_gather},
     {"Expand", 8, 17, 2, map_expand},
@@ -524,9 +549,19 @@ const ox_op lumen__ox_ops_layout[] = {
     {"Not", 1, 17, 0, map_host_only},
     {"And", 7, 17, 0, map_host_only},
     {"Or", 7, 17, 0, map_host_only},
+    {"Xor", 7, 17, 0, map_host_only},
+    {"GreaterOrEqual", 12, 17, 0, map_host_only},
+    {"LessOrEqual", 12, 17, 0, map_host_only},
+    {"BitShift", 11, 17, 0, map_host_only},
+    {"Sign", 9, 17, 0, map_host_only},
+    {"Round", 11, 17, 0, map_host_only},
     {"Mod", 10, 17, 0, map_host_only},
     {"Where", 9, 17, 0, map_host_only},
     {"Floor", 6, 17, 0, map_host_only},
     {"Ceil", 6, 17, 0, map_host_only},
+    {"ScatterND", 11, 17, 0, map_host_only},
+    {"ScatterElements", 11, 17, 0, map_host_only},
+    {"Scatter", 9, 10, 0, map_host_only},
+    {"GatherElements", 11, 17, 0, map_host_only},
     {NULL, 0, 0, 0, NULL},
 };

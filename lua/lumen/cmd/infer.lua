@@ -1,6 +1,6 @@
 -- lumen infer MODEL.onnx --input NAME=FILE.npy ...: runs an ONNX model on .npy inputs and
 -- writes every graph output to DIR/<output name>.npy. The input shapes come from the .npy
--- files (they replace the model's own, so a fully convolutional model runs at any size).
+-- files (or --shape): symbolic dims of the model take them, fixed dims must match.
 local lumen = require "lumen"
 local cli = require "lumen.cli"
 
@@ -10,9 +10,13 @@ local M = {
 
 Loads MODEL.onnx (opsets 7-17, as PyTorch exports them), feeds each graph input from a
 float32 (or float64) C-order .npy file and writes each graph output to DIR/<output>.npy
-(float32, C order). Input shapes are taken from the .npy files.
+(float32, C order). Input shapes are taken from the .npy files: the model's symbolic dims
+(dim_param) take them, its fixed dims must match (else an error naming the input, expected
+and given shapes).
 
   --input NAME=FILE   a graph input and its .npy file (repeat for each input)
+  --shape NAME=DIMS   plan input NAME at DIMS (e.g. input=1x3x224x224; repeat for each input),
+                      for --info on a model with symbolic dims
   --device D          device selector: "P:D", gpu, cpu, or a name substring (default:
                       $LUMEN_DEVICE, else the first GPU, accelerator, CPU)
   --out DIR           where to write the outputs (default: .)
@@ -22,30 +26,42 @@ float32 (or float64) C-order .npy file and writes each graph output to DIR/<outp
 Exit codes: 0 ok, 2 usage error (missing, unknown or mis-shaped input), 3 load or run failure.]],
 }
 
--- "--input NAME=FILE" may repeat, which cli.parse does not keep: take those out first.
+-- "--input NAME=FILE" and "--shape NAME=DIMS" may repeat, which cli.parse does not keep: take
+-- those out first. Returns {input name = file, [i] = name}, {input name = {dims}}, the rest.
 local function split_inputs(args)
-  local inputs, rest = {}, {}
+  local inputs, shapes, rest = {}, {}, {}
   local i = 1
   while i <= #args do
     local a = args[i]
-    local val = a:match("^%-%-input=(.*)$")
-    if a == "--input" then
+    local flag, val = a:match("^%-%-(%a+)=(.*)$")
+    if a == "--input" or a == "--shape" then
+      flag = a:sub(3)
       i = i + 1
       val = args[i]
-      if val == nil then return nil, "--input needs NAME=FILE" end
+      if val == nil then return nil, "--" .. flag .. " needs NAME=" .. (flag == "input" and "FILE" or "DIMS") end
     end
-    if val then
-      local name, file = val:match("^([^=]+)=(.+)$")
-      if not name then return nil, "--input needs NAME=FILE, got '" .. val .. "'" end
-      if inputs[name] then return nil, "input '" .. name .. "' given twice" end
-      inputs[name] = file
-      inputs[#inputs + 1] = name
+    if val and (flag == "input" or flag == "shape") then
+      local name, v = val:match("^([^=]+)=(.+)$")
+      if not name then return nil, "--" .. flag .. " needs NAME=VALUE, got '" .. val .. "'" end
+      if flag == "input" then
+        if inputs[name] then return nil, "input '" .. name .. "' given twice" end
+        inputs[name] = v
+        inputs[#inputs + 1] = name
+      else
+        local dims = {}
+        for d in v:gmatch("[^x,]+") do
+          local n = math.tointeger(tonumber(d))
+          if not n or n < 0 then return nil, "--shape " .. val .. ": dims are integers like 1x3x224x224" end
+          dims[#dims + 1] = n
+        end
+        shapes[name] = dims
+      end
     else
       rest[#rest + 1] = a
     end
     i = i + 1
   end
-  return inputs, rest
+  return inputs, shapes, rest
 end
 
 local function fmt_shape(s) return "[" .. table.concat(s, ",") .. "]" end
@@ -58,7 +74,8 @@ function M.print_info(path, g, info)
   print(string.format("producer  %s   ir_version %d   opset %d   nodes %d", info.producer,
     info.ir_version, info.opset, info.nodes))
   for _, i in ipairs(info.inputs) do
-    print(string.format("input     %-24s %s", i.name, fmt_shape(i.shape)))
+    local dyn = i.dynamic and #i.dynamic > 0 and ("   symbolic dims " .. table.concat(i.dynamic, ",")) or ""
+    print(string.format("input     %-24s %s%s", i.name, fmt_shape(i.shape), dyn))
   end
   for _, o in ipairs(info.outputs) do
     print(string.format("output    %-24s %s", o.name, fmt_shape(o.shape)))
@@ -90,8 +107,8 @@ local function print_profile(prof)
 end
 
 function M.run(args)
-  local inputs, rest = split_inputs(args)
-  if not inputs then return cli.usage_error("infer", rest) end
+  local inputs, given, rest = split_inputs(args)
+  if not inputs then return cli.usage_error("infer", given) end
   local opts, pos = cli.parse(rest, { device = "string", out = "string", profile = "boolean",
     info = "boolean" })
   if not opts then return cli.usage_error("infer", pos) end
@@ -100,7 +117,7 @@ function M.run(args)
   if #pos > 1 then return cli.usage_error("infer", "unexpected argument '" .. pos[2] .. "'") end
 
   -- inputs: shapes from the .npy files
-  local arrays, shapes = {}, {}
+  local arrays, shapes = {}, given
   for _, name in ipairs(inputs) do
     local a, err = lumen.npy_load(inputs[name])
     if not a then return cli.usage_error("infer", "input '" .. name .. "': " .. err) end
