@@ -107,6 +107,10 @@ check "a folder as the rules file" 2 "$lumen" qc examples/data --rules examples 
 contains "says it is not a file" "rules examples: not a file"
 check "bad --series-pattern" 2 "$lumen" qc examples/data --series-pattern '(' --out "$tmp/x"
 expect "usage errors wrote nothing" "$(test -e "$tmp/x" && echo written || echo nothing)" nothing
+check "lumen run: a missing script" 2 "$lumen" run "$tmp/no_such_script.lua"
+contains "names the script" "script .*no_such_script.lua: no such file"
+check "help of a mistyped command" 2 "$lumen" help qx
+contains "did you mean the command" "did you mean 'qc'"
 check "unknown device" 3 "$lumen" qc examples/data --device no-such-device --out "$tmp/x"
 check "help qc" 0 "$lumen" help qc
 contains "qc usage" "usage: lumen qc INPUTS"
