@@ -632,7 +632,8 @@ int lumen_dicom_probe(const char *path);
  * is 0); reading a frame from it fails. */
 lumen_status lumen_dicom_open(const char *path, const lumen_dicom_limits *lim, lumen_dicom **out,
                               char *err, size_t errlen);
-/* The same from memory (the fuzz target's entry point); data must outlive the object. */
+/* The same from memory (the fuzz target's entry point), through a temporary file in $TMPDIR
+ * (or /tmp) that lives as long as the object. */
 lumen_status lumen_dicom_open_buffer(const void *data, size_t len, const lumen_dicom_limits *lim,
                                      lumen_dicom **out, char *err, size_t errlen);
 /* The object's attributes; valid until lumen_dicom_free. Never NULL for an open object. */

@@ -8,10 +8,13 @@
 --     rules = post.default_rules(),   -- or rules_file = "my_rules.lua" (+ sandbox = true)
 --     shard = "0/2",                  -- else SLURM / Open MPI environment, else "0/1"
 --     on_record = function(rec) end,  -- called for every record, new or reused
+--     phi = false,                    -- DICOM: true puts PatientID/Name in records (lumen.dicom)
 --   })
 --   -- res.records (input order), res.summary, res.device, res.model, res.wall_s, res.paths
 --
--- Per frame: read (PNG 8/16-bit gray, gray+alpha, RGB(A); or .npy) -> device preprocessing
+-- DICOM files (recognised by content, lumen.dicom) give one item per frame: record.input is
+-- "path#k" and record.dicom carries the instance's identity.
+-- Per frame: read (PNG 8/16-bit gray, gray+alpha, RGB(A); .npy; DICOM) -> device preprocessing
 -- (gray, resize to size x size, min-max to [0,1], (x-0.5)/0.5; one cached pipeline per input
 -- shape) -> model -> class probabilities, vessel statistics, thumbnail + overlay -> rules. A
 -- frame that fails anywhere becomes a record with status "error" and the batch goes on. Frames
@@ -25,6 +28,7 @@ local pre = require "lumen.preprocess"
 local post = require "lumen.postprocess"
 local report = require "lumen.report"
 local sha256 = require "lumen.sha256"
+local dicom = require "lumen.dicom"
 
 local M = {}
 
@@ -80,7 +84,9 @@ function M.expand_inputs(args)
         warnings[#warnings + 1] = err
       else
         for _, n in ipairs(names) do
-          if is_image(n) and lumen.file_type(join(a, n)) == "file" then add(join(a, n)) end
+          local p = join(a, n)
+          if n:sub(1, 1) ~= "." and lumen.file_type(p) == "file"
+            and (is_image(n) or dicom.is_candidate(p)) then add(p) end
         end
       end
     elseif not kind and basename(a):find("[*?]") then
@@ -97,7 +103,7 @@ function M.expand_inputs(args)
         end
         if #out == n0 then warnings[#warnings + 1] = "'" .. a .. "' matches no file" .. (err and (" (" .. err .. ")") or "") end
       end
-    elseif kind == "file" and not is_image(a) then
+    elseif kind == "file" and not is_image(a) and not dicom.is_candidate(a) then
       local f, err = io.open(a, "rb")
       if not f then
         warnings[#warnings + 1] = err
@@ -250,10 +256,16 @@ local function read_frame(ctx, path)
 end
 
 -- Runs one frame through preprocessing, the model and post-processing; fills rec. Raises on
--- failure (the caller turns the error into an error record).
-local function run_frame(st, path, rec)
+-- failure (the caller turns the error into an error record). item: {path=} or a DICOM frame.
+local function read_item(st, item)
+  if item.frame then return st.dicom_reader:frame(st.ctx, item) end
+  return read_frame(st.ctx, item.path)
+end
+
+local function run_frame(st, item, rec)
+  local path = item.path
   local t0 = now_ms()
-  local frame <close>, info = read_frame(st.ctx, path)
+  local frame <close>, info = read_item(st, item)
   if not frame then error(info, 0) end
   rec.width, rec.height, rec.channels, rec.bit_depth = info.width, info.height, info.channels,
     info.bit_depth
@@ -288,6 +300,7 @@ local function run_frame(st, path, rec)
     components = v.components, largest_share = round(v.largest_share) }
   if st.out then
     local stem = basename(path):gsub("%.[^.]*$", ""):gsub("[^%w_%-]", "_")
+      .. (item.frame and ("_f" .. item.frame) or "")
     local rel = "images/" .. stem .. "_" .. rec.input_sha256:sub(1, 8)
     local thumb, oerr = post.write_images(st.out .. "/" .. rel, x, out.seg_logit, st.threshold)
     if not thumb then error("writing images: " .. tostring(oerr), 0) end
@@ -401,6 +414,25 @@ function M.run(opts)
   local si, sn = M.shard_of(opts.shard, opts.getenv)
   if not si then return nil, sn, "usage" end
   local inputs = M.shard_list(all, si, sn)
+  -- frames: a DICOM file gives one item per frame (lumen.dicom), any other input one item
+  local items = {}
+  local salt
+  for _, path in ipairs(inputs) do
+    if not M.IMAGE_EXTENSIONS[extension(path)] and lumen.file_type(path) == "file"
+      and dicom.is_candidate(path) then
+      if not salt then
+        local serr
+        salt, serr = dicom.salt(opts.out)
+        if not salt then return nil, serr, "runtime" end
+      end
+      for _, it in ipairs(dicom.frames(path, { phi = opts.phi, salt = salt })) do
+        items[#items + 1] = it
+      end
+    else
+      items[#items + 1] = { path = path, input = path }
+    end
+  end
+  st.dicom_reader = dicom.reader()
 
   local ok, rerr = load_rules(st, opts)
   if not ok then return nil, rerr, "usage" end
@@ -426,20 +458,30 @@ function M.run(opts)
   local records = {}
   local progress = M.progress(opts.progress)
   local last_flush = now_ms()
-  for k, path in ipairs(inputs) do
-    local rec = { input = path, model = m.name, model_sha256 = mhash, device = device,
-      threshold = st.threshold, lumen = lumen.version, shard = string.format("%d/%d", si, sn) }
-    local ih, ierr = sha256.file(path)
+  for k, item in ipairs(items) do
+    local path = item.path
+    local rec = { input = item.input, model = m.name, model_sha256 = mhash, device = device,
+      threshold = st.threshold, lumen = lumen.version, shard = string.format("%d/%d", si, sn),
+      dicom = item.dicom }
+    local ih, ierr
+    if item.error then
+      ierr = item.error
+    elseif item.frame then
+      ih = item.input_sha256
+    else
+      ih, ierr = sha256.file(path)
+    end
     local old = ih and rep and rep:lookup(ih, mhash, st.threshold)
     if old then
       rec = old
-      rec.input, rec.skipped = path, true
+      rec.input, rec.skipped = item.input, true
+      rec.dicom = item.dicom or rec.dicom -- the PHI policy of this run
       apply_rules(st, rec)
     elseif not ih then
       rec.status, rec.error = "error", tostring(ierr)
     else
       rec.input_sha256 = ih
-      local fok, ferr = pcall(run_frame, st, path, rec)
+      local fok, ferr = pcall(run_frame, st, item, rec)
       if fok then
         rec.status = "ok"
         apply_rules(st, rec)
@@ -458,9 +500,10 @@ function M.run(opts)
       end
     end
     if opts.on_record then opts.on_record(rec) end
-    progress.update(k, #inputs, basename(path))
+    progress.update(k, #items, basename(item.input))
   end
   progress.finish()
+  st.dicom_reader.close()
 
   local summary = report.summarize(records, st.class_names)
   local res = { records = records, summary = summary, device = device, device_index = ctx:device().index,

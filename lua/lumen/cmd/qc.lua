@@ -9,8 +9,9 @@ local M = {
   usage = [[usage: lumen qc INPUTS... [options]
 
 Runs a QC model over frames and writes a report folder. INPUTS are folders (their .png and
-.npy files), patterns with * and ? in the file name ("data/seriesA_*.png"), image files, or
-list files (one path per line, relative to the list file; '#' starts a comment).
+.npy files and DICOM files, recognised by content), patterns with * and ? in the file name
+("data/seriesA_*.png"), image or DICOM files, or list files (one path per line, relative to
+the list file; '#' starts a comment). Each frame of a DICOM file is one record ("x.dcm#3").
 
   --model M        model name under models/ or a .lua model definition (default angio_qa)
   --device D       P:D index, gpu, cpu, accelerator, or a vendor/name substring
@@ -24,6 +25,8 @@ list files (one path per line, relative to the list file; '#' starts a comment).
                    nondiagnostic, low_confidence, few_vessels, fragmented_vessels)
   --sandbox        evaluate --rules in a sandbox (memory and instruction caps, no io/os)
   --size S         model input size, a multiple of 32 (default 512)
+  --phi            put DICOM PatientID and PatientName in reports (default: only a hash of
+                   PatientID salted per report folder, DIR/phi-salt)
   --quiet          no summary, only errors
 
 Writes DIR/report.jsonl (one record per frame), report.csv, report.html and images/.
@@ -66,7 +69,7 @@ end
 function M.run(args)
   local opts, pos = cli.parse(args, { model = "string", device = "string", out = "string",
     shard = "string", threshold = "number", rules = "string", sandbox = "boolean",
-    size = "number", quiet = "boolean" })
+    size = "number", quiet = "boolean", phi = "boolean" })
   if not opts then return cli.usage_error("qc", pos) end
   if #pos == 0 then return cli.usage_error("qc", "missing INPUTS (folders, patterns, files)") end
   if opts.sandbox and not opts.rules then
@@ -82,7 +85,7 @@ function M.run(args)
   local pipeline = require "lumen.pipeline"
   local res, err, kind = pipeline.run({ inputs = pos, model = opts.model, device = opts.device,
     out = opts.out or "report", shard = opts.shard, threshold = opts.threshold,
-    rules_file = opts.rules, sandbox = opts.sandbox, size = opts.size })
+    rules_file = opts.rules, sandbox = opts.sandbox, size = opts.size, phi = opts.phi })
   if not res then
     if kind == "usage" then return cli.usage_error("qc", err) end
     return cli.runtime_error("qc", err)
