@@ -604,9 +604,9 @@ int lumen_components(const float *mask, int width, int height, int *labels, int6
  * reading), MONOCHROME2, RGB, YBR_FULL(_422). 8 or 16 bits allocated, any Bits Stored, signed or
  * unsigned, Rescale Slope/Intercept applied. A lumen_dicom is used by one thread at a time. */
 
-#define LUMEN_DICOM_MAX_SIDE 8192                  /* default: pixels per side of a frame */
-#define LUMEN_DICOM_MAX_FRAMES 10000               /* default: frames in one file */
-#define LUMEN_DICOM_MAX_BYTES ((int64_t)2 << 30)   /* default: uncompressed pixel bytes a file */
+#define LUMEN_DICOM_MAX_SIDE 8192                /* default: pixels per side of a frame */
+#define LUMEN_DICOM_MAX_FRAMES 10000             /* default: frames in one file */
+#define LUMEN_DICOM_MAX_BYTES ((int64_t)2 << 30) /* default: uncompressed pixel bytes a file */
 
 typedef struct lumen_dicom lumen_dicom;
 
@@ -618,9 +618,9 @@ typedef struct lumen_dicom_limits {
 
 /* What a file says about itself; strings are "" when the attribute is absent. */
 typedef struct lumen_dicom_info {
-    int has_pixels;                    /* 0: no Pixel Data (an SR, a DICOMDIR, ...) */
-    int width, height, frames;         /* frames: Number of Frames, 1 when absent */
-    int samples;                       /* 1 (monochrome) or 3 (colour) */
+    int has_pixels;            /* 0: no Pixel Data (an SR, a DICOMDIR, ...) */
+    int width, height, frames; /* frames: Number of Frames, 1 when absent */
+    int samples;               /* 1 (monochrome) or 3 (colour) */
     int bits_allocated, bits_stored, high_bit, is_signed;
     double rescale_slope, rescale_intercept; /* 1 and 0 when absent */
     char photometric[32];
@@ -628,7 +628,7 @@ typedef struct lumen_dicom_info {
     char sop_class_uid[72], sop_instance_uid[72];
     char study_instance_uid[72], series_instance_uid[72];
     char modality[20], series_number[16], instance_number[16];
-    char acquisition_datetime[40]; /* Acquisition DateTime, else Acquisition Date + Time */
+    char acquisition_datetime[40];          /* Acquisition DateTime, else Acquisition Date + Time */
     char patient_id[72], patient_name[200]; /* PHI: never written to reports by lumen itself */
 } lumen_dicom_info;
 
