@@ -3,11 +3,9 @@
 --
 --   local dicom = require "lumen.dicom"
 --   dicom.is_candidate(path)           -- DICOM by content, or named .dcm/.dicom (an error record)
---   local items = dicom.frames(path, { phi = false, salt = s })
---   -- one item per frame: { path =, frame = k, input = "path#k", input_sha256 =, dicom = {...} }
---   -- or one item { path =, input = path, error = msg } when the file does not open
---   local reader = dicom.reader()      -- reader:frame(ctx, item) -> tensor, info | nil, msg
+--   dicom.source                       -- the pipeline's frame source (registered by it)
 --   local salt = dicom.salt(out_dir)   -- the folder's PHI salt (created on first use)
+--   dicom.identity(d:info(), k, { phi = false, salt = salt })   -- record.dicom of frame k
 --
 -- Identity in records (record.dicom): study/series/SOP instance UIDs, frame (1-based),
 -- modality, series_number, instance_number, acquisition_datetime, sop_class_uid and
@@ -84,54 +82,51 @@ function M.identity(info, k, opts)
   return id
 end
 
--- The frames of one DICOM file as pipeline items (see the header).
-function M.frames(path, opts)
-  local d, err = lumen.dicom_open(path, opts and opts.limits)
-  if not d then return { { path = path, input = path, error = err } } end
-  local info = d:info()
-  d:close()
-  if not info.has_pixels then
-    return { { path = path, input = path, error = path .. ": no Pixel Data (SOP class " ..
-      (info.sop_class_uid ~= "" and info.sop_class_uid or "unknown") .. ")" } }
-  end
-  -- one hash of the file's bytes; a frame's input hash adds its number
-  local fh, herr = sha256.file(path)
-  local items = {}
-  for k = 1, info.frames do
-    items[k] = { path = path, frame = k, input = path .. "#" .. k,
-      input_sha256 = fh and sha256.hex(fh .. ":frame:" .. k), error = not fh and herr or nil,
-      dicom = M.identity(info, k, opts) }
-  end
-  return items
-end
+-- The pipeline's frame source for DICOM (lumen.pipeline's M.sources; see its header):
+--   match(path)  DICOM by content, or named like DICOM (so a fake becomes an error record)
+--   probe(path)  DICOM by content (folders list such files whatever their names)
+--   open(ctx, path, session) -> reader {count=, multi=true, frame=, close=} | nil, msg
+-- reader:frame(i) gives the tensor of modality values, its info and the record fields
+-- {dicom = identity}. session.phi opts in to patient identifiers; session.out holds the salt.
+M.source = { name = "dicom", match = M.is_candidate,
+  probe = function(path) return lumen.dicom_probe(path) == true end }
 
--- A frame reader that keeps the last file open, so a multi-frame file is parsed once.
-function M.reader()
-  local self = { path = nil, d = nil }
-  -- Returns a device tensor [1, C, H, W] of modality values and {width=, height=, channels=,
-  -- bit_depth=} | nil, msg.
-  function self.frame(_, ctx, item)
-    if self.path ~= item.path then
-      if self.d then self.d:close() end
-      self.path, self.d = nil, nil
-      local d, err = lumen.dicom_open(item.path)
-      if not d then return nil, err end
-      self.path, self.d = item.path, d
+function M.source.open(ctx, path, session)
+  local d, err = lumen.dicom_open(path)
+  if not d then return nil, err end
+  local info = d:info()
+  if not info.has_pixels then
+    d:close()
+    return nil, path .. ": no Pixel Data (SOP class " ..
+      (info.sop_class_uid ~= "" and info.sop_class_uid or "unknown") .. ")"
+  end
+  local phi = session and session.phi
+  local salt
+  if not phi then
+    salt = session and session.phi_salt
+    if not salt then
+      local serr
+      salt, serr = M.salt(session and session.out)
+      if not salt then
+        d:close()
+        return nil, "PHI salt: " .. tostring(serr)
+      end
+      if session then session.phi_salt = salt end
     end
-    local img, err = self.d:frame(item.frame)
-    if not img then return nil, err end
-    local info = { width = img.width, height = img.height, channels = img.channels,
+  end
+  local reader = { count = info.frames, multi = true }
+  function reader.frame(_, i)
+    local img, ferr = d:frame(i)
+    if not img then return nil, ferr end
+    local finfo = { width = img.width, height = img.height, channels = img.channels,
       bit_depth = img.bit_depth }
     local t, terr = img:tensor(ctx, "frame")
     img:free()
     if not t then return nil, terr end
-    return t, info
+    return t, finfo, { dicom = M.identity(info, i, { phi = phi, salt = salt }) }
   end
-  function self.close()
-    if self.d then self.d:close() end
-    self.path, self.d = nil, nil
-  end
-  return self
+  function reader.close() d:close() end
+  return reader
 end
 
 return M
