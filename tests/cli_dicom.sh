@@ -25,12 +25,14 @@ r=$tmp/r
 
 check "qc on a mixed DICOM folder (fake .dcm -> exit 1)" 1 "$lumen" qc "$d" --out "$r" --size 256
 contains "summary: 14 frames, 13 ok, 1 failed" "14 frames .*: 13 ok, 1 failed, 0 skipped"
+contains "series by DICOM series UID (the copies share one; the PNG's folder is one more)" \
+  "^series: 5 "
 contains "the fake is named with its problem" "failed: $d/fake.dcm: not a readable DICOM file"
 j=$r/report.jsonl
 expect "14 records" "$(wc -l <"$j")" 14
-expect "one record per frame of the multi-frame files (#1, #2)" \
-  "$(grep -cE '"input":"[^"]*/(multi|multi_jpeg-lossless|multi_rle|mono1|IM000001)\.?d?c?m?#[12]"' "$j")" 10
-expect "single-frame instances are #1" "$(grep -cE '"input":"[^"]*/single_[12]\.dcm#1"' "$j")" 2
+expect "one record per frame of the multi-frame files (frames 1 and 2)" \
+  "$(grep -cE '"frame":[12],.*"input":"[^"]*/(multi|multi_jpeg-lossless|multi_rle|mono1)\.dcm"|"frame":[12],.*"input":"[^"]*/IM000001"' "$j")" 10
+expect "single-frame instances are frame 1" "$(grep -cE '"frame":1,.*"input":"[^"]*/single_[12]\.dcm"' "$j")" 2
 expect "12 ok records carry a dicom identity" \
   "$(grep '"status":"ok"' "$j" | grep -cE '"dicom":\{"acquisition_datetime":"20240601101512.250000","frame":[12],.*"modality":"XA",.*"series_instance_uid":"2\.25\.[0-9]+",.*"sop_instance_uid":"2\.25\.[0-9]+",.*"study_instance_uid":"2\.25\.[0-9]+"')" 12
 expect "instance and series numbers" "$(grep -c '"instance_number":2,.*"series_number":2,' "$j")" 1

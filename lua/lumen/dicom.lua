@@ -84,12 +84,12 @@ end
 
 -- The pipeline's frame source for DICOM (lumen.pipeline's M.sources; see its header):
 --   match(path)  DICOM by content, or named like DICOM (so a fake becomes an error record)
---   probe(path)  DICOM by content (folders list such files whatever their names)
+--   probe(path)  the same: folders list DICOM files whatever their names, and .dcm files
+--                whatever their content (a fake one becomes an error record)
 --   open(ctx, path, session) -> reader {count=, multi=true, frame=, close=} | nil, msg
 -- reader:frame(i) gives the tensor of modality values, its info and the record fields
 -- {dicom = identity}. session.phi opts in to patient identifiers; session.out holds the salt.
-M.source = { name = "dicom", match = M.is_candidate,
-  probe = function(path) return lumen.dicom_probe(path) == true end }
+M.source = { name = "dicom", match = M.is_candidate, probe = M.is_candidate }
 
 function M.source.open(ctx, path, session)
   local d, err = lumen.dicom_open(path)

@@ -299,7 +299,7 @@ M.image_source = {
 }
 M.sources = { M.image_source }
 
--- Does a source recognise path by content (src.probe, optional: folders list such files)?
+-- Does a source claim path for a folder listing (src.probe, optional; DICOM: by content)?
 function M.probe_sources(path)
   for _, src in ipairs(M.sources) do
     if src.probe and src.probe(path) then return true end
