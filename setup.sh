@@ -162,8 +162,9 @@ case "$mode" in
     # exit 1 means "some frames failed": the sample set holds one corrupt PNG on purpose, and
     # its error record is part of the report
     rc=0
-    # examples/data/dicom holds a 4-frame XA series (JPEG lossless), one record per frame
-    ./build/lumen qc examples/data examples/data/dicom --out report || rc=$?
+    # examples/data/dicom holds a 4-frame XA series (JPEG lossless), one record per frame; its
+    # series is its DICOM Series Instance UID (the pattern groups the PNGs)
+    ./build/lumen qc examples/data examples/data/dicom --out report --series-pattern '^(series%a+)_' || rc=$?
     if [ "$rc" -eq 1 ]; then
       echo "setup: done; 1 = some frames failed (examples/data has one corrupt PNG on purpose)"
     elif [ "$rc" -ne 0 ]; then

@@ -60,6 +60,11 @@ inputs "$r/report-shard1of2.jsonl" >"$tmp/s1"
 inputs "$r/report.jsonl" >"$tmp/all"
 expect "shards do not overlap" "$(comm -12 "$tmp/s0" "$tmp/s1" | wc -l)" 0
 expect "shards cover all inputs" "$(sort -m "$tmp/s0" "$tmp/s1" | cmp -s - "$tmp/all" && echo yes)" yes
+cp -r "$r" "$tmp/merge" && rm "$tmp/merge/report.jsonl" "$tmp/merge/series.jsonl"
+check "lumen report merge of the two shards" 1 "$lumen" report merge "$tmp/merge" --shards 2
+expect "merged: series verdicts (one folder, one series)" "$(wc -l <"$tmp/merge/series.jsonl")" 1
+expect "merged: the notice in the CSV and the HTML" \
+  "$(head -1 "$tmp/merge/report.csv" | grep -c '^# NOTICE: SYNTHETIC') $(grep -c 'class="banner"' "$tmp/merge/report.html")" "1 1"
 check "SLURM array variables shard like --shard" 0 \
   env SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_TASK_COUNT=2 "$lumen" qc examples/data --out "$tmp/slurm" --quiet
 expect "SLURM task 1 of 2 = shard 1/2" \
