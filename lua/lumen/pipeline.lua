@@ -626,6 +626,20 @@ function Session:complete_record(rec, ok, err)
   rec.created = os.date("!%Y-%m-%dT%H:%M:%SZ")
 end
 
+-- Makes a finished record of an earlier run part of this one: its path, its flags under this
+-- run's rules, and this run's provenance except where the numbers were computed (device,
+-- driver, precision, lumen version stay the earlier run's).
+function Session:revive(old, path)
+  old.input, old.skipped = path, true
+  local prov = copy_table(self.provenance)
+  local was = type(old.provenance) == "table" and old.provenance or {}
+  for _, k in ipairs({ "device", "device_index", "platform", "driver", "precision", "lumen" }) do
+    if was[k] ~= nil then prov[k] = was[k] end
+  end
+  old.provenance = prov
+  apply_rules(self, old)
+end
+
 -- Adds a finished record (new or reused) to the run.
 function Session:add(rec)
   self.records[#self.records + 1] = rec
@@ -667,8 +681,7 @@ function Session:process(path)
     local old = self.report and self.report:lookup(ih, self.model_sha256, self.threshold,
       { head_sha256 = self.pkg.head_sha256, frame = frame })
     if not old then return false end
-    old.input, old.skipped = path, true
-    apply_rules(self, old)
+    self:revive(old, path)
     self:add(old)
     return true
   end
@@ -725,8 +738,7 @@ function Session:process_all(paths, progress)
     local old = self.report and self.report:lookup(ps.ih, self.model_sha256, self.threshold,
       { head_sha256 = self.pkg.head_sha256, frame = frame })
     if not old then return false end
-    old.input, old.skipped = ps.path, true
-    apply_rules(self, old)
+    self:revive(old, ps.path)
     put(slot(), old)
     return true
   end

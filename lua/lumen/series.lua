@@ -60,6 +60,14 @@ function M.check_pattern(p)
   return true
 end
 
+-- Is a read frame "bad" for its series: its class is not acceptable, or, for a package
+-- without acceptable classes (record.acceptable == nil), a rule flagged it.
+function M.is_bad(r)
+  if r.status ~= "ok" then return false end
+  if r.acceptable ~= nil then return r.acceptable == false end
+  return type(r.flags) == "table" and #r.flags > 0
+end
+
 local function frame_order(a, b)
   local da, db = a.rec.dicom, b.rec.dicom
   if type(da) == "table" and type(db) == "table" then
@@ -113,8 +121,7 @@ function M.summarize(records, key)
       score_sum = score_sum + (tonumber(r.score) or 0)
       if r.class_name then s.classes[r.class_name] = (s.classes[r.class_name] or 0) + 1 end
       if type(r.flags) == "table" and #r.flags > 0 then s.flagged = s.flagged + 1 end
-      local flagged = type(r.flags) == "table" and #r.flags > 0
-      if r.acceptable == false or (r.acceptable == nil and flagged) then
+      if M.is_bad(r) then
         s.bad = s.bad + 1
         s.bad_inputs[#s.bad_inputs + 1] = r.input
         run = run + 1
