@@ -34,6 +34,9 @@ local sha256 = require "lumen.sha256"
 
 local M = {}
 
+-- The package `lumen qc` and lumen.pipeline use when none is named.
+M.DEFAULT = "angio_qa"
+
 -- Weights statuses and the plain words every report prints for them (nil: nothing to warn).
 M.WEIGHTS_STATUS = {
   synthetic = "trained on synthetic data only",
