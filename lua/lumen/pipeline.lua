@@ -889,7 +889,7 @@ function M.open(opts)
     local ok, perr = require("lumen.series").check_pattern(st.series_pattern)
     if not ok then return nil, perr, "usage" end
   end
-  local where, werr, wkind = pk.resolve(opts.model or "angio_qa", opts.head)
+  local where, werr, wkind = pk.resolve(opts.model or pk.DEFAULT, opts.head)
   if not where then return nil, werr, wkind end
   local head = where.head
   st.thresholds = {}
@@ -912,7 +912,7 @@ function M.open(opts)
   if not ctx then return nil, cerr, "runtime" end
   st.ctx, st.readers = ctx, {}
   local load_opts = { ctx = ctx, size = st.size, head = opts.head, thresholds = st.thresholds }
-  local pkg, perr, pkind = pk.load(opts.model or "angio_qa", load_opts)
+  local pkg, perr, pkind = pk.load(opts.model or pk.DEFAULT, load_opts)
   if not pkg then return nil, perr, pkind end
   st.pkg = pkg
   st.thresholds = pkg.thresholds
@@ -941,7 +941,7 @@ function M.open(opts)
     local c, e = lumen.context(sels[i])
     if not c then return nil, "device " .. sels[i] .. ": " .. tostring(e), "runtime" end
     load_opts.ctx = c
-    local p, pe, pkd = pk.load(opts.model or "angio_qa", load_opts)
+    local p, pe, pkd = pk.load(opts.model or pk.DEFAULT, load_opts)
     if not p then return nil, "device " .. sels[i] .. ": " .. tostring(pe), pkd end
     local d = c:device()
     local prov = copy_table(st.provenance)
