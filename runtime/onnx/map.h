@@ -29,6 +29,7 @@ typedef struct ox_op {
 
 extern const ox_op lumen__ox_ops_nn[];
 extern const ox_op lumen__ox_ops_layout[];
+extern const ox_op lumen__ox_ops_compose[]; /* ops_compose.c: chains of existing ops */
 
 /* Graph value of input i: -1 when absent, -2 after a failure (the message is set). */
 int lumen__ox_in(ox_ctx *c, ox_node *n, int i);

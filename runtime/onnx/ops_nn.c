@@ -383,21 +383,6 @@ static lumen_status map_instancenorm(ox_ctx *c, ox_node *n)
     return lumen__ox_emit(c, n, &d, 3, in);
 }
 
-static lumen_status map_layernorm(ox_ctx *c, ox_node *n)
-{
-    lumen_status st;
-    const lumen_shape *x = lumen__ox_in_shape(c, n, 0);
-    int axis;
-    if ((st = lumen__ox_axis(c, n, lumen__ox_attr_int(n, "axis", -1), x->ndim, &axis)) != LUMEN_OK)
-        return st;
-    lumen_opdesc d = {.op = LUMEN_OP_LAYERNORM};
-    d.p.axes.axis = axis;
-    d.p.axes.axis_end = x->ndim;
-    d.p.axes.eps = lumen__ox_attr_float(n, "epsilon", 1e-5f);
-    int in[3] = {lumen__ox_in(c, n, 0), lumen__ox_in(c, n, 1), lumen__ox_in(c, n, 2)};
-    return lumen__ox_emit(c, n, &d, 3, in);
-}
-
 static lumen_status map_argmax(ox_ctx *c, ox_node *n)
 {
     lumen_status st;
@@ -458,7 +443,6 @@ const ox_op lumen__ox_ops_nn[] = {
     {"GlobalMaxPool", 1, 17, 1, map_pool},
     {"BatchNormalization", 7, 17, 5, map_batchnorm},
     {"InstanceNormalization", 6, 17, 3, map_instancenorm},
-    {"LayerNormalization", 17, 17, 2, map_layernorm},
     {"ArgMax", 1, 17, 1, map_argmax},
     {NULL, 0, 0, 0, NULL},
 };
