@@ -197,6 +197,8 @@ typedef struct lumen__gemm_args {
     int res_off;
     lumen_actdesc act;
     const char *label; /* for profiles */
+    int vec; /* own engine, neither operand transposed: 0 the device's gemm_direct width, 8 or
+                16 that width, -1 the packed tiles instead (tests and benchmarks force these) */
 } lumen__gemm_args;
 lumen_status lumen__gemm(lumen_ctx *ctx, const lumen__gemm_args *g);
 /* The same computation on host arrays (double accumulation): the reference for all of the above.
