@@ -51,7 +51,6 @@ typedef struct gemm_state {
     size_t scratch_bytes; /* its size */
     int clblast_broken;   /* 1 after CLBlast returned an error: use the own kernel */
     char reason[256];     /* why CLBlast is not used, "" when it is fine */
-    int direct_width;     /* gemm_direct's vector width on this device, 0 until asked */
 } gemm_state;
 
 static gemm_state *state_of(lumen_ctx *ctx)
@@ -241,19 +240,6 @@ static lumen_status own_tiles(lumen_ctx *ctx, gemm_state *s, const lumen__gemm_a
                          2.0 * g->K * n, 4.0 * (n + (double)g->K * (mt + nt) * g->batch));
 }
 
-/* The width of gemm_direct for this device: 16 where the driver prefers 16-wide float vectors
- * (PoCL on AVX-512), else 8. Measured on PoCL/AVX-512 (2 cores, loaded): 16 is 1.5-3x faster
- * than 8 on the pointwise shapes of angio_qa, and both beat the packed tiles. */
-static int direct_width(lumen_ctx *ctx, gemm_state *s)
-{
-    if (!s->direct_width) {
-        cl_uint w = 0;
-        clGetDeviceInfo(ctx->device, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, sizeof w, &w, NULL);
-        s->direct_width = w >= 16 ? 16 : 8;
-    }
-    return s->direct_width;
-}
-
 /* gemm_direct<DW>_f32: C from A and B in place (no packing), for non-transposed operands. */
 static lumen_status own_direct(lumen_ctx *ctx, const lumen__gemm_args *g, int dw)
 {
@@ -284,7 +270,7 @@ static lumen_status own_direct(lumen_ctx *ctx, const lumen__gemm_args *g, int dw
 static lumen_status own_gemm(lumen_ctx *ctx, gemm_state *s, const lumen__gemm_args *g)
 {
     if (!g->trans_a && !g->trans_b && g->K > 0 && g->vec >= 0)
-        return own_direct(ctx, g, g->vec ? g->vec : direct_width(ctx, s));
+        return own_direct(ctx, g, g->vec ? g->vec : lumen__vec_width(ctx));
     int mt = g->M / TILE_M * TILE_M, nt = g->N / TILE_N * TILE_N;
     if (mt == 0 || nt == 0 || g->K == 0)
         return own_general(ctx, g, 0, g->M, 0, g->N);
