@@ -79,7 +79,8 @@ td.flags{max-width:260px}
 .err{color:#a00}
 .row{display:flex;gap:24px;flex-wrap:wrap;align-items:flex-start}
 .legend span{display:inline-block;margin-right:12px;white-space:nowrap}
-.sw{display:inline-block;width:12px;height:12px;vertical-align:-1px;margin-right:4px;border:1px solid #0003}
+.sw{display:inline-block;width:12px;height:12px;vertical-align:-1px;margin-right:4px;
+  border:1px solid #0003}
 .small{font-size:12px;color:#555}
 td.name{min-width:100px;max-width:200px;overflow-wrap:anywhere}
 td.ser{max-width:110px;overflow-wrap:anywhere}
@@ -219,7 +220,8 @@ local function provenance_rows(info)
     or p.head_sha256)
   add("intended use", pk.intended_use)
   add("classes", pk.classes and #pk.classes > 0 and (table.concat(pk.classes, ", ")
-    .. "; acceptable: " .. (#(pk.acceptable or {}) > 0 and table.concat(pk.acceptable, ", ") or "none"))
+    .. "; acceptable: " .. (#(pk.acceptable or {}) > 0 and table.concat(pk.acceptable, ", ")
+    or "none"))
     or nil)
   add("temperature", p.temperature)
   add("device", p.device and (p.device .. " (" .. tostring(p.device_index) .. "), "
@@ -280,7 +282,8 @@ function M.html(records, info)
     for i, n in ipairs(names) do
       w("<span><i class=\"sw\" style=\"background:", color(i), "\"></i>", esc(n), "</span>")
     end
-    w(" — strip borders: <span><i class=\"sw\" style=\"background:#1b7f3b\"></i>acceptable</span>",
+    w(" — strip borders: <span><i class=\"sw\" style=\"background:#1b7f3b\"></i>",
+      "acceptable</span>",
       "<span><i class=\"sw\" style=\"background:#b3261e\"></i>not acceptable</span>",
       "<span><i class=\"sw\" style=\"background:#777\"></i>failed</span></div>\n")
   end
@@ -308,7 +311,8 @@ function M.html(records, info)
       "</td><td>", verdict_badge(v.verdict), "</td><td class=\"num\">", v.frames,
       v.failed > 0 and (" (" .. v.failed .. " failed)") or "", "</td><td class=\"num\">", v.bad,
       v.ok > 0 and string.format(" (%.0f%%)", 100 * v.bad / v.ok) or "",
-      "<br><span class=\"small\">longest run ", v.longest_bad_run, "</span></td><td><ul class=\"reasons\">")
+      "<br><span class=\"small\">longest run ", v.longest_bad_run,
+      "</span></td><td><ul class=\"reasons\">")
     for _, reason in ipairs(v.reasons or {}) do w("<li>", esc(reason), "</li>") end
     w("</ul></td><td><div class=\"strip\">")
     for _, r in ipairs(recs) do
@@ -337,7 +341,8 @@ function M.html(records, info)
   -- scores and classes
   w("<h2>Scores and classes</h2>\n<div class=\"row\"><div>", M.score_histogram(records), "</div>")
   w("<table class=\"summary\"><thead><tr><th>class</th><th>frames</th>",
-    "<th>flagged</th><th>mean score</th>", lbl and ("<th>mean " .. esc(lbl) .. " fraction</th>") or "",
+    "<th>flagged</th><th>mean score</th>",
+    lbl and ("<th>mean " .. esc(lbl) .. " fraction</th>") or "",
     "</tr></thead><tbody>\n")
   for i = 1, math.max(#names, #s.classes) do
     local c = s.classes[i]
@@ -361,7 +366,8 @@ function M.html(records, info)
       "45 % over the preprocessed frame, which stays visible underneath</span></span>")
   end
   w("</p>\n<table class=\"frames\"><thead><tr><th>image</th><th data-k=\"input\">input</th>",
-    "<th data-k=\"series\">series</th><th data-k=\"class\">class</th><th data-k=\"score\">score</th>")
+    "<th data-k=\"series\">series</th><th data-k=\"class\">class</th>",
+    "<th data-k=\"score\">score</th>")
   for _, n in ipairs(names) do w("<th data-k=\"p\">p(", esc((n:gsub("_", " "))), ")</th>") end
   local ncols = 4 + #names
   if lbl then
@@ -407,14 +413,17 @@ function M.html(records, info)
         w("<span class=\"flag\"", why and (" title=\"" .. esc(why) .. "\"") or "", ">", esc(f),
           "</span>", why and ("<span class=\"why\">" .. esc(why) .. "</span>") or " ")
       end
-      for _, e in ipairs(get(r, "rule_errors") or {}) do w("<span class=\"why err\">", esc(e), "</span>") end
+      for _, e in ipairs(get(r, "rule_errors") or {}) do
+        w("<span class=\"why err\">", esc(e), "</span>")
+      end
       local ms = get(r, "ms") or {}
       local total = (ms.preprocess or 0) + (ms.inference or 0) + (ms.postprocess or 0)
-      w("</td><td class=\"num\" data-v=\"", fmt(total, "%.1f"), "\">", r.skipped and "(earlier run) " or "",
-        fmt(ms.preprocess, "%.0f"), " / ", fmt(ms.inference, "%.0f"), " / ", fmt(ms.postprocess, "%.0f"),
-        "</td>")
+      w("</td><td class=\"num\" data-v=\"", fmt(total, "%.1f"), "\">",
+        r.skipped and "(earlier run) " or "", fmt(ms.preprocess, "%.0f"), " / ",
+        fmt(ms.inference, "%.0f"), " / ", fmt(ms.postprocess, "%.0f"), "</td>")
     else
-      w("<td data-v=\"~\" colspan=\"", ncols, "\" class=\"err\">error: ", esc(r.error or "?"), "</td>")
+      w("<td data-v=\"~\" colspan=\"", ncols, "\" class=\"err\">error: ", esc(r.error or "?"),
+        "</td>")
     end
     w("</tr>\n")
   end
