@@ -305,15 +305,6 @@ static int is_float_type(int dt)
            dt == ONNX__TENSOR_PROTO__DATA_TYPE__BFLOAT16;
 }
 
-static float half_to_float(uint16_t h)
-{
-    int e = (h >> 10) & 31, m = h & 1023;
-    float v = e == 0    ? ldexpf((float)m, -24)
-              : e == 31 ? (m ? NAN : INFINITY)
-                        : ldexpf((float)(m | 1024), e - 25);
-    return (h & 0x8000) ? -v : v;
-}
-
 /* Element k of a typed payload as double (floats) and int64 (integers). */
 static void raw_elem(int dt, const uint8_t *b, double *f, int64_t *i)
 {
@@ -333,15 +324,11 @@ static void raw_elem(int dt, const uint8_t *b, double *f, int64_t *i)
         memcpy(f, &u, 8);
         break;
     case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16:
-        *f = half_to_float((uint16_t)u);
+        *f = lumen__half_to_float((uint16_t)u);
         break;
-    case ONNX__TENSOR_PROTO__DATA_TYPE__BFLOAT16: {
-        uint32_t w = (uint32_t)u << 16;
-        float x;
-        memcpy(&x, &w, 4);
-        *f = x;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__BFLOAT16:
+        *f = lumen__bf16_to_float((uint16_t)u);
         break;
-    }
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT8:
         *i = (int8_t)u;
         break;
@@ -457,7 +444,7 @@ lumen_status lumen__ox_tensor(const Onnx__TensorProto *t, const char *what, int6
                 iv = (int64_t)t->uint64_data[k];
                 break;
             case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16:
-                fv = half_to_float((uint16_t)t->int32_data[k]);
+                fv = lumen__half_to_float((uint16_t)t->int32_data[k]);
                 break;
             case ONNX__TENSOR_PROTO__DATA_TYPE__BFLOAT16: {
                 uint32_t w = (uint32_t)(t->int32_data[k] & 0xffff) << 16;
@@ -1496,37 +1483,10 @@ lumen_status lumen_onnx_load_buffer(const void *data, size_t len, const lumen_on
     return LUMEN_OK;
 }
 
-/* Reads a whole file; *len 0 for an empty one. */
+/* Reads a whole regular file (sys.c); at most 2 GB, protobuf's limit. */
 static lumen_status read_file(const char *path, uint8_t **data, size_t *len, char *err)
 {
-    *data = NULL;
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return lumen__errf(err, LUMEN_EIO, "cannot open '%s'", path);
-    lumen_status st = LUMEN_OK;
-    long sz = -1;
-    if (fseek(f, 0, SEEK_END) == 0)
-        sz = ftell(f);
-    if (sz < 0 || fseek(f, 0, SEEK_SET) != 0)
-        st = lumen__errf(err, LUMEN_EIO, "cannot read '%s'", path);
-    else if ((unsigned long)sz > (2ul << 30))
-        st = lumen__errf(err, LUMEN_ERANGE, "'%s' is larger than 2 GB (protobuf's limit)", path);
-    else {
-        *data = malloc((size_t)sz + 1);
-        if (!*data)
-            st = lumen__errf(err, LUMEN_ENOMEM, "out of host memory reading '%s'", path);
-        else if (fread(*data, 1, (size_t)sz, f) != (size_t)sz)
-            st = lumen__errf(err, LUMEN_EIO, "short read from '%s'", path);
-        else
-            *len = (size_t)sz;
-    }
-    fclose(f);
-    if (st != LUMEN_OK) {
-        free(*data);
-        *data = NULL;
-    }
-    return st;
+    return lumen__read_file(path, 2ul << 30, data, len, err, LUMEN_ERR_MAX);
 }
 
 lumen_status lumen_onnx_load(const char *path, const lumen_onnx_options *opt, lumen_graph **out,

@@ -24,14 +24,14 @@ local lumen = require "lumen"
 local pre = require "lumen.preprocess"
 local post = require "lumen.postprocess"
 local report = require "lumen.report"
-local sha256 = require "lumen.sha256"
+local json = require "lumen.json"
 
 local M = {}
 
 M.IMAGE_EXTENSIONS = { png = true, npy = true }
 
 local function now_ms()
-  return lumen.clock and lumen.clock() or os.clock() * 1000
+  return lumen.clock()
 end
 M.now_ms = now_ms
 
@@ -210,7 +210,43 @@ end
 
 -- ---- one frame ----
 
--- Reads a frame file into a device tensor [1, C, H, W] with raw sample values.
+-- The file signatures of the frame formats: checked before a frame is hashed or decoded.
+local SIGNATURES = { png = "\137PNG\r\n\26\n", npy = "\147NUMPY" }
+
+-- Checks that path is a regular file (a FIFO, device or folder would block or never end) that
+-- starts with its format's signature. Returns true | nil, msg.
+local function check_input(path)
+  local kind = lumen.file_type(path)
+  if not kind then return nil, path .. ": no such file" end
+  if kind ~= "file" then
+    return nil, path .. ": not a regular file (" .. (kind == "dir" and "a folder" or
+      "a device, FIFO or socket") .. ")"
+  end
+  local sig = SIGNATURES[extension(path)]
+  if not sig then return true end
+  local f, err = io.open(path, "rb")
+  if not f then return nil, err end
+  local head = f:read(#sig) or ""
+  f:close()
+  if head ~= sig then
+    return nil, path .. ": not a " .. extension(path):upper() .. " file (bad signature)"
+  end
+  return true
+end
+M.check_input = check_input
+
+-- Is every value of the array finite (no NaN, no infinity)?
+local function all_finite(data)
+  local huge = math.huge
+  for i = 1, #data do
+    local v = data[i]
+    if v ~= v or v == huge or v == -huge then return false end
+  end
+  return true
+end
+
+-- Reads a frame file into a device tensor [1, C, H, W] with raw sample values. Gray+alpha PNGs
+-- arrive as gray (lumen.png_read drops the alpha plane). Non-finite samples are refused.
 -- Returns tensor, info {width=, height=, channels=, bit_depth=} | nil, msg.
 local function read_frame(ctx, path)
   local ext = extension(path)
@@ -227,6 +263,9 @@ local function read_frame(ctx, path)
     if shape[2] ~= 1 and shape[2] ~= 3 and shape[2] ~= 4 then
       return nil, path .. ": expected 1, 3 or 4 channels, got " .. shape[2]
     end
+    if not all_finite(a.data) then
+      return nil, path .. ": the frame holds NaN or infinite values"
+    end
     local t, terr = ctx:tensor(shape, "frame", a.data)
     if not t then return nil, terr end
     return t, { width = shape[4], height = shape[3], channels = shape[2], bit_depth = 32 }
@@ -238,15 +277,36 @@ local function read_frame(ctx, path)
   local t, terr = img:tensor(ctx, "frame")
   img:free()
   if not t then return nil, terr end
-  if info.channels == 2 then -- gray + alpha: keep the gray plane
-    local n = info.width * info.height
-    local data = t:read()
-    t:free()
-    for k = #data, n + 1, -1 do data[k] = nil end
-    t, terr = ctx:tensor({ 1, 1, info.height, info.width }, "frame", data)
-    if not t then return nil, terr end
-  end
   return t, info
+end
+
+-- Pipelines kept for distinct input shapes (the least recently used one is freed beyond this):
+-- each holds device buffers of its frame size.
+M.MAX_PIPELINES = 2
+
+-- The preprocessing pipeline for frames of this shape (cached, at most M.MAX_PIPELINES).
+local function pipeline_for(st, shape)
+  local key = table.concat(shape, "x")
+  for i, e in ipairs(st.pipelines) do
+    if e.key == key then
+      table.remove(st.pipelines, i)
+      table.insert(st.pipelines, 1, e)
+      return e.p
+    end
+  end
+  local steps = {}
+  if shape[2] > 1 then steps[#steps + 1] = { "gray" } end
+  steps[#steps + 1] = { "resize", size = { st.size, st.size } }
+  steps[#steps + 1] = { "minmax" }
+  steps[#steps + 1] = { "scale", a = 2, b = -1 } -- (x - 0.5) / 0.5
+  while #st.pipelines >= M.MAX_PIPELINES do
+    local old = table.remove(st.pipelines)
+    if old.p.model.free then old.p.model:free() end
+  end
+  local p, perr = pre.new(st.ctx, shape, steps)
+  if not p then error("preprocessing: " .. tostring(perr), 0) end
+  table.insert(st.pipelines, 1, { key = key, p = p })
+  return p
 end
 
 -- Runs one frame through preprocessing, the model and post-processing; fills rec. Raises on
@@ -257,20 +317,7 @@ local function run_frame(st, path, rec)
   if not frame then error(info, 0) end
   rec.width, rec.height, rec.channels, rec.bit_depth = info.width, info.height, info.channels,
     info.bit_depth
-  local shape = frame:shape()
-  local key = table.concat(shape, "x")
-  local p = st.pipelines[key]
-  if not p then
-    local steps = {}
-    if shape[2] > 1 then steps[#steps + 1] = { "gray" } end
-    steps[#steps + 1] = { "resize", size = { st.size, st.size } }
-    steps[#steps + 1] = { "minmax" }
-    steps[#steps + 1] = { "scale", a = 2, b = -1 } -- (x - 0.5) / 0.5
-    local perr
-    p, perr = pre.new(st.ctx, shape, steps)
-    if not p then error("preprocessing: " .. tostring(perr), 0) end
-    st.pipelines[key] = p
-  end
+  local p = pipeline_for(st, frame:shape())
   local x, xerr = p:run(frame)
   if not x then error("preprocessing: " .. tostring(xerr), 0) end
   local t1 = now_ms()
@@ -279,11 +326,17 @@ local function run_frame(st, path, rec)
   local logits, lerr = out.cls_logit:read() -- waits for the device
   if not logits then error("inference: " .. tostring(lerr), 0) end
   local t2 = now_ms()
+  if not all_finite(logits) then
+    error("inference: the model output holds NaN or infinite values (no class is given)", 0)
+  end
   local cls = post.classify(logits, st.class_names)
   rec.class, rec.class_name, rec.score = cls.class, cls.class_name, round(cls.score)
   rec.probabilities = {}
   for k, v in pairs(cls.probabilities) do rec.probabilities[k] = round(v) end
   local v = post.vessel_stats(out.seg_logit, st.threshold)
+  if v.nonfinite > 0 then
+    error("inference: the segmentation output holds " .. v.nonfinite .. " NaN or infinite values", 0)
+  end
   rec.vessels = { area_fraction = round(v.area_fraction), pixels = v.pixels,
     components = v.components, largest_share = round(v.largest_share) }
   if st.out then
@@ -296,6 +349,12 @@ local function run_frame(st, path, rec)
   local t3 = now_ms()
   rec.ms = { preprocess = round(t1 - t0, 4), inference = round(t2 - t1, 4),
     postprocess = round(t3 - t2, 4) }
+end
+
+-- An error message for a record: text, without the "file.lua:123: " a Lua error carries (an
+-- internal location says nothing to the reader of a report) and valid UTF-8.
+function M.clean_error(e)
+  return json.utf8_clean((tostring(e):gsub("^[^:\n]*%.lua:%d+: ", "")))
 end
 
 -- Applies the run's rules to a record (in the sandbox when asked); sets rec.flags and, when a
@@ -312,6 +371,21 @@ local function apply_rules(st, rec)
   rec.rule_errors = #errors > 0 and errors or nil
 end
 
+-- The text of a regular file (a folder or FIFO is refused with a message). Returns text | nil, msg.
+function M.read_text(path)
+  local kind = lumen.file_type(path)
+  if kind ~= "file" then
+    return nil, path .. ": " .. (kind == nil and "no such file" or kind == "dir" and
+      "is a folder, not a file" or "not a regular file")
+  end
+  local f, err = io.open(path, "rb")
+  if not f then return nil, err end
+  local text = f:read("a")
+  f:close()
+  if not text then return nil, path .. ": cannot read" end
+  return text
+end
+
 -- Loads a rules file: its text for the sandbox, or its rule table (run here).
 -- Returns true | nil, msg; sets st.rules or st.rules_source.
 local function load_rules(st, opts)
@@ -323,10 +397,8 @@ local function load_rules(st, opts)
     st.rules = post.default_rules()
     return true
   end
-  local f, err = io.open(opts.rules_file, "rb")
-  if not f then return nil, err end
-  local src = f:read("a")
-  f:close()
+  local src, err = M.read_text(opts.rules_file)
+  if not src then return nil, err end
   if opts.sandbox then
     st.rules_source, st.rules_name = src, opts.rules_file
     -- check once that the file loads and yields rules, so a broken file fails the run early
@@ -349,10 +421,10 @@ end
 -- ---- the run ----
 
 -- SHA-256 of a file, remembered in <cache_dir>/file-sha256.txt by path, size and modification
--- time (as git's index does), since hashing 14 MB of weights in Lua takes seconds.
+-- time (as git's index does), so large weight files are hashed once.
 local function cached_file_hash(path, cache_dir)
   local kind, size, mtime = lumen.file_type(path)
-  if kind ~= "file" or not cache_dir or cache_dir == "" then return sha256.file(path) end
+  if kind ~= "file" or not cache_dir or cache_dir == "" then return lumen.sha256_file(path) end
   local key = string.format("%d %d %s", size, mtime, path)
   local cache = cache_dir .. "/file-sha256.txt"
   local lines, f = {}, io.open(cache, "rb")
@@ -369,7 +441,7 @@ local function cached_file_hash(path, cache_dir)
     end
     f:close()
   end
-  local h, err = sha256.file(path)
+  local h, err = lumen.sha256_file(path)
   if not h then return nil, err end
   table.insert(lines, 1, h .. " " .. key)
   if lumen.mkdir(cache_dir) then report.write_atomic(cache, table.concat(lines, "\n") .. "\n") end
@@ -379,9 +451,9 @@ end
 -- SHA-256 of the model: of its weights file, else of its definition file plus the seed.
 local function model_hash(m, cache_dir)
   if m.weights then return cached_file_hash(m.weights, cache_dir) end
-  local h, err = sha256.file(m.file)
+  local h, err = lumen.sha256_file(m.file)
   if not h then return nil, err end
-  return sha256.hex(h .. ":random:" .. tostring(m.seed))
+  return lumen.sha256(h .. ":random:" .. tostring(m.seed))
 end
 
 -- See the header. Returns a result table | nil, msg, kind.
@@ -427,16 +499,22 @@ function M.run(opts)
   local progress = M.progress(opts.progress)
   local last_flush = now_ms()
   for k, path in ipairs(inputs) do
-    local rec = { input = path, model = m.name, model_sha256 = mhash, device = device,
-      threshold = st.threshold, lumen = lumen.version, shard = string.format("%d/%d", si, sn) }
-    local ih, ierr = sha256.file(path)
-    local old = ih and rep and rep:lookup(ih, mhash, st.threshold)
+    local input = json.utf8_clean(path)
+    -- a file name that is not UTF-8 is reported with U+FFFD; its bytes stay recoverable
+    local input_hex = input ~= path and
+      (path:gsub(".", function(c) return string.format("%02x", c:byte()) end)) or nil
+    local rec = { input = input, input_hex = input_hex, model = m.name, model_sha256 = mhash,
+      device = device, threshold = st.threshold, lumen = lumen.version,
+      shard = string.format("%d/%d", si, sn) }
+    local ih, ierr = check_input(path)
+    if ih then ih, ierr = lumen.sha256_file(path) end
+    local old = ih and rep and rep:lookup(ih, mhash, st.threshold, rec.input)
     if old then
-      rec = old
-      rec.input, rec.skipped = path, true
+      rec = old -- a copy: records are never shared between frames
+      rec.skipped, rec.input_hex = true, input_hex
       apply_rules(st, rec)
     elseif not ih then
-      rec.status, rec.error = "error", tostring(ierr)
+      rec.status, rec.error = "error", M.clean_error(ierr)
     else
       rec.input_sha256 = ih
       local fok, ferr = pcall(run_frame, st, path, rec)
@@ -444,7 +522,7 @@ function M.run(opts)
         rec.status = "ok"
         apply_rules(st, rec)
       else
-        rec.status, rec.error = "error", tostring(ferr)
+        rec.status, rec.error = "error", M.clean_error(ferr)
         rec.class, rec.class_name, rec.score, rec.probabilities, rec.vessels = nil, nil, nil, nil, nil
       end
       rec.created = os.date("!%Y-%m-%dT%H:%M:%SZ")

@@ -65,12 +65,13 @@ end
 
 -- Vessel statistics of a segmentation map [1,1,H,W] at probability threshold t.
 -- opts.logits = false when the map already holds probabilities (default: logits).
--- Returns { area_fraction =, pixels =, components =, largest_share = } (see lumen.mask_stats).
+-- Returns { area_fraction =, pixels =, components =, largest_share =, nonfinite = } (see
+-- lumen.mask_stats; nonfinite counts NaN and infinite values in the map).
 function M.vessel_stats(seg, threshold, opts)
   local logits = not (opts and opts.logits == false)
   local s = lumen.mask_stats(seg, logits and M.logit(threshold) or threshold)
   return { area_fraction = s.area_fraction, pixels = s.pixels, components = s.components,
-    largest_share = s.largest_share }
+    largest_share = s.largest_share, nonfinite = s.nonfinite }
 end
 
 -- Writes <prefix>_thumb.png (the frame alone, every 'step'-th pixel, default 4) and

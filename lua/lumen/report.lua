@@ -12,32 +12,24 @@
 --   report.html   a static page: summary per class, sortable frame table with thumbnails that
 --                 link to overlays; no network resources
 --   images/       <stem>_<hash8>_thumb.png and _overlay.png per frame
--- Every file is written to a temporary name in the same folder and renamed over the old one,
--- so a crash leaves either the old or the new file, never half of one.
+-- Every file is written to a temporary name in the same folder, fsync'd and renamed over the
+-- old one, so a crash leaves either the old or the new file, never half of one; the temp files
+-- a killed run leaves behind are removed by the next M.open.
+-- Text is UTF-8 (invalid bytes in file names become U+FFFD; records keep the raw name in
+-- input_hex); CSV cells that a spreadsheet would run as a formula (= + - @ tab CR first) are
+-- prefixed with ' (OWASP's advice); records from earlier runs are checked field by field and a
+-- bad one is skipped with a warning, never trusted.
+local lumen = require "lumen"
 local json = require "lumen.json"
-local sha256 = require "lumen.sha256"
 
 local M = {}
-M.json, M.sha256 = json, sha256
+M.json = json
 
--- Writes text to path atomically (temp file in the same folder, then os.rename).
+-- Writes text to path atomically: lumen.write_file (runtime/sys.c: temp file in the same
+-- folder, fsync, rename only onto a regular file or a new name, fsync of the folder).
 -- Returns true | nil, msg.
 function M.write_atomic(path, text)
-  local tmp = string.format("%s.tmp-%d-%d", path, os.time(), math.random(1 << 30))
-  local f, err = io.open(tmp, "wb")
-  if not f then return nil, err end
-  local ok, werr = f:write(text)
-  local cok, cerr = f:close()
-  if not ok or not cok then
-    os.remove(tmp)
-    return nil, "writing " .. path .. ": " .. tostring(werr or cerr)
-  end
-  local rok, rerr = os.rename(tmp, path)
-  if not rok then
-    os.remove(tmp)
-    return nil, rerr
-  end
-  return true
+  return lumen.write_file(path, text)
 end
 
 -- ---- CSV ----
@@ -45,10 +37,14 @@ end
 local function csv_field(v)
   if v == nil or v == json.null then return "" end
   if type(v) == "table" then v = table.concat(v, ";") end
-  v = tostring(v)
-  if v:find('[,"\r\n]') then v = '"' .. v:gsub('"', '""') .. '"' end
+  local text = type(v) == "string"
+  v = json.utf8_clean(tostring(v))
+  -- a text cell starting with = + - @ (or tab, CR) would be a formula in a spreadsheet
+  if text and v:find("^[=+%-@\t\r]") then v = "'" .. v end
+  if v:find('[,"\r\n]') or (text and v:sub(1, 1) == "'") then v = '"' .. v:gsub('"', '""') .. '"' end
   return v
 end
+M.csv_field = csv_field
 
 -- CSV text with a header row. columns: list of {name, function(record) -> value}.
 function M.csv(records, columns)
@@ -145,7 +141,7 @@ end
 -- ---- HTML ----
 
 local function esc(s)
-  return (tostring(s):gsub("[&<>\"']", { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;",
+  return (json.utf8_clean(tostring(s)):gsub("[&<>\"']", { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;",
     ['"'] = "&quot;", ["'"] = "&#39;" }))
 end
 M.html_escape = esc
@@ -275,7 +271,6 @@ Report.__index = Report
 -- Returns a Report | nil, msg.
 function M.open(dir, opts)
   opts = opts or {}
-  local lumen = require "lumen"
   local ok, err = lumen.mkdir(dir .. "/images")
   if not ok then return nil, err end
   local suffix = opts.suffix or ""
@@ -294,14 +289,28 @@ function M.open(dir, opts)
       if dir .. "/" .. name ~= self.paths.jsonl then files[#files + 1] = dir .. "/" .. name end
     end
   end
+  -- temp files of a run that was killed mid-write (their writer is gone)
+  lumen.tmp_clean(dir, "report")
+  lumen.tmp_clean(dir .. "/images", "")
+  self.bad_records = 0
   for _, path in ipairs(files) do
-    local f = io.open(path, "rb")
+    local f = lumen.file_type(path) == "file" and io.open(path, "rb")
     if f then
+      local n = 0
       for line in f:lines() do
+        n = n + 1
         local r = json.decode(line)
-        if type(r) == "table" and r.status == "ok" and r.input_sha256 and r.model_sha256 then
+        local why = M.check_record(r)
+        if why then
+          self.bad_records = self.bad_records + 1
+          if opts.warn ~= false then
+            io.stderr:write(string.format("warning: %s line %d: %s; the frame is run again\n",
+              path, n, why))
+          end
+        elseif r.status == "ok" then
           local key = r.input_sha256 .. "/" .. r.model_sha256 .. "/" .. tostring(r.threshold)
           self.previous[key] = self.previous[key] or r
+          self.previous[key .. "/" .. r.input] = self.previous[key .. "/" .. r.input] or r
         end
       end
       f:close()
@@ -310,17 +319,69 @@ function M.open(dir, opts)
   return self
 end
 
+-- Field types a finished record must have to be reused: name -> Lua type (or "hex64", an
+-- array of "strings", a table of "numbers").
+local RECORD_FIELDS = {
+  input = "string", status = "string", input_sha256 = "hex64", model_sha256 = "hex64",
+  threshold = "number", class = "integer", class_name = "string", score = "number",
+  probabilities = "numbers", vessels = "numbers", flags = "strings?", ms = "numbers?",
+  thumbnail = "string?", overlay = "string?", width = "integer?", height = "integer?",
+  channels = "integer?", bit_depth = "integer?", error = "string?", created = "string?",
+  rule_errors = "strings?",
+}
+
+local function check_field(v, kind)
+  local optional = kind:sub(-1) == "?"
+  if optional then kind = kind:sub(1, -2) end
+  if v == nil or v == json.null then return optional end
+  if kind == "hex64" then return type(v) == "string" and #v == 64 and not v:find("[^%x]") end
+  if kind == "integer" then return math.type(v) == "integer" end
+  if kind == "strings" or kind == "numbers" then
+    if type(v) ~= "table" then return false end
+    local want = kind == "strings" and "string" or "number"
+    for k, x in pairs(v) do
+      if type(k) == "table" or (type(x) ~= want and x ~= json.null) then return false end
+    end
+    return true
+  end
+  return type(v) == kind
+end
+
+-- Why a record read from an earlier report cannot be reused, or nil when it can: a table with
+-- status "ok" and every field of RECORD_FIELDS of its type (error records are never reused).
+function M.check_record(r)
+  if type(r) ~= "table" then return "not a JSON object" end
+  if r.status ~= "ok" then return r.status == "error" and nil or "status is not ok or error" end
+  for k, kind in pairs(RECORD_FIELDS) do
+    if not check_field(r[k], kind) then return string.format("field '%s' is not a %s", k, kind) end
+  end
+  return nil
+end
+
+-- A deep copy of plain data (records are never shared between frames).
+local function copy(v)
+  if type(v) ~= "table" or v == json.null then return v end
+  local t = {}
+  for k, x in pairs(v) do t[k] = copy(x) end
+  return setmetatable(t, getmetatable(v))
+end
+M.copy = copy
+
 -- A finished record of an earlier run for the same input bytes, model and threshold (whose
 -- images still exist), or nil.
-function Report:lookup(input_sha, model_sha, threshold)
-  local r = self.previous[input_sha .. "/" .. model_sha .. "/" .. tostring(threshold)]
+-- The record for this path is preferred; another path with the same bytes gives its record
+-- under the new path. The result is a copy the caller owns.
+function Report:lookup(input_sha, model_sha, threshold, input)
+  local key = input_sha .. "/" .. model_sha .. "/" .. tostring(threshold)
+  local r = input and self.previous[key .. "/" .. input] or self.previous[key]
   if not r then return nil end
-  local lumen = require "lumen"
   for _, k in ipairs({ "thumbnail", "overlay" }) do
     if type(r[k]) == "string" and lumen.file_type(self.dir .. "/" .. r[k]) ~= "file" then
       return nil
     end
   end
+  r = copy(r)
+  if input then r.input = input end
   return r
 end
 

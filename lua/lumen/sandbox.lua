@@ -13,7 +13,7 @@ local lumen = require "lumen"
 local M = {}
 
 -- Modules a sandboxed script may require: pure computation, no file or process access.
-M.MODULES = { "lumen", "lumen.json", "lumen.sha256", "lumen.postprocess", "lumen.preprocess" }
+M.MODULES = { "lumen", "lumen.json", "lumen.postprocess", "lumen.preprocess" }
 
 M.DEFAULT_MEMORY = 64 << 20
 M.DEFAULT_INSTRUCTIONS = 100000000
