@@ -64,9 +64,9 @@ __attribute__((always_inline)) inline float8 act8(int act, float a, float b, flo
     if (act == ACT_NONE)
         return v;
     if (act == ACT_RELU)
-        return fmax(v, 0.0f);
+        return lumen_max8(v, (float8)(0.0f));
     if (act == ACT_RELU6)
-        return fmin(fmax(v, 0.0f), 6.0f);
+        return lumen_min8(lumen_max8(v, (float8)(0.0f)), (float8)(6.0f));
     return lumen_act8(act, a, b, v);
 }
 

@@ -35,6 +35,17 @@ const char *lumen__cl_error_name(cl_int code);
  * the first GEMM (gemm.c). */
 const char *lumen__gemm_reason(lumen_ctx *ctx);
 
+/* max and min that propagate NaN as PyTorch does (C's fmax/fmin drop a NaN operand): the
+ * references of ReLU, clip, max pooling and max/min use them, as the kernels do. */
+static inline double lumen__nmax(double u, double v)
+{
+    return (u > v || u != u) ? u : v;
+}
+static inline double lumen__nmin(double u, double v)
+{
+    return (u < v || u != u) ? u : v;
+}
+
 /* ---- platform layer (sys.c) ---- */
 
 /* Opens a regular file for reading (O_NONBLOCK + fstat first: FIFOs, devices, sockets and

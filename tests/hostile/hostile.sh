@@ -158,4 +158,76 @@ touch "$d/r/report.csv.tmp-999999999-AbCdEf" "$d/r/images/x_thumb.png.tmp-999999
 check "11 run after a killed one" 0 "$lumen" qc "$d/in" --out "$d/r" --size 64 --quiet
 expect "11 stale temp files removed" "$(find "$d/r" -name '*.tmp-*' | wc -l)" 0
 
+# ---- 1: the sandbox holds no path-taking function: each escape is absent by construction ----
+d=$tmp/escape
+mkdir -p "$d"
+cat >"$d/escape.lua" <<'LUA'
+local tries = {
+  context = function() return require("lumen").context({ cache_dir = "/tmp/lumen-escape" }) end,
+  core = function() return require("lumen.core").onnx_load("/etc/shadow") end,
+  kernels = function() return require("lumen").context({ kernels = "/etc/shadow" }) end,
+  io = function() return io.open("/etc/passwd") end,
+  loadfile = function() return loadfile("/etc/passwd") end,
+  dofile = function() return dofile("/etc/passwd") end,
+  print = function() return print("out") end,
+  os = function() return os.execute("true") end,
+}
+local got = {}
+for name, f in pairs(tries) do
+  local ok = pcall(f)
+  if ok then got[#got + 1] = name end
+end
+table.sort(got)
+return "escaped: " .. table.concat(got, ",")
+LUA
+check "1 run --sandbox: every escape fails" 0 "$lumen" run --sandbox "$d/escape.lua"
+contains "1 none got through" '^"escaped: "$'
+expect "1 no folder was created" "$(test -e /tmp/lumen-escape && echo yes || echo no)" no
+cat >"$d/rules.lua" <<'LUA'
+local lumen = require "lumen"
+lumen.context({ cache_dir = "/tmp/lumen-escape" }):build_all()
+return { { name = "x", check = function() return false end } }
+LUA
+check "1 qc --rules FILE --sandbox: a rule file reaching for lumen is refused" 2 \
+  "$lumen" qc "$png" --out "$d/r" --size 64 --rules "$d/rules.lua" --sandbox
+contains "1 ... with a message" "module 'lumen' is not available in the sandbox"
+expect "1 ... and no folder was created" "$(test -e /tmp/lumen-escape && echo yes || echo no)" no
+mkfifo "$d/fifo"
+echo 'return require("lumen.json").decode(...)' >"$d/fifo.lua"
+check "1 a FIFO as a sandboxed script: refused at once" 2 timeout 20 "$lumen" run --sandbox "$d/fifo"
+
+# ---- 5: C functions that loop without the count hook are size-checked ----
+for expr in 'string.rep("", 1 << 50)' 'string.rep("x", 1 << 50)' 'table.move({}, 1, 1 << 50, 2)' \
+  'string.find(string.rep("a", 30000), ".-.-.-b")'; do
+  echo "return $expr" >"$d/hang.lua"
+  s=$(seconds "$lumen" run --sandbox "$d/hang.lua")
+  expect "5 $expr ends within 5 s (${s} s)" "$([ "$s" -le 5 ] && echo yes)" yes
+done
+
+# ---- 12: clear messages and usage exit codes, no tracebacks or internal locations ----
+check "12 --rules DIR" 2 "$lumen" qc "$png" --out "$d/r" --rules "$d"
+contains "12 --rules DIR: message" "not a file \(a dir\)"
+expect "12 --rules DIR: no traceback" "$(grep -c 'traceback\|\.lua:[0-9]' "$tmp/out")" 0
+check "12 run --sandbox DIR" 2 "$lumen" run --sandbox "$d"
+contains "12 run --sandbox DIR: message" "is a folder, not a script"
+expect "12 run --sandbox DIR: no traceback" "$(grep -c 'traceback\|\.lua:[0-9]' "$tmp/out")" 0
+check "12 infer --out -rf" 2 "$lumen" infer models/angio_qa/angio_qa.onnx --out -rf
+contains "12 infer --out -rf: message" "--out needs a value, got '-rf'"
+check "12 LUMEN_KERNELS=DIR" 3 env LUMEN_KERNELS="$d" "$lumen" qc "$png" --out "$d/r" --size 64
+contains "12 LUMEN_KERNELS=DIR: message" "cannot read kernels file .*not a regular file \(a folder\).*lumen compile"
+check "12 --instructions below 1000" 2 "$lumen" run --sandbox --instructions 10 "$d/escape.lua"
+contains "12 --instructions: message" "at least 1000"
+check "12 LUMEN_GEMM=bogus" 3 env LUMEN_GEMM=bogus "$lumen" qc "$png" --out "$d/r" --size 64
+contains "12 LUMEN_GEMM: message" "LUMEN_GEMM must be own, clblast or auto, not 'bogus'"
+d=$tmp/loc
+mkdir -p "$d/in"
+cat >"$d/rules.lua" <<'LUA'
+return { { name = "typo", check = function(r) return r.vessels.nonexistent.field end } }
+LUA
+cp "$png" "$d/in/a.png"
+check "12 a failing rule is a flag with a clean message" 0 "$lumen" qc "$d/in" --out "$d/r" \
+  --size 64 --rules "$d/rules.lua" --quiet
+expect "12 record errors carry no internal pipeline.lua location" \
+  "$(grep -c 'pipeline\.lua:[0-9]' "$d/r/report.jsonl")" 0
+
 finish
