@@ -143,8 +143,8 @@ function M.run(args)
 
   local dir = opts.out or "."
   if dir ~= "." then
-    local ok, merr = lumen.mkdir(dir)
-    if not ok then return cli.runtime_error("infer", merr) end
+    local mok, merr = lumen.mkdir(dir)
+    if not mok then return cli.runtime_error("infer", merr) end
   end
   for _, o in ipairs(info.outputs) do
     local path = dir .. "/" .. file_name(o.name) .. ".npy"
