@@ -184,6 +184,24 @@ function M.summarize(records, class_names, seg_label)
   return s
 end
 
+-- What the report files say about a batch, rebuilt from its records alone (for reports
+-- joined from shards, `lumen report merge`): the series verdicts (records grouped by their
+-- `series` field, with the thresholds of the first record's provenance), the weights notice,
+-- the provenance and the segmentation label. Returns a table of info fields for finish().
+function M.batch_info(records)
+  local first = records[1] or {}
+  local prov = type(first.provenance) == "table" and first.provenance or {}
+  local series = require "lumen.series"
+  local verdicts = series.verdicts(records, { thresholds = prov.thresholds or {},
+    key = function(r) return r.series or series.key(r) end })
+  local notice
+  if first.weights_status or prov.weights_status then
+    notice = require("lumen.package").notice(first.weights_status or prov.weights_status,
+      first.model, prov.weights_note)
+  end
+  return { series = verdicts, notice = notice, provenance = prov, seg_label = prov.seg_label }
+end
+
 -- ---- HTML ----
 
 -- The report page (lumen.report_html): M.html(records, info).

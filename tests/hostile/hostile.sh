@@ -213,7 +213,7 @@ check "12 --rules DIR" 2 "$lumen" qc "$png" --out "$d/r" --rules "$d"
 contains "12 --rules DIR: message" "not a file \(a dir\)"
 expect "12 --rules DIR: no traceback" "$(grep -c 'traceback\|\.lua:[0-9]' "$tmp/out")" 0
 check "12 run --sandbox DIR" 2 "$lumen" run --sandbox "$d"
-contains "12 run --sandbox DIR: message" "is a folder, not a script"
+contains "12 run --sandbox DIR: message" "not a file \(a dir\)"
 expect "12 run --sandbox DIR: no traceback" "$(grep -c 'traceback\|\.lua:[0-9]' "$tmp/out")" 0
 check "12 infer --out -rf" 2 "$lumen" infer models/angio_qa/angio_qa.onnx --out -rf
 contains "12 infer --out -rf: message" "--out needs a value, got '-rf'"
