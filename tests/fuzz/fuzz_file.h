@@ -26,9 +26,9 @@ static const char *fuzz_file(const uint8_t *data, size_t size, const char *suffi
     char *path = fuzz_path;
     if (fd < 0) {
         const char *dir = getenv("TMPDIR");
-        snprintf(path, sizeof fuzz_path, "%s/lumen-fuzz-%ld-XXXXXX%s", dir && *dir ? dir : "/tmp",
-                 (long)getpid(), suffix);
-        fd = mkstemps(path, (int)strlen(suffix));
+        snprintf(path, sizeof fuzz_path, "%s/lumen-fuzz-%s-%ld-XXXXXX", dir && *dir ? dir : "/tmp",
+                 suffix, (long)getpid());
+        fd = mkstemp(path);
         if (fd < 0)
             return NULL;
         atexit(fuzz_file_remove);

@@ -11,7 +11,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    const char *path = fuzz_file(data, size, ".npy");
+    const char *path = fuzz_file(data, size, "npy");
     char err[LUMEN_ERR_MAX];
     lumen_array a;
     if (path && lumen_npy_load(path, &a, err, sizeof err) == LUMEN_OK)

@@ -12,7 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    const char *path = fuzz_file(data, size, ".png");
+    const char *path = fuzz_file(data, size, "png");
     char err[LUMEN_ERR_MAX];
     lumen_image img;
     if (path && lumen_png_read(path, 1024, &img, err, sizeof err) == LUMEN_OK)

@@ -11,7 +11,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    const char *path = fuzz_file(data, size, ".safetensors");
+    const char *path = fuzz_file(data, size, "safetensors");
     char err[LUMEN_ERR_MAX];
     lumen_weights *w = NULL;
     if (path && lumen_weights_load(path, &w, err, sizeof err) == LUMEN_OK) {
