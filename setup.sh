@@ -2,10 +2,11 @@
 # setup.sh - installs what lumen needs (Debian 12 packages), builds it, and runs the main job or
 # the tests.
 #
-#   ./setup.sh main    QC of the sample angiograms on the default device -> report/
+#   ./setup.sh main    QC of the sample angiograms (PNG and a DICOM series) on the default device
+#                      -> report/
 #   ./setup.sh test    every test: release build + sanitizer (ASan+UBSan) build, under ctest;
-#                      then 25 s of fuzzing each of the ONNX, PNG, npy and safetensors loaders
-#                      and the Lua sandbox (clang + libFuzzer, build-fuzz/)
+#                      then 25 s of fuzzing each of the ONNX, PNG, npy, safetensors and DICOM
+#                      readers and the Lua sandbox (clang + libFuzzer, build-fuzz/)
 #   ./setup.sh build   install and build only
 #
 # Packages are installed with apt-get when running as root; otherwise the exact command is
@@ -21,7 +22,8 @@ PACKAGES=(build-essential cmake pkg-config git
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata
   libssl-dev
   clang libclang-rt-14-dev clang-format time
-  slurm-wlm munge python3)
+  slurm-wlm munge python3
+  libdcmtk-dev dcmtk dicom3tools orthanc python3-pydicom python3-numpy)
 
 jobs=$(nproc 2>/dev/null || echo 2)
 
@@ -85,10 +87,11 @@ fuzz_one() { # fuzz_one TARGET CORPUS [libFuzzer options...]
 
 fuzz_all() {
   echo "setup: fuzzing the loaders and the sandbox (${FUZZ_SECONDS:-25} s each)"
+  # C for lumen, C++ for the DICOM shim
   cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
-    -DLUMEN_FUZZ=ON -DLUMEN_WERROR=OFF >/dev/null
+    -DCMAKE_CXX_COMPILER=clang++ -DLUMEN_FUZZ=ON -DLUMEN_WERROR=OFF >/dev/null
   cmake --build build-fuzz -j "$jobs" --target fuzz_onnx fuzz_png fuzz_npy fuzz_safetensors \
-    fuzz_sandbox
+    fuzz_sandbox fuzz_dicom
   local seeds
   seeds=$(mktemp -d)
   mkdir -p "$seeds/onnx" "$seeds/png"
@@ -104,6 +107,11 @@ fuzz_all() {
   fuzz_one npy "$seeds/npy"
   fuzz_one safetensors "$seeds/safetensors"
   fuzz_one sandbox "$seeds/sandbox" -max_len=4096
+  # DICOM (tests/fuzz_dicom.c): tiny series written by examples/make_dicom.py in every transfer
+  # syntax, and inputs that once failed (tests/dicom_seeds/)
+  mkdir -p "$seeds/dicom"
+  cp tests/dicom_seeds/* "$seeds/dicom"/
+  fuzz_one dicom "$seeds/dicom"
   rm -rf "$seeds"
 }
 
@@ -147,7 +155,9 @@ case "$mode" in
     # exit 1 means "some frames failed": the sample set holds one corrupt PNG on purpose, and
     # its error record is part of the report
     rc=0
-    ./build/lumen qc examples/data --out report --series-pattern '^(series%a+)_' || rc=$?
+    # examples/data/dicom holds a 4-frame XA series (JPEG lossless), one record per frame; its
+    # series is its DICOM Series Instance UID (the pattern groups the PNGs)
+    ./build/lumen qc examples/data examples/data/dicom --out report --series-pattern '^(series%a+)_' || rc=$?
     if [ "$rc" -eq 1 ]; then
       echo "setup: done; 1 = some frames failed (examples/data has one corrupt PNG on purpose)"
     elif [ "$rc" -ne 0 ]; then

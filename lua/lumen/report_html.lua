@@ -253,6 +253,8 @@ function M.html(records, info)
   local lbl = info.seg_label
   local s = report.summarize(records, names, lbl)
   local rule_text = info.rules or {}
+  local prov_rules = get(info, "provenance", "rules")
+  local custom_rules = prov_rules ~= nil and prov_rules ~= "package" and prov_rules or nil
   local o = {}
   local function w(...) for _, v in ipairs({ ... }) do o[#o + 1] = v end end
   local title = info.title or "lumen QC report"
@@ -439,7 +441,8 @@ function M.html(records, info)
       end
       w("<td class=\"flags\" data-v=\"", #flags, "\">")
       for _, f in ipairs(flags) do
-        local why = rule_text[f]
+        local why = rule_text[f] or (f:match("^rule_error:") and "the rule raised an error")
+          or (custom_rules and ("a rule of " .. custom_rules))
         w("<span class=\"flag\"", why and (" title=\"" .. esc(why) .. "\"") or "", ">", esc(f),
           "</span>", why and ("<span class=\"why\">" .. esc(why) .. "</span>") or " ")
       end
