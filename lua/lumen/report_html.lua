@@ -15,10 +15,12 @@
 -- info: title, model, model_sha256, device, created, wall_s, class_names, series (lumen.series
 -- verdicts), notice (weights status words), package (Package:describe()), provenance (table),
 -- seg_label (record field of segmentation statistics; nil: none), rules (flag name -> reason).
+local json = require "lumen.json"
+
 local M = {}
 
 local function esc(s)
-  return (tostring(s):gsub("[&<>\"']", { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;",
+  return (json.utf8_clean(tostring(s)):gsub("[&<>\"']", { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;",
     ['"'] = "&quot;", ["'"] = "&#39;" }))
 end
 M.escape = esc
