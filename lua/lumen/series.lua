@@ -15,7 +15,7 @@
 --      that does not match is a series of its own;
 --   4. the input's folder (all frames of one folder are one series).
 -- Frames keep their input order in a series, except that DICOM frames (record.dicom with
--- frame_number or instance_number) are sorted by instance and frame number.
+-- frame or instance_number) are sorted by instance and frame number.
 --
 -- The default verdict rule (thresholds from the package head, overridable by --rules):
 --   a frame is "bad" when it was read and its class is not acceptable (record.acceptable ==
@@ -73,7 +73,8 @@ local function frame_order(a, b)
   if type(da) == "table" and type(db) == "table" then
     local ia, ib = tonumber(da.instance_number) or 0, tonumber(db.instance_number) or 0
     if ia ~= ib then return ia < ib end
-    local fa, fb = tonumber(da.frame_number) or 0, tonumber(db.frame_number) or 0
+    local fa = tonumber(da.frame or da.frame_number) or 0
+    local fb = tonumber(db.frame or db.frame_number) or 0
     if fa ~= fb then return fa < fb end
   end
   return a.i < b.i
