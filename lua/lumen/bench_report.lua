@@ -107,11 +107,26 @@ local function text_one(doc, r, out)
     table.sort(nodes, function(a, b) return a.ms > b.ms end)
     out[#out + 1] = f("profile     top %d of %d nodes (device time, sum %.2f ms)", math.min(15, #nodes),
       #nodes, r.profile.total_ms)
-    out[#out + 1] = f("  %-40s %-14s %9s %6s %9s %8s", "node", "op", "ms", "share", "GFLOP/s", "GB/s")
+    -- each node's GFLOP/s as a share of the device's measured GEMM rate (the issue's "share of
+    -- peak"), and the same over all convolution nodes together
+    local peak = r.limits and r.limits.gemm and r.limits.gemm.best
+    local function of_peak(gflops)
+      return peak and peak > 0 and f("%5.0f%%", 100 * gflops / peak) or "     -"
+    end
+    out[#out + 1] = f("  %-40s %-14s %9s %6s %9s %6s %8s", "node", "op", "ms", "share", "GFLOP/s",
+      "%GEMM", "GB/s")
     for i = 1, math.min(15, #nodes) do
       local n = nodes[i]
-      out[#out + 1] = f("  %-40s %-14s %9.3f %5.1f%% %9.1f %8.1f", n.name:sub(1, 40), n.op, n.ms,
-        100 * n.share, n.gflops, n.gbs)
+      out[#out + 1] = f("  %-40s %-14s %9.3f %5.1f%% %9.1f %s %8.1f", n.name:sub(1, 40), n.op, n.ms,
+        100 * n.share, n.gflops, of_peak(n.gflops), n.gbs)
+    end
+    local conv_ms, conv_flops = 0, 0
+    for _, n in ipairs(nodes) do
+      if n.op == "conv" then conv_ms, conv_flops = conv_ms + n.ms, conv_flops + n.flops end
+    end
+    if conv_ms > 0 then
+      out[#out + 1] = f("  conv layers together: %.3f GFLOP in %.2f ms = %.1f GFLOP/s =%s of GEMM",
+        conv_flops / 1e9, conv_ms, conv_flops / conv_ms / 1e6, of_peak(conv_flops / conv_ms / 1e6))
     end
     local by_op, ops = {}, {}
     for _, n in ipairs(nodes) do
