@@ -697,6 +697,33 @@ lumen_status lumen_sr_write(lumen_sr *sr, const char *path, char *sop_uid, size_
                             char *err, size_t errlen);
 void lumen_sr_free(lumen_sr *sr);
 
+/* ---- DICOM network (dicom_shim.cc, DCMTK dcmnet) ----
+ * lumen_scp_run serves C-STORE (and C-ECHO) for the image storage classes lumen reads (XA,
+ * enhanced XA, XRF, DX, CR, SC and multi-frame SC); other SOP classes are refused in
+ * negotiation, or with status 0x0122 in a C-STORE. Each instance is stored as
+ * store_dir/<SOPInstanceUID>.dcm before it is acknowledged, then on_store(user, path,
+ * calling_aet, arrival_ms) runs (arrival_ms: CLOCK_MONOTONIC when the dataset was received).
+ * Without an association, on_idle(user) runs every poll_s seconds. A callback returning
+ * non-zero ends the loop after the current association; lumen_scp_run then returns LUMEN_OK.
+ * One association at a time (others wait in the listen backlog). */
+typedef struct lumen_scp_options {
+    const char *aet;       /* our AE title */
+    int port;              /* TCP port */
+    const char *store_dir; /* existing folder for received instances */
+    int timeout_s;         /* ACSE and DIMSE timeouts; 0: 30 */
+    int poll_s;            /* on_idle period; 0: 1 */
+    int max_pdu;           /* bytes; 0: 65536 */
+} lumen_scp_options;
+typedef int (*lumen_scp_store_fn)(void *user, const char *path, const char *calling_aet,
+                                  double arrival_ms);
+typedef int (*lumen_scp_idle_fn)(void *user);
+lumen_status lumen_scp_run(const lumen_scp_options *o, lumen_scp_store_fn on_store,
+                           lumen_scp_idle_fn on_idle, void *user, char *err, size_t errlen);
+/* Sends one DICOM file with C-STORE (its own transfer syntax, else explicit little endian).
+ * LUMEN_EIO names the peer and the DIMSE status or network error. */
+lumen_status lumen_scu_store(const char *path, const char *aet, const char *peer_aet,
+                             const char *host, int port, int timeout_s, char *err, size_t errlen);
+
 /* ---- ONNX import (runtime/onnx/): a model file becomes a lumen_graph ---- */
 
 typedef struct lumen_array lumen_array; /* defined below with the host arrays */

@@ -189,7 +189,8 @@ end
 -- Returns the list of written paths.
 function M.write_srs(session, verdicts, records)
   local written = {}
-  if not session.out then return written end
+  -- lumen listen writes each series' SR when it completes (session.sr_per_series)
+  if not session.out or session.sr_per_series then return written end
   local by = {}
   for _, r in ipairs(records) do
     if r.series then
