@@ -302,20 +302,16 @@ end
 -- ---- files ----
 
 local function write(path, s)
-  local tmp = path .. ".tmp"
-  local fh, err = io.open(tmp, "wb")
-  if not fh then return nil, err end
-  fh:write(s)
-  fh:close()
-  local ok, rerr = os.rename(tmp, path)
-  if not ok then return nil, rerr end
+  local ok, err = require("lumen").write_file(path, s)
+  if not ok then return nil, err end
   return path
 end
 
 -- Writes DIR/bench.json, DIR/bench.csv, DIR/profile.csv (and DIR/bench.svg with plot).
 -- Returns the list of paths | nil, msg.
 function R.write_files(doc, dir, plot)
-  os.execute("mkdir -p '" .. dir:gsub("'", "'\\''") .. "'")
+  local mok, merr = require("lumen").mkdir(dir)
+  if not mok then return nil, merr end
   local files = {
     { dir .. "/bench.json", function() return json.encode(doc) .. "\n" end },
     { dir .. "/bench.csv", function() return R.csv(doc) end },

@@ -52,6 +52,10 @@ function cli.parse(args, spec)
           i = i + 1
           val = args[i]
           if val == nil then return nil, "--" .. name .. " needs a value" end
+          if kind == "string" and val:sub(1, 1) == "-" then
+            return nil, string.format("--%s needs a value, got '%s' (write --%s=%s if that is "
+              .. "really the name)", name, val, name, val)
+          end
         end
         if kind == "number" then
           local v = tonumber(val)
