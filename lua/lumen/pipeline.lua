@@ -785,9 +785,10 @@ end
 -- own context, package and preprocessing, see M.open): every frame is a job handed to
 -- whichever device is free (lumen.devpool), and records are added in input order, as a run on
 -- one device adds them. Reuse of earlier records and error records work as in :process.
--- progress(done_inputs) is called as inputs finish.
+-- progress(done_inputs) is called as inputs finish. Returns the list of the records added.
 function Session:process_all(paths, progress)
   local devpool = require "lumen.devpool"
+  local n0 = #self.records
   local held, next_out, n_slots = {}, 1, 0
   local function slot() n_slots = n_slots + 1; return n_slots end
   local function put(k, rec) -- records leave the reorder buffer in input order
@@ -901,6 +902,7 @@ function Session:process_all(paths, progress)
   end
 
   devpool.run(self.workers, next_job, start, finish)
+  return { table.unpack(self.records, n0 + 1) }
 end
 
 -- The series verdicts of the records so far (or of the given records).

@@ -133,7 +133,8 @@ function M.run(args)
     function(path, calling, arrival_ms)
       received = received + 1
       arrival = arrival_ms
-      local recs = s:process(path)
+      -- the frames of an instance go to every device of the session (--device all)
+      local recs = #s.workers > 1 and s:process_all({ path }) or s:process(path)
       arrival = nil
       for _, r in ipairs(recs) do
         local key = require("lumen.series").key(r)
