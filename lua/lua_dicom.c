@@ -22,8 +22,9 @@
  *   lumen.dicom_listen({aet=, port=, store_dir=, timeout=, poll=, max_pdu=},
  *       function(path, calling_aet, arrival_ms) ... end,   -- per stored instance
  *       function() ... end)                               -- when idle (every poll seconds)
- *     -- returns true when stopped (a callback returned true, or SIGTERM/SIGINT) | nil, msg;
- *     -- an error raised in a callback stops the loop and is returned as nil, msg
+ *     -- returns true, signal number (0: a callback returned true) | nil, msg; an error raised
+ *     -- in a callback stops the loop and is returned as nil, msg. SIGTERM/SIGINT stop the
+ *     -- loop; their handlers stay installed afterwards, so the caller's final writes finish
  *   lumen.dicom_send(path, {aet=, peer_aet=, host=, port=, timeout=}) -> true | nil, msg
  *
  * A DICOM object is "lumen.Dicom" userdata; environment failures (a bad file, a refused limit,
@@ -404,8 +405,10 @@ static int l_listen(lua_State *L)
     sigaction(SIGINT, &sa, &old_int);
     char err[LUMEN_ERR_MAX];
     lumen_status st = lumen_scp_run(&o, listen_store, listen_idle, &c, err, sizeof err);
-    sigaction(SIGTERM, &old_term, NULL);
-    sigaction(SIGINT, &old_int, NULL);
+    /* the handlers stay: a SIGTERM during the caller's final writes (pending SRs, reports)
+     * must not kill the process half-way; SIGKILL still does */
+    (void)old_term;
+    (void)old_int;
     luaL_unref(L, LUA_REGISTRYINDEX, c.store_ref);
     luaL_unref(L, LUA_REGISTRYINDEX, c.idle_ref);
     if (st != LUMEN_OK)
