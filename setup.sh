@@ -18,7 +18,7 @@ PACKAGES=(build-essential cmake pkg-config git
   libclblast-dev liblua5.4-dev lua5.4 libpng-dev libcjson-dev libopenblas-dev
   chromium
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata
-  clang libclang-rt-14-dev clang-format)
+  clang libclang-rt-14-dev clang-format oclgrind)
 
 jobs=$(nproc 2>/dev/null || echo 2)
 

@@ -40,6 +40,7 @@ struct lumen__program {
     struct {
         char name[64];
         cl_kernel k;
+        int launched; /* lumen__launch ran it at least once (coverage tests) */
     } kernels[MAX_KERNELS_PER_PROGRAM];
 };
 
@@ -466,6 +467,38 @@ lumen_status lumen_ctx_build_all(lumen_ctx *ctx)
             return st;
     }
     return LUMEN_OK;
+}
+
+lumen_status lumen__variant_kernels(lumen_ctx *ctx, int variant, char *names, size_t len)
+{
+    const lumen__variant *v = &lumen__variants[variant];
+    lumen__program *p;
+    lumen_status st = get_program(ctx, v->family, v->options, &p);
+    if (st != LUMEN_OK)
+        return st;
+    names[0] = '\0';
+    cl_int rc = clGetProgramInfo(p->prog, CL_PROGRAM_KERNEL_NAMES, len - 1, names, NULL);
+    names[len - 1] = '\0';
+    return rc == CL_SUCCESS ? LUMEN_OK : lumen__clfail(ctx, rc, "clGetProgramInfo(KERNEL_NAMES)");
+}
+
+int lumen__kernel_used(lumen_ctx *ctx, const char *family, const char *options, const char *name)
+{
+    lumen__program *p = find_program(ctx, family, options);
+    for (int k = 0; p && k < p->nk; k++)
+        if (!strcmp(p->kernels[k].name, name))
+            return p->kernels[k].launched;
+    return 0;
+}
+
+void lumen__mark_launched(lumen_ctx *ctx, cl_kernel k)
+{
+    for (lumen__program *p = ctx->programs; p; p = p->next)
+        for (int i = 0; i < p->nk; i++)
+            if (p->kernels[i].k == k) {
+                p->kernels[i].launched = 1;
+                return;
+            }
 }
 
 /* ---- binary-only kernels file ---- */
