@@ -90,6 +90,22 @@ case("head: temperature must be positive", h == nil)
 h, err = package.check_head({ rules = { { kind = "nope" } } }, "t")
 case("head: unknown rule kind lists the kinds",
   h == nil and err:find("low_confidence", 1, true) ~= nil, err)
+h, err = package.check_head({ input = { preprocess = { { "grey" } } } }, "t")
+case("head: unknown preprocessing step with a hint",
+  h == nil and err:find("unknown step 'grey' (did you mean 'gray'?)", 1, true) ~= nil, err)
+local tmp = os.tmpname()
+local f = assert(io.open(tmp, "w"))
+f:write("while true do end")
+f:close()
+local _, lerr, lkind = package.read_head(tmp)
+case("read_head: a head that loops is stopped by the sandbox (usage error)", lkind == "usage"
+  and tostring(lerr):find("instruction limit", 1, true) ~= nil, lerr)
+f = assert(io.open(tmp, "w"))
+f:write("return { name = 'x', input = { preprocess = { { 'gray' }, { function() end } } } }")
+f:close()
+_, lerr, lkind = package.read_head(tmp)
+case("read_head: functions cannot leave a head", lkind == "usage", lerr)
+os.remove(tmp)
 h = package.check_head({ outputs = { classes = "y" } }, "t")
 case("head: defaults (temperature 1, weights unknown, thresholds)", h and h.temperature == 1
   and h.weights.status == "unknown" and h.thresholds.min_score == 0.6)
@@ -139,7 +155,7 @@ local text = report.csv({ { input = "a", flags = { "x", "y" } } },
   { { "input", function(r) return r.input end }, { "flags", function(r) return r.flags end } },
   { comment = { "NOTICE: n" } })
 case("report.csv: comment line, list joined with ;", text == "# NOTICE: n\ninput,flags\na,x;y\n",
-  string.format("%q", text))
+  (text:gsub("\n", "\\n")))
 
 -- ---- HTML pieces ----
 local svg = html.probability_plot(frames("gbxg"), {}, 200, 60)

@@ -34,12 +34,15 @@ local sha256 = require "lumen.sha256"
 
 local M = {}
 
+-- The package `lumen qc` and lumen.pipeline use when none is named.
+M.DEFAULT = "angio_qa"
+
 -- Weights statuses and the plain words every report prints for them (nil: nothing to warn).
 M.WEIGHTS_STATUS = {
   synthetic = "trained on synthetic data only",
   research = "research weights",
   validated = nil,
-  unknown = "weights status unknown (no package head says)",
+  unknown = "weights status not given",
 }
 
 M.DEFAULT_THRESHOLDS = {
@@ -138,9 +141,18 @@ function M.check_head(h, path)
   if type(inp.preprocess) ~= "table" then
     return fail(path, "input.preprocess must be a list of steps")
   end
+  local known_steps = require("lumen.preprocess").steps
   for i, st in ipairs(inp.preprocess) do
     if type(st) ~= "table" or type(st[1]) ~= "string" then
       return fail(path, string.format("preprocess step %d must be {\"name\", options...}", i))
+    end
+    if not known_steps[st[1]] then
+      local names = {}
+      for k in pairs(known_steps) do names[#names + 1] = k end
+      table.sort(names)
+      local hint = M.did_you_mean(st[1], names)
+      return fail(path, string.format("preprocess step %d: unknown step '%s' (%s)", i, st[1],
+        hint and ("did you mean '" .. hint .. "'?") or ("known: " .. table.concat(names, ", "))))
     end
   end
   h.input = inp

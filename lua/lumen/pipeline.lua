@@ -14,6 +14,7 @@
 --     shard = "0/2",                  -- else SLURM / Open MPI environment, else "0/1"
 --     on_record = function(rec) end,  -- called for every record, new or reused
 --     command = "lumen qc ...",       -- recorded in the provenance
+--     phi = false,                    -- DICOM: true puts PatientID/Name in records (lumen.dicom)
 --   })
 --   -- res.records (input order), res.series (verdicts), res.summary, res.notice (weights
 --   -- status words, nil when validated), res.provenance, res.device, res.model, res.wall_s,
@@ -99,7 +100,9 @@ function M.expand_inputs(args)
         warnings[#warnings + 1] = err
       else
         for _, n in ipairs(names) do
-          if is_image(n) and lumen.file_type(join(a, n)) == "file" then add(join(a, n)) end
+          local p = join(a, n)
+          if n:sub(1, 1) ~= "." and lumen.file_type(p) == "file"
+            and (is_image(n) or M.probe_sources(p)) then add(p) end
         end
       end
     elseif not kind and basename(a):find("[*?]") then
@@ -120,7 +123,7 @@ function M.expand_inputs(args)
             .. (err and (" (" .. err .. ")") or "")
         end
       end
-    elseif kind == "file" and not is_image(a) then
+    elseif kind == "file" and not is_image(a) and not M.source_claims(a) then
       local f, err = io.open(a, "rb")
       if not f then
         warnings[#warnings + 1] = err
@@ -240,15 +243,16 @@ end
 -- A frame source turns one input path into frames. M.sources is tried in order; the first
 -- whose match(path) is true opens the path:
 --   { name = "dicom", match = function(path) -> boolean,
---     open = function(ctx, path) -> reader | nil, msg }
+--     open = function(ctx, path, session) -> reader | nil, msg,
+--     probe = function(path) -> boolean }   (optional: recognises files by content)
 --   reader.count   number of frames in the input
 --   reader.multi   true when frames are numbered (records get `frame` = 1..count)
 --   reader:frame(i) -> tensor [1, C, H, W] (raw sample values), info {width=, height=,
 --                      channels=, bit_depth=}, fields (extra record fields: dicom = {...},
 --                      series_key = "..." ...) | nil, msg
 --   reader:close()  (optional)
--- Another source (DICOM) is added with M.add_source(src): it is tried before the image source.
--- Its file extensions go into M.IMAGE_EXTENSIONS so that folders list its files.
+-- Another source (DICOM, lumen.dicom) is added with M.add_source(src): it is tried before the
+-- image source. Folders list the files its probe recognises, whatever their names.
 
 -- Reads a PNG or .npy file into a device tensor [1, C, H, W] with raw sample values.
 -- Returns tensor, info {width=, height=, channels=, bit_depth=} | nil, msg.
@@ -301,12 +305,30 @@ M.image_source = {
 }
 M.sources = { M.image_source }
 
+-- Does a source claim path for a folder listing (src.probe, optional; DICOM: by content)?
+function M.probe_sources(path)
+  for _, src in ipairs(M.sources) do
+    if src.probe and src.probe(path) then return true end
+  end
+  return false
+end
+
+-- Does a source other than the image source take path (so it is not a list file)?
+function M.source_claims(path)
+  for _, src in ipairs(M.sources) do
+    if src ~= M.image_source and src.match(path) then return true end
+  end
+  return false
+end
+
 -- Adds a frame source in front of the others (see above).
 function M.add_source(src)
   assert(type(src) == "table" and type(src.match) == "function" and type(src.open) == "function",
     "add_source: needs {name=, match=function, open=function}")
   table.insert(M.sources, 1, src)
 end
+
+M.add_source(require("lumen.dicom").source)
 
 local function source_for(path)
   for _, src in ipairs(M.sources) do
@@ -665,7 +687,7 @@ function Session:process(path)
   end
   if reuse(nil) then return { table.unpack(self.records, n0 + 1) } end
   local src = source_for(path)
-  local reader, rerr = src.open(self.ctx, path)
+  local reader, rerr = src.open(self.ctx, path, self)
   if not reader then
     error_record(self, path, nil, rerr, ih)
     return { table.unpack(self.records, n0 + 1) }
@@ -850,7 +872,7 @@ function M.open(opts)
   local pk = require "lumen.package"
   local st = setmetatable({ t_start = now_ms(), pipelines = {}, out = opts.out, records = {},
     last_flush = now_ms(), on_record = opts.on_record, title = opts.title or "lumen QC report",
-    series_pattern = opts.series_pattern, shard = opts.shard_pair or { 0, 1 },
+    series_pattern = opts.series_pattern, shard = opts.shard_pair or { 0, 1 }, phi = opts.phi,
     inputs = opts.inputs_list or {}, all_inputs = opts.all_inputs or {} }, Session)
   if opts.size ~= nil then
     local sz = math.tointeger(opts.size)
@@ -867,7 +889,7 @@ function M.open(opts)
     local ok, perr = require("lumen.series").check_pattern(st.series_pattern)
     if not ok then return nil, perr, "usage" end
   end
-  local where, werr, wkind = pk.resolve(opts.model or "angio_qa", opts.head)
+  local where, werr, wkind = pk.resolve(opts.model or pk.DEFAULT, opts.head)
   if not where then return nil, werr, wkind end
   local head = where.head
   st.thresholds = {}
@@ -890,7 +912,7 @@ function M.open(opts)
   if not ctx then return nil, cerr, "runtime" end
   st.ctx, st.readers = ctx, {}
   local load_opts = { ctx = ctx, size = st.size, head = opts.head, thresholds = st.thresholds }
-  local pkg, perr, pkind = pk.load(opts.model or "angio_qa", load_opts)
+  local pkg, perr, pkind = pk.load(opts.model or pk.DEFAULT, load_opts)
   if not pkg then return nil, perr, pkind end
   st.pkg = pkg
   st.thresholds = pkg.thresholds
@@ -919,7 +941,7 @@ function M.open(opts)
     local c, e = lumen.context(sels[i])
     if not c then return nil, "device " .. sels[i] .. ": " .. tostring(e), "runtime" end
     load_opts.ctx = c
-    local p, pe, pkd = pk.load(opts.model or "angio_qa", load_opts)
+    local p, pe, pkd = pk.load(opts.model or pk.DEFAULT, load_opts)
     if not p then return nil, "device " .. sels[i] .. ": " .. tostring(pe), pkd end
     local d = c:device()
     local prov = copy_table(st.provenance)

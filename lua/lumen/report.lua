@@ -145,9 +145,8 @@ end
 -- Counts over records: ok / failed / skipped, per class {count, flagged, mean score, mean
 -- segmentation area fraction}, flagged frames, frames with no class (segmentation-only
 -- models). class_names gives the order of the per-class rows; seg_label the record field of
--- segmentation statistics (default "vessels").
+-- segmentation statistics (nil: none; mean_area is then 0).
 function M.summarize(records, class_names, seg_label)
-  seg_label = seg_label or "vessels"
   local s = { total = #records, ok = 0, failed = 0, skipped = 0, flagged = 0, classes = {},
     flag_counts = {}, unclassified = 0, not_acceptable = 0 }
   local function new_class(i, name)
@@ -168,7 +167,8 @@ function M.summarize(records, class_names, seg_label)
         end
         c.count = c.count + 1
         c.score_sum = c.score_sum + (tonumber(r.score) or 0)
-        c.area_sum = c.area_sum + (tonumber(get(r, seg_label, "area_fraction")) or 0)
+        c.area_sum = c.area_sum
+          + (seg_label and tonumber(get(r, seg_label, "area_fraction")) or 0)
         if #flags > 0 then c.flagged = c.flagged + 1 end
       else
         s.unclassified = s.unclassified + 1
@@ -183,7 +183,6 @@ function M.summarize(records, class_names, seg_label)
   for _, c in pairs(s.classes) do
     c.mean_score = c.count > 0 and c.score_sum / c.count or nil
     c.mean_area = c.count > 0 and c.area_sum / c.count or nil
-    c.mean_vessels = c.mean_area -- the name of earlier versions
   end
   return s
 end

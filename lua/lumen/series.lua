@@ -15,7 +15,7 @@
 --      that does not match is a series of its own;
 --   4. the input's folder (all frames of one folder are one series).
 -- Frames keep their input order in a series, except that DICOM frames (record.dicom with
--- frame_number or instance_number) are sorted by instance and frame number.
+-- frame or instance_number) are sorted by instance and frame number.
 --
 -- The default verdict rule (thresholds from the package head, overridable by --rules):
 --   a frame is "bad" when it was read and its class is not acceptable (record.acceptable ==
@@ -60,12 +60,21 @@ function M.check_pattern(p)
   return true
 end
 
+-- Is a read frame "bad" for its series: its class is not acceptable, or, for a package
+-- without acceptable classes (record.acceptable == nil), a rule flagged it.
+function M.is_bad(r)
+  if r.status ~= "ok" then return false end
+  if r.acceptable ~= nil then return r.acceptable == false end
+  return type(r.flags) == "table" and #r.flags > 0
+end
+
 local function frame_order(a, b)
   local da, db = a.rec.dicom, b.rec.dicom
   if type(da) == "table" and type(db) == "table" then
     local ia, ib = tonumber(da.instance_number) or 0, tonumber(db.instance_number) or 0
     if ia ~= ib then return ia < ib end
-    local fa, fb = tonumber(da.frame_number) or 0, tonumber(db.frame_number) or 0
+    local fa = tonumber(da.frame or da.frame_number) or 0
+    local fb = tonumber(db.frame or db.frame_number) or 0
     if fa ~= fb then return fa < fb end
   end
   return a.i < b.i
@@ -112,8 +121,7 @@ function M.summarize(records, key)
       score_sum = score_sum + (tonumber(r.score) or 0)
       if r.class_name then s.classes[r.class_name] = (s.classes[r.class_name] or 0) + 1 end
       if type(r.flags) == "table" and #r.flags > 0 then s.flagged = s.flagged + 1 end
-      local flagged = type(r.flags) == "table" and #r.flags > 0
-      if r.acceptable == false or (r.acceptable == nil and flagged) then
+      if M.is_bad(r) then
         s.bad = s.bad + 1
         s.bad_inputs[#s.bad_inputs + 1] = r.input
         run = run + 1

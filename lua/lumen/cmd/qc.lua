@@ -9,8 +9,9 @@ local M = {
   usage = [[usage: lumen qc INPUTS... [options]
 
 Runs a QC model package over frames and writes a report folder. INPUTS are folders (their .png
-and .npy files), patterns with * and ? in the file name ("data/seriesA_*.png"), image files, or
-list files (one path per line, relative to the list file; '#' starts a comment). A missing
+and .npy files, and DICOM files recognised by content), patterns with * and ? in the file name
+("data/seriesA_*.png"), image or DICOM files, or list files (one path per line, relative to the
+list file; '#' starts a comment). Each frame of a DICOM file is one record (frame = 1..n). A missing
 INPUT is a usage error (nothing is loaded or written).
 
   --model M        a model package (default angio_qa): a name under models/, a package folder
@@ -34,6 +35,8 @@ INPUT is a usage error (nothing is loaded or written).
   --series-pattern P  group frames into series by a Lua pattern on the file name (its first
                    capture), e.g. '^(series%a+)_'; default: DICOM series UID, else the folder
   --size S         plan the network at S x S, a multiple of 32 (default: the package's size)
+  --phi            put DICOM PatientID and PatientName in reports (default: only a hash of
+                   PatientID salted per report folder, DIR/phi-salt)
   --quiet          no summary, only errors
 
 Writes DIR/report.jsonl (one record per frame), report.csv, series.jsonl and series.csv (one
@@ -122,7 +125,7 @@ end
 function M.run(args)
   local opts, pos = cli.parse(args, { model = "string", head = "string", device = "string",
     out = "string", shard = "string", threshold = "number", rules = "string", sandbox = "boolean",
-    ["series-pattern"] = "string", size = "number", quiet = "boolean" })
+    ["series-pattern"] = "string", size = "number", quiet = "boolean", phi = "boolean" })
   if not opts then return cli.usage_error("qc", pos) end
   if #pos == 0 then return cli.usage_error("qc", "missing INPUTS (folders, patterns, files)") end
   if opts.sandbox and not opts.rules then
@@ -141,7 +144,7 @@ function M.run(args)
   local res, err, kind = pipeline.run({ inputs = pos, model = opts.model, head = opts.head,
     device = opts.device, out = opts.out or "report", shard = opts.shard,
     threshold = opts.threshold, rules_file = opts.rules, sandbox = opts.sandbox,
-    size = opts.size, series_pattern = opts["series-pattern"],
+    size = opts.size, series_pattern = opts["series-pattern"], phi = opts.phi,
     command = table.concat(words, " ") })
   if not res then
     if kind == "usage" then return cli.usage_error("qc", err) end
