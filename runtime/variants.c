@@ -14,6 +14,8 @@ const lumen__variant lumen__variants[] = {
     {"conv", "-DCOB=1"},
     {"conv", "-DKS=3"},
     {"conv", "-DKS=5"},
+    {"conv", "-DVW=16"},
+    {"conv", "-DCOB=1 -DVW=16"},
     {"norm", ""},
     {"attention", ""},
     {"attention", "-DHEAD_DIM=16"},
