@@ -604,6 +604,30 @@ lumen_status lumen__kernels_file_open(lumen_ctx *ctx)
             goto cleanup;
         memcpy(e->bin, b, e->len);
     }
+    /* A file from an older build may lack variants added since: name them all now rather than
+     * fail on the first op that needs one, halfway through a model. */
+    char missing[LUMEN_ERR_MAX / 2] = "";
+    int n_missing = 0;
+    for (int i = 0; i < lumen__variant_count; i++) {
+        const lumen__variant *v = &lumen__variants[i];
+        int found = 0;
+        for (int j = 0; j < kf->n && !found; j++)
+            found = !strcmp(kf->e[j].family, v->family) && !strcmp(kf->e[j].options, v->options);
+        if (found)
+            continue;
+        size_t at = strlen(missing);
+        if (at < sizeof missing - 1)
+            snprintf(missing + at, sizeof missing - at, "%s%s.cl [%s]", n_missing ? ", " : "",
+                     v->family, v->options);
+        n_missing++;
+    }
+    if (n_missing) {
+        st = lumen__fail(ctx, LUMEN_ENOTFOUND,
+                         "kernels file %s lacks %d of the %d kernel variants: %s; rebuild it "
+                         "with 'lumen compile'",
+                         ctx->kernels_path, n_missing, lumen__variant_count, missing);
+        goto cleanup;
+    }
     ctx->kernels_file = kf;
     kf = NULL;
     st = LUMEN_OK;
