@@ -21,7 +21,7 @@ PACKAGES=(build-essential cmake pkg-config git
   chromium
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata
   libssl-dev
-  clang libclang-rt-14-dev clang-format time
+  clang libclang-rt-14-dev clang-format time oclgrind
   slurm-wlm munge python3
   libdcmtk-dev dcmtk dicom3tools orthanc python3-pydicom python3-numpy)
 

@@ -230,6 +230,44 @@ lumen_status lumen_device_select(const char *selector, lumen_device_info *out, c
     return st;
 }
 
+/* ---- debug limits ---- */
+
+/* Applies a LUMEN_DEBUG_LIMITS spec ("wg=64,local=16384,alloc=1048576,compiler=0") to info:
+ * each limit only ever lowers what the device reports. EINVAL naming the bad item otherwise. */
+static lumen_status apply_limits(lumen_device_info *info, const char *spec, char *err)
+{
+    const char *p = spec;
+    while (*p) {
+        char key[16];
+        int n = 0;
+        unsigned long long v;
+        if (sscanf(p, "%15[a-z]=%llu%n", key, &v, &n) != 2 || (p[n] != ',' && p[n] != '\0'))
+            return lumen__errf(err, LUMEN_EINVAL,
+                               "LUMEN_DEBUG_LIMITS: cannot read '%s' (want e.g. "
+                               "wg=64,local=16384,alloc=1048576,compiler=0)",
+                               p);
+        if (!strcmp(key, "wg") && v >= 1) {
+            if (v < info->max_work_group)
+                info->max_work_group = (size_t)v;
+        } else if (!strcmp(key, "local") && v >= 1) {
+            if (v < info->local_mem)
+                info->local_mem = v;
+        } else if (!strcmp(key, "alloc") && v >= 1) {
+            if (v < info->max_alloc)
+                info->max_alloc = v;
+        } else if (!strcmp(key, "compiler") && v <= 1) {
+            if (v == 0)
+                info->compiler = 0;
+        } else
+            return lumen__errf(err, LUMEN_EINVAL,
+                               "LUMEN_DEBUG_LIMITS: unknown or out-of-range limit '%s=%llu' "
+                               "(wg, local, alloc >= 1; compiler 0 or 1)",
+                               key, v);
+        p += n + (p[n] == ',');
+    }
+    return LUMEN_OK;
+}
+
 /* ---- contexts ---- */
 
 void lumen__cache_dir_init(lumen_ctx *ctx, const char *opt); /* program.c */
@@ -262,6 +300,12 @@ lumen_status lumen_ctx_new_opts(const char *selector, const lumen_ctx_options *o
         goto cleanup;
     }
     ctx->info = s.info;
+    const char *limits = opt && opt->limits ? opt->limits : getenv("LUMEN_DEBUG_LIMITS");
+    if (limits && *limits) {
+        if ((st = apply_limits(&ctx->info, limits, msg)) != LUMEN_OK)
+            goto cleanup;
+        ctx->debug_limits = 1;
+    }
     ctx->platform = s.plat;
     ctx->device = s.dev;
     ctx->profiling = opt && opt->profiling;

@@ -234,6 +234,8 @@ static lumen_status own_tiles(lumen_ctx *ctx, gemm_state *s, const lumen__gemm_a
      * shares B's panel while it is in L1 (measured best on PoCL; the driver's choice was ~2x
      * slower at 1024^3). Elsewhere the driver chooses. */
     size_t ly = gws[1] % 8 == 0 ? 8 : gws[1] % 4 == 0 ? 4 : gws[1] % 2 == 0 ? 2 : 1;
+    while (ly > lumen__max_wg(ctx, k))
+        ly /= 2;
     size_t lws[3] = {1, ly, 1};
     int cpu = ctx->info.type == LUMEN_DEV_CPU;
     return lumen__launch(ctx, k, 3, gws, cpu ? lws : NULL, g->label ? g->label : "gemm",
@@ -272,7 +274,12 @@ static lumen_status own_gemm(lumen_ctx *ctx, gemm_state *s, const lumen__gemm_ar
     if (!g->trans_a && !g->trans_b && g->K > 0 && g->vec >= 0)
         return own_direct(ctx, g, g->vec ? g->vec : lumen__vec_width(ctx));
     int mt = g->M / TILE_M * TILE_M, nt = g->N / TILE_N * TILE_N;
-    if (mt == 0 || nt == 0 || g->K == 0)
+    /* the packed panels live in one scratch buffer: beyond the device's largest allocation,
+     * the general kernel does the whole product unpacked */
+    double packed =
+        4.0 * g->K *
+        ((g->a_bstride ? g->batch : 1) * (double)mt + (g->b_bstride ? g->batch : 1) * (double)nt);
+    if (mt == 0 || nt == 0 || g->K == 0 || packed > (double)ctx->info.max_alloc)
         return own_general(ctx, g, 0, g->M, 0, g->N);
     lumen_status st = own_tiles(ctx, s, g, mt, nt);
     if (st == LUMEN_OK) /* right strip, all rows */

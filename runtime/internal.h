@@ -79,6 +79,7 @@ struct lumen_ctx {
     cl_context cl;
     cl_command_queue queue;
     int profiling;
+    int debug_limits;         /* info was lowered by LUMEN_DEBUG_LIMITS (lumen_ctx_options) */
     char cache_dir[512];      /* "" when the disk cache is off */
     char *kernels_path;       /* binary-only mode: the kernels file, else NULL */
     void *kernels_file;       /* parsed binary-only file (program.c) */
@@ -122,6 +123,14 @@ extern const int lumen__variant_count;
 lumen_status lumen__kernel(lumen_ctx *ctx, const char *family, const char *options,
                            const char *name, cl_kernel *out);
 void lumen__programs_free(lumen_ctx *ctx);
+/* For coverage tests: the kernel names of lumen__variants[variant], ';'-separated (building the
+ * program when needed), and whether this context has ever launched a kernel. */
+lumen_status lumen__variant_kernels(lumen_ctx *ctx, int variant, char *names, size_t len);
+int lumen__kernel_used(lumen_ctx *ctx, const char *family, const char *options, const char *name);
+/* Records that k (a kernel of this context) was launched: pointer compares over the context's
+ * programs, cheap next to an enqueue. */
+void lumen__mark_launched(lumen_ctx *ctx, cl_kernel k);
+
 /* 64-bit FNV-1a, used for cache keys (with two seeds for 128 bits). */
 uint64_t lumen__hash64(const void *data, size_t len, uint64_t seed);
 
@@ -156,6 +165,19 @@ lumen_status lumen__launch(lumen_ctx *ctx, cl_kernel k, int dims, const size_t *
  * next axes the largest divisors that keep the group within 'target' work-items.
  */
 void lumen__exact_lws(int dims, const size_t *gws, size_t target, size_t *lws);
+/* The largest work-group k may be launched with on this context: the device's limit (after
+ * debug limits) and the kernel's own CL_KERNEL_WORK_GROUP_SIZE. Launchers choosing a
+ * work-group size must stay within it; lumen__launch refuses more. */
+size_t lumen__max_wg(lumen_ctx *ctx, cl_kernel k);
+/* min(want, lumen__max_wg(ctx, k)): the work-group target for lumen__exact_lws. */
+static inline size_t lumen__wg_target(lumen_ctx *ctx, cl_kernel k, size_t want)
+{
+    size_t cap = lumen__max_wg(ctx, k);
+    return cap < want ? cap : want;
+}
+/* Local memory bytes left for k's __local arguments: the device's (after debug limits) less
+ * what the kernel declares statically. */
+uint64_t lumen__local_free(lumen_ctx *ctx, cl_kernel k);
 /* Round x up to a multiple of m. */
 static inline size_t lumen__round_up(size_t x, size_t m)
 {

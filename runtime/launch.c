@@ -48,19 +48,45 @@ static lumen_status keep_event(lumen_ctx *ctx, cl_event ev, const char *label, d
     return LUMEN_OK;
 }
 
+size_t lumen__max_wg(lumen_ctx *ctx, cl_kernel k)
+{
+    size_t cap = ctx->info.max_work_group ? ctx->info.max_work_group : 1, kw = 0;
+    if (clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kw, &kw, NULL) ==
+            CL_SUCCESS &&
+        kw > 0 && kw < cap)
+        cap = kw;
+    return cap;
+}
+
+uint64_t lumen__local_free(lumen_ctx *ctx, cl_kernel k)
+{
+    cl_ulong used = 0;
+    clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_LOCAL_MEM_SIZE, sizeof used, &used, NULL);
+    return ctx->info.local_mem > used ? ctx->info.local_mem - used : 0;
+}
+
 lumen_status lumen__launch(lumen_ctx *ctx, cl_kernel k, int dims, const size_t *gws,
                            const size_t *lws, const char *label, double flops, double bytes)
 {
-    size_t g[3], auto_lws[3];
+    size_t g[3], auto_lws[3], cap = lumen__max_wg(ctx, k), group = 1;
     for (int i = 0; i < dims; i++) {
         if (gws[i] == 0)
             return LUMEN_OK; /* empty tensor: nothing to do */
         g[i] = lws ? lumen__round_up(gws[i], lws[i]) : gws[i];
+        group *= lws ? lws[i] : 1;
     }
+    /* A launcher that asks for more than the device or the kernel allows has a bug: say so
+     * instead of CL_INVALID_WORK_GROUP_SIZE (which some drivers do not even report). */
+    if (group > cap)
+        return lumen__fail(ctx, LUMEN_EUNSUPPORTED,
+                           "%s: work-group of %zu work-items exceeds this kernel's limit of %zu on "
+                           "'%s'",
+                           label ? label : "?", group, cap, ctx->info.name);
     /* PoCL's own choice for a NULL work-group size can be a handful of work-items, and each
-     * group costs a scheduling round: on CPUs pick an exact divisor shape instead (same grid). */
-    if (!lws && ctx->info.type == LUMEN_DEV_CPU) {
-        lumen__exact_lws(dims, g, 128, auto_lws);
+     * group costs a scheduling round: on CPUs pick an exact divisor shape instead (same grid).
+     * Under debug limits the driver does not know the pretend limit, so choose here too. */
+    if (!lws && (ctx->info.type == LUMEN_DEV_CPU || ctx->debug_limits)) {
+        lumen__exact_lws(dims, g, cap < 128 ? cap : 128, auto_lws);
         lws = auto_lws;
     }
     cl_event ev = NULL;
@@ -71,6 +97,7 @@ lumen_status lumen__launch(lumen_ctx *ctx, cl_kernel k, int dims, const size_t *
         snprintf(w, sizeof w, "clEnqueueNDRangeKernel(%s)", label ? label : "?");
         return lumen__clfail(ctx, rc, w);
     }
+    lumen__mark_launched(ctx, k);
     if (ctx->profiling) {
         lumen_status st = keep_event(ctx, ev, label, flops, bytes);
         if (st != LUMEN_OK) {

@@ -130,6 +130,10 @@ typedef struct lumen_ctx_options {
                               "" disables the on-disk program cache */
     const char *kernels;   /* binary-only mode: a file written by lumen_ctx_compile_all.
                               NULL: $LUMEN_KERNELS (unset: compile from source) */
+    const char *limits;    /* debugging: pretend the device is smaller, "wg=64,local=16384,
+                              alloc=BYTES,compiler=0" (any subset; a limit above the device's
+                              own is ignored). NULL: $LUMEN_DEBUG_LIMITS. Kernels must then pick
+                              other shapes, not fail; compiler=0 simulates a binary-only device */
 } lumen_ctx_options;
 
 /* Opens a context on the selected device with default options. On failure *out is NULL and the

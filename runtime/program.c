@@ -41,6 +41,7 @@ struct lumen__program {
     struct {
         char name[64];
         cl_kernel k;
+        int launched; /* lumen__launch ran it at least once (coverage tests) */
     } kernels[MAX_KERNELS_PER_PROGRAM];
 };
 
@@ -469,6 +470,38 @@ lumen_status lumen_ctx_build_all(lumen_ctx *ctx)
     return LUMEN_OK;
 }
 
+lumen_status lumen__variant_kernels(lumen_ctx *ctx, int variant, char *names, size_t len)
+{
+    const lumen__variant *v = &lumen__variants[variant];
+    lumen__program *p;
+    lumen_status st = get_program(ctx, v->family, v->options, &p);
+    if (st != LUMEN_OK)
+        return st;
+    names[0] = '\0';
+    cl_int rc = clGetProgramInfo(p->prog, CL_PROGRAM_KERNEL_NAMES, len - 1, names, NULL);
+    names[len - 1] = '\0';
+    return rc == CL_SUCCESS ? LUMEN_OK : lumen__clfail(ctx, rc, "clGetProgramInfo(KERNEL_NAMES)");
+}
+
+int lumen__kernel_used(lumen_ctx *ctx, const char *family, const char *options, const char *name)
+{
+    lumen__program *p = find_program(ctx, family, options);
+    for (int k = 0; p && k < p->nk; k++)
+        if (!strcmp(p->kernels[k].name, name))
+            return p->kernels[k].launched;
+    return 0;
+}
+
+void lumen__mark_launched(lumen_ctx *ctx, cl_kernel k)
+{
+    for (lumen__program *p = ctx->programs; p; p = p->next)
+        for (int i = 0; i < p->nk; i++)
+            if (p->kernels[i].k == k) {
+                p->kernels[i].launched = 1;
+                return;
+            }
+}
+
 /* ---- binary-only kernels file ---- */
 
 typedef struct reader {
@@ -574,6 +607,30 @@ lumen_status lumen__kernels_file_open(lumen_ctx *ctx)
             rd_blob(&r, &b, &e->len, MAX_BINARY) || e->len == 0 || !(e->bin = malloc(e->len)))
             goto cleanup;
         memcpy(e->bin, b, e->len);
+    }
+    /* A file from an older build may lack variants added since: name them all now rather than
+     * fail on the first op that needs one, halfway through a model. */
+    char missing[LUMEN_ERR_MAX / 2] = "";
+    int n_missing = 0;
+    for (int i = 0; i < lumen__variant_count; i++) {
+        const lumen__variant *v = &lumen__variants[i];
+        int found = 0;
+        for (int j = 0; j < kf->n && !found; j++)
+            found = !strcmp(kf->e[j].family, v->family) && !strcmp(kf->e[j].options, v->options);
+        if (found)
+            continue;
+        size_t at = strlen(missing);
+        if (at < sizeof missing - 1)
+            snprintf(missing + at, sizeof missing - at, "%s%s.cl [%s]", n_missing ? ", " : "",
+                     v->family, v->options);
+        n_missing++;
+    }
+    if (n_missing) {
+        st = lumen__fail(ctx, LUMEN_ENOTFOUND,
+                         "kernels file %s lacks %d of the %d kernel variants: %s; rebuild it "
+                         "with 'lumen compile'",
+                         ctx->kernels_path, n_missing, lumen__variant_count, missing);
+        goto cleanup;
     }
     ctx->kernels_file = kf;
     kf = NULL;

@@ -1,12 +1,45 @@
 #!/usr/bin/env bash
 # binary_only.sh LUMEN TEST_OPS - the FPGA-style flow on PoCL: 'lumen compile' writes every
-# kernel into one file, then the whole op suite runs from that file alone (LUMEN_KERNELS), with
-# LUMEN_KERNEL_DIR pointing nowhere to prove no source is read and no cache to prove nothing is
-# compiled.
-set -eu
+# kernel into one file, then the whole op suite runs from that file alone (LUMEN_KERNELS), on a
+# device that reports no compiler (LUMEN_DEBUG_LIMITS=compiler=0), with LUMEN_KERNEL_DIR
+# pointing nowhere to prove no source is read and no cache to prove nothing is compiled;
+# --coverage proves every kernel of every variant (tuned and specialised ones included) ran
+# from the file. Without the file such a device is refused with a message saying what to do,
+# and a file lacking variants is refused with the list of what it lacks.
+set -u
+source "$(dirname "$0")/testlib.sh"
 lumen=$1
 test_ops=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-LUMEN_CACHE_DIR="$tmp/cache" "$lumen" compile -o "$tmp/kernels.bin"
-LUMEN_KERNELS="$tmp/kernels.bin" LUMEN_KERNEL_DIR=/nonexistent LUMEN_CACHE_DIR="" "$test_ops"
+check "lumen compile writes the kernels file" 0 env LUMEN_CACHE_DIR="$tmp/cache" \
+  "$lumen" compile -o "$tmp/kernels.bin"
+check "no compiler, no kernels file: refused" 1 env LUMEN_DEBUG_LIMITS=compiler=0 \
+  LUMEN_CACHE_DIR="" "$test_ops" eltwise
+contains "the refusal says how to run it" "no OpenCL C compiler: run it in binary-only mode"
+check "no compiler: every op from the kernels file alone" 0 env LUMEN_DEBUG_LIMITS=compiler=0 \
+  LUMEN_KERNELS="$tmp/kernels.bin" LUMEN_KERNEL_DIR=/nonexistent LUMEN_CACHE_DIR="" \
+  "$test_ops" --coverage
+contains "every kernel of every variant launched" "coverage: every kernel of the [0-9]+ variants"
+# a file from an older build: the same file without its last two programs
+python3 - "$tmp/kernels.bin" "$tmp/short.bin" <<'PY'
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+at = 8
+def blob():
+    global at
+    n, = struct.unpack_from("<Q", d, at)
+    at += 8 + n
+for _ in range(3):
+    blob()
+count, = struct.unpack_from("<Q", d, at)
+head, at = at, at + 8
+ends = []
+for _ in range(count):
+    blob(); blob(); at += 8; blob()
+    ends.append(at)
+out = d[:head] + struct.pack("<Q", count - 2) + d[head + 8:ends[count - 3]]
+open(sys.argv[2], "wb").write(out)
+PY
+check "a kernels file lacking variants: refused" 1 env LUMEN_DEBUG_LIMITS=compiler=0 \
+  LUMEN_KERNELS="$tmp/short.bin" LUMEN_CACHE_DIR="" "$test_ops" eltwise
+contains "the refusal lists what is missing" "lacks 2 of the [0-9]+ kernel variants: [a-z]+\.cl \[.*\], [a-z]+\.cl \[.*\]; rebuild it"
+finish

@@ -97,6 +97,13 @@ int cases_attention(lumen_ctx *ctx)
          {SHAPE(1, 16, 32, 32), SHAPE(1, 16, 32, 32), SHAPE(1, 16, 32, 32)}},
         {"global single key", attn(1, 16, 0, 0, 0, 0, 0), 3,
          {SHAPE(1, 16, 5, 3), SHAPE(1, 16, 1, 1), SHAPE(1, 16, 1, 1)}},
+        /* small enough for the Oclgrind run: the tiled kernel of each specialised head size */
+        {"small w2 d32 c0 offsets", attn(1, 32, 2, 0, 3, 0, 1), 3,
+         {SHAPE(1, 35, 4, 6), SHAPE(1, 32, 4, 6), SHAPE(1, 33, 4, 6)}},
+        {"small global d64 6 keys", attn(1, 64, 0, 0, 0, 0, 0), 3,
+         {SHAPE(1, 64, 3, 5), SHAPE(1, 64, 2, 3), SHAPE(1, 64, 2, 3)}},
+        {"small w2 d16 batch 2", attn(2, 16, 2, 0, 0, 0, 0), 3,
+         {SHAPE(2, 32, 4, 4), SHAPE(2, 32, 4, 4), SHAPE(2, 32, 4, 4)}},
         /* angio_qa L-GSAM(C=128, h=4, w=8, p=4) at 32x32: local heads 0-1, global heads 2-3
          * over 8x8 pooled keys (k, v are the pooled [1,128,8,8] maps) */
         {"angio C128 local w8", attn(2, 32, 8, 0, 0, 0, 0), 3,
@@ -110,5 +117,22 @@ int cases_attention(lumen_ctx *ctx)
          {SHAPE(1, 256, 16, 16), SHAPE(1, 256, 8, 8), SHAPE(1, 256, 8, 8)}},
     };
     int failed = run_cases(ctx, "attention", cases, (int)(sizeof cases / sizeof cases[0]));
+    /* A device with too little local memory to stage keys runs the per-token kernel of every
+     * head size: small cases for each, on a context that reports 256 bytes of local memory. */
+    const tcase small_local[] = {
+        {"per-token d16 w2 (local=256)", attn(2, 16, 2, 0, 0, 0, 0), 3,
+         {SHAPE(1, 32, 4, 6), SHAPE(1, 32, 4, 6), SHAPE(1, 32, 4, 6)}},
+        {"per-token d32 global (local=256)", attn(1, 32, 0, 0, 0, 0, 0), 3,
+         {SHAPE(1, 32, 5, 7), SHAPE(1, 32, 3, 3), SHAPE(1, 32, 3, 3)}},
+        {"per-token d64 w2 (local=256)", attn(1, 64, 2, 0, 0, 0, 0), 3,
+         {SHAPE(1, 64, 4, 6), SHAPE(1, 64, 4, 6), SHAPE(1, 64, 4, 6)}},
+        {"per-token d20 w4 (local=256)", attn(2, 20, 4, 0, 0, 0, 0), 3,
+         {SHAPE(1, 40, 4, 8), SHAPE(1, 40, 4, 8), SHAPE(1, 40, 4, 8)}},
+    };
+    lumen_ctx *lim = test_ctx_limited(ctx, "local=256");
+    if (!lim)
+        return failed + 1 + bad_shapes();
+    failed += run_cases(lim, "attention", small_local,
+                        (int)(sizeof small_local / sizeof small_local[0]));
     return failed + bad_shapes();
 }

@@ -23,6 +23,59 @@ void test_rand_fill(float *x, int64_t n, float lo, float hi, uint64_t seed)
     }
 }
 
+double test_max_cost = 0;
+
+double test_case_cost(const lumen_opdesc *d, int n_in, const lumen_shape *const *in,
+                      const lumen_shape *out)
+{
+    double cost = lumen_op_flops(d, n_in, in, out) + (double)lumen_shape_numel(out);
+    for (int i = 0; i < n_in; i++)
+        if (in[i])
+            cost += (double)lumen_shape_numel(in[i]);
+    return cost;
+}
+
+#define MAX_LIMITED 8
+static struct {
+    char spec[64];
+    lumen_ctx *ctx;
+} limited[MAX_LIMITED];
+
+lumen_ctx *test_ctx_limited(lumen_ctx *ctx, const char *limits)
+{
+    int i = 0;
+    for (; i < MAX_LIMITED && limited[i].ctx; i++)
+        if (!strcmp(limited[i].spec, limits))
+            return limited[i].ctx;
+    if (i == MAX_LIMITED || strlen(limits) >= sizeof limited[i].spec) {
+        printf("test_ctx_limited: too many limit sets or spec too long: %s\n", limits);
+        return NULL;
+    }
+    const lumen_device_info *d = lumen_ctx_device(ctx);
+    char sel[32], err[LUMEN_ERR_MAX];
+    snprintf(sel, sizeof sel, "%d:%d", d->platform_index, d->device_index);
+    lumen_ctx_options opt = {.limits = limits};
+    if (lumen_ctx_new_opts(sel, &opt, &limited[i].ctx, err, sizeof err) != LUMEN_OK) {
+        printf("test_ctx_limited(%s): %s\n", limits, err);
+        return NULL;
+    }
+    snprintf(limited[i].spec, sizeof limited[i].spec, "%s", limits);
+    return limited[i].ctx;
+}
+
+lumen_ctx *test_ctx_limited_at(int i)
+{
+    return i >= 0 && i < MAX_LIMITED ? limited[i].ctx : NULL;
+}
+
+void test_ctx_limited_free(void)
+{
+    for (int i = 0; i < MAX_LIMITED; i++) {
+        lumen_ctx_free(limited[i].ctx);
+        limited[i].ctx = NULL;
+    }
+}
+
 static uint64_t label_seed(const char *family, const char *label)
 {
     uint64_t h = 1469598103934665603ull;
@@ -71,6 +124,11 @@ int run_case(lumen_ctx *ctx, const char *family, const tcase *c)
     if (st != LUMEN_OK) {
         snprintf(line, sizeof line, "shape: %s", err);
         goto report;
+    }
+    if (test_max_cost > 0 && test_case_cost(&c->d, c->n_in, shapes, &os) > test_max_cost) {
+        printf("%-12s %-34s in=%s cost %.3g > %.3g SKIP\n", lumen_op_name(c->d.op), c->label, sh,
+               test_case_cost(&c->d, c->n_in, shapes, &os), test_max_cost);
+        return 1;
     }
     int64_t on = lumen_shape_numel(&os);
     for (int i = 0; i < c->n_in; i++) {

@@ -29,11 +29,28 @@ typedef struct tcase {
     ((lumen_shape){sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t), {__VA_ARGS__}})
 #define ABSENT ((lumen_shape){-1, {0}})
 
-/* Runs one case on ctx and prints one line. Returns 1 when it passed. */
+/* Cases whose cost (flops plus elements read and written, as lumen_op_flops counts them)
+ * exceeds this are skipped with a SKIP line; 0 (the default) runs everything. Set by test_ops
+ * --max-cost for slow devices such as the Oclgrind simulator. */
+extern double test_max_cost;
+
+/* The cost test_max_cost is compared with. */
+double test_case_cost(const lumen_opdesc *d, int n_in, const lumen_shape *const *in,
+                      const lumen_shape *out);
+
+/* Runs one case on ctx and prints one line. Returns 1 when it passed (or was skipped). */
 int run_case(lumen_ctx *ctx, const char *family, const tcase *c);
 
 /* Runs cases[0..n) and returns the number that failed. */
 int run_cases(lumen_ctx *ctx, const char *family, const tcase *cases, int n);
+
+/* A second context on ctx's device with debug limits (lumen_ctx_options.limits, e.g.
+ * "local=300"), for cases that exercise what small devices select. Opened on first use per
+ * spec and kept until test_ctx_limited_free; NULL (message printed) when it cannot be opened.
+ * test_ctx_limited_at(i) walks them (NULL past the end), for coverage checks. */
+lumen_ctx *test_ctx_limited(lumen_ctx *ctx, const char *limits);
+lumen_ctx *test_ctx_limited_at(int i);
+void test_ctx_limited_free(void);
 
 /* Deterministic random numbers for tests. */
 void test_rand_fill(float *x, int64_t n, float lo, float hi, uint64_t seed);

@@ -149,28 +149,30 @@ static lumen_status attention_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_i
     int H = (int)qs->d[2], W = (int)qs->d[3], Hk = (int)ks->d[2], Wk = (int)ks->d[3];
     int Cq = (int)qs->d[1], Ck = (int)ks->d[1], Cv = (int)vs->d[1], w = p->window;
 
-    /* tiled kernel: work-group size, keys per staged chunk (bounded by local memory) */
-    size_t maxwg = ctx->info.max_work_group ? ctx->info.max_work_group : 64;
+    char opts[32] = "";
+    for (size_t i = 0; i < sizeof attention_dims / sizeof attention_dims[0]; i++)
+        if (p->head_dim == attention_dims[i])
+            snprintf(opts, sizeof opts, "-DHEAD_DIM=%d", p->head_dim);
+    /* tiled kernel: work-group size (what the device and the kernel allow), keys per staged
+     * chunk (bounded by the local memory the kernel leaves free) */
+    cl_kernel k;
+    lumen_status st = lumen__kernel(ctx, "attention", opts, "attention_tiled_f32", &k);
+    if (st != LUMEN_OK)
+        return st;
+    size_t maxwg = lumen__max_wg(ctx, k);
     int nkeys = w ? w * w : Hk * Wk, hw = H * W;
     int lsz = w ? w * w : (hw < ATTN_GLOBAL_LSZ ? hw : ATTN_GLOBAL_LSZ);
     if ((size_t)lsz > maxwg)
         lsz = w ? 0 : (int)maxwg;
-    uint64_t local_bytes = ctx->info.local_mem ? ctx->info.local_mem : 16384;
-    int64_t kt_fit =
-        (int64_t)(local_bytes - 256) / (2 * (int64_t)sizeof(float) * (p->head_dim + 1));
+    int64_t local_bytes = (int64_t)lumen__local_free(ctx, k);
+    int64_t kt_fit = (local_bytes - 256) / (2 * (int64_t)sizeof(float) * (p->head_dim + 1));
     int kt = nkeys < ATTN_MAX_KT ? nkeys : ATTN_MAX_KT;
     if (kt > kt_fit)
         kt = (int)kt_fit;
     int tiled = lsz > 0 && kt >= 1 && (!w || w * w <= ATTN_MAX_TILE);
 
-    char opts[32] = "";
-    for (size_t i = 0; i < sizeof attention_dims / sizeof attention_dims[0]; i++)
-        if (p->head_dim == attention_dims[i])
-            snprintf(opts, sizeof opts, "-DHEAD_DIM=%d", p->head_dim);
     const char *name = tiled ? "attention_tiled_f32" : "attention_f32";
-    cl_kernel k;
-    lumen_status st = lumen__kernel(ctx, "attention", opts, name, &k);
-    if (st != LUMEN_OK)
+    if (!tiled && (st = lumen__kernel(ctx, "attention", opts, name, &k)) != LUMEN_OK)
         return st;
     int qo = lumen__off(in[0]), ko = lumen__off(in[1]), vo = lumen__off(in[2]), yo = lumen__off(y);
     float scale = attention_scale(p);

@@ -93,7 +93,7 @@ static lumen_status gather_run(lumen_ctx *ctx, const lumen_tensor *x, lumen_tens
     if ((st = lumen__set_args(ctx, k, "gather_f32", 6, args)) != LUMEN_OK)
         return st;
     size_t g[3] = {(size_t)me[5], (size_t)me[4], (size_t)(me[0] * me[1] * me[2] * me[3])}, l[3];
-    lumen__exact_lws(3, g, 64, l);
+    lumen__exact_lws(3, g, lumen__wg_target(ctx, k, 64), l);
     return lumen__launch(ctx, k, 3, g, l, label, 0, 8.0 * (double)lumen_tensor_numel(y));
 }
 
@@ -373,7 +373,7 @@ static lumen_status pad_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
     if ((st = lumen__set_args(ctx, k, "pad_f32", 8, args)) != LUMEN_OK)
         return st;
     size_t g[3] = {(size_t)e[5], (size_t)e[4], (size_t)(e[0] * e[1] * e[2] * e[3])}, l[3];
-    lumen__exact_lws(3, g, 64, l);
+    lumen__exact_lws(3, g, lumen__wg_target(ctx, k, 64), l);
     double n = (double)lumen_tensor_numel(y);
     return lumen__launch(ctx, k, 3, g, l, "pad", 0, 4.0 * (n + (double)lumen_tensor_numel(in[0])));
 }
@@ -485,11 +485,12 @@ static lumen_status transpose_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_i
         return copy2d_run(ctx, in[0]->mem, lumen__off(in[0]), y->mem, lumen__off(y), 1, n, n, 0,
                           "transpose");
     int swap = (r == 2 && cperm[0] == 1) || (r == 3 && cperm[0] == 0 && cperm[1] == 2);
-    if (swap && ctx->info.max_work_group >= TILE * TILE) {
-        cl_kernel k;
-        lumen_status st = lumen__kernel(ctx, "layout", "", "transpose_tile_f32", &k);
-        if (st != LUMEN_OK)
-            return st;
+    cl_kernel k;
+    lumen_status st = LUMEN_OK;
+    if (swap && (st = lumen__kernel(ctx, "layout", "", "transpose_tile_f32", &k)) != LUMEN_OK)
+        return st;
+    /* the tile kernel needs a TILE x TILE work-group; smaller devices gather instead */
+    if (swap && lumen__max_wg(ctx, k) >= TILE * TILE) {
         int B = r == 3 ? (int)dims[0] : 1, R = (int)dims[r - 2], C = (int)dims[r - 1];
         int xo = lumen__off(in[0]), yo = lumen__off(y);
         lumen__arg args[] = {{sizeof(cl_mem), &in[0]->mem},

@@ -59,13 +59,14 @@ static lumen_status check_axes(const char *op, const lumen_axes_params *p, const
     return LUMEN_OK;
 }
 
-/* Work-group size for the 'row' kernels: a power of two that fits the device, more for longer
- * rows so that each work-item still has a few elements to sum. */
-static size_t row_lws(const lumen_ctx *ctx, int64_t red)
+/* Work-group size for the 'row' kernel k: a power of two that fits the device, k and the local
+ * memory (one float of scratch per work-item), more for longer rows so that each work-item
+ * still has a few elements to sum. */
+static size_t row_lws(lumen_ctx *ctx, cl_kernel k, int64_t red)
 {
     size_t want = red >= 8192 ? 256 : red >= 1024 ? 128 : 64, lws = 1;
-    size_t cap = ctx->info.max_work_group ? ctx->info.max_work_group : 64;
-    while (lws * 2 <= want && lws * 2 <= cap)
+    size_t cap = lumen__max_wg(ctx, k), local = (size_t)lumen__local_free(ctx, k) / sizeof(float);
+    while (lws * 2 <= want && lws * 2 <= cap && lws * 2 <= local)
         lws *= 2;
     return lws;
 }
@@ -144,7 +145,7 @@ static lumen_status softmax_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
         return st;
     int xo = lumen__off(in[0]), yo = lumen__off(y), outer = (int)p.outer, red = (int)p.red,
         inner = (int)p.inner;
-    size_t lws = row_lws(ctx, p.red);
+    size_t lws = row_lws(ctx, k, p.red);
     lumen__arg args[] = {
         ARG_MEM(in[0]->mem), ARG_INT(xo),  ARG_MEM(y->mem), ARG_INT(yo),
         ARG_INT(outer),      ARG_INT(red), ARG_INT(inner),  {lws * sizeof(float), NULL}};
@@ -303,7 +304,7 @@ static lumen_status norm_rows_run(lumen_ctx *ctx, const char *label, const lumen
     int wo = w ? lumen__off(w) : 0, bo = b ? lumen__off(b) : 0;
     int outer = (int)p.outer, red = (int)p.red, inner = (int)p.inner;
     cl_mem wm = w ? w->mem : x->mem, bm = b ? b->mem : x->mem;
-    size_t lws = row_lws(ctx, p.red);
+    size_t lws = row_lws(ctx, k, p.red);
     lumen__arg args[] = {
         ARG_MEM(x->mem), ARG_INT(xo),   ARG_MEM(wm),    ARG_INT(wo),
         ARG_INT(has_w),  ARG_MEM(bm),   ARG_INT(bo),    ARG_INT(has_b),

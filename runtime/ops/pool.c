@@ -173,7 +173,7 @@ static lumen_status pool_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
     if (st != LUMEN_OK)
         return st;
     size_t g[3] = {(size_t)q.out[2], (size_t)q.out[1], (size_t)q.out[0] * (size_t)q.nc}, l[3];
-    lumen__exact_lws(3, g, 64, l);
+    lumen__exact_lws(3, g, lumen__wg_target(ctx, k, 64), l);
     double win = (double)q.k[0] * q.k[1] * q.k[2], n = (double)lumen_tensor_numel(y);
     return lumen__launch(ctx, k, 3, g, l, p->kind == LUMEN_POOL_MAX ? "maxpool" : "avgpool",
                          n * win, 4.0 * (n * win + n));
@@ -288,11 +288,13 @@ static lumen_status reduce_ref(const lumen_opdesc *d, int n_in, const lumen_shap
     return LUMEN_OK;
 }
 
-/* Work-group size of the row kernel: a power of two the device allows. */
-static size_t reduce_wg(const lumen_ctx *ctx)
+/* Work-group size of the row kernel k: a power of two that the device and k allow, with its
+ * scratch (one float per work-item) within the local memory. */
+static size_t reduce_wg(lumen_ctx *ctx, cl_kernel k)
 {
     size_t want = ctx->info.type == LUMEN_DEV_CPU ? 64 : 256, w = 1;
-    while (w * 2 <= want && w * 2 <= ctx->info.max_work_group)
+    size_t cap = lumen__max_wg(ctx, k), local = (size_t)lumen__local_free(ctx, k) / sizeof(float);
+    while (w * 2 <= want && w * 2 <= cap && w * 2 <= local)
         w *= 2;
     return w;
 }
@@ -312,7 +314,7 @@ static lumen_status reduce_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
     if (rp.trailing && rp.len > 64) {
         if ((st = lumen__kernel(ctx, "pool", "", "reduce_rows_f32", &k)) != LUMEN_OK)
             return st;
-        size_t wg = reduce_wg(ctx);
+        size_t wg = reduce_wg(ctx, k);
         lumen__arg args[] = {{sizeof(cl_mem), &in[0]->mem}, {sizeof(int), &xo},
                              {sizeof(cl_mem), &y->mem},     {sizeof(int), &yo},
                              {sizeof(int), &len},           {sizeof(int), &kind},

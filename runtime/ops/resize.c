@@ -253,7 +253,7 @@ static lumen_status resize_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
     if (st != LUMEN_OK)
         return st;
     size_t g[3] = {(size_t)q.out[2], (size_t)q.out[1], (size_t)q.out[0] * (size_t)q.outer}, l[3];
-    lumen__exact_lws(3, g, 64, l);
+    lumen__exact_lws(3, g, lumen__wg_target(ctx, k, 64), l);
     double n = (double)lumen_tensor_numel(y);
     int corners = p->mode == LUMEN_RESIZE_NEAREST ? 1 : 1 << p->nsp;
     return lumen__launch(ctx, k, 3, g, l,
