@@ -495,7 +495,7 @@ typedef struct lumen_model_options {
      * it changes nothing beyond tolerance. */
     int no_fold_const, no_fold_bn, no_fuse_residual, no_fuse_act, no_dead_code;
     int no_fuse_patterns; /* decomposed GELU / LayerNorm stay as written (fuse.c) */
-    int no_memory_plan; /* every intermediate gets its own buffer */
+    int no_memory_plan;   /* every intermediate gets its own buffer */
 } lumen_model_options;
 
 typedef struct lumen_model lumen_model;
