@@ -27,9 +27,10 @@
  *  - C functions run without the count hook, so those whose running time is not bounded by the
  *    memory they allocate are size-checked: string.rep (an empty string repeated 2^50 times
  *    allocates nothing), table.move (2^50 moves of nil), and the pattern functions (find, match,
- *    gmatch, gsub: backtracking over k quantifiers costs up to n^k steps on an n-byte subject,
- *    so a pattern with k >= 2 quantifiers is refused on subjects longer than 10^8^(1/k) bytes,
- *    e.g. 10,000 bytes for two).
+ *    gmatch, gsub): before matching, sb_pattern_work bounds the steps backtracking could take on
+ *    this subject (start positions x pattern length x, per repeated item, the longest run of
+ *    subject bytes it can match), and a call whose bound passes 10^8 steps is refused. Even one
+ *    repeat is quadratic unanchored: string.find(("a"):rep(70000), ".-@.") would take 5e9.
  *  - 'require' finds only the Lua texts the host gives in 'modules' (pure helpers such as
  *    lumen.json and lumen.rules); every chunk is loaded in text mode ("t"), so binary chunks
  *    (which can break the VM) are refused.
@@ -39,6 +40,7 @@
  * Lifetimes: the sandbox state lives in a "lumen.Sandbox" guard userdata on the host stack, so
  * it is closed (by __close here, or by __gc if the host raises midway) exactly once.
  */
+#include <ctype.h>
 #include <lualib.h>
 #include <math.h>
 #include <stdlib.h>
@@ -52,7 +54,10 @@
 #define SB_DEFAULT_MEMORY ((lua_Integer)64 << 20)
 #define SB_DEFAULT_INSTRUCTIONS ((lua_Integer)100000000)
 
-#define SB_PATTERN_WORK 1e8 /* backtracking steps a pattern may take on its subject (n^k) */
+#define SB_PATTERN_WORK 1e8 /* matcher steps a pattern may take on its subject (bound) */
+#define SB_PLAIN_WORK 4e9   /* byte comparisons a plain string.find may take */
+#define SB_FIND 2           /* sb_pattern's kinds: string.find */
+#define SB_ANCHORED 1       /* string.match, string.gsub */
 
 typedef struct sandbox {
     lua_State *S;        /* NULL once closed */
@@ -307,41 +312,199 @@ static int sb_move(lua_State *S)
     return lua_gettop(S);
 }
 
-/* Quantifiers (* + - ?) in a Lua pattern, skipping escapes and the insides of [sets]. */
-static int sb_quantifiers(const char *p, size_t n)
+/* Whether the byte c is in the class %cl (as the string library reads classes, C locale). */
+static int sb_class_has(int c, int cl)
 {
-    int k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] == '%') {
-            i++;
-        } else if (p[i] == '[') {
-            i++;
-            if (i < n && p[i] == '^')
-                i++;
-            for (i++; i < n && p[i] != ']'; i++)
-                if (p[i] == '%')
-                    i++;
-        } else if (i > 0 && (p[i] == '*' || p[i] == '+' || p[i] == '-' || p[i] == '?')) {
-            k++;
-        }
+    int r;
+    switch (tolower(cl)) {
+    case 'a':
+        r = isalpha(c);
+        break;
+    case 'c':
+        r = iscntrl(c);
+        break;
+    case 'd':
+        r = isdigit(c);
+        break;
+    case 'g':
+        r = isgraph(c);
+        break;
+    case 'l':
+        r = islower(c);
+        break;
+    case 'p':
+        r = ispunct(c);
+        break;
+    case 's':
+        r = isspace(c);
+        break;
+    case 'u':
+        r = isupper(c);
+        break;
+    case 'w':
+        r = isalnum(c);
+        break;
+    case 'x':
+        r = isxdigit(c);
+        break;
+    default:
+        return cl == c;
     }
-    return k;
+    return isupper(cl) ? !r : r != 0;
 }
 
-/* string.find/match/gmatch/gsub with a bound on backtracking (see the file comment). A plain
- * find (4th argument true) does no matching and is never refused. */
+/* Whether c is in the set p[0..e) ('[' at p[0], ']' at p[e - 1]). */
+static int sb_set_has(int c, const char *p, size_t e)
+{
+    size_t i = 1;
+    int in = 1;
+    if (p[i] == '^') {
+        in = 0;
+        i++;
+    }
+    for (; i < e - 1; i++) {
+        if (p[i] == '%' && i + 1 < e - 1) {
+            if (sb_class_has(c, (unsigned char)p[++i]))
+                return in;
+        } else if (i + 2 < e - 1 && p[i + 1] == '-') {
+            if ((unsigned char)p[i] <= c && c <= (unsigned char)p[i + 2])
+                return in;
+            i += 2;
+        } else if ((unsigned char)p[i] == c) {
+            return in;
+        }
+    }
+    return !in;
+}
+
+/* End of the single-character class at p[i] (one past it), or 0 when it is malformed. */
+static size_t sb_class_end(const char *p, size_t m, size_t i)
+{
+    if (p[i] == '%')
+        return i + 1 < m ? i + 2 : 0;
+    if (p[i] != '[')
+        return i + 1;
+    size_t j = i + 1;
+    if (j < m && p[j] == '^')
+        j++;
+    do { /* the first byte of a set is a member even when it is ']' */
+        if (j >= m)
+            return 0;
+        if (p[j++] == '%')
+            j++;
+    } while (j < m && p[j] != ']');
+    return j < m ? j + 1 : 0;
+}
+
+/* Whether byte c matches the class p[i..e). */
+static int sb_single(int c, const char *p, size_t i, size_t e)
+{
+    switch (p[i]) {
+    case '.':
+        return 1;
+    case '%':
+        return sb_class_has(c, (unsigned char)p[i + 1]);
+    case '[':
+        return sb_set_has(c, p + i, e - i);
+    default:
+        return (unsigned char)p[i] == c;
+    }
+}
+
+/* An upper bound on the steps the string library's matcher can take for pattern p (m bytes) on
+ * subject s (n bytes): (start positions) x (pattern length) x the product, over the repeated
+ * items, of the choices each has. A repeated class (x* x+ x-) can take at most the longest run
+ * of subject bytes in that class, plus one; x? two; %b and back-references %1-%9 up to n + 1.
+ * This is what backtracking costs at worst, and it stays near n for everyday patterns ("%s+"
+ * on text whose longest run of spaces is short) while ".-@." on 70,000 'a's is n^2. Returns
+ * -1 for a malformed pattern, and stops early (returning something above 'cap') once the bound
+ * or the cost of computing it passes cap. */
+static double sb_pattern_work(const char *s, size_t n, const char *p, size_t m, int anchor,
+                              double cap)
+{
+    size_t i = 0;
+    double work = (double)n + 1, scanned = 0;
+    if (anchor && m > 0 && p[0] == '^') {
+        work = 1;
+        i = 1;
+    }
+    work *= (double)m + 1;
+    while (i < m && work <= cap) {
+        if (p[i] == '(' || p[i] == ')' || (p[i] == '$' && i + 1 == m)) {
+            i++;
+            continue;
+        }
+        if (p[i] == '%' && i + 1 < m) {
+            char d = p[i + 1];
+            if (d == 'b') {
+                if (i + 3 >= m)
+                    return -1;
+                work *= (double)n + 1;
+                i += 4;
+                continue;
+            }
+            if (d >= '0' && d <= '9') {
+                work *= (double)n + 1;
+                i += 2;
+                continue;
+            }
+            if (d == 'f') {
+                if (i + 2 >= m || p[i + 2] != '[' || !(i = sb_class_end(p, m, i + 2)))
+                    return -1;
+                continue;
+            }
+        }
+        size_t e = sb_class_end(p, m, i);
+        if (!e)
+            return -1;
+        char q = e < m ? p[e] : 0;
+        if (q == '*' || q == '+' || q == '-') {
+            if ((scanned += (double)n) > cap)
+                return scanned;
+            size_t run = 0, longest = 0;
+            for (size_t j = 0; j < n; j++) {
+                run = sb_single((unsigned char)s[j], p, i, e) ? run + 1 : 0;
+                if (run > longest)
+                    longest = run;
+            }
+            work *= (double)longest + 1;
+            e++;
+        } else if (q == '?') {
+            work *= 2;
+            e++;
+        }
+        i = e;
+    }
+    return work;
+}
+
+/* string.find/match/gmatch/gsub with a bound on their work (see the file comment). Upvalue 2:
+ * SB_FIND (plain search possible, '^' anchors), SB_ANCHORED (match, gsub) or 0 (gmatch, where
+ * '^' is an ordinary byte). */
 static int sb_pattern(lua_State *S)
 {
-    size_t n, pn;
-    luaL_checklstring(S, 1, &n);
-    const char *p = luaL_checklstring(S, 2, &pn);
-    int plain = lua_toboolean(S, lua_upvalueindex(2)) && lua_toboolean(S, 4);
-    int k = plain ? 0 : sb_quantifiers(p, pn);
-    if (k >= 2 && pow((double)n, k) > SB_PATTERN_WORK)
-        return luaL_error(S,
-                          "sandbox: a pattern with %d quantifiers on a %I-byte subject could "
-                          "backtrack without end (limit: %I bytes)",
-                          k, (lua_Integer)n, (lua_Integer)pow(SB_PATTERN_WORK, 1.0 / k));
+    size_t n, m;
+    const char *s = luaL_checklstring(S, 1, &n);
+    const char *p = luaL_checklstring(S, 2, &m);
+    lua_Integer kind = lua_tointeger(S, lua_upvalueindex(2));
+    if (kind == SB_FIND && lua_toboolean(S, 4)) {
+        /* a plain search compares bytes with memchr/memcmp, far cheaper per step */
+        if (((double)n + 1) * ((double)m + 1) > SB_PLAIN_WORK)
+            return luaL_error(S,
+                              "sandbox: a plain search for a %I-byte string in a %I-byte "
+                              "subject could run without end",
+                              (lua_Integer)m, (lua_Integer)n);
+    } else {
+        double work = sb_pattern_work(s, n, p, m, kind != 0, SB_PATTERN_WORK);
+        if (work < 0)
+            return luaL_error(S, "sandbox: malformed pattern");
+        if (work > SB_PATTERN_WORK)
+            return luaL_error(S,
+                              "sandbox: this %I-byte pattern on a %I-byte subject could "
+                              "backtrack without end (up to %f steps; the limit is %f)",
+                              (lua_Integer)m, (lua_Integer)n, (lua_Number)work,
+                              (lua_Number)SB_PATTERN_WORK);
+    }
     lua_pushvalue(S, lua_upvalueindex(1));
     lua_insert(S, 1);
     lua_call(S, lua_gettop(S) - 1, LUA_MULTRET);
@@ -353,7 +516,7 @@ static int sb_pattern(lua_State *S)
 static void sb_wrap(lua_State *S, const char *name, lua_CFunction f, int extra)
 {
     lua_getfield(S, -1, name);
-    lua_pushboolean(S, extra);
+    lua_pushinteger(S, extra);
     lua_pushcclosure(S, f, 2);
     lua_setfield(S, -2, name);
 }
@@ -388,10 +551,10 @@ static void sb_open_libs(lua_State *S)
     lua_pushnil(S);
     lua_setfield(S, -2, "dump");
     sb_wrap(S, "rep", sb_rep, 0);
-    sb_wrap(S, "find", sb_pattern, 1);
-    sb_wrap(S, "match", sb_pattern, 0);
+    sb_wrap(S, "find", sb_pattern, SB_FIND);
+    sb_wrap(S, "match", sb_pattern, SB_ANCHORED);
     sb_wrap(S, "gmatch", sb_pattern, 0);
-    sb_wrap(S, "gsub", sb_pattern, 0);
+    sb_wrap(S, "gsub", sb_pattern, SB_ANCHORED);
     lua_pop(S, 1);
     lua_getglobal(S, LUA_TABLIBNAME);
     sb_wrap(S, "move", sb_move, 0);

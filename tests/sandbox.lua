@@ -180,8 +180,22 @@ case("C functions that could run unbounded are size-checked", function()
   assert(run("return table.move({1, 2, 3}, 1, 3, 2)[3]", "=move2") == 2)
   checkfail("could backtrack without end", run([[return string.find(string.rep("a", 20000),
     ".-.-b")]], "=pat"))
-  assert(run([[return (string.find(string.rep("a", 20000) .. "b", "a+b"))]], "=pat1") == 1)
+  -- one repeat is enough to be quadratic when the match is not anchored (found by fuzzing)
+  checkfail("could backtrack without end", run([[return string.find(string.rep("a", 74852),
+    ".-@.")]], "=pat4"))
+  checkfail("could backtrack without end", run([[return string.gsub(string.rep("a", 20000),
+    "a+b", "")]], "=pat5"))
+  checkfail("could backtrack without end", run([[for _ in string.gmatch(string.rep("(", 20000),
+    "%b()") do end]], "=pat6"))
+  checkfail("malformed pattern", run([[return string.find("abc", "[a")]], "=pat7"))
+  -- the bound follows the subject: an anchored repeat, or one over short runs, is linear
+  assert(run([[return (string.find(string.rep("a", 2000) .. "b", "a+b"))]], "=pat1") == 1)
+  assert(run([[return (string.find(string.rep("a", 200000) .. "b", "^a+b"))]], "=pat8") == 1)
+  assert(run([[local t = string.rep("lorem  ipsum\tdolor sit amet, ", 30000)
+    return select(2, t:gsub("%s+", " ")) ]], "=pat9") == 150000)
   assert(run([[return string.find(string.rep("a", 20000), ".-.-b", 1, true)]], "=pat2") == nil)
+  checkfail("plain search", run([[return string.find(string.rep("a", 1 << 20),
+    string.rep("a", 1 << 13) .. "b", 1, true)]], "=pat10"))
   assert(run([[return (select(2, string.gsub("a-b-c", "%-", "+")))]], "=pat3") == 2)
   checkerror("at least 1000", run, "return 1", "=x", { instructions = 10 })
 end)
