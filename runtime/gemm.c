@@ -80,6 +80,9 @@ lumen_gemm_engine lumen_ctx_gemm(lumen_ctx *ctx)
     return ctx->gemm;
 }
 
+/* Every program the GEMM kernels below ask for (the ops that use GEMM list these). */
+const lumen__variant lumen__gemm_variants[] = {{"gemm", ""}, {NULL}};
+
 /* ---- reference ---- */
 
 void lumen__gemm_ref(const lumen__gemm_args *g, const float *a, const float *b, const float *bias,

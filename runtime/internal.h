@@ -12,7 +12,9 @@
 #define CL_USE_DEPRECATED_OPENCL_1_2_APIS
 #include <CL/cl.h>
 #include <assert.h>
+#include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 
 #include "lumen.h"
 
@@ -69,14 +71,23 @@ typedef struct lumen__kernel_src {
 extern const lumen__kernel_src lumen__kernel_sources[];
 extern const int lumen__kernel_source_count;
 
-/* Every (family, build options) program the runtime uses: what lumen compile writes out.
- * A launcher must only ask for programs listed here (binary-only mode has nothing else). */
+/* One program: a kernel family and its build options. */
 typedef struct lumen__variant {
     const char *family;
     const char *options;
 } lumen__variant;
-extern const lumen__variant lumen__variants[];
-extern const int lumen__variant_count;
+/*
+ * Every program the runtime may ask for, gathered from the op families' variant lists (and
+ * GEMM's): what 'lumen compile' writes out, and all that binary-only mode has. Fills up to cap
+ * entries of out, each (family, options) once, and returns how many there are in all.
+ */
+int lumen__variants(lumen__variant *out, int cap);
+/* GEMM's programs (gemm.c): the ops that use GEMM list these too. */
+extern const lumen__variant lumen__gemm_variants[];
+
+/* The OpenCL C definitions generated from the C lists (the ACT_<NAME> codes of
+ * LUMEN_ACT_LIST), prepended to every program's source (program.c). */
+extern const char lumen__cl_prelude[];
 
 /*
  * Returns the kernel 'name' of program (family, options), building or loading it on first use.
@@ -147,13 +158,54 @@ typedef lumen_status (*lumen__run_fn)(lumen_ctx *ctx, const lumen_opdesc *d, int
 typedef double (*lumen__flops_fn)(const lumen_opdesc *d, int n_in, const lumen_shape *const *in,
                                   const lumen_shape *out);
 
+/*
+ * An op: arity, the three parts, its parameter schema and the programs its launcher may ask for.
+ * params ends with an entry whose name is NULL; variants with one whose family is NULL (an op
+ * with no kernels of its own lists only the terminator). Use designated initialisers.
+ */
 typedef struct lumen__op_impl {
     int min_in, max_in;
     lumen__shape_fn shape;
     lumen__ref_fn ref;
     lumen__run_fn run;
     lumen__flops_fn flops; /* NULL: counts one op per output element */
+    const lumen_param *params;
+    const lumen__variant *const *variants; /* lists of programs, NULL-terminated */
 } lumen__op_impl;
+
+/*
+ * Schema entries: LUMEN__PARAM("stride", conv.stride) names the field of lumen_opdesc's
+ * union; its type and length come from the field itself. Add .def, .lo/.hi, .names, .flags ...
+ * as designated initialisers:
+ *   {LUMEN__PARAM("groups", conv.groups), .def = 1, .lo = 1, .hi = INT_MAX},
+ */
+#define LUMEN__FIELD(m) (((lumen_opdesc *)0)->p.m)
+#define LUMEN__PARAM(key, m)                                                                       \
+    .name = key, .at = offsetof(lumen_opdesc, p.m),                                                \
+    .type = _Generic(LUMEN__FIELD(m),                                                              \
+        int: LUMEN_PARAM_INT,                                                                      \
+        float: LUMEN_PARAM_FLOAT,                                                                  \
+        unsigned: LUMEN_PARAM_AXES,                                                                \
+        lumen_actdesc: LUMEN_PARAM_ACT,                                                            \
+        int *: LUMEN_PARAM_INTS,                                                                   \
+        int64_t *: LUMEN_PARAM_INT64S,                                                             \
+        float *: LUMEN_PARAM_FLOATS),                                                              \
+    .n = (int)((0 + sizeof LUMEN__FIELD(m)) / _Generic(LUMEN__FIELD(m),                                \
+        int *: sizeof(int),                                                                        \
+        int64_t *: sizeof(int64_t),                                                                \
+        float *: sizeof(float),                                                                    \
+        default: sizeof LUMEN__FIELD(m)))
+/* The byte offset of a field of the union, for at2 and count_at. */
+#define LUMEN__AT(m) offsetof(lumen_opdesc, p.m)
+/* The three parameters of an epilogue activation: "act" (by name), "act_a", "act_b". */
+#define LUMEN__ACT_PARAMS(m)                                                                       \
+    {LUMEN__PARAM("act", m)}, {LUMEN__PARAM("act_a", m.a), .flags = LUMEN_PARAM_KEEP},             \
+    {                                                                                              \
+        LUMEN__PARAM("act_b", m.b), .flags = LUMEN_PARAM_KEEP                                      \
+    }
+
+/* The implementation of op; NULL when out of range (op.c). */
+const lumen__op_impl *lumen__impl(lumen_op op);
 
 /* Each family exports its ops' implementations; op.c assembles the table indexed by op. */
 #define LUMEN_X(name, str) extern const lumen__op_impl lumen__impl_##name;

@@ -2,7 +2,8 @@
  * program.c - kernel programs: built lazily per (family, options), cached on disk, or loaded from
  * a binary-only kernels file.
  *
- * Source of a program = kernels/common.cl + kernels/<family>.cl, joined with a '#line' directive
+ * Source of a program = the generated prelude (ACT_* codes from LUMEN_ACT_LIST, variants.c) +
+ * kernels/common.cl + kernels/<family>.cl, joined with '#line' directives
  * so that build logs name '<family>.cl:<line>'. Sources are embedded at build time
  * (kernels_embed.c); $LUMEN_KERNEL_DIR reads them from disk instead, for kernel development.
  *
@@ -123,7 +124,8 @@ static char *family_text(lumen_ctx *ctx, const char *family, lumen_status *st)
     return NULL;
 }
 
-/* common.cl + '#line 1 "<family>.cl"' + <family>.cl. Caller frees. */
+/* The prelude generated from the C lists (variants.c) + common.cl + '#line 1 "<family>.cl"' +
+ * <family>.cl. Caller frees. */
 static char *program_source(lumen_ctx *ctx, const char *family, lumen_status *st)
 {
     char *common = family_text(ctx, "common", st);
@@ -134,10 +136,11 @@ static char *program_source(lumen_ctx *ctx, const char *family, lumen_status *st
         free(common);
         return NULL;
     }
-    size_t n = strlen(common) + strlen(body) + strlen(family) + 64;
+    size_t n = strlen(lumen__cl_prelude) + strlen(common) + strlen(body) + strlen(family) + 64;
     char *src = malloc(n);
     if (src)
-        snprintf(src, n, "#line 1 \"common.cl\"\n%s\n#line 1 \"%s.cl\"\n%s", common, family, body);
+        snprintf(src, n, "%s#line 1 \"common.cl\"\n%s\n#line 1 \"%s.cl\"\n%s", lumen__cl_prelude,
+                 common, family, body);
     else
         *st = lumen__fail(ctx, LUMEN_ENOMEM, "out of host memory");
     free(common);
@@ -456,12 +459,28 @@ void lumen__programs_free(lumen_ctx *ctx)
     ctx->programs = NULL;
 }
 
+#define MAX_VARIANTS 64
+
+/* Every program of every op (lumen__variants), or ERANGE when there are more than fit. */
+static lumen_status all_variants(lumen_ctx *ctx, lumen__variant *vs, int *n)
+{
+    *n = lumen__variants(vs, MAX_VARIANTS);
+    if (*n > MAX_VARIANTS)
+        return lumen__fail(ctx, LUMEN_ERANGE, "%d kernel variants, at most %d: raise MAX_VARIANTS",
+                           *n, MAX_VARIANTS);
+    return LUMEN_OK;
+}
+
 lumen_status lumen_ctx_build_all(lumen_ctx *ctx)
 {
-    for (int i = 0; i < lumen__variant_count; i++) {
+    lumen__variant vs[MAX_VARIANTS];
+    int nv;
+    lumen_status st = all_variants(ctx, vs, &nv);
+    if (st != LUMEN_OK)
+        return st;
+    for (int i = 0; i < nv; i++) {
         lumen__program *p;
-        lumen_status st =
-            get_program(ctx, lumen__variants[i].family, lumen__variants[i].options, &p);
+        st = get_program(ctx, vs[i].family, vs[i].options, &p);
         if (st != LUMEN_OK)
             return st;
     }
@@ -607,20 +626,22 @@ static int wr_str(FILE *f, const char *s)
 
 lumen_status lumen_ctx_compile_all(lumen_ctx *ctx, const char *path)
 {
-    lumen_status st = lumen_ctx_build_all(ctx);
-    if (st != LUMEN_OK)
+    lumen__variant vs[MAX_VARIANTS];
+    int nv;
+    lumen_status st = all_variants(ctx, vs, &nv);
+    if (st != LUMEN_OK || (st = lumen_ctx_build_all(ctx)) != LUMEN_OK)
         return st;
     char tmp[1100];
     snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "wb");
     if (!f)
         return lumen__fail(ctx, LUMEN_EIO, "cannot write %s: %s", tmp, strerror(errno));
-    uint64_t count = (uint64_t)lumen__variant_count;
+    uint64_t count = (uint64_t)nv;
     int ok = fwrite(KFILE_MAGIC, 1, 8, f) == 8 && wr_str(f, ctx->info.name) &&
              wr_str(f, ctx->info.driver) && wr_str(f, LUMEN_VERSION) &&
              fwrite(&count, 8, 1, f) == 1;
-    for (int i = 0; ok && i < lumen__variant_count; i++) {
-        const lumen__variant *v = &lumen__variants[i];
+    for (int i = 0; ok && i < nv; i++) {
+        const lumen__variant *v = &vs[i];
         lumen__program *p = find_program(ctx, v->family, v->options);
         unsigned char *bin = NULL;
         size_t len = 0;

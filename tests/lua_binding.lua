@@ -250,6 +250,24 @@ case("graph, model, profile, plan", function()
   assert(none == nil and err:find("nope"))
 end)
 
+case("op tables are read by the op's schema", function()
+  local gr = lumen.graph()
+  local x = gr:input("x", { 1, 2, 8, 8 })
+  checkerror("unknown op parameter 'strides'", gr.op, gr, "p", "pool", { strides = 2 }, { x })
+  checkerror("'head_dim' is required", gr.op, gr, "a", "attention", {}, { x, x, x })
+  checkerror("unknown activation 'nope'", gr.op, gr, "u", "unary", { act = "nope" }, { x })
+  checkerror("expected 4", gr.op, gr, "p", "pool", { pads = { 1, 1 } }, { x })
+  -- stride follows kernel unless given; [begin..., end...] pads
+  local p = gr:op("p", "pool", { kernel = 2, pads = { 0, 0, 2, 2 } }, { x })
+  assert(table.concat(gr:shape(p), ",") == "1,2,5,5")
+  -- ranges are the op's own check: a sticky graph error
+  gr:op("c", "pool", { kernel = 0 }, { x })
+  local ok, err = gr:status()
+  assert(not ok and err:find("'kernel'"), err)
+  for _, act in ipairs(lumen.activations) do assert(type(act) == "string") end
+  assert(lumen.activations[1] == "none")
+end)
+
 case("sha256 known vectors", function()
   assert(sha256.hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
   assert(sha256.hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
