@@ -238,11 +238,11 @@ static const lumen__variant attention_programs[] = {{"attention", ""},
                                                     {NULL}};
 static const lumen__variant *const attention_variants[] = {attention_programs, NULL};
 
-const lumen__op_impl lumen__impl_ATTENTION = {.min_in = 3,
-                                              .max_in = 3,
-                                              .shape = attention_shape,
-                                              .ref = attention_ref,
-                                              .run = attention_run,
-                                              .flops = attention_flops,
-                                              .params = attention_params,
-                                              .variants = attention_variants};
+const lumen__op_impl lumen__impl_ATTENTION = {3,
+                                              3,
+                                              attention_shape,
+                                              attention_ref,
+                                              attention_run,
+                                              attention_flops,
+                                              attention_params,
+                                              attention_variants};

@@ -524,19 +524,7 @@ static const lumen__variant conv_programs[] = {
     {"conv", ""}, {"conv", "-DCOB=1"}, {"conv", "-DKS=3"}, {"conv", "-DKS=5"}, {NULL}};
 static const lumen__variant *const conv_variants[] = {conv_programs, lumen__gemm_variants, NULL};
 
-const lumen__op_impl lumen__impl_CONV = {.min_in = 2,
-                                         .max_in = 4,
-                                         .shape = conv_shape,
-                                         .ref = conv_ref,
-                                         .run = conv_run,
-                                         .flops = conv_flops,
-                                         .params = conv_params,
-                                         .variants = conv_variants};
-const lumen__op_impl lumen__impl_CONV_TRANSPOSE = {.min_in = 2,
-                                                   .max_in = 3,
-                                                   .shape = convt_shape,
-                                                   .ref = convt_ref,
-                                                   .run = convt_run,
-                                                   .flops = convt_flops,
-                                                   .params = convt_params,
-                                                   .variants = conv_variants};
+const lumen__op_impl lumen__impl_CONV = {2,        4,          conv_shape,  conv_ref,
+                                         conv_run, conv_flops, conv_params, conv_variants};
+const lumen__op_impl lumen__impl_CONV_TRANSPOSE = {
+    2, 3, convt_shape, convt_ref, convt_run, convt_flops, convt_params, conv_variants};

@@ -60,13 +60,8 @@ static const lumen_param unary_params[] = {LUMEN__ACT_PARAMS(unary.act), {NULL}}
 static const lumen__variant eltwise_programs[] = {{"eltwise", ""}, {NULL}};
 static const lumen__variant *const eltwise_variants[] = {eltwise_programs, NULL};
 
-const lumen__op_impl lumen__impl_UNARY = {.min_in = 1,
-                                          .max_in = 1,
-                                          .shape = unary_shape,
-                                          .ref = unary_ref,
-                                          .run = unary_run,
-                                          .params = unary_params,
-                                          .variants = eltwise_variants};
+const lumen__op_impl lumen__impl_UNARY = {1,         1,    unary_shape,  unary_ref,
+                                          unary_run, NULL, unary_params, eltwise_variants};
 
 /* ---- BINARY ---- */
 
@@ -248,10 +243,5 @@ static const lumen_param binary_params[] = {
     LUMEN__ACT_PARAMS(binary.act),
     {NULL}};
 
-const lumen__op_impl lumen__impl_BINARY = {.min_in = 2,
-                                           .max_in = 2,
-                                           .shape = binary_shape,
-                                           .ref = binary_ref,
-                                           .run = binary_run,
-                                           .params = binary_params,
-                                           .variants = eltwise_variants};
+const lumen__op_impl lumen__impl_BINARY = {2,          2,    binary_shape,  binary_ref,
+                                           binary_run, NULL, binary_params, eltwise_variants};

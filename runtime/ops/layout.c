@@ -204,14 +204,9 @@ static const lumen_param concat_params[] = {{LUMEN__PARAM("axis", concat.axis), 
 static const lumen__variant layout_programs[] = {{"layout", ""}, {NULL}};
 static const lumen__variant *const layout_variants[] = {layout_programs, NULL};
 
-const lumen__op_impl lumen__impl_CONCAT = {.min_in = 1,
-                                           .max_in = LUMEN_MAX_IN,
-                                           .shape = concat_shape,
-                                           .ref = concat_ref,
-                                           .run = concat_run,
-                                           .flops = layout_flops,
-                                           .params = concat_params,
-                                           .variants = layout_variants};
+const lumen__op_impl lumen__impl_CONCAT = {
+    1,          LUMEN_MAX_IN, concat_shape,  concat_ref,
+    concat_run, layout_flops, concat_params, layout_variants};
 
 /* ---- SLICE ---- */
 
@@ -282,14 +277,8 @@ static const lumen_param slice_params[] = {{LUMEN__PARAM("start", slice.start)},
                                            {LUMEN__PARAM("count", slice.count)},
                                            {NULL}};
 
-const lumen__op_impl lumen__impl_SLICE = {.min_in = 1,
-                                          .max_in = 1,
-                                          .shape = slice_shape,
-                                          .ref = slice_ref,
-                                          .run = slice_run,
-                                          .flops = layout_flops,
-                                          .params = slice_params,
-                                          .variants = layout_variants};
+const lumen__op_impl lumen__impl_SLICE = {
+    1, 1, slice_shape, slice_ref, slice_run, layout_flops, slice_params, layout_variants};
 
 /* ---- PAD ---- */
 
@@ -405,14 +394,8 @@ static const lumen_param pad_params[] = {{LUMEN__PARAM("pad0", pad.pad0)},
                                          {LUMEN__PARAM("value", pad.value)},
                                          {NULL}};
 
-const lumen__op_impl lumen__impl_PAD = {.min_in = 1,
-                                        .max_in = 1,
-                                        .shape = pad_shape,
-                                        .ref = pad_ref,
-                                        .run = pad_run,
-                                        .flops = layout_flops,
-                                        .params = pad_params,
-                                        .variants = layout_variants};
+const lumen__op_impl lumen__impl_PAD = {
+    1, 1, pad_shape, pad_ref, pad_run, layout_flops, pad_params, layout_variants};
 
 /* ---- TRANSPOSE ---- */
 
@@ -543,14 +526,14 @@ static lumen_status transpose_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_i
 
 static const lumen_param transpose_params[] = {{LUMEN__PARAM("perm", transpose.perm)}, {NULL}};
 
-const lumen__op_impl lumen__impl_TRANSPOSE = {.min_in = 1,
-                                              .max_in = 1,
-                                              .shape = transpose_shape,
-                                              .ref = transpose_ref,
-                                              .run = transpose_run,
-                                              .flops = layout_flops,
-                                              .params = transpose_params,
-                                              .variants = layout_variants};
+const lumen__op_impl lumen__impl_TRANSPOSE = {1,
+                                              1,
+                                              transpose_shape,
+                                              transpose_ref,
+                                              transpose_run,
+                                              layout_flops,
+                                              transpose_params,
+                                              layout_variants};
 
 /* ---- RESHAPE ---- */
 
@@ -601,11 +584,5 @@ static const lumen_param reshape_params[] = {{LUMEN__PARAM("shape", reshape.shap
                                               .count_at = LUMEN__AT(reshape.shape.ndim)},
                                              {NULL}};
 
-const lumen__op_impl lumen__impl_RESHAPE = {.min_in = 1,
-                                            .max_in = 1,
-                                            .shape = reshape_shape,
-                                            .ref = reshape_ref,
-                                            .run = reshape_run,
-                                            .flops = layout_flops,
-                                            .params = reshape_params,
-                                            .variants = layout_variants};
+const lumen__op_impl lumen__impl_RESHAPE = {
+    1, 1, reshape_shape, reshape_ref, reshape_run, layout_flops, reshape_params, layout_variants};

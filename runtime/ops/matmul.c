@@ -240,11 +240,5 @@ static const lumen_param matmul_params[] = {{LUMEN__PARAM("trans_a", matmul.tran
                                             {NULL}};
 static const lumen__variant *const matmul_variants[] = {lumen__gemm_variants, NULL};
 
-const lumen__op_impl lumen__impl_MATMUL = {.min_in = 2,
-                                           .max_in = 3,
-                                           .shape = mm_shape,
-                                           .ref = mm_ref,
-                                           .run = mm_run,
-                                           .flops = mm_flops,
-                                           .params = matmul_params,
-                                           .variants = matmul_variants};
+const lumen__op_impl lumen__impl_MATMUL = {2,      3,        mm_shape,      mm_ref,
+                                           mm_run, mm_flops, matmul_params, matmul_variants};

@@ -182,14 +182,8 @@ static const lumen_param norm_params[] = {EPS_PARAM(norm.eps), {NULL}};
 static const lumen__variant norm_programs[] = {{"norm", ""}, {NULL}};
 static const lumen__variant *const norm_variants[] = {norm_programs, NULL};
 
-const lumen__op_impl lumen__impl_SOFTMAX = {.min_in = 1,
-                                            .max_in = 1,
-                                            .shape = softmax_shape,
-                                            .ref = softmax_ref,
-                                            .run = softmax_run,
-                                            .flops = softmax_flops,
-                                            .params = softmax_params,
-                                            .variants = norm_variants};
+const lumen__op_impl lumen__impl_SOFTMAX = {
+    1, 1, softmax_shape, softmax_ref, softmax_run, softmax_flops, softmax_params, norm_variants};
 
 /* ---- BATCHNORM (inference): y = (x - mean[c]) * scale[c] / sqrt(var[c] + eps) + bias[c] ---- */
 
@@ -274,14 +268,14 @@ static double batchnorm_flops(const lumen_opdesc *d, int n_in, const lumen_shape
     return 2.0 * (double)lumen_shape_numel(out); /* one multiply-add per element */
 }
 
-const lumen__op_impl lumen__impl_BATCHNORM = {.min_in = 5,
-                                              .max_in = 5,
-                                              .shape = batchnorm_shape,
-                                              .ref = batchnorm_ref,
-                                              .run = batchnorm_run,
-                                              .flops = batchnorm_flops,
-                                              .params = norm_params,
-                                              .variants = norm_variants};
+const lumen__op_impl lumen__impl_BATCHNORM = {5,
+                                              5,
+                                              batchnorm_shape,
+                                              batchnorm_ref,
+                                              batchnorm_run,
+                                              batchnorm_flops,
+                                              norm_params,
+                                              norm_variants};
 
 /* ---- LAYERNORM and INSTANCENORM: y = (x - mean) / sqrt(var + eps) * w + b per row ---- */
 
@@ -411,14 +405,14 @@ static lumen_status layernorm_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_i
                          y, p, 0, d->p.axes.eps);
 }
 
-const lumen__op_impl lumen__impl_LAYERNORM = {.min_in = 1,
-                                              .max_in = 3,
-                                              .shape = layernorm_shape,
-                                              .ref = layernorm_ref,
-                                              .run = layernorm_run,
-                                              .flops = norm_rows_flops,
-                                              .params = layernorm_params,
-                                              .variants = norm_variants};
+const lumen__op_impl lumen__impl_LAYERNORM = {1,
+                                              3,
+                                              layernorm_shape,
+                                              layernorm_ref,
+                                              layernorm_run,
+                                              norm_rows_flops,
+                                              layernorm_params,
+                                              norm_variants};
 
 static lumen_status instancenorm_shape(const lumen_opdesc *d, int n_in,
                                        const lumen_shape *const *in, lumen_shape *out, char *err)
@@ -457,14 +451,14 @@ static lumen_status instancenorm_run(lumen_ctx *ctx, const lumen_opdesc *d, int 
                          d->p.norm.eps);
 }
 
-const lumen__op_impl lumen__impl_INSTANCENORM = {.min_in = 3,
-                                                 .max_in = 3,
-                                                 .shape = instancenorm_shape,
-                                                 .ref = instancenorm_ref,
-                                                 .run = instancenorm_run,
-                                                 .flops = norm_rows_flops,
-                                                 .params = norm_params,
-                                                 .variants = norm_variants};
+const lumen__op_impl lumen__impl_INSTANCENORM = {3,
+                                                 3,
+                                                 instancenorm_shape,
+                                                 instancenorm_ref,
+                                                 instancenorm_run,
+                                                 norm_rows_flops,
+                                                 norm_params,
+                                                 norm_variants};
 
 /* ---- ARGMAX: the index of the largest value along one axis (first on ties), as float ---- */
 
@@ -540,11 +534,5 @@ static const lumen_param argmax_params[] = {{LUMEN__PARAM("axis", argmax.axis), 
                                             {LUMEN__PARAM("keepdims", argmax.keepdims), .def = 1},
                                             {NULL}};
 
-const lumen__op_impl lumen__impl_ARGMAX = {.min_in = 1,
-                                           .max_in = 1,
-                                           .shape = argmax_shape,
-                                           .ref = argmax_ref,
-                                           .run = argmax_run,
-                                           .flops = argmax_flops,
-                                           .params = argmax_params,
-                                           .variants = norm_variants};
+const lumen__op_impl lumen__impl_ARGMAX = {
+    1, 1, argmax_shape, argmax_ref, argmax_run, argmax_flops, argmax_params, norm_variants};

@@ -202,14 +202,8 @@ static const lumen_param pool_params[] = {
 static const lumen__variant pool_programs[] = {{"pool", ""}, {NULL}};
 static const lumen__variant *const pool_variants[] = {pool_programs, NULL};
 
-const lumen__op_impl lumen__impl_POOL = {.min_in = 1,
-                                         .max_in = 1,
-                                         .shape = pool_shape,
-                                         .ref = pool_ref,
-                                         .run = pool_run,
-                                         .flops = pool_flops,
-                                         .params = pool_params,
-                                         .variants = pool_variants};
+const lumen__op_impl lumen__impl_POOL = {1,        1,          pool_shape,  pool_ref,
+                                         pool_run, pool_flops, pool_params, pool_variants};
 
 /* ---- REDUCE ---- */
 
@@ -379,11 +373,5 @@ static const lumen_param reduce_params[] = {
     {LUMEN__PARAM("keepdims", reduce.keepdims), .def = 1},
     {NULL}};
 
-const lumen__op_impl lumen__impl_REDUCE = {.min_in = 1,
-                                           .max_in = 1,
-                                           .shape = reduce_shape,
-                                           .ref = reduce_ref,
-                                           .run = reduce_run,
-                                           .flops = reduce_flops,
-                                           .params = reduce_params,
-                                           .variants = pool_variants};
+const lumen__op_impl lumen__impl_REDUCE = {
+    1, 1, reduce_shape, reduce_ref, reduce_run, reduce_flops, reduce_params, pool_variants};

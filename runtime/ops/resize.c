@@ -282,11 +282,5 @@ static const lumen_param resize_params[] = {
 static const lumen__variant resize_programs[] = {{"resize", ""}, {NULL}};
 static const lumen__variant *const resize_variants[] = {resize_programs, NULL};
 
-const lumen__op_impl lumen__impl_RESIZE = {.min_in = 1,
-                                           .max_in = 1,
-                                           .shape = resize_shape,
-                                           .ref = resize_ref,
-                                           .run = resize_run,
-                                           .flops = resize_flops,
-                                           .params = resize_params,
-                                           .variants = resize_variants};
+const lumen__op_impl lumen__impl_RESIZE = {
+    1, 1, resize_shape, resize_ref, resize_run, resize_flops, resize_params, resize_variants};
