@@ -38,6 +38,7 @@ inline float lumen_act(int act, float a, float b, float x)
     case ACT_RECIPROCAL: return 1.0f / x;
     case ACT_THRESHOLD: return x > a ? 1.0f : 0.0f;
     case ACT_SCALE: return a * x + b;
+    case ACT_SOFTPLUS: return fmax(x, 0.0f) + log1p(exp(-fabs(x)));
     default: return x;
     }
 }
@@ -73,6 +74,7 @@ inline float8 lumen_act8(int act, float a, float b, float8 x)
     case ACT_RECIPROCAL: return 1.0f / x;
     case ACT_THRESHOLD: return select((float8)(0.0f), (float8)(1.0f), x > a);
     case ACT_SCALE: return a * x + b;
+    case ACT_SOFTPLUS: return fmax(x, 0.0f) + log1p(exp(-fabs(x)));
     default: return x;
     }
 }

@@ -259,7 +259,8 @@ const char *lumen_op_name(lumen_op op);
     X(ABS, "abs", 0, 0)                                                                            \
     X(RECIPROCAL, "reciprocal", 0, 0)                                                              \
     X(THRESHOLD, "threshold", 0, 0) /* x > a ? 1 : 0 */                                            \
-    X(SCALE, "scale", 0, 0)         /* a*x + b */
+    X(SCALE, "scale", 0, 0)         /* a*x + b */                                                  \
+    X(SOFTPLUS, "softplus", 0, 0)   /* log(1 + exp(x)) */
 
 typedef enum {
 #define LUMEN_X(name, str, a, b) LUMEN_ACT_##name,

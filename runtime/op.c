@@ -289,6 +289,8 @@ float lumen__act_ref(const lumen_actdesc *a, float xf)
         return x > a->a ? 1.0f : 0.0f;
     case LUMEN_ACT_SCALE:
         return (float)(a->a * x + a->b);
+    case LUMEN_ACT_SOFTPLUS: /* max(x, 0) + log1p(exp(-|x|)): no overflow for large x */
+        return (float)(fmax(x, 0.0) + log1p(exp(-fabs(x))));
     default:
         return NAN;
     }
