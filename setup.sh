@@ -8,8 +8,8 @@
 #   ./setup.sh build   install and build only
 #
 # Packages are installed with apt-get when running as root; otherwise the exact command is
-# printed and the script stops. Builds go to build/ (release), build-asan/ (sanitizers) and
-# build-fuzz/ (the fuzz target).
+# printed and the script stops. Builds go to build/ (release), build-asan/ (sanitizers),
+# build-tsan/ (ThreadSanitizer, the threads test only) and build-fuzz/ (the fuzz target).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -18,7 +18,8 @@ PACKAGES=(build-essential cmake pkg-config git
   libclblast-dev liblua5.4-dev lua5.4 libpng-dev libcjson-dev libopenblas-dev
   chromium
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata
-  clang libclang-rt-14-dev clang-format)
+  clang libclang-rt-14-dev clang-format
+  slurm-wlm munge python3)
 
 jobs=$(nproc 2>/dev/null || echo 2)
 
@@ -51,10 +52,11 @@ build() { # build DIR [cmake args...]
 }
 
 # Each test run gets a fresh program cache, so results never depend on this machine's state.
-run_tests() { # run_tests DIR
+run_tests() { # run_tests DIR [ctest args...]
   local dir=$1
+  shift
   rm -rf "$dir/test-cache"
-  (cd "$dir" && ctest --output-on-failure -j "$jobs" --timeout 1500)
+  (cd "$dir" && ctest --output-on-failure -j "$jobs" --timeout 1500 "$@")
 }
 
 # Fuzzes the ONNX loader (tests/fuzz_onnx.c) for 60 s in its own clang build (build-fuzz/,
@@ -115,6 +117,10 @@ case "$mode" in
       LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0 \
       UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
       run_tests build-asan
+    echo "setup: ThreadSanitizer build (the threads test: two contexts on two threads)"
+    cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLUMEN_TSAN=ON >/dev/null
+    cmake --build build-tsan -j "$jobs" --target test_threads
+    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run_tests build-tsan -R threads
     fuzz_onnx
     ;;
   main)

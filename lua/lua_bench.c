@@ -12,6 +12,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <math.h>
+
 #include "binding.h"
 
 static const char *const gemm_names[] = {"auto", "own", "clblast", NULL};
@@ -23,6 +25,17 @@ static int l_clock(lua_State *L)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     lua_pushnumber(L, (lua_Number)ts.tv_sec * 1e3 + (lua_Number)ts.tv_nsec / 1e6);
     return 1;
+}
+
+/* lumen.sleep(ms): sleeps for ms milliseconds (0 to 1000; a poll loop's pause, not a timer).
+ * Can't fail. */
+static int l_sleep(lua_State *L)
+{
+    lua_Number ms = luaL_checknumber(L, 1);
+    luaL_argcheck(L, ms >= 0 && ms <= 1000, 1, "milliseconds between 0 and 1000");
+    struct timespec ts = {(time_t)(ms / 1000), (long)(fmod(ms, 1000) * 1e6)};
+    nanosleep(&ts, NULL);
+    return 0;
 }
 
 /* ctx:set_gemm(name) -> true | nil, msg. An unknown name is misuse and raises. */
@@ -46,7 +59,7 @@ static int c_gemm(lua_State *L)
 }
 
 static const luaL_Reg ctx_methods[] = {{"set_gemm", c_set_gemm}, {"gemm", c_gemm}, {NULL, NULL}};
-static const luaL_Reg funcs[] = {{"clock", l_clock}, {NULL, NULL}};
+static const luaL_Reg funcs[] = {{"clock", l_clock}, {"sleep", l_sleep}, {NULL, NULL}};
 
 /* Adds the functions to the module table on top of the stack and the methods to Context. */
 void lb_open_bench(lua_State *L)

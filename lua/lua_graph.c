@@ -455,6 +455,37 @@ static int m_run(lua_State *L)
     return 1;
 }
 
+/* m:start() -> true | nil, msg: enqueues a run and returns at once (see lumen_model_start). */
+static int m_start(lua_State *L)
+{
+    lmodel *u = check_model(L, 1);
+    if (lumen_model_start(u->m) != LUMEN_OK)
+        return lb_fail(L, lumen_ctx_error(model_ctx(L, 1)));
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* m:poll() -> true (the run has finished) | false (still running) | nil, msg */
+static int m_poll(lua_State *L)
+{
+    lmodel *u = check_model(L, 1);
+    int done = 0;
+    if (lumen_model_poll(u->m, &done) != LUMEN_OK)
+        return lb_fail(L, lumen_ctx_error(model_ctx(L, 1)));
+    lua_pushboolean(L, done);
+    return 1;
+}
+
+/* m:wait() -> true | nil, msg: blocks until the started run has finished. */
+static int m_wait(lua_State *L)
+{
+    lmodel *u = check_model(L, 1);
+    if (lumen_model_wait(u->m) != LUMEN_OK)
+        return lb_fail(L, lumen_ctx_error(model_ctx(L, 1)));
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 /* m:profile() -> array of {name=, op=, shape=, ms=, flops=, bytes=} | nil, msg */
 static int m_profile(lua_State *L)
 {
@@ -716,9 +747,9 @@ static const luaL_Reg graph_methods[] = {{"input", g_input},
                                          {"stats", g_stats},
                                          {NULL, NULL}};
 static const luaL_Reg model_methods[] = {
-    {"inputs", m_inputs}, {"outputs", m_outputs}, {"tensor", m_tensor},
-    {"run", m_run},       {"profile", m_profile}, {"plan", m_plan},
-    {"stats", m_stats},   {"check", m_check},     {NULL, NULL}};
+    {"inputs", m_inputs}, {"outputs", m_outputs}, {"tensor", m_tensor}, {"run", m_run},
+    {"start", m_start},   {"poll", m_poll},       {"wait", m_wait},     {"profile", m_profile},
+    {"plan", m_plan},     {"stats", m_stats},     {"check", m_check},   {NULL, NULL}};
 static const luaL_Reg weights_methods[] = {
     {"keys", w_keys}, {"shape", w_shape}, {"get", w_get}, {"meta", w_meta}, {NULL, NULL}};
 static const luaL_Reg ctx_methods[] = {{"model", c_model}, {NULL, NULL}};

@@ -581,6 +581,17 @@ lumen_tensor *lumen_model_output(lumen_model *m, int i);
 lumen_tensor *lumen_model_tensor(lumen_model *m, const char *name);
 /* Enqueues every node and waits for the result. */
 lumen_status lumen_model_run(lumen_model *m);
+/*
+ * The same run in two halves, so that one thread can keep several devices busy: start enqueues
+ * every node and flushes the queue without waiting (a run still pending on m is waited for
+ * first); poll sets *done to 1 once that run has finished (0 while it is running) and never
+ * blocks; wait blocks until it has finished. Outputs are valid after poll reported done or
+ * wait returned LUMEN_OK. A failed command is reported by poll or wait. A model and its
+ * context are used from one thread at a time; different contexts may run on different threads.
+ */
+lumen_status lumen_model_start(lumen_model *m);
+lumen_status lumen_model_poll(lumen_model *m, int *done);
+lumen_status lumen_model_wait(lumen_model *m);
 
 typedef struct lumen_plan_stats {
     uint64_t planned_bytes; /* all intermediate buffers of the plan */
@@ -642,7 +653,7 @@ void lumen_image_free(lumen_image *img);
 int lumen_components(const float *mask, int width, int height, int *labels, int64_t *sizes,
                      int max_sizes);
 
-/* ---- ONNX import (onnx.c, onnx_ops.c): a model file becomes a lumen_graph ---- */
+/* ---- ONNX import (runtime/onnx/): a model file becomes a lumen_graph ---- */
 
 typedef struct lumen_array lumen_array; /* defined below with the host arrays */
 

@@ -34,6 +34,7 @@ struct lumen_model {
     int n_inputs;
     lumen_plan_stats plan;
     lumen_node_prof *prof;
+    cl_event done; /* marker enqueued after the last lumen_model_start; NULL when none pending */
 };
 
 void lumen_ctx_set_profiling(lumen_ctx *ctx, int on)
@@ -62,6 +63,10 @@ void lumen_model_free(lumen_model *m)
     free(m->order);
     free(m->inputs);
     free(m->prof);
+    if (m->done) {
+        clWaitForEvents(1, &m->done); /* buffers below must outlive the queued kernels */
+        clReleaseEvent(m->done);
+    }
     lumen_graph_free(m->g);
     free(m);
 }
@@ -398,11 +403,63 @@ static lumen_status run_node(lumen_model *m, int k)
 
 lumen_status lumen_model_run(lumen_model *m)
 {
-    for (int k = 0; k < m->n_order; k++) {
-        lumen_status st = run_node(m, k);
-        if (st != LUMEN_OK)
-            return st;
+    lumen_status st = lumen_model_start(m);
+    return st != LUMEN_OK ? st : lumen_model_wait(m);
+}
+
+/* Forgets the pending marker, if any. */
+static void drop_marker(lumen_model *m)
+{
+    if (m->done)
+        clReleaseEvent(m->done);
+    m->done = NULL;
+}
+
+lumen_status lumen_model_start(lumen_model *m)
+{
+    lumen_status st = lumen_model_wait(m); /* one run in flight per model */
+    for (int k = 0; st == LUMEN_OK && k < m->n_order; k++)
+        st = run_node(m, k);
+    if (st != LUMEN_OK)
+        return st;
+    cl_int rc = clEnqueueMarkerWithWaitList(m->ctx->queue, 0, NULL, &m->done);
+    if (rc != CL_SUCCESS) {
+        m->done = NULL;
+        return lumen__clfail(m->ctx, rc, "clEnqueueMarkerWithWaitList");
     }
+    rc = clFlush(m->ctx->queue); /* make sure the device starts without a later sync */
+    return rc == CL_SUCCESS ? LUMEN_OK : lumen__clfail(m->ctx, rc, "clFlush");
+}
+
+lumen_status lumen_model_poll(lumen_model *m, int *done)
+{
+    *done = 1;
+    if (!m->done)
+        return LUMEN_OK;
+    cl_int status = CL_COMPLETE;
+    cl_int rc =
+        clGetEventInfo(m->done, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status, &status, NULL);
+    if (rc != CL_SUCCESS) {
+        drop_marker(m);
+        return lumen__clfail(m->ctx, rc, "clGetEventInfo");
+    }
+    if (status < 0) { /* a command before the marker failed */
+        drop_marker(m);
+        return lumen__clfail(m->ctx, status, "model run");
+    }
+    if (status != CL_COMPLETE) {
+        *done = 0;
+        return LUMEN_OK;
+    }
+    drop_marker(m);
+    return LUMEN_OK;
+}
+
+lumen_status lumen_model_wait(lumen_model *m)
+{
+    if (!m->done)
+        return LUMEN_OK;
+    drop_marker(m);
     return lumen_ctx_finish(m->ctx);
 }
 

@@ -12,8 +12,15 @@ inputs() { # inputs FILE.jsonl: the sorted input paths of its records
 }
 
 r=$tmp/r
-check "qc examples/data (corrupt frame -> exit 1)" 1 "$lumen" qc examples/data --out "$r"
+check "qc examples/data (corrupt frame -> exit 1)" 1 "$lumen" qc examples/data --out "$r" \
+  --series-pattern '^(series%a+)_'
 contains "summary counts" "17 frames .*: 16 ok, 1 failed, 0 skipped"
+contains "terminal: synthetic-weights notice first" "^NOTICE: SYNTHETIC weights \(angio_qa\)"
+contains "terminal: flagged frames with class and score" "^  examples/data/series.*: [a-z_]+ [01]\.[0-9][0-9]: "
+contains "terminal: flagged list capped at 10" "^  \.\.\. and [0-9]+ more"
+expect "terminal: at most 10 flagged lines" "$(grep -c '^  examples/data/' "$tmp/out")" 10
+contains "terminal: series verdicts" "^series: 5 \([0-9]+ keep, [0-9]+ repeat\)"
+contains "terminal: a verdict with its reasons" "^  seriesA: (KEEP|REPEAT) \(.*frames not acceptable"
 contains "summary per class" "^classes: diagnostic [0-9]+, motion_misregistration [0-9]+"
 contains "summary names the failed frame" "failed: examples/data/corrupt_truncated.png"
 contains "summary wall time and device" "wall time [0-9.]+ s"
@@ -27,7 +34,16 @@ expect "records carry input and model hashes" \
 expect "records carry class probabilities and vessel stats" \
   "$(grep -c '"probabilities":{"diagnostic":.*"vessels":{"area_fraction":' "$r/report.jsonl")" 16
 expect "records carry timings" "$(grep -c '"ms":{"inference":[0-9.]*,"postprocess":[0-9.]*,"preprocess":' "$r/report.jsonl")" 16
-expect "report.csv: header + 17 rows" "$(wc -l <"$r/report.csv")" 18
+expect "report.csv: notice + header + 17 rows" "$(wc -l <"$r/report.csv")" 19
+expect "report.csv: first line is the notice" "$(head -1 "$r/report.csv" | grep -c '^# NOTICE: SYNTHETIC')" 1
+expect "report.csv: weights_status column" "$(grep -c ',synthetic,' "$r/report.csv")" 17
+expect "series.jsonl: 5 series (A-D and the corrupt file)" "$(wc -l <"$r/series.jsonl")" 5
+expect "series.jsonl: verdicts with reasons" \
+  "$(grep -cE '"reasons":\[".+"\].*"verdict":"(keep|repeat)"' "$r/series.jsonl")" 5
+expect "series.csv: notice + header + 5 rows" "$(wc -l <"$r/series.csv")" 7
+expect "records carry provenance" \
+  "$(grep -c '"provenance":{.*"precision":"fp32".*"weights_status":"synthetic"' "$r/report.jsonl")" 17
+expect "records carry their series" "$(grep -c '"series":"seriesB"' "$r/report.jsonl")" 4
 expect "report.html exists" "$(test -s "$r/report.html" && echo yes)" yes
 expect "32 images (thumbnail + overlay per frame)" "$(ls "$r/images" | grep -c '\.png$')" 32
 expect "no temp files left" "$(ls -a "$r" | grep -c tmp)" 0
@@ -72,7 +88,20 @@ check "bad --threshold" 2 "$lumen" qc examples/data --threshold 1.5 --out "$tmp/
 check "unknown option" 2 "$lumen" qc examples/data --bogus
 check "--sandbox without --rules" 2 "$lumen" qc examples/data --sandbox
 check "missing rules file" 2 "$lumen" qc examples/data --rules "$tmp/none.lua" --out "$tmp/x"
-check "unknown model" 3 "$lumen" qc examples/data --model no_such_model --out "$tmp/x"
+check "unknown model: usage error" 2 "$lumen" qc examples/data --model no_such_model --out "$tmp/x"
+check "model name typo" 2 "$lumen" qc examples/data --model angio_q --out "$tmp/x"
+contains "did you mean the model" "did you mean 'angio_qa'"
+check "option typo" 2 "$lumen" qc examples/data --modle angio_qa --out "$tmp/x"
+contains "did you mean the option" "did you mean '--model'"
+check "command typo" 2 "$lumen" qx examples/data
+contains "did you mean the command" "did you mean 'qc'"
+check "missing input folder" 2 "$lumen" qc examples/no_such_folder --out "$tmp/x"
+contains "names the missing input" "no such file or folder: examples/no_such_folder"
+check "bad --size" 2 "$lumen" qc examples/data --size 500 --out "$tmp/x"
+check "a folder as the rules file" 2 "$lumen" qc examples/data --rules examples --out "$tmp/x"
+contains "says it is not a file" "rules examples: not a file"
+check "bad --series-pattern" 2 "$lumen" qc examples/data --series-pattern '(' --out "$tmp/x"
+expect "usage errors wrote nothing" "$(test -e "$tmp/x" && echo written || echo nothing)" nothing
 check "unknown device" 3 "$lumen" qc examples/data --device no-such-device --out "$tmp/x"
 check "help qc" 0 "$lumen" help qc
 contains "qc usage" "usage: lumen qc INPUTS"

@@ -1,5 +1,5 @@
 -- onnx_vs_lua.lua - the two front doors give the same numbers (design.md): a network exported
--- to ONNX from its PyTorch reference and loaded with lumen.onnx_load, against the same network
+-- to ONNX from its PyTorch reference and loaded with lumen.onnx_graph, against the same network
 -- defined in Lua (models/<name>/model.lua) with the same weights, on the same input.
 -- |onnx - lua| <= 1e-4 + 1e-3 |lua| per element; one line per model output; exit 1 on failure.
 --
@@ -33,7 +33,7 @@ for _, c in ipairs(cases) do
   local lua_model = assert(lumen.load_model(c.model, { ctx = ctx, size = c.size, config = c.config,
     weights = c.weights }))
   local lua_out = assert(lua_model:run({ [lua_model.inputs[1].name] = x }))
-  local g, info = lumen.onnx_load(c.onnx, { shapes = { image = x.shape } })
+  local g, info = lumen.onnx_graph(c.onnx, { shapes = { image = x.shape } })
   if not g then
     print(string.format("FAIL %-9s onnx load: %s", c.model, tostring(info)))
     failed = failed + 1

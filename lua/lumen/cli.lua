@@ -4,7 +4,7 @@
 -- Exit codes: 0 ok, 1 some inputs failed, 2 usage error, 3 no device / runtime failure.
 local cli = {}
 
-cli.commands = { "devices", "compile", "run", "qc", "infer", "bench", "info", "help" }
+cli.commands = { "devices", "compile", "run", "qc", "report", "infer", "bench", "info", "help" }
 
 cli.EXIT_OK, cli.EXIT_PARTIAL, cli.EXIT_USAGE, cli.EXIT_RUNTIME = 0, 1, 2, 3
 
@@ -19,6 +19,14 @@ function cli.runtime_error(cmd, msg)
   return cli.EXIT_RUNTIME
 end
 
+-- " (did you mean 'x'?)" for the candidate closest to word when it is a likely typo (see
+-- lumen.suggest), else "". candidates: a list of strings; prefix: put before the candidate.
+function cli.did_you_mean(word, candidates, prefix)
+  local best = require("lumen").suggest(word, candidates)
+  if best then return string.format(" (did you mean '%s%s'?)", prefix or "", best) end
+  return ""
+end
+
 -- Parses "--flag value", "--flag=value" and bare "--switch" options. spec maps option names to
 -- "string", "number" or "boolean". Returns opts, positionals | nil, message.
 function cli.parse(args, spec)
@@ -30,7 +38,12 @@ function cli.parse(args, spec)
     if not name then name = a:match("^%-%-([%w%-]+)$") end
     if name then
       local kind = spec[name]
-      if not kind then return nil, "unknown option --" .. name end
+      if not kind then
+        local names = {}
+        for k in pairs(spec) do names[#names + 1] = k end
+        table.sort(names)
+        return nil, "unknown option --" .. name .. cli.did_you_mean(name, names, "--")
+      end
       if kind == "boolean" then
         if val then return nil, "--" .. name .. " takes no value" end
         opts[name] = true
@@ -79,7 +92,8 @@ function cli.main(args)
   end
   local cmd = load_command(name)
   if not cmd then
-    io.stderr:write("lumen: unknown command '" .. name .. "' (see 'lumen help')\n")
+    io.stderr:write("lumen: unknown command '" .. name .. "'" .. cli.did_you_mean(name, cli.commands)
+      .. " (see 'lumen help')\n")
     return cli.EXIT_USAGE
   end
   local rest = table.move(args, 2, #args, 1, {})

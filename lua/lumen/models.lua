@@ -1,11 +1,13 @@
 -- lumen.models: loading a model definition (models/<name>/model.lua, or any .lua file) with its
--- weights, building its graph for one input size and compiling it for a device.
+-- weights, or an ONNX file, building its graph for one input size and compiling it for a device.
+-- Both front doors return the same runnable object.
 --
 --   local lumen = require "lumen"
---   require "lumen.models"                         -- adds lumen.load_model
 --   local m = assert(lumen.load_model("angio_qa", { size = { 64, 64 }, device = "cpu" }))
 --   local out = assert(m:run({ image = lumen.npy_load("x_input.npy") }))
 --   print(m.params, m.stats.macs, out.cls_logit:read()[1])
+--   local o = assert(lumen.onnx_load("models/angio_qa/angio_qa.onnx", { ctx = m.ctx }))
+--   local out2 = assert(o:run({ image = x }))            -- same outputs, same names
 --
 -- A model definition file returns a constructor: `function(config) -> nn module`. The module
 -- sets self.config (the resolved configuration, defaults filled in), self.inputs (a list of
@@ -39,12 +41,12 @@ function M.models_dir()
   return nil
 end
 
--- Resolves a model name or path to {file=, dir=, name=}; nil, msg when it cannot be used.
+-- Resolves a model name or path to {file=, dir=, name=, onnx=}; nil, msg when it cannot be used.
 function M.resolve(name_or_path)
   if name_or_path:match("%.onnx$") then
-    return nil, string.format("'%s' is an ONNX file: ONNX models are not supported here yet "
-      .. "(the ONNX front door is being added); give a model name under models/ or a .lua "
-      .. "model definition", name_or_path)
+    if not exists(name_or_path) then return nil, "no such model file: " .. name_or_path end
+    local dir = name_or_path:match("^(.*)/[^/]*$") or "."
+    return { file = name_or_path, dir = dir, name = name_or_path:match("([^/]+)%.onnx$"), onnx = true }
   end
   if name_or_path:match("%.lua$") then
     if not exists(name_or_path) then return nil, "no such model file: " .. name_or_path end
@@ -85,6 +87,60 @@ local function is_ctx(v)
   return type(v) == "userdata" and tostring(v):match("^lumen%.Context") ~= nil
 end
 
+local function context_of(opts)
+  local ctx = opts.ctx or (is_ctx(opts.device) and opts.device) or nil
+  if ctx then return ctx end
+  return lumen.context(opts.device)
+end
+
+-- The ONNX front door: lumen.onnx_load(path [, opts]) -> loaded model, info | nil, msg, status.
+-- Returns the same runnable object as lumen.load_model (m:run{...}, m.inputs, m.outputs, ...).
+-- opts: ctx | device, shapes = {input name = {dims}} (for symbolic dims, or to plan the model at
+-- another size), size = {H, W} (the first 4-D input planned at this height and width), passes,
+-- graph_only, max_depth, max_elements (lumen.onnx_graph's limits). info is lumen.onnx_graph's.
+function M.onnx_load(path, opts)
+  opts = opts or {}
+  local gopts = { shapes = opts.shapes, max_depth = opts.max_depth, max_elements = opts.max_elements }
+  local g, info, code = lumen.onnx_graph(path, gopts)
+  if not g and not opts.shapes and opts.size then
+    -- symbolic dims: plan the named input at the requested size
+    local name = tostring(info):match("input '([^']+)': dim %d+ is symbolic")
+    if name then
+      gopts.shapes = { [name] = { 1, opts.channels or 1, opts.size[1], opts.size[2] } }
+      g, info, code = lumen.onnx_graph(path, gopts)
+    end
+  elseif g and not opts.shapes and opts.size then
+    local first = info.inputs[1]
+    if first and #first.shape == 4 and (first.shape[3] ~= opts.size[1] or first.shape[4] ~= opts.size[2]) then
+      g:free()
+      gopts.shapes = { [first.name] = { first.shape[1], first.shape[2], opts.size[1], opts.size[2] } }
+      g, info, code = lumen.onnx_graph(path, gopts)
+    end
+  end
+  if not g then return nil, info, code end
+  local built = g:stats()
+  local self = setmetatable({ name = path:match("([^/]+)%.onnx$") or path, file = path,
+                              weights = path, onnx = info, params = info.parameters,
+                              graph_stats = built, macs = built.macs }, Loaded)
+  if opts.graph_only then
+    g:free()
+    self.inputs, self.outputs = info.inputs, info.outputs
+    return self, info
+  end
+  local ctx, err = context_of(opts)
+  if not ctx then
+    g:free()
+    return nil, err
+  end
+  local model, merr = ctx:model(g, opts.passes) -- consumes g
+  if not model then return nil, self.name .. ": " .. merr end
+  self.ctx, self.model = ctx, model
+  self.inputs, self.outputs = model:inputs(), model:outputs()
+  self.stats = model:stats()
+  self.plan = model:plan()
+  return self, info
+end
+
 -- lumen.load_model(name_or_path [, opts]) -> loaded model | nil, msg.
 -- opts: ctx (a lumen.Context) or device (a selector or a Context; default: the best device),
 --   size = {H, W} (or a number, or {D, H, W}), batch = N, config = {...} (more constructor
@@ -98,6 +154,7 @@ function M.load_model(name_or_path, opts)
   opts = opts or {}
   local where, err = M.resolve(name_or_path)
   if not where then return nil, err end
+  if where.onnx then return M.onnx_load(where.file, opts) end
   local ctor
   ctor, err = M.definition(where.file)
   if not ctor then return nil, err end
@@ -135,13 +192,11 @@ function M.load_model(name_or_path, opts)
     return self
   end
 
-  local ctx = opts.ctx or (is_ctx(opts.device) and opts.device) or nil
+  local ctx
+  ctx, err = context_of(opts)
   if not ctx then
-    ctx, err = lumen.context(opts.device)
-    if not ctx then
-      g:free()
-      return nil, err
-    end
+    g:free()
+    return nil, err
   end
   local model, merr = ctx:model(g, opts.passes) -- consumes g
   if not model then return nil, where.name .. ": " .. merr end
@@ -202,5 +257,6 @@ function Loaded:run(inputs)
 end
 
 lumen.load_model = M.load_model
+lumen.onnx_load = M.onnx_load
 M.Loaded = Loaded
 return M

@@ -1,25 +1,41 @@
--- lumen.pipeline: runs a QC workflow over many frames.
+-- lumen.pipeline: runs a QC workflow over many frames with a model package.
 --
 --   local pipeline = require "lumen.pipeline"
---   local res, err = pipeline.run({
+--   local res, err, kind = pipeline.run({
 --     inputs = { "examples/data" },   -- folders, globs ("data/*_f0?.png") or list files
---     model = "angio_qa", device = nil, size = 512, threshold = 0.5,
+--     model = "angio_qa",             -- a package: NAME | DIR | FILE.onnx | FILE.lua (lumen.package)
+--     head = nil,                     -- an explicit head file for the model
+--     device = nil, size = nil,       -- size: N plans the network at N x N (default: the head's)
+--     threshold = nil,                -- segmentation probability threshold (default: the head's)
 --     out = "report",                 -- nil: no files written
---     rules = post.default_rules(),   -- or rules_file = "my_rules.lua" (+ sandbox = true)
+--     rules = nil,                    -- a rule set or {rules=, thresholds=, series=} table, or
+--     rules_file = nil, sandbox = nil,--   a rules file (+ sandbox = true); default: the head's
+--     series_pattern = nil,           -- Lua pattern on file names; default: series = folder
 --     shard = "0/2",                  -- else SLURM / Open MPI environment, else "0/1"
 --     on_record = function(rec) end,  -- called for every record, new or reused
+--     command = "lumen qc ...",       -- recorded in the provenance
 --   })
---   -- res.records (input order), res.summary, res.device, res.model, res.wall_s, res.paths
+--   -- res.records (input order), res.series (verdicts), res.summary, res.notice (weights
+--   -- status words, nil when validated), res.provenance, res.device, res.model, res.wall_s,
+--   -- res.paths
 --
--- Per frame: read (PNG 8/16-bit gray, gray+alpha, RGB(A); or .npy) -> device preprocessing
--- (gray, resize to size x size, min-max to [0,1], (x-0.5)/0.5; one cached pipeline per input
--- shape) -> model -> class probabilities, vessel statistics, thumbnail + overlay -> rules. A
--- frame that fails anywhere becomes a record with status "error" and the batch goes on. Frames
--- whose input hash, model hash and threshold match a finished record in the output folder are
--- not run again: their record is kept (its flags are re-evaluated with the current rules).
+-- Frames arriving one by one (a DICOM listener) use a session instead of run():
+--   local s = assert(pipeline.open(opts)); s:process(path) or s:process_frame(...); s:finish()
+--   s:series_verdicts(records) gives the verdicts of any set of records (one series: see
+--   lumen.series.verdict).
 --
--- Failures of the whole run (no inputs, no device, model does not load) return nil, msg, kind
--- with kind "usage" or "runtime" (the CLI maps them to exit codes 2 and 3).
+-- Per frame: a frame source reads it (PNG 8/16-bit gray, gray+alpha, RGB(A); .npy; or one
+-- frame of a multi-frame input from an added source) -> the head's device preprocessing (one
+-- cached pipeline per input shape) -> the network -> class probabilities (softmax(logits /
+-- temperature)), segmentation statistics, thumbnail + overlay -> rules. A frame that fails
+-- anywhere becomes a record with status "error" and the batch goes on. Frames whose input
+-- hash, frame number, model hash, head hash and threshold match a finished record in the
+-- output folder are not run again: their record is kept (flags re-evaluated with the current
+-- rules). Then frames are grouped into series and each series gets a verdict (lumen.series).
+--
+-- Failures of the whole run return nil, msg, kind with kind "usage" (bad options, a missing
+-- input path, an unknown model, a bad rules file: nothing loaded or written) or "runtime" (no
+-- device, the network fails to load, the report cannot be written): CLI exit codes 2 and 3.
 local lumen = require "lumen"
 local pre = require "lumen.preprocess"
 local post = require "lumen.postprocess"
@@ -53,6 +69,7 @@ function M.glob_match(pattern, name)
 end
 
 local function is_image(name) return M.IMAGE_EXTENSIONS[extension(name)] == true end
+M.extension = extension
 
 local function join(dir, name)
   if dir == "." then return name end
@@ -63,9 +80,11 @@ end
 -- argument order otherwise, duplicates removed). An argument is a folder (its image files), a
 -- pattern with * or ? in its last component, an image file (.png, .npy), or a list file (any
 -- other file: one path per line, '#' comments, paths relative to the list file's folder).
--- A path that does not exist is kept: it becomes an error record. Returns paths, warnings.
+-- A command-line path that does not exist is returned in `missing` (lumen qc refuses to start:
+-- a usage error); a missing path inside a list file is kept (it becomes an error record).
+-- Returns paths, warnings, missing.
 function M.expand_inputs(args)
-  local out, seen, warnings = {}, {}, {}
+  local out, seen, warnings, missing = {}, {}, {}, {}
   local function add(p)
     if not seen[p] then
       seen[p] = true
@@ -111,11 +130,13 @@ function M.expand_inputs(args)
         end
         f:close()
       end
+    elseif not kind then
+      missing[#missing + 1] = a
     else
-      add(a) -- an image file, or a missing path (reported per frame)
+      add(a) -- an image file (or anything a frame source reads)
     end
   end
-  return out, warnings
+  return out, warnings, missing
 end
 
 -- ---- sharding and device choice ----
@@ -208,9 +229,22 @@ function M.progress(enabled)
   return self
 end
 
--- ---- one frame ----
+-- ---- frame sources ----
 
--- Reads a frame file into a device tensor [1, C, H, W] with raw sample values.
+-- A frame source turns one input path into frames. M.sources is tried in order; the first
+-- whose match(path) is true opens the path:
+--   { name = "dicom", match = function(path) -> boolean,
+--     open = function(ctx, path) -> reader | nil, msg }
+--   reader.count   number of frames in the input
+--   reader.multi   true when frames are numbered (records get `frame` = 1..count)
+--   reader:frame(i) -> tensor [1, C, H, W] (raw sample values), info {width=, height=,
+--                      channels=, bit_depth=}, fields (extra record fields: dicom = {...},
+--                      series_key = "..." ...) | nil, msg
+--   reader:close()  (optional)
+-- Another source (DICOM) is added with M.add_source(src): it is tried before the image source.
+-- Its file extensions go into M.IMAGE_EXTENSIONS so that folders list its files.
+
+-- Reads a PNG or .npy file into a device tensor [1, C, H, W] with raw sample values.
 -- Returns tensor, info {width=, height=, channels=, bit_depth=} | nil, msg.
 local function read_frame(ctx, path)
   local ext = extension(path)
@@ -248,50 +282,93 @@ local function read_frame(ctx, path)
   end
   return t, info
 end
+M.read_frame = read_frame
 
--- Runs one frame through preprocessing, the model and post-processing; fills rec. Raises on
--- failure (the caller turns the error into an error record).
-local function run_frame(st, path, rec)
+-- The built-in source: one frame per PNG or .npy file (and the last resort for any path, so
+-- that an unreadable file becomes an error record naming the reason).
+M.image_source = {
+  name = "image",
+  match = function() return true end,
+  open = function(ctx, path)
+    return { count = 1, multi = false, frame = function(_, _) return read_frame(ctx, path) end }
+  end,
+}
+M.sources = { M.image_source }
+
+-- Adds a frame source in front of the others (see above).
+function M.add_source(src)
+  assert(type(src) == "table" and type(src.match) == "function" and type(src.open) == "function",
+    "add_source: needs {name=, match=function, open=function}")
+  table.insert(M.sources, 1, src)
+end
+
+local function source_for(path)
+  for _, src in ipairs(M.sources) do
+    if src.match(path) then return src end
+  end
+  return M.image_source
+end
+
+-- ---- one frame ----
+
+-- Runs one frame tensor through the package's preprocessing, the network and the
+-- post-processing; fills rec. Raises on failure (the caller turns the error into an error
+-- record).
+local function run_frame(st, frame, info, rec)
   local t0 = now_ms()
-  local frame <close>, info = read_frame(st.ctx, path)
-  if not frame then error(info, 0) end
+  local pkg = st.pkg
   rec.width, rec.height, rec.channels, rec.bit_depth = info.width, info.height, info.channels,
     info.bit_depth
   local shape = frame:shape()
   local key = table.concat(shape, "x")
   local p = st.pipelines[key]
   if not p then
-    local steps = {}
-    if shape[2] > 1 then steps[#steps + 1] = { "gray" } end
-    steps[#steps + 1] = { "resize", size = { st.size, st.size } }
-    steps[#steps + 1] = { "minmax" }
-    steps[#steps + 1] = { "scale", a = 2, b = -1 } -- (x - 0.5) / 0.5
-    local perr
-    p, perr = pre.new(st.ctx, shape, steps)
-    if not p then error("preprocessing: " .. tostring(perr), 0) end
+    local ok, perr
+    ok, p, perr = pcall(pre.new, st.ctx, shape, pkg.preprocess)
+    if not ok or not p then error("preprocessing: " .. tostring(ok and perr or p), 0) end
     st.pipelines[key] = p
   end
   local x, xerr = p:run(frame)
   if not x then error("preprocessing: " .. tostring(xerr), 0) end
   local t1 = now_ms()
-  local out, rerr = st.model:run({ image = x })
+  local out, rerr = pkg.loaded:run({ [pkg.input_name] = x })
   if not out then error("inference: " .. tostring(rerr), 0) end
-  local logits, lerr = out.cls_logit:read() -- waits for the device
-  if not logits then error("inference: " .. tostring(lerr), 0) end
+  local seg = pkg.seg_output and out[pkg.seg_output]
+  if pkg.class_output then
+    local logits, lerr = out[pkg.class_output]:read() -- waits for the device
+    if not logits then error("inference: " .. tostring(lerr), 0) end
+    local cls = pkg:classify(logits)
+    rec.class, rec.class_name, rec.score = cls.class, cls.class_name, round(cls.score)
+    rec.margin, rec.acceptable = round(cls.margin), cls.acceptable
+    rec.probabilities = {}
+    for k, v in pairs(cls.probabilities) do rec.probabilities[k] = round(v) end
+  elseif seg then
+    local _, serr = seg:read() -- waits for the device (timing)
+    if serr then error("inference: " .. tostring(serr), 0) end
+  end
   local t2 = now_ms()
-  local cls = post.classify(logits, st.class_names)
-  rec.class, rec.class_name, rec.score = cls.class, cls.class_name, round(cls.score)
-  rec.probabilities = {}
-  for k, v in pairs(cls.probabilities) do rec.probabilities[k] = round(v) end
-  local v = post.vessel_stats(out.seg_logit, st.threshold)
-  rec.vessels = { area_fraction = round(v.area_fraction), pixels = v.pixels,
-    components = v.components, largest_share = round(v.largest_share) }
+  local logits = pkg.seg_activation == "sigmoid"
+  if seg then
+    local v = post.vessel_stats(seg, st.threshold, { logits = logits })
+    rec[pkg.seg_label] = { area_fraction = round(v.area_fraction), pixels = v.pixels,
+      components = v.components, largest_share = round(v.largest_share) }
+  end
   if st.out then
-    local stem = basename(path):gsub("%.[^.]*$", ""):gsub("[^%w_%-]", "_")
-    local rel = "images/" .. stem .. "_" .. rec.input_sha256:sub(1, 8)
-    local thumb, oerr = post.write_images(st.out .. "/" .. rel, x, out.seg_logit, st.threshold)
-    if not thumb then error("writing images: " .. tostring(oerr), 0) end
-    rec.thumbnail, rec.overlay = rel .. "_thumb.png", rel .. "_overlay.png"
+    local stem = basename(rec.input):gsub("%.[^.]*$", ""):gsub("[^%w_%-]", "_")
+    local rel = "images/" .. stem .. (rec.frame and ("_" .. rec.frame) or "") .. "_"
+      .. rec.input_sha256:sub(1, 8)
+    local prefix = st.out .. "/" .. rel
+    if seg and pkg.seg_same_size and x:shape()[2] == 1 then
+      local thumb, oerr = post.write_images(prefix, x, seg, st.threshold,
+        { logits = logits, alpha = 0.45 })
+      if not thumb then error("writing images: " .. tostring(oerr), 0) end
+      rec.thumbnail, rec.overlay = rel .. "_thumb.png", rel .. "_overlay.png"
+    elseif x:shape()[2] == 1 then -- no map to overlay: the frame alone
+      local ok, oerr = lumen.overlay_png(prefix .. "_thumb.png", x, x, { threshold = math.huge,
+        step = math.max(1, x:shape()[3] // 128) })
+      if not ok then error("writing images: " .. tostring(oerr), 0) end
+      rec.thumbnail = rel .. "_thumb.png"
+    end
   end
   local t3 = now_ms()
   rec.ms = { preprocess = round(t1 - t0, 4), inference = round(t2 - t1, 4),
@@ -301,52 +378,126 @@ end
 -- Applies the run's rules to a record (in the sandbox when asked); sets rec.flags and, when a
 -- rule failed, rec.rule_errors.
 local function apply_rules(st, rec)
-  local flags, errors
+  local flags, errors = post.evaluate(st.rules, rec)
   if st.rules_source then
-    flags, errors = require("lumen.sandbox").rules(st.rules_source, st.rules_name, rec)
-    if not flags then flags, errors = { "rule_error:sandbox" }, { errors } end
-  else
-    flags, errors = post.evaluate(st.rules, rec)
+    local sflags, serrors = require("lumen.sandbox").rules(st.rules_source, st.rules_name, rec)
+    if not sflags then sflags, serrors = { "rule_error:sandbox" }, { serrors } end
+    table.move(sflags, 1, #sflags, #flags + 1, flags)
+    table.move(serrors, 1, #serrors, #errors + 1, errors)
   end
   rec.flags = flags
   rec.rule_errors = #errors > 0 and errors or nil
 end
 
--- Loads a rules file: its text for the sandbox, or its rule table (run here).
--- Returns true | nil, msg; sets st.rules or st.rules_source.
-local function load_rules(st, opts)
-  if opts.rules then
-    st.rules = post.normalize_rules(opts.rules)
-    return true
+-- ---- rules ----
+
+-- A rules file returns either a rule set (a list of {name=, check=} or a map name -> check:
+-- it replaces the package's frame rules), or a table with any of
+--   rules = <rule set>          (replaces the package's frame rules)
+--   thresholds = {name = value} (merged over the package's: min_score, min_area, ...,
+--                               series_max_bad_share, series_max_bad_run)
+--   series = function(summary, thresholds) -> verdict, reasons   (not with --sandbox)
+local SPEC_PROBE = [[
+local src, name = ...
+local chunk, err = load(src, "@" .. name, "t")
+if not chunk then error(err, 0) end
+local t = chunk()
+if type(t) ~= "table" then error("rules file must return a table, got " .. type(t), 0) end
+local spec = type(t.thresholds) == "table" or type(t.rules) == "table" or t.series ~= nil
+local th = spec and t.thresholds or nil
+return { spec = spec, thresholds = th, rules = (not spec) or t.rules ~= nil,
+  series = spec and t.series ~= nil }
+]]
+
+local function is_spec(t)
+  return type(t) == "table" and (type(t.thresholds) == "table" or type(t.rules) == "table"
+    or t.series ~= nil)
+end
+
+local function merge_thresholds(st, th, where)
+  if th == nil then return true end
+  if type(th) ~= "table" then return nil, where .. ": 'thresholds' must be a table" end
+  for k, v in pairs(th) do
+    if type(v) ~= "number" then
+      return nil, string.format("%s: threshold '%s' must be a number", where, tostring(k))
+    end
+    st.thresholds[k] = v
   end
-  if not opts.rules_file then
-    st.rules = post.default_rules()
-    return true
-  end
-  local f, err = io.open(opts.rules_file, "rb")
-  if not f then return nil, err end
-  local src = f:read("a")
-  f:close()
-  if opts.sandbox then
-    st.rules_source, st.rules_name = src, opts.rules_file
-    -- check once that the file loads and yields rules, so a broken file fails the run early
-    local flags, ferr = require("lumen.sandbox").rules(src, opts.rules_file, {
-      class = 0, class_name = "diagnostic", score = 1, probabilities = {},
-      vessels = { area_fraction = 0, pixels = 0, components = 0, largest_share = 0 } })
-    if not flags then return nil, "rules " .. opts.rules_file .. ": " .. ferr end
-    return true
-  end
-  local chunk, lerr = load(src, "@" .. opts.rules_file, "t")
-  if not chunk then return nil, lerr end
-  local ok, rules = pcall(chunk)
-  if not ok then return nil, "rules " .. opts.rules_file .. ": " .. tostring(rules) end
-  local nok, list = pcall(post.normalize_rules, rules)
-  if not nok then return nil, opts.rules_file .. ": " .. tostring(list) end
-  st.rules = list
   return true
 end
 
--- ---- the run ----
+-- Loads a rules file or table (see above), before the network is loaded (a broken file is a
+-- usage error). Sets st.rules (host rules replacing the package's; nil: the package's, built
+-- once the network is loaded), st.rules_source (sandboxed rule text), st.series_rule,
+-- st.thresholds, st.rules_sha256. Returns true | nil, msg.
+local function load_rules(st, opts)
+  st.rules_sha256 = "package"
+  if opts.rules then
+    if is_spec(opts.rules) then
+      local ok, err = merge_thresholds(st, opts.rules.thresholds, "rules")
+      if not ok then return nil, err end
+      st.series_rule = opts.rules.series
+      st.rules = opts.rules.rules and post.normalize_rules(opts.rules.rules) or nil
+    else
+      st.rules = post.normalize_rules(opts.rules)
+    end
+    return true
+  end
+  if not opts.rules_file then return true end
+  local path = opts.rules_file
+  local kind = lumen.file_type(path)
+  if kind ~= "file" then
+    return nil, "rules " .. path .. ": " .. (kind and "not a file (a " .. kind .. ")" or "no such file")
+  end
+  local f, err = io.open(path, "rb")
+  if not f then return nil, err end
+  local src = f:read("a")
+  f:close()
+  st.rules_sha256 = sha256.hex(src)
+  if opts.sandbox then
+    local probe, perr = require("lumen.sandbox").run(SPEC_PROBE, "=rules", { args = { src, path },
+      memory = 32 << 20, instructions = 10000000 })
+    if not probe then return nil, "rules " .. path .. ": " .. tostring(perr) end
+    if probe.series then
+      return nil, "rules " .. path .. ": a 'series' function cannot run with --sandbox "
+        .. "(give series thresholds instead)"
+    end
+    local ok, terr = merge_thresholds(st, probe.thresholds, "rules " .. path)
+    if not ok then return nil, terr end
+    if probe.rules then
+      st.rules = {}
+      st.rules_source, st.rules_name = src, path
+      -- check once that the file's rules run, so a broken file fails the run early
+      local flags, ferr = require("lumen.sandbox").rules(src, path, st.sample_record)
+      if not flags then return nil, "rules " .. path .. ": " .. ferr end
+    end
+    return true
+  end
+  local chunk, lerr = load(src, "@" .. path, "t")
+  if not chunk then return nil, lerr end
+  local ok, rules = pcall(chunk)
+  if not ok then return nil, "rules " .. path .. ": " .. tostring(rules) end
+  local list
+  if is_spec(rules) then
+    local mok, merr = merge_thresholds(st, rules.thresholds, "rules " .. path)
+    if not mok then return nil, merr end
+    if rules.series ~= nil and type(rules.series) ~= "function" then
+      return nil, "rules " .. path .. ": 'series' must be a function(summary, thresholds)"
+    end
+    st.series_rule = rules.series
+    if rules.rules ~= nil then list = rules.rules end
+  else
+    list = rules
+  end
+  if list ~= nil then
+    local nok, norm = pcall(post.normalize_rules, list)
+    if not nok then return nil, path .. ": " .. tostring(norm) end
+    st.rules = norm
+  end
+  return true
+end
+
+-- ---- hashes ----
 
 -- SHA-256 of a file, remembered in <cache_dir>/file-sha256.txt by path, size and modification
 -- time (as git's index does), since hashing 14 MB of weights in Lua takes seconds.
@@ -376,7 +527,8 @@ local function cached_file_hash(path, cache_dir)
   return h
 end
 
--- SHA-256 of the model: of its weights file, else of its definition file plus the seed.
+-- SHA-256 of the model: of its weights file (the ONNX file for the ONNX door), else of its
+-- definition file plus the seed.
 local function model_hash(m, cache_dir)
   if m.weights then return cached_file_hash(m.weights, cache_dir) end
   local h, err = sha256.file(m.file)
@@ -384,96 +536,245 @@ local function model_hash(m, cache_dir)
   return sha256.hex(h .. ":random:" .. tostring(m.seed))
 end
 
--- See the header. Returns a result table | nil, msg, kind.
-function M.run(opts)
-  local t_start = now_ms()
-  local st = { size = math.tointeger(opts.size or 512), threshold = opts.threshold or 0.5,
-    pipelines = {}, class_names = opts.class_names or post.CLASS_NAMES, out = opts.out }
-  if not st.size or st.size < 32 or st.size % 32 ~= 0 then
-    return nil, "--size must be a multiple of 32", "usage"
+-- ---- the session ----
+
+local Session = {}
+Session.__index = Session
+
+local function copy_table(t)
+  local c = {}
+  for k, v in pairs(t) do c[k] = type(v) == "table" and copy_table(v) or v end
+  return c
+end
+
+-- A record for one frame of an input, with the run's provenance (a copy per record).
+function Session:new_record(path, frame)
+  return { input = path, frame = frame, model = self.pkg.name, model_sha256 = self.model_sha256,
+    head_sha256 = self.pkg.head_sha256, weights_status = self.pkg.weights_status,
+    device = self.device, threshold = self.threshold, lumen = lumen.version,
+    shard = string.format("%d/%d", self.shard[1], self.shard[2]),
+    provenance = copy_table(self.provenance) }
+end
+
+-- Runs one frame tensor (from any source) and returns its record; the record is added to the
+-- report (when there is one) and passed to opts.on_record. fields: extra record fields (e.g.
+-- dicom = {...}, series_key = "..."); input_sha256: of the input's bytes.
+function Session:process_frame(path, frame_no, tensor, info, input_sha256, fields)
+  local rec = self:new_record(path, frame_no)
+  for k, v in pairs(fields or {}) do rec[k] = v end
+  rec.input_sha256 = input_sha256
+  local ok, err = pcall(run_frame, self, tensor, info, rec)
+  if ok then
+    rec.status = "ok"
+    apply_rules(self, rec)
+  else
+    rec.status, rec.error = "error", tostring(err)
+    rec.class, rec.class_name, rec.score, rec.probabilities = nil, nil, nil, nil
+    rec.margin, rec.acceptable = nil, nil
+    if self.pkg.seg_label then rec[self.pkg.seg_label] = nil end
   end
-  if st.threshold <= 0 or st.threshold >= 1 then
-    return nil, "--threshold must be between 0 and 1", "usage"
+  rec.created = os.date("!%Y-%m-%dT%H:%M:%SZ")
+  self:add(rec)
+  return rec
+end
+
+-- Adds a finished record (new or reused) to the run.
+function Session:add(rec)
+  self.records[#self.records + 1] = rec
+  if self.report then
+    self.report:add(rec)
+    if now_ms() - self.last_flush > 30000 then
+      self.report:flush()
+      self.last_flush = now_ms()
+    end
   end
-  local all, warnings = M.expand_inputs(opts.inputs or {})
-  for _, w in ipairs(warnings) do io.stderr:write("warning: ", w, "\n") end
-  if #all == 0 then return nil, "no input frames", "usage" end
-  local si, sn = M.shard_of(opts.shard, opts.getenv)
-  if not si then return nil, sn, "usage" end
-  local inputs = M.shard_list(all, si, sn)
+  if self.on_record then self.on_record(rec) end
+end
 
-  local ok, rerr = load_rules(st, opts)
-  if not ok then return nil, rerr, "usage" end
+local function error_record(self, path, frame, msg, ih)
+  local rec = self:new_record(path, frame)
+  rec.input_sha256 = ih
+  rec.status, rec.error = "error", tostring(msg)
+  rec.created = os.date("!%Y-%m-%dT%H:%M:%SZ")
+  self:add(rec)
+  return rec
+end
 
-  local ctx, cerr = lumen.context(M.pick_device(opts.device, opts.getenv))
-  if not ctx then return nil, cerr, "runtime" end
-  st.ctx = ctx
-  local m, merr = lumen.load_model(opts.model or "angio_qa", { ctx = ctx, size = { st.size, st.size } })
-  if not m then return nil, "model: " .. tostring(merr), "runtime" end
-  st.model = m
-  local mhash, herr = model_hash(m, ctx:cache_stats().dir)
-  if not mhash then return nil, "model hash: " .. tostring(herr), "runtime" end
-  local device = ctx:device().name
-
-  local rep
-  if st.out then
-    local rp, oerr = report.open(st.out, { suffix = sn > 1 and string.format("-shard%dof%d", si, sn) or "",
-      class_names = st.class_names })
-    if not rp then return nil, oerr, "runtime" end
-    rep = rp
+-- Processes one input path: all its frames (from the first frame source that matches).
+-- Frames whose record from an earlier run still holds (same input bytes, model, head,
+-- threshold) are reused. Returns the list of its records.
+function Session:process(path)
+  local n0 = #self.records
+  local ih, ierr = sha256.file(path)
+  if not ih then
+    error_record(self, path, nil, ierr)
+    return { table.unpack(self.records, n0 + 1) }
   end
-
-  local records = {}
-  local progress = M.progress(opts.progress)
-  local last_flush = now_ms()
-  for k, path in ipairs(inputs) do
-    local rec = { input = path, model = m.name, model_sha256 = mhash, device = device,
-      threshold = st.threshold, lumen = lumen.version, shard = string.format("%d/%d", si, sn) }
-    local ih, ierr = sha256.file(path)
-    local old = ih and rep and rep:lookup(ih, mhash, st.threshold)
-    if old then
-      rec = old
-      rec.input, rec.skipped = path, true
-      apply_rules(st, rec)
-    elseif not ih then
-      rec.status, rec.error = "error", tostring(ierr)
-    else
-      rec.input_sha256 = ih
-      local fok, ferr = pcall(run_frame, st, path, rec)
-      if fok then
-        rec.status = "ok"
-        apply_rules(st, rec)
+  local function reuse(frame)
+    local old = self.report and self.report:lookup(ih, self.model_sha256, self.threshold,
+      { head_sha256 = self.pkg.head_sha256, frame = frame })
+    if not old then return false end
+    old.input, old.skipped = path, true
+    apply_rules(self, old)
+    self:add(old)
+    return true
+  end
+  if reuse(nil) then return { table.unpack(self.records, n0 + 1) } end
+  local src = source_for(path)
+  local reader, rerr = src.open(self.ctx, path)
+  if not reader then
+    error_record(self, path, nil, rerr, ih)
+    return { table.unpack(self.records, n0 + 1) }
+  end
+  for i = 1, reader.count do
+    local fno = reader.multi and i or nil
+    if not (fno and reuse(fno)) then
+      local ok, t, info, fields = pcall(reader.frame, reader, i)
+      if not ok or not t then
+        error_record(self, path, fno, ok and info or t, ih)
       else
-        rec.status, rec.error = "error", tostring(ferr)
-        rec.class, rec.class_name, rec.score, rec.probabilities, rec.vessels = nil, nil, nil, nil, nil
-      end
-      rec.created = os.date("!%Y-%m-%dT%H:%M:%SZ")
-    end
-    records[#records + 1] = rec
-    if rep then
-      rep:add(rec)
-      if now_ms() - last_flush > 30000 then
-        rep:flush()
-        last_flush = now_ms()
+        self:process_frame(path, fno, t, info, ih, fields)
+        if type(t) == "userdata" and t.free then t:free() end
       end
     end
-    if opts.on_record then opts.on_record(rec) end
-    progress.update(k, #inputs, basename(path))
   end
-  progress.finish()
+  if reader.close then reader:close() end
+  return { table.unpack(self.records, n0 + 1) }
+end
 
-  local summary = report.summarize(records, st.class_names)
-  local res = { records = records, summary = summary, device = device, device_index = ctx:device().index,
-    model = m.name, model_sha256 = mhash, shard = { si, sn }, inputs = inputs, all_inputs = all,
-    wall_s = (now_ms() - t_start) / 1000, class_names = st.class_names, ctx = ctx, loaded = m }
-  if rep then
-    local paths, ferr = rep:finish({ title = opts.title or "lumen QC report", model = m.name,
-      model_sha256 = mhash, device = device, created = os.date("%Y-%m-%d %H:%M"),
-      wall_s = res.wall_s, class_names = st.class_names })
+-- The series verdicts of the records so far (or of the given records).
+function Session:series_verdicts(records)
+  local series = require "lumen.series"
+  records = records or self.records
+  series.tag(records, { pattern = self.series_pattern })
+  return series.verdicts(records, { pattern = self.series_pattern, thresholds = self.thresholds,
+    rule = self.series_rule })
+end
+
+-- Ends the run: series verdicts, summary, report files. Returns the result table (see the
+-- header) | nil, msg, "runtime".
+function Session:finish()
+  local recs = self.records
+  local verdicts = self:series_verdicts(recs)
+  local summary = report.summarize(recs, self.pkg.classes)
+  local res = { records = recs, series = verdicts, summary = summary, device = self.device,
+    device_index = self.ctx:device().index, model = self.pkg.name,
+    model_sha256 = self.model_sha256, shard = self.shard, inputs = self.inputs,
+    all_inputs = self.all_inputs, wall_s = (now_ms() - self.t_start) / 1000,
+    class_names = self.pkg.classes, ctx = self.ctx, loaded = self.pkg.loaded, package = self.pkg,
+    notice = self.pkg:notice(), provenance = self.provenance }
+  if self.report then
+    local paths, ferr = self.report:finish({ title = self.title, model = self.pkg.name,
+      model_sha256 = self.model_sha256, device = self.device,
+      created = os.date("%Y-%m-%d %H:%M"), wall_s = res.wall_s, class_names = self.pkg.classes,
+      series = verdicts, notice = res.notice, package = self.pkg:describe(),
+      provenance = self.provenance, seg_label = self.pkg.seg_output and self.pkg.seg_label,
+      rules = self.rule_messages })
     if not paths then return nil, ferr, "runtime" end
     res.paths = paths
   end
   return res
 end
 
+-- Opens a QC session: checks the options, resolves the package and the rules (usage errors:
+-- nothing is loaded or written), then selects the device, loads the network and opens the
+-- report folder. opts as for M.run (inputs aside). Returns a Session | nil, msg, kind.
+function M.open(opts)
+  local pk = require "lumen.package"
+  local st = setmetatable({ t_start = now_ms(), pipelines = {}, out = opts.out, records = {},
+    last_flush = now_ms(), on_record = opts.on_record, title = opts.title or "lumen QC report",
+    series_pattern = opts.series_pattern, shard = opts.shard_pair or { 0, 1 },
+    inputs = opts.inputs_list or {}, all_inputs = opts.all_inputs or {} }, Session)
+  if opts.size ~= nil then
+    local sz = math.tointeger(opts.size)
+    if not sz or sz < 32 or sz % 32 ~= 0 then
+      return nil, "--size must be a multiple of 32, at least 32", "usage"
+    end
+    st.size = sz
+  end
+  if opts.threshold ~= nil and (type(opts.threshold) ~= "number" or opts.threshold <= 0
+      or opts.threshold >= 1) then
+    return nil, "--threshold must be between 0 and 1", "usage"
+  end
+  if st.series_pattern then
+    local ok, perr = require("lumen.series").check_pattern(st.series_pattern)
+    if not ok then return nil, perr, "usage" end
+  end
+  local where, werr, wkind = pk.resolve(opts.model or "angio_qa", opts.head)
+  if not where then return nil, werr, wkind end
+  local head = where.head
+  st.thresholds = {}
+  for k, v in pairs(head and head.thresholds or pk.DEFAULT_THRESHOLDS) do st.thresholds[k] = v end
+  if opts.threshold then st.thresholds.segmentation = opts.threshold end
+  local probs = {}
+  for _, c in ipairs(head and head.classes or {}) do probs[c] = 1 / #head.classes end
+  st.sample_record = { class = 0, class_name = head and head.classes and head.classes[1] or "class_0",
+    score = 1, margin = 1, acceptable = true, probabilities = probs,
+    [head and head.segmentation.label or "mask"] = { area_fraction = 0, pixels = 0, components = 0,
+      largest_share = 0 } }
+  local ok, rerr = load_rules(st, opts)
+  if not ok then return nil, rerr, "usage" end
+  st.threshold = st.thresholds.segmentation
+
+  local ctx, cerr = lumen.context(M.pick_device(opts.device, opts.getenv))
+  if not ctx then return nil, cerr, "runtime" end
+  st.ctx = ctx
+  local pkg, perr, pkind = pk.load(opts.model or "angio_qa", { ctx = ctx, size = st.size,
+    head = opts.head, thresholds = st.thresholds })
+  if not pkg then return nil, perr, pkind end
+  st.pkg = pkg
+  st.thresholds = pkg.thresholds
+  if not st.rules then st.rules = pk.rules(pkg, st.thresholds) end
+  st.rule_messages = {}
+  for _, r in ipairs(st.rules) do st.rule_messages[r.name] = r.message end
+  local mhash, herr = model_hash(pkg.loaded, ctx:cache_stats().dir)
+  if not mhash then return nil, "model hash: " .. tostring(herr), "runtime" end
+  st.model_sha256 = mhash
+  local dev = ctx:device()
+  st.device = dev.name
+  local th = {}
+  for k, v in pairs(st.thresholds) do th[k] = v end
+  st.provenance = { lumen = lumen.version, model = pkg.name, door = pkg.door,
+    model_file = pkg.model_file, model_sha256 = mhash, head_sha256 = pkg.head_sha256,
+    weights_status = pkg.weights_status, temperature = pkg.temperature,
+    device = dev.name, device_index = dev.index, platform = dev.platform, driver = dev.driver,
+    precision = "fp32", rules = opts.rules_file or (opts.rules and "(table)") or "package",
+    rules_sha256 = st.rules_sha256, sandbox = opts.sandbox and true or nil, thresholds = th,
+    series_pattern = st.series_pattern, command = opts.command }
+  if st.out then
+    local si, sn = st.shard[1], st.shard[2]
+    local rp, oerr = report.open(st.out, { suffix = sn > 1 and string.format("-shard%dof%d", si, sn) or "",
+      class_names = pkg.classes })
+    if not rp then return nil, oerr, "runtime" end
+    st.report = rp
+  end
+  return st
+end
+
+-- See the header. Returns a result table | nil, msg, kind.
+function M.run(opts)
+  local all, warnings, missing = M.expand_inputs(opts.inputs or {})
+  for _, w in ipairs(warnings) do io.stderr:write("warning: ", w, "\n") end
+  if #missing > 0 then
+    return nil, "no such file or folder: " .. table.concat(missing, ", "), "usage"
+  end
+  if #all == 0 then return nil, "no input frames", "usage" end
+  local si, sn = M.shard_of(opts.shard, opts.getenv)
+  if not si then return nil, sn, "usage" end
+  local inputs = M.shard_list(all, si, sn)
+  local o = {}
+  for k, v in pairs(opts) do o[k] = v end
+  o.shard_pair, o.inputs_list, o.all_inputs = { si, sn }, inputs, all
+  local st, err, kind = M.open(o)
+  if not st then return nil, err, kind end
+  local progress = M.progress(opts.progress)
+  for k, path in ipairs(inputs) do
+    st:process(path)
+    progress.update(k, #inputs, basename(path))
+  end
+  progress.finish()
+  return st:finish()
+end
+
+M.Session = Session
 return M

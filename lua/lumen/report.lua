@@ -4,13 +4,17 @@
 --   local r = report.open("report")           -- loads report/report.jsonl from an earlier run
 --   local old = r:lookup(input_sha, model_sha, threshold)   -- a finished record, or nil
 --   r:add(record); r:flush()                  -- JSONL checkpoint
---   r:finish(info)                            -- report.jsonl, report.csv, report.html
+--   r:finish(info)                            -- report.{jsonl,csv,html}, series.{jsonl,csv}
 --
 -- Files in the output folder (a sharded run adds "-shard<i>of<n>" before the extension):
 --   report.jsonl  one JSON record per frame, in input order (fields: see README "Reports")
---   report.csv    one row per frame: class, probabilities, vessel statistics, flags, timings
---   report.html   a static page: summary per class, sortable frame table with thumbnails that
---                 link to overlays; no network resources
+--   report.csv    one row per frame: class, probabilities, segmentation statistics, flags,
+--                 timings, weights status; a "# NOTICE" first line when the weights are not
+--                 validated
+--   series.jsonl  one verdict per series (lumen.series), series.csv the same as rows
+--   report.html   a static page (lumen.report_html): weights notice, provenance, series
+--                 verdicts with thumbnail strips and probability plots, score histogram,
+--                 summary per class, sortable frame table; no network resources
 --   images/       <stem>_<hash8>_thumb.png and _overlay.png per frame
 -- Every file is written to a temporary name in the same folder and renamed over the old one,
 -- so a crash leaves either the old or the new file, never half of one.
@@ -50,12 +54,33 @@ local function csv_field(v)
   return v
 end
 
--- CSV text with a header row. columns: list of {name, function(record) -> value}.
-function M.csv(records, columns)
+-- CSV text with a header row, one row per record. records: a list of tables; columns: a
+-- non-empty list of {header, function(record) -> value} (a value that is a list is joined with
+-- ";"; nil is an empty field; a function that raises gives an empty field). opts.comment: lines
+-- written first, each prefixed with "# " (readers that do not skip comments see them as rows).
+-- Wrong arguments raise (a mistake should not silently write an empty CSV).
+function M.csv(records, columns, opts)
+  if type(records) ~= "table" then
+    error("report.csv: records must be a list of records, got " .. type(records), 2)
+  end
+  if type(columns) ~= "table" or #columns == 0 then
+    error("report.csv: columns must be a non-empty list of {header, function(record)}", 2)
+  end
+  for i, c in ipairs(columns) do
+    if type(c) ~= "table" or type(c[1]) ~= "string" or type(c[2]) ~= "function" then
+      error(string.format("report.csv: column %d must be {header, function(record)}", i), 2)
+    end
+  end
+  for i, r in ipairs(records) do
+    if type(r) ~= "table" then
+      error(string.format("report.csv: record %d is a %s, not a table", i, type(r)), 2)
+    end
+  end
   local lines = {}
+  for _, c in ipairs(opts and opts.comment or {}) do lines[#lines + 1] = "# " .. c end
   local head = {}
   for i, c in ipairs(columns) do head[i] = csv_field(c[1]) end
-  lines[1] = table.concat(head, ",")
+  lines[#lines + 1] = table.concat(head, ",")
   for _, r in ipairs(records) do
     local row = {}
     for i, c in ipairs(columns) do
@@ -77,27 +102,39 @@ local function get(r, ...)
 end
 M.get = get
 
--- The standard roll-up columns for records with the given class names.
-function M.csv_columns(class_names)
+-- The standard roll-up columns for records with the given class names. opts.seg_label: the
+-- record field of segmentation statistics (the package's label, e.g. "vessels"; nil: none).
+function M.csv_columns(class_names, opts)
+  opts = opts or {}
   local cols = {
     { "input", function(r) return r.input end },
+    { "frame", function(r) return get(r, "frame") end },
+    { "series", function(r) return get(r, "series") end },
     { "status", function(r) return r.status end },
     { "class", function(r) return get(r, "class") end },
     { "class_name", function(r) return get(r, "class_name") end },
+    { "acceptable", function(r) return get(r, "acceptable") end },
     { "score", function(r) return get(r, "score") end },
+    { "margin", function(r) return get(r, "margin") end },
   }
-  for _, name in ipairs(class_names) do
+  for _, name in ipairs(class_names or {}) do
     cols[#cols + 1] = { "p_" .. name, function(r) return get(r, "probabilities", name) end }
   end
+  local lbl = opts.seg_label
+  if lbl then
+    for _, f in ipairs({ "area_fraction", "components", "largest_share" }) do
+      cols[#cols + 1] = { lbl .. "_" .. f, function(r) return get(r, lbl, f) end }
+    end
+  end
   for _, c in ipairs({
-    { "vessel_area_fraction", function(r) return get(r, "vessels", "area_fraction") end },
-    { "vessel_components", function(r) return get(r, "vessels", "components") end },
-    { "vessel_largest_share", function(r) return get(r, "vessels", "largest_share") end },
     { "flags", function(r) return get(r, "flags") end },
     { "preprocess_ms", function(r) return get(r, "ms", "preprocess") end },
     { "inference_ms", function(r) return get(r, "ms", "inference") end },
     { "postprocess_ms", function(r) return get(r, "ms", "postprocess") end },
     { "input_sha256", function(r) return get(r, "input_sha256") end },
+    { "model", function(r) return get(r, "model") end },
+    { "model_sha256", function(r) return get(r, "model_sha256") end },
+    { "weights_status", function(r) return get(r, "weights_status") end },
     { "error", function(r) return get(r, "error") end },
   }) do cols[#cols + 1] = c end
   return cols
@@ -106,30 +143,38 @@ end
 -- ---- summary ----
 
 -- Counts over records: ok / failed / skipped, per class {count, flagged, mean score, mean
--- vessel fraction}, flagged frames. class_names gives the order of the per-class rows.
-function M.summarize(records, class_names)
+-- segmentation area fraction}, flagged frames, frames with no class (segmentation-only
+-- models). class_names gives the order of the per-class rows; seg_label the record field of
+-- segmentation statistics (default "vessels").
+function M.summarize(records, class_names, seg_label)
+  seg_label = seg_label or "vessels"
   local s = { total = #records, ok = 0, failed = 0, skipped = 0, flagged = 0, classes = {},
-    flag_counts = {} }
-  for i, name in ipairs(class_names or {}) do
-    s.classes[i] = { class = i - 1, name = name, count = 0, flagged = 0, score_sum = 0, vessel_sum = 0 }
+    flag_counts = {}, unclassified = 0, not_acceptable = 0 }
+  local function new_class(i, name)
+    return { class = i, name = name, count = 0, flagged = 0, score_sum = 0, area_sum = 0 }
   end
+  for i, name in ipairs(class_names or {}) do s.classes[i] = new_class(i - 1, name) end
   for _, r in ipairs(records) do
     if r.status == "ok" then
       s.ok = s.ok + 1
       if r.skipped then s.skipped = s.skipped + 1 end
-      local c = s.classes[(r.class or 0) + 1]
-      if not c then
-        c = { class = r.class, name = r.class_name, count = 0, flagged = 0, score_sum = 0, vessel_sum = 0 }
-        s.classes[(r.class or 0) + 1] = c
-      end
-      c.count = c.count + 1
-      c.score_sum = c.score_sum + (r.score or 0)
-      c.vessel_sum = c.vessel_sum + (get(r, "vessels", "area_fraction") or 0)
       local flags = get(r, "flags") or {}
-      if #flags > 0 then
-        s.flagged = s.flagged + 1
-        c.flagged = c.flagged + 1
+      local c
+      if math.type(r.class) == "integer" and r.class >= 0 then
+        c = s.classes[r.class + 1]
+        if not c then
+          c = new_class(r.class, r.class_name)
+          s.classes[r.class + 1] = c
+        end
+        c.count = c.count + 1
+        c.score_sum = c.score_sum + (tonumber(r.score) or 0)
+        c.area_sum = c.area_sum + (tonumber(get(r, seg_label, "area_fraction")) or 0)
+        if #flags > 0 then c.flagged = c.flagged + 1 end
+      else
+        s.unclassified = s.unclassified + 1
       end
+      if r.acceptable == false then s.not_acceptable = s.not_acceptable + 1 end
+      if #flags > 0 then s.flagged = s.flagged + 1 end
       for _, f in ipairs(flags) do s.flag_counts[f] = (s.flag_counts[f] or 0) + 1 end
     else
       s.failed = s.failed + 1
@@ -137,131 +182,21 @@ function M.summarize(records, class_names)
   end
   for _, c in pairs(s.classes) do
     c.mean_score = c.count > 0 and c.score_sum / c.count or nil
-    c.mean_vessels = c.count > 0 and c.vessel_sum / c.count or nil
+    c.mean_area = c.count > 0 and c.area_sum / c.count or nil
+    c.mean_vessels = c.mean_area -- the name of earlier versions
   end
   return s
 end
 
 -- ---- HTML ----
 
-local function esc(s)
-  return (tostring(s):gsub("[&<>\"']", { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;",
-    ['"'] = "&quot;", ["'"] = "&#39;" }))
-end
-M.html_escape = esc
-
-local function fmt(x, f)
-  if type(x) ~= "number" then return "" end
-  return string.format(f or "%.3f", x)
-end
-
-local CSS = [[
-body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
-h1{font-size:1.4em;margin:0 0 .3em}
-.meta{color:#555;margin-bottom:1em}
-table{border-collapse:collapse;margin-bottom:1.5em}
-th,td{border:1px solid #ccc;padding:3px 7px;text-align:left;vertical-align:middle}
-th{background:#f0f0f0}
-table.frames th{cursor:pointer;user-select:none}
-table.frames th:hover{background:#e0e6f0}
-td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-tr.flagged td{background:#fff6e0}
-tr.error td{background:#fde8e8}
-img.thumb{width:96px;height:96px;image-rendering:pixelated;display:block}
-.flag{display:inline-block;background:#f5d08a;border-radius:3px;padding:0 4px;margin:1px;font-size:12px}
-.err{color:#a00}
-]]
-
--- Sorts the frame table by a column's data-v values (numbers numerically); a second click
--- reverses. Rows keep their thumbnails (they are moved, not rebuilt).
-local JS = [[
-document.querySelectorAll("table.frames th[data-k]").forEach(function (th, col) {
-  th.addEventListener("click", function () {
-    var tb = th.closest("table").tBodies[0], rows = Array.prototype.slice.call(tb.rows);
-    var idx = th.cellIndex, dir = th.dataset.dir === "asc" ? -1 : 1;
-    th.dataset.dir = dir === 1 ? "asc" : "desc";
-    rows.sort(function (a, b) {
-      var x = a.cells[idx].dataset.v, y = b.cells[idx].dataset.v;
-      var nx = parseFloat(x), ny = parseFloat(y);
-      if (!isNaN(nx) && !isNaN(ny)) return (nx - ny) * dir;
-      return String(x).localeCompare(String(y)) * dir;
-    });
-    rows.forEach(function (r) { tb.appendChild(r); });
-  });
-});
-]]
-
--- The report page. info: {title=, model=, model_sha256=, device=, class_names=, created=,
--- wall_s=}. Image paths in records are relative to the page's folder.
+-- The report page (lumen.report_html): M.html(records, info).
 function M.html(records, info)
-  local names = info.class_names or {}
-  local s = M.summarize(records, names)
-  local o = {}
-  local function w(...) for _, v in ipairs({ ... }) do o[#o + 1] = v end end
-  w("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>",
-    esc(info.title or "lumen QC report"), "</title>\n<style>", CSS, "</style></head><body>\n")
-  w("<h1>", esc(info.title or "lumen QC report"), "</h1>\n<div class=\"meta\">model <b>",
-    esc(info.model or "?"), "</b> (sha256 ", esc((info.model_sha256 or "?"):sub(1, 12)),
-    "…) on <b>", esc(info.device or "?"), "</b>", info.created and (", " .. esc(info.created)) or "",
-    " — ", s.total, " frames: ", s.ok, " ok (", s.skipped, " from an earlier run), ", s.failed,
-    " failed, ", s.flagged, " flagged",
-    info.wall_s and string.format(", %.1f s", info.wall_s) or "", "</div>\n")
+  return require("lumen.report_html").html(records, info)
+end
 
-  w("<h2>Summary per class</h2>\n<table class=\"summary\"><thead><tr><th>class</th><th>frames</th>",
-    "<th>flagged</th><th>mean score</th><th>mean vessel fraction</th></tr></thead><tbody>\n")
-  for i = 1, math.max(#names, #s.classes) do
-    local c = s.classes[i]
-    if c then
-      w("<tr><td>", esc(c.name or ("class_" .. (i - 1))), "</td><td class=\"num\">", c.count,
-        "</td><td class=\"num\">", c.flagged, "</td><td class=\"num\">", fmt(c.mean_score),
-        "</td><td class=\"num\">", fmt(c.mean_vessels, "%.4f"), "</td></tr>\n")
-    end
-  end
-  w("<tr><td>failed</td><td class=\"num\">", s.failed, "</td><td></td><td></td><td></td></tr>\n")
-  w("</tbody></table>\n")
-
-  w("<h2>Frames</h2>\n<p>Click a column header to sort; click a thumbnail for the vessel overlay.</p>\n",
-    "<table class=\"frames\"><thead><tr><th>image</th><th data-k=\"input\">input</th>",
-    "<th data-k=\"class\">class</th><th data-k=\"score\">score</th>")
-  for _, n in ipairs(names) do w("<th data-k=\"p\">p(", esc(n:gsub("_", " ")), ")</th>") end
-  w("<th data-k=\"vf\">vessel fraction</th><th data-k=\"vc\">components</th>",
-    "<th data-k=\"flags\">flags</th><th data-k=\"ms\" title=\"preprocess / inference / postprocess\">ms</th></tr></thead><tbody>\n")
-  for _, r in ipairs(records) do
-    local flags = get(r, "flags") or {}
-    local cls = r.status == "ok" and "frame" .. (#flags > 0 and " flagged" or "") or "frame error"
-    w("<tr class=\"", cls, "\">")
-    if r.thumbnail and r.overlay then
-      w("<td><a href=\"", esc(r.overlay), "\"><img class=\"thumb\" src=\"", esc(r.thumbnail),
-        "\" alt=\"", esc(r.input), "\"></a></td>")
-    else
-      w("<td></td>")
-    end
-    w("<td data-v=\"", esc(r.input), "\" title=\"", esc(r.input), "\">",
-      esc(r.input:match("([^/]*)$")), "</td>")
-    if r.status == "ok" then
-      w("<td data-v=\"", esc(r.class), "\">", esc(r.class_name or r.class), "</td>")
-      w("<td class=\"num\" data-v=\"", fmt(r.score, "%.6f"), "\">", fmt(r.score), "</td>")
-      for _, n in ipairs(names) do
-        local p = get(r, "probabilities", n)
-        w("<td class=\"num\" data-v=\"", fmt(p, "%.6f"), "\">", fmt(p), "</td>")
-      end
-      local v = get(r, "vessels") or {}
-      w("<td class=\"num\" data-v=\"", fmt(v.area_fraction, "%.6f"), "\">", fmt(v.area_fraction, "%.4f"),
-        "</td><td class=\"num\" data-v=\"", esc(v.components or ""), "\">", esc(v.components or ""), "</td>")
-      w("<td data-v=\"", #flags, "\">")
-      for _, f in ipairs(flags) do w("<span class=\"flag\">", esc(f), "</span>") end
-      local ms = get(r, "ms") or {}
-      local total = (ms.preprocess or 0) + (ms.inference or 0) + (ms.postprocess or 0)
-      w("</td><td class=\"num\" data-v=\"", fmt(total, "%.1f"), "\">", r.skipped and "(earlier run) " or "",
-        fmt(ms.preprocess, "%.0f"), " / ", fmt(ms.inference, "%.0f"), " / ", fmt(ms.postprocess, "%.0f"),
-        "</td>")
-    else
-      w("<td data-v=\"~\" colspan=\"", 6 + #names, "\" class=\"err\">error: ", esc(r.error or "?"), "</td>")
-    end
-    w("</tr>\n")
-  end
-  w("</tbody></table>\n<script>", JS, "</script>\n</body></html>\n")
-  return table.concat(o)
+function M.html_escape(s)
+  return require("lumen.report_html").escape(s)
 end
 
 -- ---- the report object ----
@@ -285,6 +220,8 @@ function M.open(dir, opts)
     jsonl = dir .. "/report" .. suffix .. ".jsonl",
     csv = dir .. "/report" .. suffix .. ".csv",
     html = dir .. "/report" .. suffix .. ".html",
+    series_jsonl = dir .. "/series" .. suffix .. ".jsonl",
+    series_csv = dir .. "/series" .. suffix .. ".csv",
   }
   -- finished records of earlier runs: this file's, and those of other shardings of the batch
   -- (report.jsonl, report-shard*.jsonl), so changing the shard count loses no work
@@ -300,7 +237,7 @@ function M.open(dir, opts)
       for line in f:lines() do
         local r = json.decode(line)
         if type(r) == "table" and r.status == "ok" and r.input_sha256 and r.model_sha256 then
-          local key = r.input_sha256 .. "/" .. r.model_sha256 .. "/" .. tostring(r.threshold)
+          local key = M.reuse_key(r.input_sha256, r.model_sha256, r.threshold, r)
           self.previous[key] = self.previous[key] or r
         end
       end
@@ -310,10 +247,24 @@ function M.open(dir, opts)
   return self
 end
 
+-- The key under which a finished record is reused: input bytes, frame number (multi-frame
+-- inputs), model weights, package head and segmentation threshold.
+function M.reuse_key(input_sha, model_sha, threshold, extra)
+  extra = extra or {}
+  return table.concat({ input_sha, tostring(extra.frame or ""), model_sha,
+    tostring(extra.head_sha256 or ""), tostring(threshold) }, "/")
+end
+
+-- The identity of a record within one report: its input path and frame number.
+function M.record_key(rec)
+  return tostring(rec.input) .. (rec.frame and ("#" .. tostring(rec.frame)) or "")
+end
+
 -- A finished record of an earlier run for the same input bytes, model and threshold (whose
--- images still exist), or nil.
-function Report:lookup(input_sha, model_sha, threshold)
-  local r = self.previous[input_sha .. "/" .. model_sha .. "/" .. tostring(threshold)]
+-- images still exist), or nil. extra: {head_sha256=, frame=} (nil fields match records without
+-- them).
+function Report:lookup(input_sha, model_sha, threshold, extra)
+  local r = self.previous[M.reuse_key(input_sha, model_sha, threshold, extra)]
   if not r then return nil end
   local lumen = require "lumen"
   for _, k in ipairs({ "thumbnail", "overlay" }) do
@@ -324,14 +275,15 @@ function Report:lookup(input_sha, model_sha, threshold)
   return r
 end
 
--- Adds (or replaces, for the same input path) a record.
+-- Adds (or replaces, for the same input path and frame) a record.
 function Report:add(rec)
-  local i = self.by_input[rec.input]
+  local key = M.record_key(rec)
+  local i = self.by_input[key]
   if i then
     self.records[i] = rec
   else
     self.records[#self.records + 1] = rec
-    self.by_input[rec.input] = #self.records
+    self.by_input[key] = #self.records
   end
 end
 
@@ -347,14 +299,31 @@ function Report:flush()
   return M.write_atomic(self.paths.jsonl, table.concat(lines, "\n") .. (#lines > 0 and "\n" or ""))
 end
 
--- Writes report.jsonl, report.csv and report.html. info as for M.html.
+-- Series verdicts as JSON Lines text (lumen.series.verdict tables).
+function M.series_jsonl(verdicts)
+  local lines = {}
+  for i, v in ipairs(verdicts or {}) do lines[i] = json.encode(v) end
+  return table.concat(lines, "\n") .. (#lines > 0 and "\n" or "")
+end
+
+-- Writes report.jsonl, report.csv, series.jsonl, series.csv and report.html (with the suffix
+-- of a sharded run). info as for M.html (info.series: the verdicts; info.notice: the weights
+-- status words, also a comment line at the top of both CSV files).
 -- Returns the paths table | nil, msg.
 function Report:finish(info)
   info = info or {}
   info.class_names = info.class_names or self.class_names
   local ok, err = self:flush()
   if not ok then return nil, err end
-  ok, err = M.write_atomic(self.paths.csv, M.csv(self.records, M.csv_columns(info.class_names)))
+  local comment = info.notice and { info.notice } or nil
+  ok, err = M.write_atomic(self.paths.csv, M.csv(self.records,
+    M.csv_columns(info.class_names, { seg_label = info.seg_label }), { comment = comment }))
+  if not ok then return nil, err end
+  local sv = info.series or {}
+  ok, err = M.write_atomic(self.paths.series_jsonl, M.series_jsonl(sv))
+  if not ok then return nil, err end
+  ok, err = M.write_atomic(self.paths.series_csv, M.csv(sv, require("lumen.series").csv_columns(),
+    { comment = comment }))
   if not ok then return nil, err end
   ok, err = M.write_atomic(self.paths.html, M.html(self.records, info))
   if not ok then return nil, err end

@@ -107,14 +107,14 @@ local function parse_size(s)
   return { tonumber(h), tonumber(w) }
 end
 
--- Loads a model for ctx: an .onnx file through lumen.onnx_load, anything else through
+-- Loads a model for ctx: an .onnx file through lumen.onnx_graph, anything else through
 -- lumen.load_model (lumen.models). Returns {model=, inputs=, outputs=, stats=, name=} | nil, msg.
 local function load(ctx, spec, size, batch, seed, weights)
   if spec:match("%.onnx$") then
-    if not lumen.onnx_load then
-      return nil, "this build has no ONNX front door (lumen.onnx_load)"
+    if not lumen.onnx_graph then
+      return nil, "this build has no ONNX front door (lumen.onnx_graph)"
     end
-    local g, info = lumen.onnx_load(spec)
+    local g, info = lumen.onnx_graph(spec)
     if not g then return nil, info end
     -- a size or batch other than the file's: load again with the first input's shape replaced
     local first = info.inputs and info.inputs[1]
@@ -123,7 +123,7 @@ local function load(ctx, spec, size, batch, seed, weights)
                      size and size[2] or first.shape[4] }
       if want[1] ~= first.shape[1] or want[3] ~= first.shape[3] or want[4] ~= first.shape[4] then
         g:free()
-        g, info = lumen.onnx_load(spec, { shapes = { [first.name] = want } })
+        g, info = lumen.onnx_graph(spec, { shapes = { [first.name] = want } })
         if not g then return nil, info end
       end
     end

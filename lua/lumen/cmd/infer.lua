@@ -107,7 +107,7 @@ function M.run(args)
     arrays[name], shapes[name] = a, a.shape
   end
 
-  local g, info, code = lumen.onnx_load(model, { shapes = shapes })
+  local g, info, code = lumen.onnx_graph(model, { shapes = shapes })
   if not g then
     if code == "LUMEN_EINVAL" then return cli.usage_error("infer", info) end
     return cli.runtime_error("infer", info)

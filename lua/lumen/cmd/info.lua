@@ -51,7 +51,7 @@ end
 -- An ONNX file: what `lumen infer --info` prints, then the passes and the memory plan on the
 -- device (its own input sizes; the file's fixed dims).
 local function onnx_info(path, opts)
-  local g, info, code = lumen.onnx_load(path)
+  local g, info, code = lumen.onnx_graph(path)
   if not g then
     if code == "LUMEN_EINVAL" then return cli.usage_error("info", info) end
     return cli.runtime_error("info", info)

@@ -1,7 +1,7 @@
 /*
- * onnx_internal.h - what the ONNX importer's files share: onnx.c (pre-scan, parsing,
- * validation, initializers, host-side folding, the import driver) and onnx_ops.c (one mapping
- * function per ONNX op).
+ * values.h - the ONNX importer's values, nodes and import state, and the helper library shared
+ * by the mappers (ops_*.c), the host folding (fold.c) and the driver (import.c); values.c
+ * implements it. Below it: tensor.h. Nothing here knows about particular ops.
  *
  * Values. Every ONNX value name maps to one ox_val. A value is either known on the host
  * ('host' set: initializers, Constant nodes, folded shape arithmetic, Shape of anything, since
@@ -12,26 +12,18 @@
  * Names in messages: every error names the node as "node 'name' (OpType)" or, for unnamed
  * nodes, "node #index (OpType)", then the reason.
  */
-#ifndef LUMEN_ONNX_INTERNAL_H
-#define LUMEN_ONNX_INTERNAL_H
+#ifndef LUMEN_ONNX_VALUES_H
+#define LUMEN_ONNX_VALUES_H
 
+#include <stddef.h>
 #include <stdint.h>
 
-#include "internal.h"
-#include "onnx.pb-c.h"
+#include "onnx/tensor.h"
 
 #define OX_MAX_IO 64 /* inputs or outputs of one node that we import */
 #define OX_MAX_RANK                                                                                \
     8 /* ONNX ranks we accept; above LUMEN_MAX_DIMS only through Reshape and                       \
          Transpose (window partitioning), see ox_val.wide */
-
-/* A tensor known at load time. Exactly one of f / i is non-NULL (i when is_int). */
-typedef struct ox_host {
-    int is_int;
-    lumen_shape shape;
-    float *f;
-    int64_t *i;
-} ox_host;
 
 typedef struct ox_val {
     const char *name; /* borrowed from the ModelProto */
@@ -49,7 +41,18 @@ typedef struct ox_val {
     int64_t wide[OX_MAX_RANK];
 } ox_val;
 
-typedef struct ox_ctx ox_ctx;
+/* The value table: ONNX names to values, open addressing. */
+typedef struct ox_table {
+    ox_val *vals;
+    int n, cap;
+    int *slot; /* index into vals, -1 empty */
+    int nslot; /* power of two, > 2 * cap */
+} ox_table;
+
+/* The value named name, or NULL (also for NULL or ""). */
+ox_val *lumen__ox_find(const ox_table *t, const char *name);
+/* Adds name (must be new; borrowed); NULL when the table is full. */
+ox_val *lumen__ox_add(ox_table *t, const char *name);
 
 /* One node as the mappers see it: inputs resolved (NULL for an absent optional input). */
 typedef struct ox_node {
@@ -61,29 +64,17 @@ typedef struct ox_node {
     char label[192];            /* "node 'conv1' (Conv)" */
 } ox_node;
 
-typedef lumen_status (*ox_map_fn)(ox_ctx *c, ox_node *n);
-
-/* One row of the op table: op type, the opset range it covers, the mapper. */
-typedef struct ox_op {
-    const char *type;
-    int since, until; /* opsets [since, until] of the default domain */
-    ox_map_fn map;
-} ox_op;
-
-/* The op table (onnx_ops.c); NULL when the type is unknown or outside the opset range. *known
- * (may be NULL) is set when the type exists in some other opset range. */
-const ox_op *lumen__ox_find_op(const char *type, int opset, int *known);
-
-/* ---- import state and helpers (onnx.c) ---- */
+/* The import state. */
+typedef struct ox_ctx ox_ctx;
 struct ox_ctx {
-    lumen_graph *g;
-    int opset;
-    int64_t max_elements;
+    lumen_graph *g;       /* the graph being built */
+    int opset;            /* of the default domain */
+    int64_t max_elements; /* the most elements of one tensor */
     const Onnx__NodeProto *const *nodes;
     int n_nodes;
-    int *skip; /* nodes consumed by a fused pattern (their outputs never exist) */
-    lumen_status st;
-    char *err;
+    ox_table t;      /* every value the file can name */
+    lumen_status st; /* the first failure (sticky) */
+    char *err;       /* its message */
     size_t errlen;
 };
 
@@ -102,13 +93,9 @@ const char *lumen__ox_attr_str(const ox_node *n, const char *name, const char *d
  * -2 when longer than cap. */
 int lumen__ox_attr_ints(const ox_node *n, const char *name, int64_t *out, int cap);
 
-/* Host values. A new host tensor of shape s (zeroed); NULL when out of memory or larger than
- * max_elements (the message is set in both cases). */
+/* A new host tensor of shape s (zeroed); NULL when out of memory or larger than max_elements
+ * (the message is set in both cases). */
 ox_host *lumen__ox_host_new(ox_ctx *c, const ox_node *n, int is_int, const lumen_shape *s);
-void lumen__ox_host_free(ox_host *h);
-/* Element k of h as double / int64 (floats truncate toward zero). */
-double lumen__ox_host_get(const ox_host *h, int64_t k);
-int64_t lumen__ox_host_geti(const ox_host *h, int64_t k);
 /* The value of input i as a constant integer list (any numeric type, rank <= 1); returns the
  * count or fails with a message when the input is not constant or longer than cap. */
 lumen_status lumen__ox_const_ints(ox_ctx *c, const ox_node *n, int i, int64_t *out, int cap,
@@ -140,22 +127,10 @@ int lumen__ox_const(ox_ctx *c, const ox_node *n, const char *suffix, const lumen
 /* A graph value for x reshaped to s (no node when the shape is already s). */
 int lumen__ox_reshape(ox_ctx *c, const ox_node *n, const char *suffix, int x, const lumen_shape *s);
 
-/* Host folding of shape arithmetic (onnx.c): evaluates n when every input is a host value and
- * the op is one we fold. *done is 0 when the op is not foldable (the mapper runs instead). */
-lumen_status lumen__ox_fold(ox_ctx *c, ox_node *n, int *done);
-
-/* Converts TensorProto t to a host tensor after checking it (no external data, dims >= 0,
- * element count <= max_elements and matching the data). what names it in messages. */
-lumen_status lumen__ox_tensor(const Onnx__TensorProto *t, const char *what, int64_t max_elements,
-                              ox_host **out, char *err);
-/* Slice parameters of Slice node n applied to shape x: attributes before opset 10, constant
- * inputs from 10, normalised as ONNX clamps them. */
-lumen_status lumen__ox_slice_params(ox_ctx *c, const ox_node *n, const lumen_shape *x,
-                                    lumen_slice_params *p);
-/* Output shape of Reshape, Flatten, Squeeze or Unsqueeze node n on an input of extents
- * x[0..xr): writes up to OX_MAX_RANK extents to out and the rank to *outr. */
-lumen_status lumen__ox_reshape_shape(ox_ctx *c, const ox_node *n, const int64_t *x, int xr,
-                                     int64_t *out, int *outr);
+/* "node 'name' (Op)" or "node #index (Op)" into buf. */
+void lumen__ox_node_label(const Onnx__NodeProto *p, int index, char *buf, size_t len);
+/* Node i of the graph with its inputs resolved through the table. */
+void lumen__ox_node_fill(ox_ctx *c, int i, ox_node *n);
 
 /* Normalises an axis in [-rank, rank) to [0, rank); fails naming the node otherwise. */
 lumen_status lumen__ox_axis(ox_ctx *c, const ox_node *n, int64_t axis, int rank, int *out);

@@ -1,0 +1,55 @@
+/*
+ * map.h - what the ONNX mappers share: the op table's row type, the two halves of the table
+ * (ops_nn.c: compute ops; ops_layout.c: layout, indexing and host-only ops) and the helpers in
+ * map.c. Used by the mappers and by import.c, which looks ops up; below it: values.h, rules.h.
+ *
+ * A mapper reads its node's attributes (with the opset-dependent places they live in), checks
+ * their ranges and adds the lumen ops that compute it. The driver checks that the first
+ * 'min_in' inputs are present before calling it, so mappers read those without checking.
+ * Integer attributes that end up in lumen's int params are bounded to OX_INT_MAX so that no
+ * conversion overflows.
+ */
+#ifndef LUMEN_ONNX_MAP_H
+#define LUMEN_ONNX_MAP_H
+
+#include "onnx/rules.h"
+
+#define OX_INT_MAX (1 << 24)
+
+typedef lumen_status (*ox_map_fn)(ox_ctx *c, ox_node *n);
+
+/* One row of the op table: op type, the opset range it covers, the inputs that must be
+ * present, the mapper. A table ends with a row whose type is NULL. */
+typedef struct ox_op {
+    const char *type;
+    int since, until; /* opsets [since, until] of the default domain */
+    int min_in;
+    ox_map_fn map;
+} ox_op;
+
+extern const ox_op lumen__ox_ops_nn[];
+extern const ox_op lumen__ox_ops_layout[];
+
+/* Graph value of input i: -1 when absent, -2 after a failure (the message is set). */
+int lumen__ox_in(ox_ctx *c, ox_node *n, int i);
+/* Static shape of input i, NULL when absent. */
+const lumen_shape *lumen__ox_in_shape(ox_ctx *c, ox_node *n, int i);
+/* Fails naming the first of inputs 0..k-1 that is absent. */
+lumen_status lumen__ox_need(ox_ctx *c, ox_node *n, int k);
+/* Adds op d and makes it output 0 of n. */
+lumen_status lumen__ox_emit(ox_ctx *c, ox_node *n, const lumen_opdesc *d, int n_in, const int *in);
+
+/* Spatial attributes of a window op with nsp spatial axes. */
+typedef struct ox_spatial {
+    int nsp;
+    int k[3], stride[3], dil[3], pad0[3], pad1[3];
+    char auto_pad[32];
+} ox_spatial;
+/* Reads kernel_shape (or takes kfrom), strides, dilations, pads, auto_pad for nsp axes. */
+lumen_status lumen__ox_spatial(ox_ctx *c, ox_node *n, int nsp, const int64_t *kfrom, ox_spatial *s);
+/* auto_pad for a forward window op on input extents x[2..]. */
+void lumen__ox_auto_pad(ox_spatial *s, const lumen_shape *x);
+/* *nsp = rank - 2, failing unless it is 1, 2 or 3. */
+lumen_status lumen__ox_spatial_rank(ox_ctx *c, ox_node *n, const lumen_shape *x, int *nsp);
+
+#endif
