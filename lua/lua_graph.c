@@ -372,7 +372,7 @@ static int g_free(lua_State *L)
 /* ---- Model ---- */
 
 /* ctx:model(graph [, {no_fold_bn=true, ...}]) -> Model | nil, msg. Consumes the graph. */
-static int c_model(lua_State *L)
+int lb_model_new(lua_State *L)
 {
     lctx *c = lb_check_ctx(L, 1);
     lgraph *gu = check_graph(L, 2);
@@ -721,21 +721,6 @@ static int w_free(lua_State *L)
     return 0;
 }
 
-static void new_class(lua_State *L, const char *mt, const luaL_Reg *methods, lua_CFunction gc)
-{
-    luaL_newmetatable(L, mt);
-    lua_pushcfunction(L, gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, gc);
-    lua_setfield(L, -2, "__close");
-    lua_newtable(L);
-    luaL_setfuncs(L, methods, 0);
-    lua_pushcfunction(L, gc);
-    lua_setfield(L, -2, "free");
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
-}
-
 static const luaL_Reg graph_methods[] = {{"input", g_input},
                                          {"const", g_const},
                                          {"const_weights", g_const_weights},
@@ -745,26 +730,23 @@ static const luaL_Reg graph_methods[] = {{"input", g_input},
                                          {"shape", g_shape},
                                          {"status", g_status},
                                          {"stats", g_stats},
+                                         {"free", g_free},
                                          {NULL, NULL}};
 static const luaL_Reg model_methods[] = {
     {"inputs", m_inputs}, {"outputs", m_outputs}, {"tensor", m_tensor}, {"run", m_run},
     {"start", m_start},   {"poll", m_poll},       {"wait", m_wait},     {"profile", m_profile},
-    {"plan", m_plan},     {"stats", m_stats},     {"check", m_check},   {NULL, NULL}};
-static const luaL_Reg weights_methods[] = {
-    {"keys", w_keys}, {"shape", w_shape}, {"get", w_get}, {"meta", w_meta}, {NULL, NULL}};
-static const luaL_Reg ctx_methods[] = {{"model", c_model}, {NULL, NULL}};
+    {"plan", m_plan},     {"stats", m_stats},     {"check", m_check},   {"free", m_free},
+    {NULL, NULL}};
+static const luaL_Reg weights_methods[] = {{"keys", w_keys}, {"shape", w_shape}, {"get", w_get},
+                                           {"meta", w_meta}, {"free", w_free},   {NULL, NULL}};
 static const luaL_Reg funcs[] = {
     {"graph", l_graph}, {"load_weights", l_load_weights}, {"onnx_load", l_onnx_load}, {NULL, NULL}};
 
 void lb_open_graph(lua_State *L)
 {
-    new_class(L, GRAPH_MT, graph_methods, g_free);
-    new_class(L, MODEL_MT, model_methods, m_free);
-    new_class(L, WEIGHTS_MT, weights_methods, w_free);
-    luaL_getmetatable(L, CTX_MT);
-    lua_getfield(L, -1, "__index");
-    luaL_setfuncs(L, ctx_methods, 0);
-    lua_pop(L, 2);
+    lb_new_class(L, GRAPH_MT, graph_methods, NULL, g_free);
+    lb_new_class(L, MODEL_MT, model_methods, NULL, m_free);
+    lb_new_class(L, WEIGHTS_MT, weights_methods, NULL, w_free);
     luaL_setfuncs(L, funcs, 0);
     /* lumen.activations: the names of LUMEN_ACT_LIST in order, so Lua keeps no copy */
     lua_createtable(L, LUMEN_ACT_COUNT, 0);
