@@ -39,6 +39,14 @@ const char *lumen__gemm_reason(lumen_ctx *ctx);
 /* ---- contexts ---- */
 typedef struct lumen__program lumen__program;
 
+/* What the two GEMM engines keep per context (gemm.c). */
+typedef struct lumen__gemm_state {
+    cl_mem scratch;       /* own engine: packed A and B panels of the tile kernel, or NULL */
+    size_t scratch_bytes; /* its size */
+    int clblast_broken;   /* CLBlast engine: 1 after it returned an error (own kernel from then) */
+    char reason[256];     /* why CLBlast is not in use, "" when it is fine */
+} lumen__gemm_state;
+
 struct lumen_ctx {
     lumen_device_info info;
     cl_platform_id platform;
@@ -51,9 +59,9 @@ struct lumen_ctx {
     void *kernels_file;       /* parsed binary-only file (program.c) */
     lumen__program *programs; /* built programs, a list */
     lumen_cache_stats stats;
-    int live_tensors;       /* lumen_ctx_free refuses while > 0 */
-    lumen_gemm_engine gemm; /* AUTO until measured */
-    void *clblast_state;    /* gemm.c: CLBlast warm-up bookkeeping */
+    int live_tensors;             /* lumen_ctx_free refuses while > 0 */
+    lumen_gemm_engine gemm;       /* AUTO until measured */
+    lumen__gemm_state gemm_state; /* both GEMM engines' state (gemm.c) */
     /* profiling: one event per launch while profiling is on */
     cl_event *events;
     lumen_prof_record *records;
@@ -97,13 +105,19 @@ extern const char lumen__cl_prelude[];
 lumen_status lumen__kernel(lumen_ctx *ctx, const char *family, const char *options,
                            const char *name, cl_kernel *out);
 void lumen__programs_free(lumen_ctx *ctx);
+/* The context's program cache folder from the option (or $LUMEN_CACHE_DIR, or the default). */
+void lumen__cache_dir_init(lumen_ctx *ctx, const char *opt);
+/* Binary-only mode: reads ctx->kernels_path into ctx->kernels_file; close frees it. */
+lumen_status lumen__kernels_file_open(lumen_ctx *ctx);
+void lumen__kernels_file_close(lumen_ctx *ctx);
 /* 64-bit FNV-1a, used for cache keys (with two seeds for 128 bits). */
 uint64_t lumen__hash64(const void *data, size_t len, uint64_t seed);
 
 /* ---- launching (launch.c) ---- */
 
-/* Kernel arguments in one call: lumen__args(ctx, k, "what", LUMEN_ARG_MEM(m), LUMEN_ARG_INT(i),
- * ..., LUMEN_ARG_END). Each argument is (size, pointer). */
+/* Kernel arguments in one call: lumen__set_args(ctx, k, "what", n, args) with
+ * args = {{sizeof(cl_mem), &mem}, {sizeof(int), &i}, ...}: each argument is (size, pointer), set
+ * in order; a failure names 'what' and the argument's index. */
 typedef struct lumen__arg {
     size_t size;
     const void *ptr;
@@ -117,6 +131,10 @@ lumen_status lumen__set_args(lumen_ctx *ctx, cl_kernel k, const char *what, int 
  */
 lumen_status lumen__launch(lumen_ctx *ctx, cl_kernel k, int dims, const size_t *gws,
                            const size_t *lws, const char *label, double flops, double bytes);
+/* Records a launched command's event in the context's profile (profiling on). Out of host
+ * memory: releases ev and returns ENOMEM (the command itself still runs). */
+lumen_status lumen__keep_event(lumen_ctx *ctx, cl_event ev, const char *label, double flops,
+                               double bytes);
 /*
  * A work-group shape that divides the grid exactly (so kernels need no bounds test and PoCL is
  * not handed tiny groups): along axis 0 the largest divisor of gws[0] up to 64, then along the
@@ -251,6 +269,8 @@ typedef struct lumen__gemm_args {
     const char *label; /* for profiles */
 } lumen__gemm_args;
 lumen_status lumen__gemm(lumen_ctx *ctx, const lumen__gemm_args *g);
+/* Releases the context's GEMM state (ctx->gemm_state); the context stays usable. */
+void lumen__gemm_free(lumen_ctx *ctx);
 /* The same computation on host arrays (double accumulation): the reference for all of the above.
  * Pointers are to element 0 of each operand (offsets already applied). */
 void lumen__gemm_ref(const lumen__gemm_args *g, const float *a, const float *b, const float *bias,
