@@ -60,6 +60,11 @@ static int make_cases(ocase *cs)
     cs[n++] = conv_case("stem conv3x3 s2 1->16 @512", 1, 16, 512, 512, 3, 2, 1, BLAS_IM2COL);
     cs[n++] = conv_case("dwconv3x3 96 @128", 96, 96, 128, 128, 3, 1, 96, BLAS_NONE);
     cs[n++] = conv_case("pwconv1x1 24->144 @128", 24, 144, 128, 128, 1, 1, 1, BLAS_CONV1X1);
+    cs[n++] =
+        conv_case("pwconv1x1 16->96 @256 (e2 expand)", 16, 96, 256, 256, 1, 1, 1, BLAS_CONV1X1);
+    cs[n++] =
+        conv_case("pwconv1x1 144->24 @128 (project)", 144, 24, 128, 128, 1, 1, 1, BLAS_CONV1X1);
+    cs[n++] = conv_case("pwconv1x1 256->1024 @16 (ffn)", 256, 1024, 16, 16, 1, 1, 1, BLAS_CONV1X1);
     cs[n++] = conv_case("conv3x3 32->32 @128 (decoder)", 32, 32, 128, 128, 3, 1, 1, BLAS_IM2COL);
 
     ocase *c = &cs[n++];
@@ -197,8 +202,10 @@ static int run_case(lumen_ctx *ctx, const ocase *c, int runs)
     if (lumen_tensor_new(ctx, "y", &out, &ty) != LUMEN_OK)
         goto cleanup;
 
-    double td[64], tr[3], tb[64];
+    double td[64], tr[3], tb[64], cpu0 = 0;
     for (int i = -1; i < runs; i++) {
+        if (i == 0)
+            cpu0 = bench_cpu_ms();
         double t0 = bench_now_ms();
         if (lumen_op_run(ctx, &c->d, c->n_in, (const lumen_tensor *const *)t, ty) != LUMEN_OK ||
             lumen_ctx_finish(ctx) != LUMEN_OK) {
@@ -208,6 +215,7 @@ static int run_case(lumen_ctx *ctx, const ocase *c, int runs)
         if (i >= 0)
             td[i] = bench_now_ms() - t0;
     }
+    double cpu = (bench_cpu_ms() - cpu0) / runs;
     int rruns = runs < 3 ? runs : 3;
     for (int i = 0; i < rruns; i++) {
         double t0 = bench_now_ms();
@@ -243,8 +251,8 @@ static int run_case(lumen_ctx *ctx, const ocase *c, int runs)
     if (mb > 0)
         snprintf(blas, sizeof blas, "%9.3f %7.1f", mb, flops / mb / 1e6);
     lumen_shape_format(&out, oshape, sizeof oshape);
-    printf("%-40s %-18s %8.4f %9.3f %7.1f %9.3f %7.1f %17s %9.1e\n", c->name, oshape, flops / 1e9,
-           md, flops / md / 1e6, mr, flops / mr / 1e6, blas, maxabs);
+    printf("%-40s %-18s %8.4f %9.3f %7.1f %8.3f %9.3f %7.1f %17s %9.1e\n", c->name, oshape,
+           flops / 1e9, md, flops / md / 1e6, cpu, mr, flops / mr / 1e6, blas, maxabs);
     fflush(stdout);
     status = 0;
 cleanup:
@@ -277,9 +285,9 @@ int main(int argc, char **argv)
     printf("device: %s (%s, driver %s); OpenBLAS threads %d; median of %d runs (reference: %d)\n",
            di->name, di->platform, di->driver, openblas_get_num_threads(), runs,
            runs < 3 ? runs : 3);
-    printf("%-40s %-18s %8s %9s %7s %9s %7s %9s %7s %9s\n", "case (angio_qa @512)", "output",
-           "GFLOP", "cl ms", "GF/s", "ref ms", "GF/s", "blas ms", "GF/s", "maxabs");
-    ocase cases[16];
+    printf("%-40s %-18s %8s %9s %7s %8s %9s %7s %9s %7s %9s\n", "case (angio_qa @512)", "output",
+           "GFLOP", "cl ms", "GF/s", "cpu ms", "ref ms", "GF/s", "blas ms", "GF/s", "maxabs");
+    ocase cases[24];
     int n = make_cases(cases), status = 0;
     for (int i = 0; i < n; i++)
         if (!filter || strstr(cases[i].name, filter))

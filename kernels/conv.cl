@@ -6,60 +6,74 @@
  * arrives as int4 arguments, innermost axis last:
  *   xd (Cin, D, H, W)   yd (Cout, OD, OH, OW)   kd (groups, KD, KH, KW)
  *   st (0, sz, sy, sx)  dl (0, dz, dy, dx)      pd (0, pz, py, px)      (padding before)
- * A work-item computes 8 outputs along W (a float8) for COB output channels of one group: each
- * input vector it loads is used COB times, each weight 8 times. PoCL does not vectorise across
+ * A work-item computes VW outputs along W (a float8, or a float16 with -DVW=16) for COB output
+ * channels of one group: each input vector it loads is used COB times, each weight VW times. PoCL does not vectorise across
  * work-items when the body has loops, so the vectors are explicit. The loop over input channels
- * is innermost: whether a tap's 8 inputs are all inside the row (one vload8) is decided once per
+ * is innermost: whether a tap's VW inputs are all inside the row (one vload) is decided once per
  * tap, so the hot loop is loads and multiply-adds only. The channel loops carry
  * '#pragma unroll' so that the accumulator arrays live in registers (PoCL does not unroll them
  * by itself).
  *
  * Build options: -DCOB=n output channels per work-item (default 8; 1 for few channels per
- * group); -DKS=3 or -DKS=5 builds only the depthwise kernel with its taps unrolled.
+ * group); -DVW=16 16 outputs along W per work-item (default 8; the host picks 16 where the
+ * device prefers 16-wide floats); -DKS=3 or -DKS=5 builds only the depthwise kernel with its
+ * taps unrolled.
  */
 #ifndef COB
 #define COB 8
 #endif
 
-/* row[ix0 + t*step] for t = 0..7, zero where the index falls outside [0, W). */
-__attribute__((always_inline)) inline float8 load8(__global const float *row, int ix0, int step,
+/* Vector width along W: VW outputs per work-item (8 or 16; -DVW=16 where the device prefers
+ * 16-wide floats). floatV, vloadV, vstoreV are the matching type and functions. */
+#ifndef VW
+#define VW 8
+#endif
+#define VCAT_(a, b) a##b
+#define VCAT(a, b) VCAT_(a, b)
+#define floatV VCAT(float, VW)
+#define vloadV VCAT(vload, VW)
+#define vstoreV VCAT(vstore, VW)
+
+/* row[ix0 + t*step] for t = 0..VW-1, zero where the index falls outside [0, W). */
+__attribute__((always_inline)) inline floatV loadV(__global const float *row, int ix0, int step,
                                                    int W)
 {
-    if (ix0 >= 0 && ix0 + 7 * step < W) {
+    if (ix0 >= 0 && ix0 + (VW - 1) * step < W) {
         if (step == 1)
-            return vload8(0, row + ix0);
-        if (step == 2 && ix0 + 15 < W) {
-            float8 lo = vload8(0, row + ix0), hi = vload8(1, row + ix0);
-            return (float8)(lo.even, hi.even);
+            return vloadV(0, row + ix0);
+        if (step == 2 && ix0 + 2 * VW - 1 < W) {
+            floatV lo = vloadV(0, row + ix0), hi = vloadV(1, row + ix0);
+            return (floatV)(lo.even, hi.even);
         }
     }
-#define LANE(t) ((uint)(ix0 + (t) * step) < (uint)W ? row[ix0 + (t) * step] : 0.0f)
-    return (float8)(LANE(0), LANE(1), LANE(2), LANE(3), LANE(4), LANE(5), LANE(6), LANE(7));
-#undef LANE
+    float t[VW];
+    for (int u = 0; u < VW; u++)
+        t[u] = (uint)(ix0 + u * step) < (uint)W ? row[ix0 + u * step] : 0.0f;
+    return vloadV(0, t);
 }
 
-/* The hot loop of conv_f32 and convt_f32: for each input channel of the group, one float8 of
+/* The hot loop of conv_f32 and convt_f32: for each input channel of the group, one vector of
  * inputs (LOAD, reading 'row') times one weight per output channel (wp[off[j]]). */
 #define CHANNEL_LOOP(LOAD)                                                                         \
     for (int ci = 0; ci < Cig; ci++, row += plane, wp += wstep) {                                 \
-        float8 v = LOAD;                                                                           \
+        floatV v = LOAD;                                                                           \
         _Pragma("unroll") for (int j = 0; j < COB; j++)                                            \
-            acc[j] = mad(v, (float8)(wp[off[j]]), acc[j]);                                         \
+            acc[j] = mad(v, (floatV)(wp[off[j]]), acc[j]);                                         \
     }
 
 /* Runs CHANNEL_LOOP with the cheapest load for inputs row[ix0 + t*step]. */
 #define TAP(ix0, step)                                                                             \
-    if ((step) == 1 && (ix0) >= 0 && (ix0) + 8 <= W) {                                             \
-        CHANNEL_LOOP(vload8(0, row + (ix0)))                                                       \
-    } else if ((step) == 2 && (ix0) >= 0 && (ix0) + 16 <= W) {                                     \
-        CHANNEL_LOOP((float8)(vload8(0, row + (ix0)).even, vload8(1, row + (ix0)).even))           \
+    if ((step) == 1 && (ix0) >= 0 && (ix0) + VW <= W) {                                            \
+        CHANNEL_LOOP(vloadV(0, row + (ix0)))                                                       \
+    } else if ((step) == 2 && (ix0) >= 0 && (ix0) + 2 * VW <= W) {                                 \
+        CHANNEL_LOOP((floatV)(vloadV(0, row + (ix0)).even, vloadV(1, row + (ix0)).even))           \
     } else {                                                                                       \
-        CHANNEL_LOOP(load8(row, (ix0), (step), W))                                                 \
+        CHANNEL_LOOP(loadV(row, (ix0), (step), W))                                                 \
     }
 
-/* lumen_act on 8 lanes: the common epilogues (none, relu, relu6) inline, the rest through
+/* lumen_act on VW lanes: the common epilogues (none, relu, relu6) inline, the rest through
  * common.cl's float8 version (GELU after the depthwise conv of the attention blocks). */
-__attribute__((always_inline)) inline float8 act8(int act, float a, float b, float8 v)
+__attribute__((always_inline)) inline floatV actV(int act, float a, float b, floatV v)
 {
     if (act == ACT_NONE)
         return v;
@@ -67,31 +81,35 @@ __attribute__((always_inline)) inline float8 act8(int act, float a, float b, flo
         return fmax(v, 0.0f);
     if (act == ACT_RELU6)
         return fmin(fmax(v, 0.0f), 6.0f);
+#if VW == 16
+    return (float16)(lumen_act8(act, a, b, v.lo), lumen_act8(act, a, b, v.hi));
+#else
     return lumen_act8(act, a, b, v);
+#endif
 }
 
 /* y[base + ox0 + t*step] = act(v[t] + bias + res[...]) for the lanes with ox0 + t*step < OW;
  * res may be NULL. */
-__attribute__((always_inline)) inline void store8(float8 v, float bias,
+__attribute__((always_inline)) inline void storeV(floatV v, float bias,
                                                   __global const float *res, int r_off,
                                                   __global float *y, int y_off, int base,
                                                   int ox0, int step, int OW, int act, float a,
                                                   float b)
 {
     v += bias;
-    if (step == 1 && ox0 + 8 <= OW) {
+    if (step == 1 && ox0 + VW <= OW) {
         if (res)
-            v += vload8(0, res + r_off + base + ox0);
-        vstore8(act8(act, a, b, v), 0, y + y_off + base + ox0);
+            v += vloadV(0, res + r_off + base + ox0);
+        vstoreV(actV(act, a, b, v), 0, y + y_off + base + ox0);
         return;
     }
-    float t8[8];
-    vstore8(v, 0, t8);
-    for (int t = 0; t < 8; t++) {
-        int ox = ox0 + t * step;
+    float t[VW];
+    vstoreV(v, 0, t);
+    for (int u = 0; u < VW; u++) {
+        int ox = ox0 + u * step;
         if (ox >= OW)
             break;
-        float s = t8[t];
+        float s = t[u];
         if (res)
             s += res[r_off + base + ox];
         y[y_off + base + ox] = lumen_act(act, a, b, s);
@@ -103,7 +121,7 @@ __attribute__((always_inline)) inline void store8(float8 v, float bias,
 /* y[n, co, oz, oy, ox] = act(sum over ci of the group, kz, ky, kx of
  *   x[n, ci, oz*sz + kz*dz - pz, oy*sy + ky*dy - py, ox*sx + kx*dx - px] * w[co, ci, kz, ky, kx]
  *   + bias[co] + res[n, co, oz, oy, ox]).
- * Grid: (ceil(OW/8), OD*OH, N * groups * ceil(Cog/COB)). bias and res may be NULL. */
+ * Grid: (ceil(OW/VW), OD*OH, N * groups * ceil(Cog/COB)). bias and res may be NULL. */
 __kernel void conv_f32(__global const float *x, int x_off, __global const float *w, int w_off,
                        __global const float *bias, int b_off, __global const float *res,
                        int r_off, __global float *y, int y_off, int4 xd, int4 yd, int4 kd,
@@ -113,7 +131,7 @@ __kernel void conv_f32(__global const float *x, int x_off, __global const float 
     const int Cout = yd.s0, OD = yd.s1, OH = yd.s2, OW = yd.s3;
     const int G = kd.s0, KD = kd.s1, KH = kd.s2, KW = kd.s3, kvol = KD * KH * KW;
     const int Cig = Cin / G, Cog = Cout / G, nblk = (Cog + COB - 1) / COB;
-    const int ox0 = (int)get_global_id(0) * 8, ix0 = ox0 * st.s3 - pd.s3;
+    const int ox0 = (int)get_global_id(0) * VW, ix0 = ox0 * st.s3 - pd.s3;
     const int oz = (int)get_global_id(1) / OH, oy = (int)get_global_id(1) % OH;
     const int blk = (int)get_global_id(2) % nblk, g = (int)get_global_id(2) / nblk % G,
               n = (int)get_global_id(2) / nblk / G;
@@ -122,11 +140,11 @@ __kernel void conv_f32(__global const float *x, int x_off, __global const float 
 
     /* Channels past the group's end repeat its last one and are not stored. */
     int off[COB];
-    float8 acc[COB];
+    floatV acc[COB];
 #pragma unroll
     for (int j = 0; j < COB; j++) {
         off[j] = (min(blk * COB + j, Cog - 1) - blk * COB) * Cig * kvol;
-        acc[j] = (float8)(0.0f);
+        acc[j] = (floatV)(0.0f);
     }
     const int plane = D * H * W, wstep = kvol;
     __global const float *xg = x + x_off + (n * Cin + g * Cig) * plane;
@@ -150,7 +168,7 @@ __kernel void conv_f32(__global const float *x, int x_off, __global const float 
     for (int j = 0; j < COB && blk * COB + j < Cog; j++) {
         int co = g * Cog + blk * COB + j;
         int base = ((n * Cout + co) * OD + oz) * OH * OW + oy * OW;
-        store8(acc[j], bias ? bias[b_off + co] : 0.0f, res, r_off, y, y_off, base, ox0, 1, OW,
+        storeV(acc[j], bias ? bias[b_off + co] : 0.0f, res, r_off, y, y_off, base, ox0, 1, OW,
                act, a, b);
     }
 }
@@ -158,8 +176,8 @@ __kernel void conv_f32(__global const float *x, int x_off, __global const float 
 /* Transposed convolution as a gather: y[n, co, oz, oy, ox] = act(bias[co] + sum over ci of the
  * group and the taps with (o + p - k*d) divisible by s, i = (o + p - k*d) / s inside the input,
  * of x[n, ci, iz, iy, ix] * w[ci, co - g*Cog, kz, ky, kx]).
- * Along W a work-item takes 8 outputs of one phase r = ox mod sx, ox = r + sx*(m0 + t): they
- * share their taps and read consecutive inputs. Grid: (sx * ceil(ceil(OW/sx)/8), OD*OH,
+ * Along W a work-item takes VW outputs of one phase r = ox mod sx, ox = r + sx*(m0 + t): they
+ * share their taps and read consecutive inputs. Grid: (sx * ceil(ceil(OW/sx)/VW), OD*OH,
  * N * groups * ceil(Cog/COB)). */
 __kernel void convt_f32(__global const float *x, int x_off, __global const float *w, int w_off,
                         __global const float *bias, int b_off, __global float *y, int y_off,
@@ -170,7 +188,7 @@ __kernel void convt_f32(__global const float *x, int x_off, __global const float
     const int Cout = yd.s0, OD = yd.s1, OH = yd.s2, OW = yd.s3;
     const int G = kd.s0, KD = kd.s1, KH = kd.s2, KW = kd.s3, kvol = KD * KH * KW;
     const int Cig = Cin / G, Cog = Cout / G, nblk = (Cog + COB - 1) / COB;
-    const int sx = st.s3, r = (int)get_global_id(0) % sx, m0 = (int)get_global_id(0) / sx * 8;
+    const int sx = st.s3, r = (int)get_global_id(0) % sx, m0 = (int)get_global_id(0) / sx * VW;
     const int oz = (int)get_global_id(1) / OH, oy = (int)get_global_id(1) % OH;
     const int blk = (int)get_global_id(2) % nblk, g = (int)get_global_id(2) / nblk % G,
               n = (int)get_global_id(2) / nblk / G;
@@ -178,11 +196,11 @@ __kernel void convt_f32(__global const float *x, int x_off, __global const float
         return;
 
     int off[COB];
-    float8 acc[COB];
+    floatV acc[COB];
 #pragma unroll
     for (int j = 0; j < COB; j++) {
         off[j] = (min(blk * COB + j, Cog - 1) - blk * COB) * kvol;
-        acc[j] = (float8)(0.0f);
+        acc[j] = (floatV)(0.0f);
     }
     const int plane = D * H * W, wstep = Cog * kvol;
     __global const float *xg = x + x_off + (n * Cin + g * Cig) * plane;
@@ -209,7 +227,7 @@ __kernel void convt_f32(__global const float *x, int x_off, __global const float
     for (int j = 0; j < COB && blk * COB + j < Cog; j++) {
         int co = g * Cog + blk * COB + j;
         int base = ((n * Cout + co) * OD + oz) * OH * OW + oy * OW;
-        store8(acc[j], bias ? bias[b_off + co] : 0.0f, 0, 0, y, y_off, base, r + sx * m0, sx,
+        storeV(acc[j], bias ? bias[b_off + co] : 0.0f, 0, 0, y, y_off, base, r + sx * m0, sx,
                OW, act, a, b);
     }
 }
@@ -219,21 +237,21 @@ __kernel void convt_f32(__global const float *x, int x_off, __global const float
 /* Depthwise 2d (groups == Cin == Cout) with a KS x KS kernel, taps unrolled:
  * y[n, c, oy, ox] = act(sum over ky, kx of x[n, c, oy*sy + ky*dy - py, ox*sx + kx*dx - px]
  *   * w[c, 0, ky, kx] + bias[c] + res[n, c, oy, ox]).
- * Geometry: xd (C, 1, H, W), yd (C, 1, OH, OW). Grid: (ceil(OW/8), OH, N*C). */
+ * Geometry: xd (C, 1, H, W), yd (C, 1, OH, OW). Grid: (ceil(OW/VW), OH, N*C). */
 __kernel void dwconv_f32(__global const float *x, int x_off, __global const float *w, int w_off,
                          __global const float *bias, int b_off, __global const float *res,
                          int r_off, __global float *y, int y_off, int4 xd, int4 yd, int4 st,
                          int4 dl, int4 pd, int act, float a, float b)
 {
     const int C = xd.s0, H = xd.s2, W = xd.s3, OH = yd.s2, OW = yd.s3;
-    const int ox0 = (int)get_global_id(0) * 8, oy = (int)get_global_id(1);
+    const int ox0 = (int)get_global_id(0) * VW, oy = (int)get_global_id(1);
     const int nc = (int)get_global_id(2);
     const int c = nc % C, ix0 = ox0 * st.s3 - pd.s3;
     if (ox0 >= OW)
         return;
     __global const float *xc = x + x_off + nc * H * W;
     __global const float *wc = w + w_off + c * KS * KS;
-    float8 acc = (float8)(0.0f);
+    floatV acc = (floatV)(0.0f);
 #pragma unroll
     for (int ky = 0; ky < KS; ky++) {
         int iy = oy * st.s2 + ky * dl.s2 - pd.s2;
@@ -242,9 +260,9 @@ __kernel void dwconv_f32(__global const float *x, int x_off, __global const floa
         __global const float *row = xc + iy * W;
 #pragma unroll
         for (int kx = 0; kx < KS; kx++)
-            acc = mad(load8(row, ix0 + kx * dl.s3, st.s3, W), (float8)(wc[ky * KS + kx]), acc);
+            acc = mad(loadV(row, ix0 + kx * dl.s3, st.s3, W), (floatV)(wc[ky * KS + kx]), acc);
     }
-    store8(acc, bias ? bias[b_off + c] : 0.0f, res, r_off, y, y_off, nc * OH * OW + oy * OW,
+    storeV(acc, bias ? bias[b_off + c] : 0.0f, res, r_off, y, y_off, nc * OH * OW + oy * OW,
            ox0, 1, OW, act, a, b);
 }
 

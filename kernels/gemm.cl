@@ -158,3 +158,87 @@ __kernel void gemm_pack_f32(__global const float *x, int x_off, int x_su, int x_
     p[p_off + ((bi * tiles + u / 8) * K + k) * 8 + u % 8] = v;
 }
 
+
+/*
+ * C[bi][m][n] for a non-transposed, unpacked B (B[k][n] = b[b_off + bi*b_bs + k*ldb + n]): the
+ * 1x1 convolution path, where B is the activation [Cin, H*W] and packing it would cost a full
+ * extra pass over memory. Work-item (j, i, bi) computes rows 8i..8i+7 and columns
+ * DW*j..DW*j+DW-1 of C with eight DW-wide vector accumulators; per k it loads one vector of B's
+ * row k and broadcasts A[m][k] of the eight rows (A is the small weight matrix, read in place
+ * with row stride lda: it stays in L1). Rows past M repeat row M-1 and are not stored; columns
+ * past N are loaded as zeros and not stored. gws = (ceil(M/8), ceil(N/DW), batch): the row
+ * tiles that share a strip of B run next to each other.
+ */
+#define GEMM_DIRECT(NAME, DW, VT, VLOAD, VSTORE, ACT)                                              \
+    __kernel void NAME(__global const float *a, int a_off, int lda, int a_bs,                      \
+                       __global const float *b, int b_off, int ldb, int b_bs, __global float *c,   \
+                       int c_off, int ldc, int c_bs, __global const float *bias, int bias_off,    \
+                       int bias_mode, __global const float *res, int res_off, int M, int N,       \
+                       int K, float alpha, int act, float pa, float pb)                           \
+    {                                                                                              \
+        int n = DW * (int)get_global_id(1), m = 8 * (int)get_global_id(0),                         \
+            bi = (int)get_global_id(2);                                                            \
+        if (n >= N || m >= M)                                                                      \
+            return;                                                                                \
+        __global const float *ap = a + a_off + bi * a_bs;                                          \
+        __global const float *a0 = ap + min(m + 0, M - 1) * lda,                                   \
+                             *a1 = ap + min(m + 1, M - 1) * lda,                                   \
+                             *a2 = ap + min(m + 2, M - 1) * lda,                                   \
+                             *a3 = ap + min(m + 3, M - 1) * lda,                                   \
+                             *a4 = ap + min(m + 4, M - 1) * lda,                                   \
+                             *a5 = ap + min(m + 5, M - 1) * lda,                                   \
+                             *a6 = ap + min(m + 6, M - 1) * lda,                                   \
+                             *a7 = ap + min(m + 7, M - 1) * lda;                                   \
+        __global const float *bp = b + b_off + bi * b_bs + n;                                      \
+        VT c0 = 0.0f, c1 = 0.0f, c2 = 0.0f, c3 = 0.0f, c4 = 0.0f, c5 = 0.0f, c6 = 0.0f,            \
+           c7 = 0.0f;                                                                              \
+        int full = n + DW <= N;                                                                    \
+        for (int k = 0; k < K; k++, bp += ldb) {                                                   \
+            VT bv;                                                                                 \
+            if (full) {                                                                            \
+                bv = VLOAD(0, bp);                                                                 \
+            } else {                                                                               \
+                float t[DW];                                                                       \
+                for (int u = 0; u < DW; u++)                                                       \
+                    t[u] = n + u < N ? bp[u] : 0.0f;                                               \
+                bv = VLOAD(0, t);                                                                  \
+            }                                                                                      \
+            c0 = fma((VT)(a0[k]), bv, c0);                                                         \
+            c1 = fma((VT)(a1[k]), bv, c1);                                                         \
+            c2 = fma((VT)(a2[k]), bv, c2);                                                         \
+            c3 = fma((VT)(a3[k]), bv, c3);                                                         \
+            c4 = fma((VT)(a4[k]), bv, c4);                                                         \
+            c5 = fma((VT)(a5[k]), bv, c5);                                                         \
+            c6 = fma((VT)(a6[k]), bv, c6);                                                         \
+            c7 = fma((VT)(a7[k]), bv, c7);                                                         \
+        }                                                                                          \
+        VT acc[8] = {c0, c1, c2, c3, c4, c5, c6, c7};                                              \
+        for (int r = 0; r < 8 && m + r < M; r++) {                                                 \
+            int ci = bi * c_bs + (m + r) * ldc + n;                                                \
+            VT v = alpha * acc[r];                                                                 \
+            if (bias_mode == BIAS_ROW)                                                             \
+                v += bias[bias_off + m + r];                                                       \
+            if (full) {                                                                            \
+                if (bias_mode == BIAS_COL)                                                         \
+                    v += VLOAD(0, bias + bias_off + n);                                            \
+                if (res_off >= 0)                                                                  \
+                    v += VLOAD(0, res + res_off + ci);                                             \
+                VSTORE(ACT(act, pa, pb, v), 0, c + c_off + ci);                                    \
+            } else {                                                                               \
+                float t[DW];                                                                       \
+                VSTORE(v, 0, t);                                                                   \
+                for (int u = 0; u < DW && n + u < N; u++)                                          \
+                    c[c_off + ci + u] =                                                            \
+                        gemm_epi(t[u], 1.0f, bias, bias_off, bias_mode == BIAS_COL ? 2 : 0, res,   \
+                                 res_off >= 0 ? res_off + ci + u : -1, m + r, n + u, act, pa, pb); \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
+inline float16 lumen_act16(int act, float a, float b, float16 x)
+{
+    return (float16)(lumen_act8(act, a, b, x.lo), lumen_act8(act, a, b, x.hi));
+}
+
+GEMM_DIRECT(gemm_direct8_f32, 8, float8, vload8, vstore8, lumen_act8)
+GEMM_DIRECT(gemm_direct16_f32, 16, float16, vload16, vstore16, lumen_act16)

@@ -8,6 +8,17 @@
  *   d:info()                                 -> a plain table of the same fields
  *   d:close()                                -- also __gc / __close
  *
+ *   local uid, err = lumen.dicom_sr_write(path, {
+ *     source = "x.dcm", verdict = "repeat", reasons = "...", model = "angio_qa",
+ *     model_version = "1", model_sha256 = "...", lumen_version = lumen.version,
+ *     series_description = "lumen QC", series_number = 9901,
+ *     class_names = {"diagnostic", ...},      -- the order of the probabilities
+ *     frames = { { sop_class_uid =, sop_instance_uid =, series_instance_uid =,
+ *                  study_instance_uid =, frame = 1, class_name = "diagnostic", score = 0.9,
+ *                  probabilities = {diagnostic = 0.9, ...}, flags = {...} } or { ..., error = msg
+ * },
+ *                ... } })                     -- the new SR's SOP Instance UID | nil, msg
+ *
  * A DICOM object is "lumen.Dicom" userdata; environment failures (a bad file, a refused limit,
  * an unsupported transfer syntax) return nil, msg, misuse raises.
  */
@@ -180,9 +191,136 @@ static int d_close(lua_State *L)
     return 0;
 }
 
+/* A string field of the table at index t, or NULL when absent (raises when not a string). */
+static const char *opt_str(lua_State *L, int t, const char *k)
+{
+    lua_getfield(L, t, k);
+    const char *v = lua_isnil(L, -1) ? NULL : luaL_checkstring(L, -1);
+    lua_pop(L, 1); /* the string stays alive in the table */
+    return v;
+}
+
+/* Adds frames[i] (the table on top of the stack) to sr. Returns 0 or raises on misuse; an SR
+ * failure returns -1 with err filled. */
+static int sr_add_one(lua_State *L, lumen_sr *sr, int names, char *err, size_t errlen)
+{
+    int f = lua_gettop(L);
+    luaL_checktype(L, f, LUA_TTABLE);
+    lumen_sr_frame fr = {0};
+    fr.sop_class_uid = opt_str(L, f, "sop_class_uid");
+    fr.sop_instance_uid = opt_str(L, f, "sop_instance_uid");
+    fr.series_instance_uid = opt_str(L, f, "series_instance_uid");
+    fr.study_instance_uid = opt_str(L, f, "study_instance_uid");
+    fr.class_name = opt_str(L, f, "class_name");
+    fr.error = opt_str(L, f, "error");
+    lua_getfield(L, f, "frame");
+    fr.frame = (int)luaL_optinteger(L, -1, 1);
+    lua_getfield(L, f, "score");
+    fr.score = luaL_optnumber(L, -1, 0);
+    lua_pop(L, 2);
+    /* scratch arrays as userdata: freed by the GC, also when something raises */
+    int nc = names ? (int)luaL_len(L, names) : 0;
+    const char **pn = lua_newuserdatauv(L, sizeof(char *) * (size_t)(nc + 1), 0);
+    double *pv = lua_newuserdatauv(L, sizeof(double) * (size_t)(nc + 1), 0);
+    lua_getfield(L, f, "probabilities");
+    int probs = lua_gettop(L);
+    if (lua_istable(L, probs))
+        for (int i = 1; i <= nc; i++) {
+            lua_geti(L, names, i);
+            const char *name = luaL_checkstring(L, -1);
+            lua_gettable(L, probs);
+            if (lua_isnumber(L, -1)) {
+                pn[fr.n_probs] = name; /* kept alive by class_names */
+                pv[fr.n_probs++] = lua_tonumber(L, -1);
+            }
+            lua_pop(L, 1);
+        }
+    fr.prob_names = pn;
+    fr.probs = pv;
+    lua_getfield(L, f, "flags");
+    int flags = lua_gettop(L);
+    int nf = lua_istable(L, flags) ? (int)luaL_len(L, flags) : 0;
+    const char **fl = lua_newuserdatauv(L, sizeof(char *) * (size_t)(nf + 1), 0);
+    for (int i = 1; i <= nf; i++) {
+        lua_geti(L, flags, i);
+        fl[i - 1] = luaL_checkstring(L, -1);
+        lua_pop(L, 1); /* alive in the flags table */
+    }
+    fr.n_flags = nf;
+    fr.flags = fl;
+    int rc = lumen_sr_add_frame(sr, &fr, err, errlen) == LUMEN_OK ? 0 : -1;
+    lua_settop(L, f);
+    return rc;
+}
+
+/* The SR under construction, as userdata so that a raise frees it. */
+typedef struct lsr {
+    lumen_sr *sr;
+} lsr;
+
+static int sr_gc(lua_State *L)
+{
+    lsr *u = lua_touserdata(L, 1);
+    lumen_sr_free(u->sr);
+    u->sr = NULL;
+    return 0;
+}
+
+/* lumen.dicom_sr_write(path, desc) -> sop_instance_uid | nil, msg (see the header) */
+static int l_sr_write(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lumen_sr_info in = {0};
+    in.source_path = opt_str(L, 2, "source");
+    in.verdict = opt_str(L, 2, "verdict");
+    in.reasons = opt_str(L, 2, "reasons");
+    in.title = opt_str(L, 2, "title");
+    in.model_name = opt_str(L, 2, "model");
+    in.model_version = opt_str(L, 2, "model_version");
+    in.model_sha256 = opt_str(L, 2, "model_sha256");
+    in.lumen_version = opt_str(L, 2, "lumen_version");
+    in.series_description = opt_str(L, 2, "series_description");
+    lua_getfield(L, 2, "series_number");
+    in.series_number = (int)luaL_optinteger(L, -1, 0);
+    lua_pop(L, 1);
+    if (!in.source_path || !in.verdict)
+        return luaL_error(L, "dicom_sr_write: 'source' and 'verdict' are required");
+    lsr *u = lua_newuserdatauv(L, sizeof *u, 0);
+    u->sr = NULL;
+    lua_newtable(L); /* a metatable with __gc for the SR */
+    lua_pushcfunction(L, sr_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    char err[LUMEN_ERR_MAX];
+    if (lumen_sr_new(&in, &u->sr, err, sizeof err) != LUMEN_OK)
+        return lb_fail(L, err);
+    lua_getfield(L, 2, "class_names");
+    int names = lua_istable(L, -1) ? lua_gettop(L) : 0;
+    lua_getfield(L, 2, "frames");
+    int frames = lua_gettop(L);
+    luaL_checktype(L, frames, LUA_TTABLE);
+    lua_Integer n = luaL_len(L, frames);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_geti(L, frames, i);
+        if (sr_add_one(L, u->sr, names, err, sizeof err) != 0)
+            return lb_fail(L, err);
+        lua_pop(L, 1);
+    }
+    char uid[96];
+    lumen_status st = lumen_sr_write(u->sr, path, uid, sizeof uid, err, sizeof err);
+    lumen_sr_free(u->sr);
+    u->sr = NULL;
+    if (st != LUMEN_OK)
+        return lb_fail(L, err);
+    lua_pushstring(L, uid);
+    return 1;
+}
+
 static const luaL_Reg dicom_methods[] = {
     {"frame", d_frame}, {"info", d_info}, {"close", d_close}, {NULL, NULL}};
-static const luaL_Reg funcs[] = {{"dicom_probe", l_probe}, {"dicom_open", l_open}, {NULL, NULL}};
+static const luaL_Reg funcs[] = {
+    {"dicom_probe", l_probe}, {"dicom_open", l_open}, {"dicom_sr_write", l_sr_write}, {NULL, NULL}};
 
 void lb_open_dicom(lua_State *L)
 {

@@ -2,7 +2,11 @@
  * gemm.c - the GEMM engine behind 1x1 conv, linear, matmul and attention (contract: internal.h,
  * lumen__gemm_args). Two engines compute the same thing:
  *
- * - own: kernels/gemm.cl. gemm_tile_f32 covers whole 8 x 8 tiles of C with float8 vector code,
+ * - own: kernels/gemm.cl. When neither operand is transposed (1x1 convolutions, linear layers
+ *   on NCHW maps, most matmuls), gemm_direct8_f32 / gemm_direct16_f32 read A and B in place:
+ *   8 rows x 8 or 16 columns of C per work-item, no packing pass (a pointwise convolution's B
+ *   is a whole activation map, and packing it cost more than the product). Otherwise
+ *   gemm_tile_f32 covers whole 8 x 8 tiles of C with float8 vector code,
  *   reading A and B from 8-wide panels that gemm_pack_f32 first copies into a scratch buffer
  *   (sequential reads whatever the transposes and leading dims); gemm_general_f32 (one
  *   work-item per element, strided reads) fills the edge strips and problems under one tile.
@@ -223,8 +227,37 @@ static lumen_status own_tiles(lumen_ctx *ctx, gemm_state *s, const lumen__gemm_a
                          2.0 * g->K * n, 4.0 * (n + (double)g->K * (mt + nt) * g->batch));
 }
 
+/* gemm_direct<DW>_f32: C from A and B in place (no packing), for non-transposed operands. */
+static lumen_status own_direct(lumen_ctx *ctx, const lumen__gemm_args *g, int dw)
+{
+    const char *name = dw == 16 ? "gemm_direct16_f32" : "gemm_direct8_f32";
+    cl_kernel k;
+    lumen_status st = lumen__kernel(ctx, "gemm", "", name, &k);
+    if (st != LUMEN_OK)
+        return st;
+    epi_args e = epi_of(g);
+    lumen__arg args[] = {
+        {sizeof(cl_mem), &g->a},      {sizeof(int), &g->a_off},     {sizeof(int), &g->lda},
+        {sizeof(int), &g->a_bstride}, {sizeof(cl_mem), &g->b},      {sizeof(int), &g->b_off},
+        {sizeof(int), &g->ldb},       {sizeof(int), &g->b_bstride}, {sizeof(cl_mem), &g->c},
+        {sizeof(int), &g->c_off},     {sizeof(int), &g->ldc},       {sizeof(int), &g->c_bstride},
+        {sizeof(cl_mem), &g->bias},   {sizeof(int), &g->bias_off},  {sizeof(int), &g->bias_mode},
+        {sizeof(cl_mem), &g->res},    {sizeof(int), &e.res_off},    {sizeof(int), &g->M},
+        {sizeof(int), &g->N},         {sizeof(int), &g->K},         {sizeof(float), &g->alpha},
+        {sizeof(int), &e.act},        {sizeof(float), &g->act.a},   {sizeof(float), &g->act.b}};
+    st = lumen__set_args(ctx, k, name, (int)(sizeof args / sizeof args[0]), args);
+    if (st != LUMEN_OK)
+        return st;
+    size_t gws[3] = {(size_t)(g->M + 7) / 8, (size_t)(g->N + dw - 1) / dw, (size_t)g->batch};
+    double n = (double)g->N * g->M * g->batch;
+    return lumen__launch(ctx, k, 3, gws, NULL, g->label ? g->label : "gemm", 2.0 * g->K * n,
+                         4.0 * (n + (double)g->K * (g->M + g->N) * g->batch));
+}
+
 static lumen_status own_gemm(lumen_ctx *ctx, gemm_state *s, const lumen__gemm_args *g)
 {
+    if (!g->trans_a && !g->trans_b && g->K > 0 && g->vec >= 0)
+        return own_direct(ctx, g, g->vec ? g->vec : lumen__vec_width(ctx));
     int mt = g->M / TILE_M * TILE_M, nt = g->N / TILE_N * TILE_N;
     if (mt == 0 || nt == 0 || g->K == 0)
         return own_general(ctx, g, 0, g->M, 0, g->N);

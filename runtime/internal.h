@@ -61,6 +61,7 @@ struct lumen_ctx {
     lumen_cache_stats stats;
     int live_tensors;             /* lumen_ctx_free refuses while > 0 */
     lumen_gemm_engine gemm;       /* AUTO until measured */
+    int vec_width;                /* lumen__vec_width: 8 or 16, 0 until asked (tests force it) */
     lumen__gemm_state gemm_state; /* both GEMM engines' state (gemm.c) */
     /* profiling: one event per launch while profiling is on */
     cl_event *events;
@@ -112,6 +113,14 @@ lumen_status lumen__kernels_file_open(lumen_ctx *ctx);
 void lumen__kernels_file_close(lumen_ctx *ctx);
 /* 64-bit FNV-1a, used for cache keys (with two seeds for 128 bits). */
 uint64_t lumen__hash64(const void *data, size_t len, uint64_t seed);
+
+/*
+ * The vector width (8 or 16 floats) of the kernels that have both forms (conv_f32, dwconv_f32,
+ * convt_f32, gemm_direct): 16 where the driver prefers 16-wide float vectors (PoCL on AVX-512),
+ * else 8; $LUMEN_VEC_WIDTH (8 or 16) overrides. Asked once per context; a test may set
+ * ctx->vec_width first to force one.
+ */
+int lumen__vec_width(lumen_ctx *ctx);
 
 /* ---- launching (launch.c) ---- */
 
@@ -267,6 +276,8 @@ typedef struct lumen__gemm_args {
     int res_off;
     lumen_actdesc act;
     const char *label; /* for profiles */
+    int vec; /* own engine, neither operand transposed: 0 the device's gemm_direct width, 8 or
+                16 that width, -1 the packed tiles instead (tests and benchmarks force these) */
 } lumen__gemm_args;
 lumen_status lumen__gemm(lumen_ctx *ctx, const lumen__gemm_args *g);
 /* Releases the context's GEMM state (ctx->gemm_state); the context stays usable. */

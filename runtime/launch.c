@@ -92,6 +92,19 @@ void lumen__exact_lws(int dims, const size_t *gws, size_t target, size_t *lws)
     }
 }
 
+int lumen__vec_width(lumen_ctx *ctx)
+{
+    if (!ctx->vec_width) {
+        const char *env = getenv("LUMEN_VEC_WIDTH");
+        if (env && (!strcmp(env, "8") || !strcmp(env, "16")))
+            return ctx->vec_width = atoi(env);
+        cl_uint w = 0;
+        clGetDeviceInfo(ctx->device, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, sizeof w, &w, NULL);
+        ctx->vec_width = w >= 16 ? 16 : 8;
+    }
+    return ctx->vec_width;
+}
+
 lumen_status lumen_ctx_profile(lumen_ctx *ctx, const lumen_prof_record **out, int *count)
 {
     cl_int rc = clFinish(ctx->queue); /* not lumen_ctx_finish: device.c sits above this file */

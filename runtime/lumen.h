@@ -724,6 +724,47 @@ lumen_status lumen_dicom_read_frame(lumen_dicom *d, int frame, lumen_image *out,
                                     size_t errlen);
 void lumen_dicom_free(lumen_dicom *d);
 
+/* ---- DICOM Structured Report, one per series (dicom_shim.cc, DCMTK dcmsr) ----
+ * A Comprehensive SR naming the series verdict, each frame's class, probabilities and flags
+ * (or its error), each referencing its source instance and frame, the model's name, version
+ * and weights hash, and lumen as the observer device. Patient and study attributes are copied
+ * from source_path, so the SR joins the source study. */
+typedef struct lumen_sr lumen_sr;
+
+typedef struct lumen_sr_info {
+    const char *source_path; /* required: a source instance of the series */
+    const char *verdict;     /* required: "keep" or "repeat" */
+    const char *reasons;     /* may be NULL */
+    const char *title;       /* NULL: "Angiography QC report" */
+    const char *model_name, *model_version, *model_sha256; /* may be NULL */
+    const char *lumen_version;                             /* NULL: LUMEN_VERSION */
+    const char *series_description;                        /* NULL: "lumen QC" */
+    int series_number;                                     /* 0: 9901 */
+} lumen_sr_info;
+
+typedef struct lumen_sr_frame {
+    const char *sop_class_uid, *sop_instance_uid, *series_instance_uid, *study_instance_uid;
+    int frame;              /* 1-based Referenced Frame Number */
+    const char *class_name; /* the frame's class (NULL when error is set) */
+    const char *error;      /* NULL, or why the frame has no result */
+    double score;
+    int n_probs;
+    const char *const *prob_names; /* class names, n_probs of them */
+    const double *probs;
+    int n_flags;
+    const char *const *flags;
+} lumen_sr_frame;
+
+/* A new report (strings are copied). LUMEN_EINVAL without source_path or verdict. */
+lumen_status lumen_sr_new(const lumen_sr_info *info, lumen_sr **out, char *err, size_t errlen);
+/* Adds one frame's result (copied). LUMEN_EINVAL when a UID or the frame number is missing. */
+lumen_status lumen_sr_add_frame(lumen_sr *sr, const lumen_sr_frame *f, char *err, size_t errlen);
+/* Writes the SR to path atomically (path.tmp, then rename), explicit VR little endian; its new
+ * SOP Instance UID goes to sop_uid (may be NULL). */
+lumen_status lumen_sr_write(lumen_sr *sr, const char *path, char *sop_uid, size_t uid_len,
+                            char *err, size_t errlen);
+void lumen_sr_free(lumen_sr *sr);
+
 /* ---- ONNX import (runtime/onnx/): a model file becomes a lumen_graph ---- */
 
 typedef struct lumen_array lumen_array; /* defined below with the host arrays */

@@ -33,6 +33,7 @@ typedef struct gcase {
     int a_bs_zero, b_bs_zero; /* broadcast A / B across the batch */
     int bias_mode, has_res;   /* has_res 2: the residual is C itself (in-place add) */
     lumen_act act;
+    int vec; /* lumen__gemm_args.vec: the kernel variant (0 default, -1 tiles, 8, 16 direct) */
 } gcase;
 
 static lumen_status upload(lumen_ctx *ctx, const float *h, int n, int pad, lumen_tensor **t)
@@ -98,6 +99,7 @@ static int run_gcase(lumen_ctx *ctx, const gcase *c)
     else if (c->has_res == 2)
         g.res = C->mem, g.res_off = PAD;
     g.label = "gemm test";
+    g.vec = c->vec;
     if ((st = lumen__gemm(ctx, &g)) || (st = lumen_ctx_finish(ctx)) ||
         (st = lumen_tensor_read(C, dev, (size_t)(tc + PAD))))
         goto done;
@@ -196,7 +198,15 @@ int cases_gemm(lumen_ctx *ctx)
         {"trans_a trans_b batch bcast A", 2, 21, 18, 11, 1, 1, 1, 0, 1, 1, LUMEN_ACT_NONE},
         {"trans_b batch bcast B", 3, 24, 40, 16, 0, 1, 0, 1, 0, 1, LUMEN_ACT_TANH},
         {"in-place residual (res = C)", 2, 27, 33, 20, 0, 0, 0, 0, 1, 2, LUMEN_ACT_RELU},
+        {"pointwise odd 13x45x19 relu6", 1, 13, 45, 19, 0, 0, 0, 0, 1, 1, LUMEN_ACT_RELU6},
+        {"pointwise narrow 5x7x3 gelu", 2, 5, 7, 3, 0, 0, 0, 0, 1, 0, LUMEN_ACT_GELU},
+        {"pointwise 24x80x16 bcast A", 2, 24, 80, 16, 0, 0, 1, 0, 1, 1, LUMEN_ACT_NONE},
     };
+    /* the own engine's kernel variants for non-transposed operands, each forced in turn */
+    static const struct {
+        int vec;
+        const char *name;
+    } vecs[] = {{-1, "tiles"}, {8, "direct8"}, {16, "direct16"}};
     const int n = (int)(sizeof cases / sizeof cases[0]);
     const int ng = (int)(sizeof gcases / sizeof gcases[0]);
     static const struct {
@@ -220,6 +230,11 @@ int cases_gemm(lumen_ctx *ctx)
             snprintf(label, sizeof label, "[%s] %s", engines[e].name, c.label);
             c.label = label;
             failed += !run_gcase(ctx, &c);
+            for (int v = 0; v < 3 && engines[e].e == LUMEN_GEMM_OWN && !c.ta && !c.tb; v++) {
+                snprintf(label, sizeof label, "[own %s] %s", vecs[v].name, gcases[i].label);
+                c.vec = vecs[v].vec;
+                failed += !run_gcase(ctx, &c);
+            }
         }
         const char *why = lumen__gemm_reason(ctx);
         if (engines[e].e == LUMEN_GEMM_CLBLAST && why[0])

@@ -46,6 +46,29 @@ h1=$(grep -o '"patient_hash":"[0-9a-f]*"' "$j" | sort -u | wc -l)
 expect "two patients, two hashes" "$h1" 2
 expect "26 images (thumbnail + overlay per ok frame)" "$(ls "$r/images" | grep -c '\.png$')" 26
 
+# one DICOM Structured Report per DICOM series, valid for dicom3tools' dciodvfy
+expect "4 SRs under sr/ (the 3 copies share a series)" "$(ls "$r/sr" | grep -c '\.dcm$')" 4
+contains "summary names the SRs" "^sr: 4 DICOM Structured Reports in $r/sr/"
+for f in "$r"/sr/*.dcm; do
+  dciodvfy "$f" >"$tmp/vfy" 2>&1
+  expect "dciodvfy $(basename "$f"): no Error lines" "$(grep -c '^Error' "$tmp/vfy")" 0
+done
+grep -v 99LUMEN "$tmp/vfy" | sed 's/^/     dciodvfy | /' | head -5
+sr_single=$r/sr/$(grep -o '"series_instance_uid":"[^"]*","series_number":2' "$j" | head -1 |
+  sed 's/.*uid":"\([^"]*\)".*/\1/').dcm
+expect "the SR of the per-frame series exists" "$(test -s "$sr_single" && echo yes)" yes
+dsrdump "$sr_single" >"$tmp/sr.txt" 2>&1
+for k in 1 2; do
+  uid=$(dcmdump +P SOPInstanceUID "$d/single_$k.dcm" | sed 's/.*\[\(.*\)\].*/\1/')
+  expect "SR evidence lists single_$k.dcm" "$(dcmdump +P ReferencedSOPInstanceUID "$sr_single" | grep -c "$uid")" 2
+done
+expect "SR: verdict, model and observer device" \
+  "$(grep -cE 'Series verdict")="(keep|repeat)"|Model name")="angio_qa"|Device Observer Model Name")="lumen ' "$tmp/sr.txt")" 3
+expect "SR: each frame's class and 4 probabilities" "$(grep -c 'Probability of ' "$tmp/sr.txt")" 8
+expect "SR: Referenced Frame Number" "$(dcmdump +P ReferencedFrameNumber "$sr_single" | grep -c '\[1\]')" 2
+expect "SR: the patient of the source (the SR joins its study)" \
+  "$(dcmdump +P PatientID "$sr_single" | grep -c 'SYN-0001')" 1
+
 check "re-run skips every done frame" 1 "$lumen" qc "$d" --out "$r" --size 256
 contains "13 skipped" "13 ok, 1 failed, 13 skipped"
 expect "same patient hashes on a re-run (salt kept)" \

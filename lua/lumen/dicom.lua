@@ -6,6 +6,8 @@
 --   dicom.source                       -- the pipeline's frame source (registered by it)
 --   local salt = dicom.salt(out_dir)   -- the folder's PHI salt (created on first use)
 --   dicom.identity(d:info(), k, { phi = false, salt = salt })   -- record.dicom of frame k
+--   dicom.write_sr(out_dir, verdict, records, session)  -- DIR/sr/<series uid>.dcm
+--   dicom.write_srs(session, verdicts, records)          -- one SR per DICOM series
 --
 -- Identity in records (record.dicom): study/series/SOP instance UIDs, frame (1-based),
 -- modality, series_number, instance_number, acquisition_datetime, sop_class_uid and
@@ -127,6 +129,87 @@ function M.source.open(ctx, path, session)
   end
   function reader.close() d:close() end
   return reader
+end
+
+-- ---- Structured Reports ----
+
+local function safe_name(uid) return (uid:gsub("[^%w%.%-]", "_")) end
+
+-- The records of one series that can be referenced (they carry their DICOM identity), in
+-- instance and frame order.
+local function sr_frames(records, class_names)
+  local frames = {}
+  for _, r in ipairs(records) do
+    local d = r.dicom
+    if type(d) == "table" and d.sop_instance_uid and d.sop_class_uid and d.series_instance_uid
+      and d.study_instance_uid then
+      local f = { sop_class_uid = d.sop_class_uid, sop_instance_uid = d.sop_instance_uid,
+        series_instance_uid = d.series_instance_uid, study_instance_uid = d.study_instance_uid,
+        frame = d.frame or r.frame or 1, instance = tonumber(d.instance_number) or 0,
+        class_name = r.class_name, score = r.score, probabilities = r.probabilities,
+        flags = r.flags, source = r.input }
+      if r.status ~= "ok" then f.error = tostring(r.error or "failed") end
+      if r.status == "ok" and not r.class_name then f.class_name = "(no class)" end
+      frames[#frames + 1] = f
+    end
+  end
+  table.sort(frames, function(a, b)
+    if a.instance ~= b.instance then return a.instance < b.instance end
+    return a.frame < b.frame
+  end)
+  return frames, class_names
+end
+
+-- Writes the SR of one series verdict (lumen.series) with its records into DIR/sr/.
+-- session: a pipeline session (for the model's name, hashes and classes) or a table with
+-- pkg, model_sha256. Returns path, sop_instance_uid | nil, msg (nil, nil for a series
+-- without DICOM frames).
+function M.write_sr(out_dir, verdict, records, session)
+  local frames = sr_frames(records)
+  if #frames == 0 then return nil, nil end
+  local ok, err = lumen.mkdir(out_dir .. "/sr")
+  if not ok then return nil, err end
+  local pkg = session.pkg or {}
+  local head = pkg.head or {}
+  local path = out_dir .. "/sr/" .. safe_name(frames[1].series_instance_uid) .. ".dcm"
+  local reasons = verdict.reasons
+  if type(reasons) == "table" then reasons = table.concat(reasons, "; ") end
+  local uid, werr = lumen.dicom_sr_write(path, {
+    source = frames[1].source, verdict = verdict.verdict, reasons = reasons,
+    model = pkg.name, model_sha256 = session.model_sha256,
+    model_version = head.version and tostring(head.version)
+      or (pkg.head_sha256 and ("head sha256 " .. pkg.head_sha256:sub(1, 16))),
+    lumen_version = lumen.version, class_names = pkg.classes, frames = frames })
+  if not uid then return nil, werr end
+  return path, uid
+end
+
+-- One SR per DICOM series of a finished run (verdicts from lumen.series, records tagged with
+-- record.series). Sets verdict.sr (the path relative to session.out) or verdict.sr_error.
+-- Returns the list of written paths.
+function M.write_srs(session, verdicts, records)
+  local written = {}
+  if not session.out then return written end
+  local by = {}
+  for _, r in ipairs(records) do
+    if r.series then
+      by[r.series] = by[r.series] or {}
+      table.insert(by[r.series], r)
+    end
+  end
+  for _, v in ipairs(verdicts) do
+    if v.dicom and by[v.series] then
+      local path, err = M.write_sr(session.out, v, by[v.series], session)
+      if path then
+        v.sr = path:sub(#session.out + 2)
+        written[#written + 1] = path
+      elseif err then
+        v.sr_error = err
+        io.stderr:write("warning: ", err, "\n")
+      end
+    end
+  end
+  return written
 end
 
 return M

@@ -842,13 +842,14 @@ end
 function Session:finish()
   local recs = self.records
   local verdicts = self:series_verdicts(recs)
+  local srs = require("lumen.dicom").write_srs(self, verdicts, recs) -- DICOM series: DIR/sr/
   local summary = report.summarize(recs, self.pkg.classes)
   local res = { records = recs, series = verdicts, summary = summary, device = self.device,
     device_index = self.ctx:device().index, model = self.pkg.name,
     model_sha256 = self.model_sha256, shard = self.shard, inputs = self.inputs,
     all_inputs = self.all_inputs, wall_s = (now_ms() - self.t_start) / 1000,
     class_names = self.pkg.classes, ctx = self.ctx, loaded = self.pkg.loaded, package = self.pkg,
-    notice = self.pkg:notice(), provenance = self.provenance, devices = {} }
+    notice = self.pkg:notice(), provenance = self.provenance, devices = {}, srs = srs }
   for i, w in ipairs(self.workers or { self }) do
     res.devices[i] = { name = w.device, index = w.device_index, frames = w.frames }
   end

@@ -40,7 +40,8 @@ INPUT is a usage error (nothing is loaded or written).
   --quiet          no summary, only errors
 
 Writes DIR/report.jsonl (one record per frame), report.csv, series.jsonl and series.csv (one
-verdict per series: keep or repeat, with reasons), report.html and images/.
+verdict per series: keep or repeat, with reasons), report.html and images/; for DICOM series
+also DIR/sr/<SeriesInstanceUID>.dcm, a DICOM Structured Report of the verdict and frames.
 Exit codes: 0 all frames ok, 1 some frames failed (each is an error record), 2 usage error,
 3 no device or the model failed to load.]],
 }
@@ -114,6 +115,10 @@ function M.print_summary(res)
   if res.paths then
     print(string.format("report: %s, %s, %s, %s", res.paths.jsonl, res.paths.csv,
       res.paths.series_csv, res.paths.html))
+  end
+  if res.srs and #res.srs > 0 then
+    print(string.format("sr: %d DICOM Structured Report%s in %s/", #res.srs,
+      #res.srs > 1 and "s" or "", res.srs[1]:match("^(.*)/[^/]*$")))
   end
 end
 
