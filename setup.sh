@@ -5,13 +5,13 @@
 #   ./setup.sh main    QC of the sample angiograms (PNG and a DICOM series) on the default device
 #                      -> report/
 #   ./setup.sh test    every test: release build + sanitizer (ASan+UBSan) build, under ctest;
-#                      then 60 s of fuzzing the ONNX loader and 25 s of the DICOM reader
-#                      (clang + libFuzzer, build-fuzz/)
+#                      then 25 s of fuzzing each of the ONNX, PNG, npy, safetensors and DICOM
+#                      readers and the Lua sandbox (clang + libFuzzer, build-fuzz/)
 #   ./setup.sh build   install and build only
 #
 # Packages are installed with apt-get when running as root; otherwise the exact command is
 # printed and the script stops. Builds go to build/ (release), build-asan/ (sanitizers),
-# build-tsan/ (ThreadSanitizer, the threads test only) and build-fuzz/ (the fuzz target).
+# build-tsan/ (ThreadSanitizer, the threads test only) and build-fuzz/ (the fuzz targets).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -20,7 +20,8 @@ PACKAGES=(build-essential cmake pkg-config git
   libclblast-dev liblua5.4-dev lua5.4 libpng-dev libcjson-dev libopenblas-dev
   chromium
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata
-  clang libclang-rt-14-dev clang-format
+  libssl-dev
+  clang libclang-rt-14-dev clang-format time
   slurm-wlm munge python3
   libdcmtk-dev dcmtk dicom3tools orthanc python3-pydicom python3-numpy)
 
@@ -62,63 +63,56 @@ run_tests() { # run_tests DIR [ctest args...]
   (cd "$dir" && ctest --output-on-failure -j "$jobs" --timeout 1500 "$@")
 }
 
-# Fuzzes the ONNX loader (tests/fuzz_onnx.c) for 60 s in its own clang build (build-fuzz/,
-# libFuzzer + ASan + UBSan). Seeds: a spread of small models from libonnx-testdata and the
-# hostile files of test_onnx_hostile, copied into a temporary corpus. A crash, leak, timeout or
-# out-of-memory fails the script; the input is kept as build-fuzz/crash-* (or leak-*, ...).
-fuzz_onnx() {
-  echo "setup: fuzzing the ONNX loader (60 s)"
-  configure_fuzz
-  cmake --build build-fuzz -j "$jobs" --target fuzz_onnx
-  local corpus rc=0
-  corpus=$(mktemp -d)
-  find /usr/share/libonnx-testdata/data/{node,pytorch-converted,pytorch-operator} \
-    -name model.onnx -size -3k 2>/dev/null | sort | awk 'NR % 24 == 1' |
-    while read -r f; do cp "$f" "$corpus/$(basename "$(dirname "$f")").onnx"; done || true
-  build/test_onnx_hostile --write "$corpus" >/dev/null || true
-  cp tests/onnx_regress/*.onnx "$corpus"/ 2>/dev/null || true
+# Fuzzing (libFuzzer + ASan + UBSan, clang, build-fuzz/): every loader of untrusted input and
+# the Lua sandbox entry, FUZZ_SECONDS each (default 25), each on a seed corpus of the project's
+# own valid and hostile files copied into a temporary folder. A crash, leak, timeout or
+# out-of-memory fails the script; the input is kept as build-fuzz/<target>-crash-* (or leak-*,
+# ...). The executions per target are printed (and kept in build-fuzz/<target>.log).
+fuzz_one() { # fuzz_one TARGET CORPUS [libFuzzer options...]
+  local t=$1 corpus=$2 rc=0
+  shift 2
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    build-fuzz/fuzz_onnx -max_total_time=60 -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
-    -artifact_prefix=build-fuzz/ "$corpus" >build-fuzz/fuzz.log 2>&1 || rc=$?
-  rm -rf "$corpus"
-  grep -E "^(Done [0-9]+ runs|stat::number_of_executed_units|stat::peak_rss_mb)" build-fuzz/fuzz.log ||
-    true
-  grep -E "^#[0-9]+[[:space:]]+(DONE|pulse|NEW|REDUCE)" build-fuzz/fuzz.log | tail -n 1 || true
+    "build-fuzz/fuzz_$t" -max_total_time="${FUZZ_SECONDS:-25}" -rss_limit_mb=2048 -timeout=10 \
+    -print_final_stats=1 -artifact_prefix="build-fuzz/$t-" "$@" "$corpus" \
+    >"build-fuzz/$t.log" 2>&1 || rc=$?
+  local runs
+  runs=$(grep -E "^stat::number_of_executed_units" "build-fuzz/$t.log" | awk '{print $2}')
+  echo "setup: fuzz_$t: ${runs:-?} executions in ${FUZZ_SECONDS:-25} s, exit $rc"
   if [ "$rc" -ne 0 ]; then
-    tail -n 60 build-fuzz/fuzz.log
-    echo "setup: fuzz_onnx failed (exit $rc); log in build-fuzz/fuzz.log, input in build-fuzz/" >&2
+    tail -n 60 "build-fuzz/$t.log"
+    echo "setup: fuzz_$t failed (exit $rc); log in build-fuzz/$t.log, input in build-fuzz/" >&2
     exit 1
   fi
 }
 
-# The clang build of the fuzz targets (C for lumen, C++ for the DICOM shim).
-configure_fuzz() {
+fuzz_all() {
+  echo "setup: fuzzing the loaders and the sandbox (${FUZZ_SECONDS:-25} s each)"
+  # C for lumen, C++ for the DICOM shim
   cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
     -DCMAKE_CXX_COMPILER=clang++ -DLUMEN_FUZZ=ON -DLUMEN_WERROR=OFF >/dev/null
-}
-
-# Fuzzes the DICOM reader (tests/fuzz_dicom.c: DCMTK's parser, lumen's checks, the frame
-# decoders) for 25 s in the same clang build. Seeds: tests/dicom_seeds/, tiny series written by
-# examples/make_dicom.py in every transfer syntax (and inputs that once failed, kept there).
-fuzz_dicom() {
-  echo "setup: fuzzing the DICOM reader (25 s)"
-  configure_fuzz
-  cmake --build build-fuzz -j "$jobs" --target fuzz_dicom
-  local corpus rc=0
-  corpus=$(mktemp -d)
-  cp tests/dicom_seeds/* "$corpus"/
-  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    build-fuzz/fuzz_dicom -max_total_time=25 -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
-    -artifact_prefix=build-fuzz/dicom- "$corpus" >build-fuzz/fuzz_dicom.log 2>&1 || rc=$?
-  rm -rf "$corpus"
-  grep -E "^(Done [0-9]+ runs|stat::number_of_executed_units|stat::peak_rss_mb)" \
-    build-fuzz/fuzz_dicom.log || true
-  grep -E "^#[0-9]+[[:space:]]+(DONE|pulse|NEW|REDUCE)" build-fuzz/fuzz_dicom.log | tail -n 1 || true
-  if [ "$rc" -ne 0 ]; then
-    tail -n 60 build-fuzz/fuzz_dicom.log
-    echo "setup: fuzz_dicom failed (exit $rc); log in build-fuzz/fuzz_dicom.log, input in build-fuzz/dicom-*" >&2
-    exit 1
-  fi
+  cmake --build build-fuzz -j "$jobs" --target fuzz_onnx fuzz_png fuzz_npy fuzz_safetensors \
+    fuzz_sandbox fuzz_dicom
+  local seeds
+  seeds=$(mktemp -d)
+  mkdir -p "$seeds/onnx" "$seeds/png"
+  find /usr/share/libonnx-testdata/data/{node,pytorch-converted,pytorch-operator} \
+    -name model.onnx -size -3k 2>/dev/null | sort | awk 'NR % 24 == 1' |
+    while read -r f; do cp "$f" "$seeds/onnx/$(basename "$(dirname "$f")").onnx"; done || true
+  build/test_onnx_hostile --write "$seeds/onnx" >/dev/null || true
+  cp tests/onnx_regress/*.onnx "$seeds/onnx"/ 2>/dev/null || true
+  cp examples/data/*.png tests/hostile/files/*.png "$seeds/png"/
+  build/lumen run tests/fuzz/seeds.lua "$seeds" >/dev/null
+  fuzz_one onnx "$seeds/onnx"
+  fuzz_one png "$seeds/png" -max_len=65536
+  fuzz_one npy "$seeds/npy"
+  fuzz_one safetensors "$seeds/safetensors"
+  fuzz_one sandbox "$seeds/sandbox" -max_len=4096
+  # DICOM (tests/fuzz_dicom.c): tiny series written by examples/make_dicom.py in every transfer
+  # syntax, and inputs that once failed (tests/dicom_seeds/)
+  mkdir -p "$seeds/dicom"
+  cp tests/dicom_seeds/* "$seeds/dicom"/
+  fuzz_one dicom "$seeds/dicom"
+  rm -rf "$seeds"
 }
 
 # House style: every C file is clang-formatted (.clang-format), except the op test tables
@@ -153,8 +147,7 @@ case "$mode" in
     cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLUMEN_TSAN=ON >/dev/null
     cmake --build build-tsan -j "$jobs" --target test_threads
     TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run_tests build-tsan -R threads
-    fuzz_onnx
-    fuzz_dicom
+    fuzz_all
     ;;
   main)
     install_missing

@@ -66,6 +66,7 @@ static int make_cases(ocase *cs)
         conv_case("pwconv1x1 144->24 @128 (project)", 144, 24, 128, 128, 1, 1, 1, BLAS_CONV1X1);
     cs[n++] = conv_case("pwconv1x1 256->1024 @16 (ffn)", 256, 1024, 16, 16, 1, 1, 1, BLAS_CONV1X1);
     cs[n++] = conv_case("conv3x3 32->32 @128 (decoder)", 32, 32, 128, 128, 3, 1, 1, BLAS_IM2COL);
+    cs[n++] = conv_case("conv3x3 256->256 @14 (resnet18)", 256, 256, 14, 14, 3, 1, 1, BLAS_IM2COL);
 
     ocase *c = &cs[n++];
     memset(c, 0, sizeof *c);

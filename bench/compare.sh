@@ -6,6 +6,9 @@
 # thread count (2) and ONNX file, alternating lumen and each peer over >= 3 rounds with the same
 # warm-up and repetition counts; prints each peer's median latency and the ratio lumen/peer, then
 # the full `lumen bench` table. --write-results rewrites bench/RESULTS.md (and runs bench_ops).
+# Models (--models, comma-separated; default all): angio_qa, unet, and the torchvision set
+# resnet18, mobilenet_v2, efficientnet_b0, convnext_tiny, lraspp (lumen on the same ONNX file as
+# ONNX Runtime, bench/peers/export_torchvision.py).
 #
 # Installs what the peers need first (apt-get / npm; skipped under CI=true, where missing peers
 # are reported as failed rows instead). Builds lumen in build-bench/ when it is not there.
@@ -38,6 +41,8 @@ fi
 sizes="--size-angio 512 --size-unet 256"
 case " $* " in *" --quick "*) sizes="--size-angio 64 --size-unet 64" ;; esac
 nice -n 19 /usr/bin/python3 bench/peers/export_models.py $sizes >&2
+# the torchvision set (seeded random weights, nothing downloaded; only missing files are written)
+nice -n 19 /usr/bin/python3 bench/peers/export_torchvision.py >&2
 
 exec /usr/bin/python3 bench/peers/compare.py --lumen build-bench/lumen \
   --bench-ops build-bench/bench/bench_ops "$@"

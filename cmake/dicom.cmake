@@ -13,3 +13,11 @@ set_tests_properties(dicom_read PROPERTIES TIMEOUT 300)
 add_test(NAME cli_dicom COMMAND ${CMAKE_SOURCE_DIR}/tests/cli_dicom.sh $<TARGET_FILE:lumen_cli>
   ${LUMEN_PYTHON})
 set_tests_properties(cli_dicom PROPERTIES TIMEOUT 600 ENVIRONMENT "${LUMEN_DICOM_TEST_ENV}")
+# MONOCHROME1, 1024x1024 and compressed copies give the classes of the plain 512x512 series
+add_test(NAME dicom_syntaxes COMMAND ${CMAKE_SOURCE_DIR}/tests/dicom_syntaxes.sh
+  $<TARGET_FILE:lumen_cli> ${LUMEN_PYTHON})
+set_tests_properties(dicom_syntaxes PROPERTIES TIMEOUT 600 ENVIRONMENT "${LUMEN_DICOM_TEST_ENV}")
+# `lumen listen` behind Debian's Orthanc, started by the test on loopback ports
+add_test(NAME orthanc_roundtrip COMMAND ${LUMEN_PYTHON} ${CMAKE_SOURCE_DIR}/tests/orthanc_roundtrip.py
+  $<TARGET_FILE:lumen_cli>)
+set_tests_properties(orthanc_roundtrip PROPERTIES TIMEOUT 600 ENVIRONMENT "${LUMEN_DICOM_TEST_ENV}")

@@ -15,20 +15,28 @@ inline float lumen_erf(float x)
     return copysign(1.0f - p * exp(-ax * ax), x);
 }
 
+/* max and min that propagate NaN as PyTorch does (torch.maximum, clamp, ReLU, max pooling):
+ * OpenCL's fmax/fmin return the other operand when one is NaN, which would turn a NaN frame
+ * into a plausible number. */
+inline float lumen_max(float u, float v) { return (u > v || isnan(u)) ? u : v; }
+inline float lumen_min(float u, float v) { return (u < v || isnan(u)) ? u : v; }
+inline float8 lumen_max8(float8 u, float8 v) { return select(v, u, (u > v) | isnan(u)); }
+inline float8 lumen_min8(float8 u, float8 v) { return select(v, u, (u < v) | isnan(u)); }
+
 /* y = f(x) for activation 'act' with parameters a, b (see lumen.h). The switch is on a
  * launch-wide constant, so every work-item takes the same branch. */
 inline float lumen_act(int act, float a, float b, float x)
 {
     switch (act) {
-    case ACT_RELU: return fmax(x, 0.0f);
-    case ACT_RELU6: return fmin(fmax(x, 0.0f), 6.0f);
+    case ACT_RELU: return lumen_max(x, 0.0f);
+    case ACT_RELU6: return lumen_min(lumen_max(x, 0.0f), 6.0f);
     case ACT_LEAKY_RELU: return x < 0.0f ? a * x : x;
     case ACT_SIGMOID: return 1.0f / (1.0f + exp(-x));
     case ACT_TANH: return tanh(x);
     case ACT_GELU: return 0.5f * x * (1.0f + lumen_erf(x * 0.70710678118654752f));
-    case ACT_HARDSWISH: return x * fmin(fmax(x + 3.0f, 0.0f), 6.0f) * (1.0f / 6.0f);
-    case ACT_HARDSIGMOID: return fmin(fmax(a * x + b, 0.0f), 1.0f);
-    case ACT_CLIP: return fmin(fmax(x, a), b);
+    case ACT_HARDSWISH: return x * lumen_min(lumen_max(x + 3.0f, 0.0f), 6.0f) * (1.0f / 6.0f);
+    case ACT_HARDSIGMOID: return lumen_min(lumen_max(a * x + b, 0.0f), 1.0f);
+    case ACT_CLIP: return lumen_min(lumen_max(x, a), b);
     case ACT_EXP: return exp(x);
     case ACT_LOG: return log(x);
     case ACT_SQRT: return sqrt(x);
@@ -56,15 +64,15 @@ inline float8 lumen_erf8(float8 x)
 inline float8 lumen_act8(int act, float a, float b, float8 x)
 {
     switch (act) {
-    case ACT_RELU: return fmax(x, 0.0f);
-    case ACT_RELU6: return fmin(fmax(x, 0.0f), 6.0f);
+    case ACT_RELU: return lumen_max8(x, (float8)(0.0f));
+    case ACT_RELU6: return lumen_min8(lumen_max8(x, (float8)(0.0f)), (float8)(6.0f));
     case ACT_LEAKY_RELU: return select(x, a * x, x < 0.0f);
     case ACT_SIGMOID: return 1.0f / (1.0f + exp(-x));
     case ACT_TANH: return tanh(x);
     case ACT_GELU: return 0.5f * x * (1.0f + lumen_erf8(x * 0.70710678118654752f));
-    case ACT_HARDSWISH: return x * fmin(fmax(x + 3.0f, 0.0f), 6.0f) * (1.0f / 6.0f);
-    case ACT_HARDSIGMOID: return fmin(fmax(a * x + b, 0.0f), 1.0f);
-    case ACT_CLIP: return fmin(fmax(x, a), b);
+    case ACT_HARDSWISH: return x * lumen_min8(lumen_max8(x + 3.0f, (float8)(0.0f)), (float8)(6.0f)) * (1.0f / 6.0f);
+    case ACT_HARDSIGMOID: return lumen_min8(lumen_max8(a * x + b, (float8)(0.0f)), (float8)(1.0f));
+    case ACT_CLIP: return lumen_min8(lumen_max8(x, (float8)(a)), (float8)(b));
     case ACT_EXP: return exp(x);
     case ACT_LOG: return log(x);
     case ACT_SQRT: return sqrt(x);

@@ -77,10 +77,13 @@ __attribute__((always_inline)) inline floatV actV(int act, float a, float b, flo
 {
     if (act == ACT_NONE)
         return v;
+    /* NaN stays NaN, as in PyTorch (fmax would turn it into 0) */
     if (act == ACT_RELU)
-        return fmax(v, 0.0f);
-    if (act == ACT_RELU6)
-        return fmin(fmax(v, 0.0f), 6.0f);
+        return select((floatV)(0.0f), v, isnan(v) | (v > 0.0f));
+    if (act == ACT_RELU6) {
+        floatV r = select((floatV)(0.0f), v, isnan(v) | (v > 0.0f));
+        return select((floatV)(6.0f), r, isnan(r) | (r < 6.0f));
+    }
 #if VW == 16
     return (float16)(lumen_act8(act, a, b, v.lo), lumen_act8(act, a, b, v.hi));
 #else

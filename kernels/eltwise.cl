@@ -35,8 +35,8 @@ inline float binop(int kind, float u, float v)
     case BIN_MUL: return u * v;
     case BIN_DIV: return u / v;
     case BIN_POW: return pow(u, v);
-    case BIN_MAX: return fmax(u, v);
-    default: return fmin(u, v);
+    case BIN_MAX: return lumen_max(u, v);
+    default: return lumen_min(u, v);
     }
 }
 
@@ -48,8 +48,8 @@ inline float8 binop8(int kind, float8 u, float8 v)
     case BIN_MUL: return u * v;
     case BIN_DIV: return u / v;
     case BIN_POW: return pow(u, v);
-    case BIN_MAX: return fmax(u, v);
-    default: return fmin(u, v);
+    case BIN_MAX: return lumen_max8(u, v);
+    default: return lumen_min8(u, v);
     }
 }
 

@@ -31,7 +31,7 @@ __kernel void maxpool_f32(__global const float *x, int x_off, __global float *y,
             for (int kw = 0; kw < k.z; kw++) {
                 int iw = w0 + kw * dil.z;
                 float v = row[clamp(iw, 0, isz.z - 1)];
-                acc = (vh && iw >= 0 && iw < isz.z) ? fmax(acc, v) : acc;
+                acc = (vh && iw >= 0 && iw < isz.z) ? lumen_max(acc, v) : acc;
             }
         }
     }
@@ -87,7 +87,7 @@ __kernel void reduce_f32(__global const float *x, int x_off, __global float *y, 
         for (int r1 = 0; r1 < re.y; r1++)
             for (int r2 = 0; r2 < re.z; r2++) {
                 float v = xb[r0 * rs.x + r1 * rs.y + r2 * rs.z];
-                acc = kind == REDUCE_MAX ? fmax(acc, v) : acc + v;
+                acc = kind == REDUCE_MAX ? lumen_max(acc, v) : acc + v;
             }
     y[y_off + i] = kind == REDUCE_MEAN ? acc / (float)len : acc;
 }
@@ -105,14 +105,14 @@ __kernel void reduce_rows_f32(__global const float *x, int x_off, __global float
     float acc = kind == REDUCE_MAX ? -INFINITY : 0.0f;
     for (int j = lid; j < len; j += lsz) {
         float v = xr[j];
-        acc = kind == REDUCE_MAX ? fmax(acc, v) : acc + v;
+        acc = kind == REDUCE_MAX ? lumen_max(acc, v) : acc + v;
     }
     part[lid] = acc;
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int span = lsz / 2; span > 0; span /= 2) {
         if (lid < span) {
             float o = part[lid + span];
-            part[lid] = kind == REDUCE_MAX ? fmax(part[lid], o) : part[lid] + o;
+            part[lid] = kind == REDUCE_MAX ? lumen_max(part[lid], o) : part[lid] + o;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
     }

@@ -18,9 +18,7 @@
 /* lumen.clock() -> milliseconds (float) on CLOCK_MONOTONIC. Can't fail. */
 static int l_clock(lua_State *L)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    lua_pushnumber(L, (lua_Number)ts.tv_sec * 1e3 + (lua_Number)ts.tv_nsec / 1e6);
+    lua_pushnumber(L, lumen_clock_ms());
     return 1;
 }
 

@@ -19,9 +19,17 @@
  * },
  *                ... } })                     -- the new SR's SOP Instance UID | nil, msg
  *
+ *   lumen.dicom_listen({aet=, port=, store_dir=, timeout=, poll=, max_pdu=},
+ *       function(path, calling_aet, arrival_ms) ... end,   -- per stored instance
+ *       function() ... end)                               -- when idle (every poll seconds)
+ *     -- returns true when stopped (a callback returned true, or SIGTERM/SIGINT) | nil, msg;
+ *     -- an error raised in a callback stops the loop and is returned as nil, msg
+ *   lumen.dicom_send(path, {aet=, peer_aet=, host=, port=, timeout=}) -> true | nil, msg
+ *
  * A DICOM object is "lumen.Dicom" userdata; environment failures (a bad file, a refused limit,
  * an unsupported transfer syntax) return nil, msg, misuse raises.
  */
+#include <signal.h>
 #include <string.h>
 
 #include "binding.h"
@@ -317,10 +325,121 @@ static int l_sr_write(lua_State *L)
     return 1;
 }
 
+/* SIGTERM/SIGINT while listening: the loop ends after the current association. Signals are
+ * process-wide, so this flag is too. */
+static volatile sig_atomic_t listen_signal;
+
+static void on_signal(int sig)
+{
+    listen_signal = sig;
+}
+
+typedef struct listen_ctx {
+    lua_State *L;
+    int store_ref, idle_ref; /* registry references to the callbacks */
+    char error[LUMEN_ERR_MAX];
+} listen_ctx;
+
+/* Calls the callback (its reference) with nargs arguments already pushed; 1 to stop. */
+static int listen_call(listen_ctx *c, int ref, int nargs)
+{
+    lua_State *L = c->L;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+    lua_insert(L, -1 - nargs);
+    if (lua_pcall(L, nargs, 1, 0) != LUA_OK) {
+        snprintf(c->error, sizeof c->error, "%s", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        return 1;
+    }
+    int stop = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return stop || listen_signal;
+}
+
+static int listen_store(void *user, const char *path, const char *aet, double arrival_ms)
+{
+    listen_ctx *c = user;
+    lua_pushstring(c->L, path);
+    lua_pushstring(c->L, aet);
+    lua_pushnumber(c->L, arrival_ms);
+    return listen_call(c, c->store_ref, 3);
+}
+
+static int listen_idle(void *user)
+{
+    listen_ctx *c = user;
+    if (listen_signal)
+        return 1;
+    if (c->idle_ref == LUA_NOREF)
+        return 0;
+    return listen_call(c, c->idle_ref, 0);
+}
+
+static int l_listen(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    lumen_scp_options o = {0};
+    o.aet = opt_str(L, 1, "aet");
+    o.store_dir = opt_str(L, 1, "store_dir");
+    o.port = (int)opt_int(L, 1, "port");
+    o.timeout_s = (int)opt_int(L, 1, "timeout");
+    o.poll_s = (int)opt_int(L, 1, "poll");
+    o.max_pdu = (int)opt_int(L, 1, "max_pdu");
+    if (!o.aet || !o.store_dir)
+        return luaL_error(L, "dicom_listen: 'aet' and 'store_dir' are required");
+    listen_ctx c = {L, LUA_NOREF, LUA_NOREF, ""};
+    lua_pushvalue(L, 2);
+    c.store_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    if (lua_isfunction(L, 3)) {
+        lua_pushvalue(L, 3);
+        c.idle_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    struct sigaction sa, old_term, old_int;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    listen_signal = 0;
+    sigaction(SIGTERM, &sa, &old_term);
+    sigaction(SIGINT, &sa, &old_int);
+    char err[LUMEN_ERR_MAX];
+    lumen_status st = lumen_scp_run(&o, listen_store, listen_idle, &c, err, sizeof err);
+    sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGINT, &old_int, NULL);
+    luaL_unref(L, LUA_REGISTRYINDEX, c.store_ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, c.idle_ref);
+    if (st != LUMEN_OK)
+        return lb_fail(L, err);
+    if (c.error[0])
+        return lb_fail(L, c.error);
+    lua_pushboolean(L, 1);
+    lua_pushinteger(L, listen_signal);
+    return 2;
+}
+
+/* lumen.dicom_send(path, {aet=, peer_aet=, host=, port=, timeout=}) -> true | nil, msg */
+static int l_send(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    const char *aet = opt_str(L, 2, "aet"), *peer = opt_str(L, 2, "peer_aet");
+    const char *host = opt_str(L, 2, "host");
+    int port = (int)opt_int(L, 2, "port"), timeout = (int)opt_int(L, 2, "timeout");
+    if (!aet || !peer || !host || port <= 0)
+        return luaL_error(L, "dicom_send: aet, peer_aet, host and port are required");
+    char err[LUMEN_ERR_MAX];
+    if (lumen_scu_store(path, aet, peer, host, port, timeout > 0 ? timeout : 30, err, sizeof err) !=
+        LUMEN_OK)
+        return lb_fail(L, err);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 static const luaL_Reg dicom_methods[] = {
     {"frame", d_frame}, {"info", d_info}, {"close", d_close}, {NULL, NULL}};
-static const luaL_Reg funcs[] = {
-    {"dicom_probe", l_probe}, {"dicom_open", l_open}, {"dicom_sr_write", l_sr_write}, {NULL, NULL}};
+static const luaL_Reg funcs[] = {{"dicom_probe", l_probe},       {"dicom_open", l_open},
+                                 {"dicom_sr_write", l_sr_write}, {"dicom_listen", l_listen},
+                                 {"dicom_send", l_send},         {NULL, NULL}};
 
 void lb_open_dicom(lua_State *L)
 {

@@ -6,6 +6,12 @@
  *                             mtime in nanoseconds since the epoch (for cache keys)
  *   lumen.mkdir(path)      -> true | nil, msg (parents too, like mkdir -p; existing is fine)
  *   lumen.isatty(fd)       -> boolean (0 stdin, 1 stdout, 2 stderr)
+ *   lumen.write_file(path, text) -> true | nil, msg: atomic (temp file in the same folder,
+ *                             fsync, rename, fsync of the folder); only onto a regular file or
+ *                             a new name (runtime/sys.c)
+ *   lumen.tmp_clean(dir, prefix) -> count of stale "<prefix>*.tmp-<pid>-XXXXXX" files removed
+ *   lumen.sha256(text)     -> 64 hex digits
+ *   lumen.sha256_file(path) -> 64 hex digits | nil, msg (regular files only: never blocks)
  *
  * Workflows use these instead of io.popen("ls ...") or os.execute("mkdir ..."): no shell, so
  * file names with spaces or quotes are just names. The sandbox (sandbox.c) removes them.
@@ -76,24 +82,48 @@ static int l_file_type(lua_State *L)
 /* lumen.mkdir(path) -> true | nil, msg: creates missing parents; an existing folder is fine. */
 static int l_mkdir(lua_State *L)
 {
-    size_t len;
-    const char *path = luaL_checklstring(L, 1, &len);
-    luaL_Buffer b;
-    char *p = luaL_buffinitsize(L, &b, len + 1);
-    memcpy(p, path, len + 1);
-    for (size_t i = 1; i <= len; i++) {
-        if (p[i] != '/' && p[i] != '\0')
-            continue;
-        char c = p[i];
-        p[i] = '\0';
-        struct stat st;
-        if (mkdir(p, 0777) != 0 && errno != EEXIST)
-            return lb_fail(L, lua_pushfstring(L, "cannot create %s: %s", p, strerror(errno)));
-        if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode))
-            return lb_fail(L, lua_pushfstring(L, "cannot create %s: not a folder", p));
-        p[i] = c;
-    }
+    char err[LUMEN_ERR_MAX];
+    if (lumen_mkdirs(luaL_checkstring(L, 1), err, sizeof err) != LUMEN_OK)
+        return lb_fail(L, lua_pushstring(L, err));
     lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_write_file(lua_State *L)
+{
+    size_t n;
+    const char *path = luaL_checkstring(L, 1);
+    const char *text = luaL_checklstring(L, 2, &n);
+    char err[LUMEN_ERR_MAX];
+    if (lumen_file_write(path, text, n, err, sizeof err) != LUMEN_OK)
+        return lb_fail(L, lua_pushstring(L, err));
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_tmp_clean(lua_State *L)
+{
+    lua_pushinteger(L, lumen_tmp_clean(luaL_checkstring(L, 1), luaL_checkstring(L, 2)));
+    return 1;
+}
+
+static int l_sha256(lua_State *L)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    char hex[65];
+    if (lumen_sha256_hex(s, n, hex) != LUMEN_OK)
+        return luaL_error(L, "sha256: out of memory");
+    lua_pushstring(L, hex);
+    return 1;
+}
+
+static int l_sha256_file(lua_State *L)
+{
+    char hex[65], err[LUMEN_ERR_MAX];
+    if (lumen_sha256_file(luaL_checkstring(L, 1), hex, err, sizeof err) != LUMEN_OK)
+        return lb_fail(L, lua_pushstring(L, err));
+    lua_pushstring(L, hex);
     return 1;
 }
 
@@ -103,11 +133,10 @@ static int l_isatty(lua_State *L)
     return 1;
 }
 
-static const luaL_Reg fs_funcs[] = {{"list_dir", l_list_dir},
-                                    {"file_type", l_file_type},
-                                    {"mkdir", l_mkdir},
-                                    {"isatty", l_isatty},
-                                    {NULL, NULL}};
+static const luaL_Reg fs_funcs[] = {
+    {"list_dir", l_list_dir}, {"file_type", l_file_type},     {"mkdir", l_mkdir},
+    {"isatty", l_isatty},     {"write_file", l_write_file},   {"tmp_clean", l_tmp_clean},
+    {"sha256", l_sha256},     {"sha256_file", l_sha256_file}, {NULL, NULL}};
 
 /* Adds the functions to the module table on top of the stack. */
 void lb_open_fs(lua_State *L)

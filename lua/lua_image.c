@@ -176,8 +176,9 @@ static int l_mask_stats(lua_State *L)
     plane_of(L, 1, t, &h, &w);
     int64_t n;
     float *p = read_tensor(L, t, &n);
-    int64_t on = 0;
+    int64_t on = 0, nonfinite = 0;
     for (int64_t i = 0; i < n; i++) {
+        nonfinite += !isfinite(p[i]);
         p[i] = p[i] > thr ? 1.0f : 0.0f;
         on += p[i] > 0;
     }
@@ -186,7 +187,9 @@ static int l_mask_stats(lua_State *L)
     free(p);
     if (k < 0)
         return luaL_error(L, "out of memory");
-    lua_createtable(L, 0, 6);
+    lua_createtable(L, 0, 7);
+    lua_pushinteger(L, (lua_Integer)nonfinite);
+    lua_setfield(L, -2, "nonfinite");
     lua_pushnumber(L, n ? (double)on / (double)n : 0);
     lua_setfield(L, -2, "area_fraction");
     lua_pushinteger(L, (lua_Integer)on);

@@ -9,30 +9,38 @@
  *   })
  *   -- returns the script's values (true when it returns none), or nil, message
  *
- * Design (decision 9 in design.md): a workflow or rule file from someone else must not reach the
- * file system, the process or the host's Lua state, and must not run or grow without bound.
+ * Design (decision 17 in design.md: a sandbox by capability). A workflow or rule file from
+ * someone else must not reach the file system, the process, the devices or the host's Lua
+ * state, and must not run or grow without bound. Its state is built up from nothing: it holds
+ * only what is listed here and what the host hands it, so no function that takes a path exists
+ * inside, by construction (nothing is removed from a fuller set, so nothing can be forgotten).
  *  - A new lua_State whose allocator counts live bytes and refuses to pass 'memory'; once a
  *    request fails even after Lua's emergency GC, the hook ends the script at its next
  *    instruction (as for the instruction cap), even if the script catches the error.
  *  - A count hook every SB_HOOK_STEP instructions; past 'instructions' it raises, and from then
  *    on fires at every instruction, so a script that catches the error with pcall fails again at
  *    its next instruction outside the pcall (nesting is finite, so the error gets out).
- *  - Only the base library (without dofile, loadfile; 'load' forced to text mode; setmetatable
- *    refusing '__gc', since Lua runs finalizers with hooks off), string (without string.dump),
- *    table, math and utf8; no io, os, package, debug, coroutine.
- *  - 'require' finds only lumen.core (the binding without the functions that read or write files)
- *    and the Lua texts given in 'modules'; every chunk is loaded in text mode ("t"), so binary
- *    chunks (which can break the VM) are refused.
+ *  - Pure libraries only: base without dofile, loadfile and print ('load' forced to text mode,
+ *    setmetatable refusing '__gc', since Lua runs finalizers with hooks off), string without
+ *    string.dump, table, math, utf8. No io, os, package, debug, coroutine, and no lumen binding
+ *    at all (no contexts, tensors, models or files).
+ *  - C functions run without the count hook, so those whose running time is not bounded by the
+ *    memory they allocate are size-checked: string.rep (an empty string repeated 2^50 times
+ *    allocates nothing), table.move (2^50 moves of nil), and the pattern functions (find, match,
+ *    gmatch, gsub: backtracking over k quantifiers costs up to n^k steps on an n-byte subject,
+ *    so a pattern with k >= 2 quantifiers is refused on subjects longer than 10^8^(1/k) bytes,
+ *    e.g. 10,000 bytes for two).
+ *  - 'require' finds only the Lua texts the host gives in 'modules' (pure helpers such as
+ *    lumen.json and lumen.rules); every chunk is loaded in text mode ("t"), so binary chunks
+ *    (which can break the VM) are refused.
  *  - Data crosses in both directions as copies of plain values: nil, booleans, numbers, strings
- *    and tables of those (depth <= SB_MAX_DEPTH); anything else is refused.
- * Not covered: time spent inside one C function (a long string.rep is capped by memory, but a
- * pathological pattern in string.find is not counted as instructions), and device memory taken by
- * lumen tensors (not Lua heap).
- *
+ *    and tables of those (depth <= SB_MAX_DEPTH); anything else is refused. The script's
+ *    arguments (the record, model results) are copies: it cannot change the host's data.
  * Lifetimes: the sandbox state lives in a "lumen.Sandbox" guard userdata on the host stack, so
  * it is closed (by __close here, or by __gc if the host raises midway) exactly once.
  */
 #include <lualib.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,7 +52,7 @@
 #define SB_DEFAULT_MEMORY ((lua_Integer)64 << 20)
 #define SB_DEFAULT_INSTRUCTIONS ((lua_Integer)100000000)
 
-int luaopen_lumen_core(lua_State *L); /* lumen_lua.c */
+#define SB_PATTERN_WORK 1e8 /* backtracking steps a pattern may take on its subject (n^k) */
 
 typedef struct sandbox {
     lua_State *S;        /* NULL once closed */
@@ -226,7 +234,8 @@ static int sb_setmetatable(lua_State *S)
     return 1;
 }
 
-/* require(name): the sandbox's own loaded table, then the module texts given by the host. */
+/* require(name): the sandbox's own loaded table, then the module texts given by the host (the
+ * only modules there are). */
 static int sb_require(lua_State *S)
 {
     const char *name = luaL_checkstring(S, 1);
@@ -263,15 +272,93 @@ static void sb_remove(lua_State *S, int t, const char *const *names)
     }
 }
 
-/* Removes methods from the __index table of metatable 'mt'. */
-static void sb_remove_methods(lua_State *S, const char *mt, const char *const *names)
+/* string.rep(s, n [, sep]) that refuses results above the memory cap before looping: Lua's
+ * own loops n times even when s and sep are empty (nothing allocated, no hook). */
+static int sb_rep(lua_State *S)
 {
-    int top = lua_gettop(S);
-    if (luaL_getmetatable(S, mt) == LUA_TTABLE && lua_getfield(S, -1, "__index") == LUA_TTABLE)
-        sb_remove(S, -1, names);
-    lua_settop(S, top);
+    size_t l, lsep;
+    luaL_checklstring(S, 1, &l);
+    lua_Integer n = luaL_checkinteger(S, 2);
+    luaL_optlstring(S, 3, "", &lsep);
+    if (n <= 0 || l + lsep == 0) {
+        lua_pushliteral(S, "");
+        return 1;
+    }
+    sandbox *sb = sb_of(S);
+    if ((double)n * (double)(l + lsep) > (double)sb->limit)
+        return luaL_error(S, "sandbox: string.rep result above the memory limit");
+    lua_pushvalue(S, lua_upvalueindex(1));
+    lua_insert(S, 1);
+    lua_call(S, lua_gettop(S) - 1, 1);
+    return 1;
 }
 
+/* table.move(a1, f, e, t [, a2]) that refuses more elements than the memory cap could hold:
+ * moving nils allocates nothing, so 2^50 of them would run without end. */
+static int sb_move(lua_State *S)
+{
+    lua_Integer f = luaL_checkinteger(S, 2), e = luaL_checkinteger(S, 3);
+    sandbox *sb = sb_of(S);
+    if (e >= f && ((double)e - (double)f + 1) * 16.0 > (double)sb->limit)
+        return luaL_error(S, "sandbox: table.move of more elements than the memory limit holds");
+    lua_pushvalue(S, lua_upvalueindex(1));
+    lua_insert(S, 1);
+    lua_call(S, lua_gettop(S) - 1, LUA_MULTRET);
+    return lua_gettop(S);
+}
+
+/* Quantifiers (* + - ?) in a Lua pattern, skipping escapes and the insides of [sets]. */
+static int sb_quantifiers(const char *p, size_t n)
+{
+    int k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '%') {
+            i++;
+        } else if (p[i] == '[') {
+            i++;
+            if (i < n && p[i] == '^')
+                i++;
+            for (i++; i < n && p[i] != ']'; i++)
+                if (p[i] == '%')
+                    i++;
+        } else if (i > 0 && (p[i] == '*' || p[i] == '+' || p[i] == '-' || p[i] == '?')) {
+            k++;
+        }
+    }
+    return k;
+}
+
+/* string.find/match/gmatch/gsub with a bound on backtracking (see the file comment). A plain
+ * find (4th argument true) does no matching and is never refused. */
+static int sb_pattern(lua_State *S)
+{
+    size_t n, pn;
+    luaL_checklstring(S, 1, &n);
+    const char *p = luaL_checklstring(S, 2, &pn);
+    int plain = lua_toboolean(S, lua_upvalueindex(2)) && lua_toboolean(S, 4);
+    int k = plain ? 0 : sb_quantifiers(p, pn);
+    if (k >= 2 && pow((double)n, k) > SB_PATTERN_WORK)
+        return luaL_error(S,
+                          "sandbox: a pattern with %d quantifiers on a %I-byte subject could "
+                          "backtrack without end (limit: %I bytes)",
+                          k, (lua_Integer)n, (lua_Integer)pow(SB_PATTERN_WORK, 1.0 / k));
+    lua_pushvalue(S, lua_upvalueindex(1));
+    lua_insert(S, 1);
+    lua_call(S, lua_gettop(S) - 1, LUA_MULTRET);
+    return lua_gettop(S);
+}
+
+/* Replaces lib[name] (lib at the top of the stack) by f with the original as upvalue 1 and
+ * 'extra' as upvalue 2. */
+static void sb_wrap(lua_State *S, const char *name, lua_CFunction f, int extra)
+{
+    lua_getfield(S, -1, name);
+    lua_pushboolean(S, extra);
+    lua_pushcclosure(S, f, 2);
+    lua_setfield(S, -2, name);
+}
+
+/* The sandbox's whole world: pure libraries, wrapped where a C function could run unbounded. */
 static void sb_open_libs(lua_State *S)
 {
     static const luaL_Reg libs[] = {
@@ -282,7 +369,8 @@ static void sb_open_libs(lua_State *S)
         luaL_requiref(S, l->name, l->func, 1);
         lua_pop(S, 1);
     }
-    static const char *const base_out[] = {"dofile", "loadfile", "require", NULL};
+    /* base: nothing that reads files or writes to the host's streams */
+    static const char *const base_out[] = {"dofile", "loadfile", "require", "print", NULL};
     lua_pushglobaltable(S);
     sb_remove(S, -1, base_out);
     lua_getfield(S, -1, "load");
@@ -294,24 +382,20 @@ static void sb_open_libs(lua_State *S)
     lua_pushcfunction(S, sb_require);
     lua_setfield(S, -2, "require");
     lua_pop(S, 1);
+
+    /* string (also the strings' metatable's __index: the same table) */
     lua_getglobal(S, LUA_STRLIBNAME);
     lua_pushnil(S);
     lua_setfield(S, -2, "dump");
+    sb_wrap(S, "rep", sb_rep, 0);
+    sb_wrap(S, "find", sb_pattern, 1);
+    sb_wrap(S, "match", sb_pattern, 0);
+    sb_wrap(S, "gmatch", sb_pattern, 0);
+    sb_wrap(S, "gsub", sb_pattern, 0);
     lua_pop(S, 1);
-
-    /* lumen.core, without what touches files or nests sandboxes */
-    luaL_requiref(S, "lumen.core", luaopen_lumen_core, 0);
-    static const char *const core_out[] = {
-        "png_read",    "png_write",   "npy_load",   "npy_save",       "load_weights",
-        "overlay_png", "sandbox_run", "list_dir",   "file_type",      "mkdir",
-        "isatty",      "dicom_probe", "dicom_open", "dicom_sr_write", "dicom_listen",
-        "dicom_send",  NULL};
-    sb_remove(S, -1, core_out);
+    lua_getglobal(S, LUA_TABLIBNAME);
+    sb_wrap(S, "move", sb_move, 0);
     lua_pop(S, 1);
-    static const char *const ctx_out[] = {"compile", "load_npy", NULL};
-    static const char *const tensor_out[] = {"save_npy", NULL};
-    sb_remove_methods(S, CTX_MT, ctx_out);
-    sb_remove_methods(S, TENSOR_MT, tensor_out);
 }
 
 /* Runs inside the sandbox state under lua_pcall: sets up the libraries, copies the module texts
@@ -408,6 +492,8 @@ static int l_sandbox_run(lua_State *L)
     lua_Integer mem = opt_field_int(L, 3, "memory", SB_DEFAULT_MEMORY);
     lua_Integer ins = opt_field_int(L, 3, "instructions", SB_DEFAULT_INSTRUCTIONS);
     luaL_argcheck(L, mem > 0 && ins > 0, 3, "memory and instructions must be positive");
+    luaL_argcheck(L, ins >= SB_HOOK_STEP, 3,
+                  "instructions must be at least 1000 (the cap is counted in steps of 1000)");
     lua_settop(L, 3);
     int args = 0, modules = 0;
     if (!lua_isnil(L, 3)) {

@@ -290,6 +290,10 @@ lumen_status lumen_ctx_new_opts(const char *selector, const lumen_ctx_options *o
         goto cleanup;
     }
     const char *g = getenv("LUMEN_GEMM");
+    if (g && *g && strcmp(g, "own") && strcmp(g, "clblast") && strcmp(g, "auto")) {
+        st = lumen__errf(msg, LUMEN_EINVAL, "LUMEN_GEMM must be own, clblast or auto, not '%s'", g);
+        goto cleanup;
+    }
     ctx->gemm = g && !strcmp(g, "own")       ? LUMEN_GEMM_OWN
                 : g && !strcmp(g, "clblast") ? LUMEN_GEMM_CLBLAST
                                              : LUMEN_GEMM_AUTO;

@@ -378,36 +378,14 @@ static lumen_gemm_engine choice_load(const lumen_ctx *ctx)
 static void choice_store(const lumen_ctx *ctx, lumen_gemm_engine e, double ms_own,
                          double ms_clblast)
 {
-    char path[700], tmp[720], key[512];
-    if (!ctx->cache_dir[0])
+    char path[700], key[512], text[1024];
+    if (!ctx->cache_dir[0] || lumen_mkdirs(ctx->cache_dir, NULL, 0) != LUMEN_OK)
         return;
     choice_path(ctx, path, sizeof path, key, sizeof key);
-    /* the cache directory may not exist yet: create its missing parents */
-    char dir[sizeof ctx->cache_dir];
-    snprintf(dir, sizeof dir, "%s", ctx->cache_dir);
-    for (char *p = dir + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(dir, 0755);
-            *p = '/';
-        }
-    mkdir(dir, 0755);
-    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return;
-    int ok = fprintf(f, "key %s\nengine %s\nms own %.3f clblast %.3f (%dx%dx%d)\n", key,
-                     engine_name(e), ms_own, ms_clblast, PROBE_M, PROBE_N, PROBE_K) > 0;
-    ok = fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0)
-        remove(tmp);
-}
-
-static double wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+    int n = snprintf(text, sizeof text, "key %s\nengine %s\nms own %.3f clblast %.3f (%dx%dx%d)\n",
+                     key, engine_name(e), ms_own, ms_clblast, PROBE_M, PROBE_N, PROBE_K);
+    if (n > 0 && (size_t)n < sizeof text)
+        lumen_file_write(path, text, (size_t)n, NULL, 0);
 }
 
 /* Best of a few timed runs of one engine on g (after a warm-up run); < 0 when it failed. */
@@ -416,7 +394,7 @@ static double probe_engine(lumen_ctx *ctx, gemm_state *s, const lumen__gemm_args
 {
     double best = -1;
     for (int i = 0; i < 4; i++) {
-        double t0 = wall_ms();
+        double t0 = lumen_clock_ms();
         lumen_status st;
         if (e == LUMEN_GEMM_CLBLAST) {
             int rc = 0;
@@ -431,7 +409,7 @@ static double probe_engine(lumen_ctx *ctx, gemm_state *s, const lumen__gemm_args
         }
         if (st != LUMEN_OK || clFinish(ctx->queue) != CL_SUCCESS)
             return -1;
-        double t = wall_ms() - t0;
+        double t = lumen_clock_ms() - t0;
         if (i > 0 && (best < 0 || t < best))
             best = t;
     }

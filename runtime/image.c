@@ -60,9 +60,9 @@ lumen_status lumen_png_read(const char *path, int max_side, lumen_image *out, ch
     volatile lumen_status st = LUMEN_EFORMAT;
     const volatile int limit = max_side > 0 ? max_side : LUMEN_PNG_MAX_SIDE;
     memset(out, 0, sizeof *out);
-    f = fopen(path, "rb");
+    f = lumen__open_input(path, msg, sizeof msg);
     if (!f) {
-        st = lumen__errf(msg, LUMEN_EIO, "%s: %s", path, strerror(errno));
+        st = LUMEN_EIO;
         goto done;
     }
     if (fread(sig, 1, 8, f) != 8 || png_sig_cmp(sig, 0, 8) != 0) {
@@ -80,8 +80,12 @@ lumen_status lumen_png_read(const char *path, int max_side, lumen_image *out, ch
         goto done;
     }
     png_set_user_limits(png, (png_uint_32)limit, (png_uint_32)limit);
-    png_set_chunk_malloc_max(png, 16u << 20); /* no single ancillary chunk above 16 MB */
-    png_set_chunk_cache_max(png, 1000);
+    /* Ancillary chunks are skipped unread (libpng's list for a negative count: everything but
+     * IHDR, PLTE, tRNS, IDAT, IEND): a frame's text or ICC chunks are no input of ours, and
+     * libpng would otherwise keep every decompressed zTXt in memory (120 chunks: 1.9 GB). */
+    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, NULL, -1);
+    png_set_chunk_malloc_max(png, 1u << 20);
+    png_set_chunk_cache_max(png, 128);
     png_init_io(png, f);
     png_set_sig_bytes(png, 8);
     png_read_info(png, info);
@@ -92,9 +96,11 @@ lumen_status lumen_png_read(const char *path, int max_side, lumen_image *out, ch
         png_set_palette_to_rgb(png);
     if (color == PNG_COLOR_TYPE_GRAY && depth < 8)
         png_set_expand_gray_1_2_4_to_8(png);
-    if (png_get_valid(png, info, PNG_INFO_tRNS))
+    if (png_get_valid(png, info, PNG_INFO_tRNS) && color != PNG_COLOR_TYPE_GRAY)
         png_set_tRNS_to_alpha(png);
-    png_set_interlace_handling(png);
+    if (color == PNG_COLOR_TYPE_GRAY_ALPHA)
+        png_set_strip_alpha(png);
+    int passes = png_set_interlace_handling(png);
     png_read_update_info(png, info);
     int ch = png_get_channels(png, info);
     depth = png_get_bit_depth(png, info);
@@ -105,25 +111,32 @@ lumen_status lumen_png_read(const char *path, int max_side, lumen_image *out, ch
         goto done;
     }
     size_t n = (size_t)w * h * (size_t)ch;
-    buf = malloc(rowbytes * h);
-    rows = malloc(sizeof(png_bytep) * h);
+    /* interlaced images need every row at once; others are converted row by row */
+    buf = malloc(rowbytes * (passes > 1 ? h : 1));
+    rows = malloc(sizeof(png_bytep) * (passes > 1 ? h : 1));
     data = malloc(n * sizeof(float));
     if (!buf || !rows || !data) {
         st = lumen__errf(msg, LUMEN_ENOMEM, "%s: out of memory for %ux%u pixels", path, w, h);
         goto done;
     }
-    for (png_uint_32 y = 0; y < h; y++)
-        rows[y] = buf + (size_t)y * rowbytes;
-    png_read_image(png, rows);
-    png_read_end(png, NULL);
-    /* interleaved rows -> planar channels */
-    for (png_uint_32 y = 0; y < h; y++)
+    if (passes > 1) {
+        for (png_uint_32 y = 0; y < h; y++)
+            rows[y] = buf + (size_t)y * rowbytes;
+        png_read_image(png, rows);
+    }
+    for (png_uint_32 y = 0; y < h; y++) {
+        png_bytep row = passes > 1 ? rows[y] : buf;
+        if (passes == 1)
+            png_read_row(png, row, NULL);
+        /* interleaved row -> planar channels */
         for (png_uint_32 x = 0; x < w; x++)
             for (int c = 0; c < ch; c++) {
                 size_t i = ((size_t)x * ch + c) * (depth / 8);
-                float v = depth == 8 ? rows[y][i] : (float)(rows[y][i] << 8 | rows[y][i + 1]);
+                float v = depth == 8 ? row[i] : (float)(row[i] << 8 | row[i + 1]);
                 data[((size_t)c * h + y) * w + x] = v;
             }
+    }
+    png_read_end(png, NULL);
     out->width = (int)w;
     out->height = (int)h;
     out->channels = ch;
@@ -152,10 +165,11 @@ done:
 
 lumen_status lumen_png_write(const char *path, const lumen_image *img, char *err, size_t errlen)
 {
-    char msg[LUMEN_ERR_MAX] = "", tmp[1100];
+    char msg[LUMEN_ERR_MAX] = "";
     png_errctx ectx = {"", ""};
     png_structp png = NULL;
     png_infop info = NULL;
+    lumen__out out = {0};
     FILE *volatile f = NULL;
     unsigned char *volatile row = NULL;
     volatile lumen_status st = LUMEN_EIO;
@@ -168,12 +182,11 @@ lumen_status lumen_png_write(const char *path, const lumen_image *img, char *err
                          path, img->width, img->height, ch, img->bit_depth);
         goto done;
     }
-    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
-    f = fopen(tmp, "wb");
-    if (!f) {
-        lumen__errf(msg, st, "%s: %s", tmp, strerror(errno));
+    st = lumen__out_begin(&out, path, msg, sizeof msg);
+    if (st != LUMEN_OK)
         goto done;
-    }
+    st = LUMEN_EIO;
+    f = out.f;
     png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &ectx, on_error, on_warning);
     info = png ? png_create_info_struct(png) : NULL;
     row = malloc((size_t)img->width * ch * bytes);
@@ -216,14 +229,8 @@ done:
     if (png)
         png_destroy_write_struct(&png, info ? &info : NULL);
     free(row);
-    if (f) {
-        if (fclose(f) != 0 && st == LUMEN_OK)
-            st = lumen__errf(msg, LUMEN_EIO, "%s: %s", tmp, strerror(errno));
-        if (st == LUMEN_OK && rename(tmp, path) != 0)
-            st = lumen__errf(msg, LUMEN_EIO, "%s: %s", path, strerror(errno));
-        if (st != LUMEN_OK)
-            remove(tmp);
-    }
+    if (f)
+        st = lumen__out_end(&out, st, msg, sizeof msg);
     if (err && errlen)
         snprintf(err, errlen, "%s", msg);
     return st;

@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "lumen.h"
 
@@ -35,6 +36,40 @@ const char *lumen__cl_error_name(cl_int code);
 /* Why the GEMM engine is what it is (measurement, a CLBlast failure, an override); "" before
  * the first GEMM (gemm.c). */
 const char *lumen__gemm_reason(lumen_ctx *ctx);
+
+/* max and min that propagate NaN as PyTorch does (C's fmax/fmin drop a NaN operand): the
+ * references of ReLU, clip, max pooling and max/min use them, as the kernels do. */
+static inline double lumen__nmax(double u, double v)
+{
+    return (u > v || u != u) ? u : v;
+}
+static inline double lumen__nmin(double u, double v)
+{
+    return (u < v || u != u) ? u : v;
+}
+
+/* ---- platform layer (sys.c) ---- */
+
+/* Opens a regular file for reading (O_NONBLOCK + fstat first: FIFOs, devices, sockets and
+ * folders are refused without blocking). NULL with a message in err on failure. */
+FILE *lumen__open_input(const char *path, char *err, size_t errlen);
+/* Reads a whole regular file of at most limit bytes; *data is malloc'd with a NUL after the
+ * last byte (caller frees). */
+lumen_status lumen__read_file(const char *path, size_t limit, unsigned char **data, size_t *len,
+                              char *err, size_t errlen);
+/* An atomic write in progress: write to f, then lumen__out_end. */
+typedef struct lumen__out {
+    FILE *f;
+    char *path, *tmp;
+} lumen__out;
+/* Refuses a target that is not a regular file or a new name; opens the temp file. */
+lumen_status lumen__out_begin(lumen__out *o, const char *path, char *err, size_t errlen);
+/* st == LUMEN_OK: flush, fsync, rename over the target, fsync the folder; otherwise (or when
+ * any of that fails) removes the temp file. Returns the final status. */
+lumen_status lumen__out_end(lumen__out *o, lumen_status st, char *err, size_t errlen);
+float lumen__half_to_float(uint16_t h);
+uint16_t lumen__float_to_half(float f); /* round to nearest even; NaN stays NaN */
+float lumen__bf16_to_float(uint16_t h);
 
 /* ---- contexts ---- */
 typedef struct lumen__program lumen__program;

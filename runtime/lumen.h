@@ -636,8 +636,11 @@ typedef struct lumen_image {
 #define LUMEN_PNG_MAX_SIDE 8192 /* default size limit, pixels per side */
 
 /* Reads a PNG: 8/16-bit gray, gray+alpha, RGB, RGBA; palette and low bit depths are expanded to
- * 8 bits. Images wider or taller than max_side (0: LUMEN_PNG_MAX_SIDE) are refused before any
- * pixel memory is allocated. A truncated, corrupt or oversized file returns LUMEN_EFORMAT (or
+ * 8 bits; gray+alpha arrives as gray (1 channel: a grayscale frame's alpha plane is not image
+ * data). Images wider or taller than max_side (0: LUMEN_PNG_MAX_SIDE) are refused before any
+ * pixel memory is allocated; ancillary chunks (text, ICC profiles, ...) are skipped unread, so
+ * memory is the float image (4 bytes per sample) plus one row (the whole 8/16-bit image too
+ * for interlaced files). A truncated, corrupt or oversized file returns LUMEN_EFORMAT (or
  * LUMEN_EIO / LUMEN_ERANGE) with a message naming the file and the problem; nothing aborts. */
 lumen_status lumen_png_read(const char *path, int max_side, lumen_image *out, char *err,
                             size_t errlen);
@@ -765,6 +768,33 @@ lumen_status lumen_sr_write(lumen_sr *sr, const char *path, char *sop_uid, size_
                             char *err, size_t errlen);
 void lumen_sr_free(lumen_sr *sr);
 
+/* ---- DICOM network (dicom_shim.cc, DCMTK dcmnet) ----
+ * lumen_scp_run serves C-STORE (and C-ECHO) for the image storage classes lumen reads (XA,
+ * enhanced XA, XRF, DX, CR, SC and multi-frame SC); other SOP classes are refused in
+ * negotiation, or with status 0x0122 in a C-STORE. Each instance is stored as
+ * store_dir/<SOPInstanceUID>.dcm before it is acknowledged, then on_store(user, path,
+ * calling_aet, arrival_ms) runs (arrival_ms: CLOCK_MONOTONIC when the dataset was received).
+ * Without an association, on_idle(user) runs every poll_s seconds. A callback returning
+ * non-zero ends the loop after the current association; lumen_scp_run then returns LUMEN_OK.
+ * One association at a time (others wait in the listen backlog). */
+typedef struct lumen_scp_options {
+    const char *aet;       /* our AE title */
+    int port;              /* TCP port */
+    const char *store_dir; /* existing folder for received instances */
+    int timeout_s;         /* ACSE and DIMSE timeouts; 0: 30 */
+    int poll_s;            /* on_idle period; 0: 1 */
+    int max_pdu;           /* bytes; 0: 65536 */
+} lumen_scp_options;
+typedef int (*lumen_scp_store_fn)(void *user, const char *path, const char *calling_aet,
+                                  double arrival_ms);
+typedef int (*lumen_scp_idle_fn)(void *user);
+lumen_status lumen_scp_run(const lumen_scp_options *o, lumen_scp_store_fn on_store,
+                           lumen_scp_idle_fn on_idle, void *user, char *err, size_t errlen);
+/* Sends one DICOM file with C-STORE (its own transfer syntax, else explicit little endian).
+ * LUMEN_EIO names the peer and the DIMSE status or network error. */
+lumen_status lumen_scu_store(const char *path, const char *aet, const char *peer_aet,
+                             const char *host, int port, int timeout_s, char *err, size_t errlen);
+
 /* ---- ONNX import (runtime/onnx/): a model file becomes a lumen_graph ---- */
 
 typedef struct lumen_array lumen_array; /* defined below with the host arrays */
@@ -854,6 +884,26 @@ lumen_status lumen_npy_load(const char *path, lumen_array *out, char *err, size_
 /* Writes a float32 C-order .npy file atomically. */
 lumen_status lumen_npy_save(const char *path, const lumen_shape *shape, const float *data,
                             char *err, size_t errlen);
+
+/* ---- files, clock, hashing (sys.c) ---- */
+
+/* Writes len bytes to path atomically: a temp file "<path>.tmp-<pid>-XXXXXX" in the same
+ * folder, fsync'd, renamed over path, and the folder fsync'd. path must be a regular file or a
+ * new name: a symlink, device, FIFO or folder is refused with LUMEN_EINVAL and a message, and
+ * left untouched. */
+lumen_status lumen_file_write(const char *path, const void *data, size_t len, char *err,
+                              size_t errlen);
+/* Creates path and its missing parents (mkdir -p); an existing folder is fine. */
+lumen_status lumen_mkdirs(const char *path, char *err, size_t errlen);
+/* Removes temp files "<prefix>*.tmp-<pid>-XXXXXX" in dir whose writer is gone (no such pid on
+ * this machine) or that are older than an hour. Returns how many were removed. */
+int lumen_tmp_clean(const char *dir, const char *prefix);
+/* Milliseconds on CLOCK_MONOTONIC (arbitrary origin). Can't fail. */
+double lumen_clock_ms(void);
+/* SHA-256 (OpenSSL libcrypto) as 64 hex digits + NUL. The file variant reads regular files
+ * only (a FIFO or device is refused without blocking). */
+lumen_status lumen_sha256_hex(const void *data, size_t len, char hex[65]);
+lumen_status lumen_sha256_file(const char *path, char hex[65], char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

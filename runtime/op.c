@@ -254,9 +254,9 @@ float lumen__act_ref(const lumen_actdesc *a, float xf)
     case LUMEN_ACT_NONE:
         return xf;
     case LUMEN_ACT_RELU:
-        return x > 0 ? xf : 0.0f;
+        return (float)lumen__nmax(x, 0.0);
     case LUMEN_ACT_RELU6:
-        return (float)fmin(fmax(x, 0.0), 6.0);
+        return (float)lumen__nmin(lumen__nmax(x, 0.0), 6.0);
     case LUMEN_ACT_LEAKY_RELU:
         return (float)(x < 0 ? a->a * x : x);
     case LUMEN_ACT_SIGMOID:
@@ -266,11 +266,11 @@ float lumen__act_ref(const lumen_actdesc *a, float xf)
     case LUMEN_ACT_GELU:
         return (float)(0.5 * x * (1.0 + erf(x / sqrt(2.0))));
     case LUMEN_ACT_HARDSWISH:
-        return (float)(x * fmin(fmax(x + 3.0, 0.0), 6.0) / 6.0);
+        return (float)(x * lumen__nmin(lumen__nmax(x + 3.0, 0.0), 6.0) / 6.0);
     case LUMEN_ACT_HARDSIGMOID:
-        return (float)fmin(fmax(a->a * x + a->b, 0.0), 1.0);
+        return (float)lumen__nmin(lumen__nmax(a->a * x + a->b, 0.0), 1.0);
     case LUMEN_ACT_CLIP:
-        return (float)fmin(fmax(x, a->a), a->b);
+        return (float)lumen__nmin(lumen__nmax(x, a->a), a->b);
     case LUMEN_ACT_EXP:
         return (float)exp(x);
     case LUMEN_ACT_LOG:

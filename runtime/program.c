@@ -15,7 +15,8 @@
  *
  * Binary-only file (lumen compile): "LUMENKB1", then counted strings and blobs:
  *   device name, driver, lumen version, n, n x (family, options, source hash, binary).
- * In that mode nothing is compiled: a program missing from the file is an error naming it.
+ * In that mode nothing is compiled: a program missing from the file is an error naming it, and
+ * so is one whose recorded source hash (common.cl + <family>.cl) differs from this build's.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -67,38 +68,7 @@ uint64_t lumen__hash64(const void *data, size_t len, uint64_t seed)
     return h;
 }
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 /* ---- sources ---- */
-
-static char *read_file(const char *path, size_t *len_out, size_t limit)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    long n;
-    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || (size_t)n > limit ||
-        fseek(f, 0, SEEK_SET) != 0)
-        goto fail;
-    buf = malloc((size_t)n + 1);
-    if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n)
-        goto fail;
-    buf[n] = '\0';
-    fclose(f);
-    if (len_out)
-        *len_out = (size_t)n;
-    return buf;
-fail:
-    free(buf);
-    fclose(f);
-    return NULL;
-}
 
 /* The text of kernels/<family>.cl: from $LUMEN_KERNEL_DIR when set, else embedded. Caller frees. */
 static char *family_text(lumen_ctx *ctx, const char *family, lumen_status *st)
@@ -107,11 +77,14 @@ static char *family_text(lumen_ctx *ctx, const char *family, lumen_status *st)
     if (dir && *dir) {
         char path[1024];
         snprintf(path, sizeof path, "%s/%s.cl", dir, family);
-        char *t = read_file(path, NULL, 16u << 20);
-        if (!t)
-            *st = lumen__fail(ctx, LUMEN_EIO, "cannot read kernel source %s: %s", path,
-                              strerror(errno));
-        return t;
+        unsigned char *t;
+        size_t n;
+        char why[LUMEN_ERR_MAX];
+        if (lumen__read_file(path, 16u << 20, &t, &n, why, sizeof why) != LUMEN_OK) {
+            *st = lumen__fail(ctx, LUMEN_EIO, "cannot read kernel source %s", why);
+            return NULL;
+        }
+        return (char *)t;
     }
     for (int i = 0; i < lumen__kernel_source_count; i++)
         if (!strcmp(lumen__kernel_sources[i].family, family)) {
@@ -124,8 +97,19 @@ static char *family_text(lumen_ctx *ctx, const char *family, lumen_status *st)
     return NULL;
 }
 
-/* The prelude generated from the C lists (variants.c) + common.cl + '#line 1 "<family>.cl"' +
- * <family>.cl. Caller frees. */
+/* The prelude generated from the C lists (variants.c) + common + '#line 1 "<family>.cl"' + body,
+ * malloc'd; NULL when out of memory. */
+static char *join_source(const char *common, const char *family, const char *body)
+{
+    size_t n = strlen(lumen__cl_prelude) + strlen(common) + strlen(body) + strlen(family) + 64;
+    char *src = malloc(n);
+    if (src)
+        snprintf(src, n, "%s#line 1 \"common.cl\"\n%s\n#line 1 \"%s.cl\"\n%s", lumen__cl_prelude,
+                 common, family, body);
+    return src;
+}
+
+/* The prelude + common.cl + '#line 1 "<family>.cl"' + <family>.cl. Caller frees. */
 static char *program_source(lumen_ctx *ctx, const char *family, lumen_status *st)
 {
     char *common = family_text(ctx, "common", st);
@@ -136,12 +120,8 @@ static char *program_source(lumen_ctx *ctx, const char *family, lumen_status *st
         free(common);
         return NULL;
     }
-    size_t n = strlen(lumen__cl_prelude) + strlen(common) + strlen(body) + strlen(family) + 64;
-    char *src = malloc(n);
-    if (src)
-        snprintf(src, n, "%s#line 1 \"common.cl\"\n%s\n#line 1 \"%s.cl\"\n%s", lumen__cl_prelude,
-                 common, family, body);
-    else
+    char *src = join_source(common, family, body);
+    if (!src)
         *st = lumen__fail(ctx, LUMEN_ENOMEM, "out of host memory");
     free(common);
     free(body);
@@ -149,20 +129,6 @@ static char *program_source(lumen_ctx *ctx, const char *family, lumen_status *st
 }
 
 /* ---- disk cache ---- */
-
-static int mkdirs(const char *path)
-{
-    char tmp[512];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    return (mkdir(tmp, 0755) == 0 || errno == EEXIST) ? 0 : -1;
-}
 
 void lumen__cache_dir_init(lumen_ctx *ctx, const char *opt)
 {
@@ -200,8 +166,8 @@ static unsigned char *cache_load(lumen_ctx *ctx, const char *key, size_t *len)
     char path[700];
     cache_path(ctx, key, path, sizeof path);
     size_t n;
-    unsigned char *buf = (unsigned char *)read_file(path, &n, MAX_BINARY);
-    if (!buf)
+    unsigned char *buf;
+    if (lumen__read_file(path, MAX_BINARY, &buf, &n, NULL, 0) != LUMEN_OK)
         return NULL;
     size_t klen = strlen(key), hdr = 8 + 4 + klen + 8 + 8;
     uint32_t fk;
@@ -227,22 +193,19 @@ bad:
 /* Writes a cache entry atomically. Failures are ignored: the cache is an optimisation. */
 static void cache_store(lumen_ctx *ctx, const char *key, const unsigned char *bin, size_t len)
 {
-    char path[700], tmp[760];
-    if (mkdirs(ctx->cache_dir) != 0)
+    char path[700];
+    lumen__out o;
+    if (lumen_mkdirs(ctx->cache_dir, NULL, 0) != LUMEN_OK)
         return;
     cache_path(ctx, key, path, sizeof path);
-    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
+    if (lumen__out_begin(&o, path, NULL, 0) != LUMEN_OK)
         return;
     uint32_t klen = (uint32_t)strlen(key);
     uint64_t blen = len, bhash = lumen__hash64(bin, len, 0);
-    int ok = fwrite(CACHE_MAGIC, 1, 8, f) == 8 && fwrite(&klen, 4, 1, f) == 1 &&
-             fwrite(key, 1, klen, f) == klen && fwrite(&blen, 8, 1, f) == 1 &&
-             fwrite(&bhash, 8, 1, f) == 1 && fwrite(bin, 1, len, f) == len;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0)
-        remove(tmp);
+    int ok = fwrite(CACHE_MAGIC, 1, 8, o.f) == 8 && fwrite(&klen, 4, 1, o.f) == 1 &&
+             fwrite(key, 1, klen, o.f) == klen && fwrite(&blen, 8, 1, o.f) == 1 &&
+             fwrite(&bhash, 8, 1, o.f) == 1 && fwrite(bin, 1, len, o.f) == len;
+    lumen__out_end(&o, ok ? LUMEN_OK : LUMEN_EIO, NULL, 0);
 }
 
 /* ---- building ---- */
@@ -312,6 +275,35 @@ static lumen_status from_binary(lumen_ctx *ctx, const unsigned char *bin, size_t
 
 static kfile_entry *kfile_find(lumen_ctx *ctx, const char *family, const char *options);
 
+/* Hash of a program's source (common.cl + <family>.cl, joined as program_source does), as
+ * recorded in a kernels file. embedded: this build's embedded sources, never $LUMEN_KERNEL_DIR
+ * (binary-only mode reads no source file). */
+static lumen_status source_hash(lumen_ctx *ctx, const char *family, int embedded, uint64_t *h)
+{
+    lumen_status st = LUMEN_OK;
+    char *src = NULL;
+    if (!embedded) {
+        src = program_source(ctx, family, &st);
+    } else {
+        const char *common = NULL, *body = NULL;
+        for (int i = 0; i < lumen__kernel_source_count; i++) {
+            if (!strcmp(lumen__kernel_sources[i].family, "common"))
+                common = lumen__kernel_sources[i].text;
+            if (!strcmp(lumen__kernel_sources[i].family, family))
+                body = lumen__kernel_sources[i].text;
+        }
+        if (!common || !body)
+            return lumen__fail(ctx, LUMEN_ENOTFOUND, "no kernel family '%s'", family);
+        if (!(src = join_source(common, family, body)))
+            st = lumen__fail(ctx, LUMEN_ENOMEM, "out of host memory");
+    }
+    if (!src)
+        return st;
+    *h = lumen__hash64(src, strlen(src), 0);
+    free(src);
+    return LUMEN_OK;
+}
+
 /* Makes the cl_program for (family, options): binary-only file, disk cache, or source. */
 static lumen_status make_program(lumen_ctx *ctx, const char *family, const char *options,
                                  cl_program *out)
@@ -321,7 +313,7 @@ static lumen_status make_program(lumen_ctx *ctx, const char *family, const char 
     unsigned char *bin = NULL;
     size_t len = 0;
     cl_int rc;
-    double t0 = now_ms();
+    double t0 = lumen_clock_ms();
     *out = NULL;
     if (ctx->kernels_file) {
         kfile_entry *e = kfile_find(ctx, family, options);
@@ -332,7 +324,16 @@ static lumen_status make_program(lumen_ctx *ctx, const char *family, const char 
                              ctx->kernels_path, family, options);
             goto cleanup;
         }
-        st = from_binary(ctx, e->bin, e->len, out);
+        uint64_t h = 0;
+        st = source_hash(ctx, family, 1, &h);
+        if (st == LUMEN_OK && h != e->src_hash)
+            st = lumen__fail(ctx, LUMEN_EINVAL,
+                             "binary-only mode: kernels file %s holds kernels/%s.cl as it was "
+                             "when compiled, not this lumen's source; rebuild it with 'lumen "
+                             "compile'",
+                             ctx->kernels_path, family);
+        if (st == LUMEN_OK)
+            st = from_binary(ctx, e->bin, e->len, out);
         if (st == LUMEN_OK)
             st = build(ctx, *out, family, options);
         if (st == LUMEN_OK)
@@ -375,7 +376,7 @@ cleanup:
         clReleaseProgram(*out);
         *out = NULL;
     }
-    ctx->stats.build_ms += now_ms() - t0;
+    ctx->stats.build_ms += lumen_clock_ms() - t0;
     free(src);
     free(bin);
     return st;
@@ -552,10 +553,13 @@ lumen_status lumen__kernels_file_open(lumen_ctx *ctx)
     size_t n;
     lumen_status st = LUMEN_EFORMAT;
     char *dev = NULL, *drv = NULL, *ver = NULL;
-    unsigned char *buf = (unsigned char *)read_file(ctx->kernels_path, &n, 1u << 30);
-    if (!buf)
-        return lumen__fail(ctx, LUMEN_EIO, "cannot read kernels file %s: %s", ctx->kernels_path,
-                           strerror(errno));
+    unsigned char *buf;
+    char why[LUMEN_ERR_MAX];
+    if (lumen__read_file(ctx->kernels_path, 1u << 30, &buf, &n, why, sizeof why) != LUMEN_OK)
+        return lumen__fail(ctx, LUMEN_EIO,
+                           "cannot read kernels file %s (LUMEN_KERNELS must name a file written "
+                           "by 'lumen compile')",
+                           why);
     kfile *kf = calloc(1, sizeof *kf);
     reader r = {buf + 8, buf + n};
     uint64_t count;
@@ -629,38 +633,43 @@ lumen_status lumen_ctx_compile_all(lumen_ctx *ctx, const char *path)
     lumen__variant vs[MAX_VARIANTS];
     int nv;
     lumen_status st = all_variants(ctx, vs, &nv);
-    if (st != LUMEN_OK || (st = lumen_ctx_build_all(ctx)) != LUMEN_OK)
+    if (st != LUMEN_OK)
         return st;
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
-        return lumen__fail(ctx, LUMEN_EIO, "cannot write %s: %s", tmp, strerror(errno));
+    lumen__out o;
+    char why[LUMEN_ERR_MAX];
+    /* the target is checked (and the temp file made) before minutes of building */
+    st = lumen__out_begin(&o, path, why, sizeof why);
+    if (st != LUMEN_OK)
+        return lumen__fail(ctx, st, "%s", why);
+    if ((st = lumen_ctx_build_all(ctx)) != LUMEN_OK) {
+        lumen__out_end(&o, st, NULL, 0);
+        return st;
+    }
+    FILE *f = o.f;
     uint64_t count = (uint64_t)nv;
     int ok = fwrite(KFILE_MAGIC, 1, 8, f) == 8 && wr_str(f, ctx->info.name) &&
              wr_str(f, ctx->info.driver) && wr_str(f, LUMEN_VERSION) &&
              fwrite(&count, 8, 1, f) == 1;
-    for (int i = 0; ok && i < nv; i++) {
+    for (int i = 0; ok && st == LUMEN_OK && i < nv; i++) {
         const lumen__variant *v = &vs[i];
         lumen__program *p = find_program(ctx, v->family, v->options);
         unsigned char *bin = NULL;
         size_t len = 0;
+        uint64_t h = 0;
         LUMEN_ASSERT(p);
         st = program_binary(ctx, p->prog, &bin, &len);
-        if (st != LUMEN_OK) {
-            fclose(f);
-            remove(tmp);
-            return st;
-        }
-        uint64_t h = 0;
-        ok = wr_str(f, v->family) && wr_str(f, v->options) && fwrite(&h, 8, 1, f) == 1 &&
-             wr_blob(f, bin, len);
+        if (st == LUMEN_OK)
+            st = source_hash(ctx, v->family, 0, &h);
+        if (st == LUMEN_OK)
+            ok = wr_str(f, v->family) && wr_str(f, v->options) && fwrite(&h, 8, 1, f) == 1 &&
+                 wr_blob(f, bin, len);
         free(bin);
     }
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        return lumen__fail(ctx, LUMEN_EIO, "cannot write %s: %s", path, strerror(errno));
+    if (st != LUMEN_OK) {
+        lumen__out_end(&o, st, NULL, 0);
+        return st;
     }
+    if ((st = lumen__out_end(&o, ok ? LUMEN_OK : LUMEN_EIO, why, sizeof why)) != LUMEN_OK)
+        return lumen__fail(ctx, st, "%s", ok ? why : "cannot write the kernels file");
     return LUMEN_OK;
 }

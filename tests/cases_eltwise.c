@@ -1,4 +1,6 @@
 /* cases_eltwise.c - UNARY and BINARY cases. */
+#include <math.h>
+
 #include "harness.h"
 
 static lumen_opdesc bin(int kind, lumen_act act)
@@ -28,8 +30,25 @@ int cases_eltwise(lumen_ctx *ctx)
     /* log(1 + exp(x)): 0 (far below), log 2, log(1 + e), x (far above) */
     static const float softplus_x[] = {-100, 0, 1, 100};
     static const float softplus_y[] = {0, 0.69314718f, 1.31326169f, 100};
+    /* NaN propagates as in PyTorch (relu, clamp, hardsigmoid, maximum, minimum); 9 values cover
+     * the float8 body and the scalar tail */
+    static const float nx[] = {NAN, -1, 2, NAN, 0, 7, -INFINITY, INFINITY, NAN};
+    static const float relu_nx[] = {NAN, 0, 2, NAN, 0, 7, 0, INFINITY, NAN};
+    static const float relu6_nx[] = {NAN, 0, 2, NAN, 0, 6, 0, 6, NAN};
+    static const float clip_nx[] = {NAN, -0.5f, 0.5f, NAN, 0, 0.5f, -0.5f, 0.5f, NAN};
+    static const float hsig_nx[] = {NAN, 1 / 3.0f, 5 / 6.0f, NAN, 0.5f, 1, 0, 1, NAN};
+    static const float ny[] = {0, NAN, 1, NAN, 5, -7, 1, 1, 2};
+    static const float max_n[] = {NAN, NAN, 2, NAN, 5, 7, 1, INFINITY, NAN};
+    static const float min_n[] = {NAN, NAN, 1, NAN, 0, -7, -INFINITY, 1, NAN};
     const tcase cases[] = {
         {"relu6 hand", un(LUMEN_ACT_RELU6, 0, 0), 1, {SHAPE(6)}, {hx}, .expect = relu6_x},
+        {"relu NaN hand", un(LUMEN_ACT_RELU, 0, 0), 1, {SHAPE(9)}, {nx}, .expect = relu_nx},
+        {"relu6 NaN hand", un(LUMEN_ACT_RELU6, 0, 0), 1, {SHAPE(9)}, {nx}, .expect = relu6_nx},
+        {"clip NaN hand", un(LUMEN_ACT_CLIP, -0.5f, 0.5f), 1, {SHAPE(9)}, {nx}, .expect = clip_nx},
+        {"hardsigmoid NaN hand", un(LUMEN_ACT_HARDSIGMOID, 1.0f / 6, 0.5f), 1, {SHAPE(9)}, {nx}, .expect = hsig_nx},
+        {"max NaN hand", bin(LUMEN_BIN_MAX, LUMEN_ACT_NONE), 2, {SHAPE(9), SHAPE(9)}, {nx, ny}, .expect = max_n},
+        {"min NaN hand", bin(LUMEN_BIN_MIN, LUMEN_ACT_NONE), 2, {SHAPE(9), SHAPE(9)}, {nx, ny}, .expect = min_n},
+        {"add relu NaN hand", bin(LUMEN_BIN_ADD, LUMEN_ACT_RELU), 2, {SHAPE(9), SHAPE(9)}, {nx, ny}, .expect = (const float[]){NAN, NAN, 3, NAN, 5, 0, 0, INFINITY, NAN}},
         {"relu odd", un(LUMEN_ACT_RELU, 0, 0), 1, {SHAPE(2, 9, 34, 17)}},
         {"relu6 range", un(LUMEN_ACT_RELU6, 0, 0), 1, {SHAPE(1, 7, 5, 3)}, .lo = {-9}, .hi = {9}},
         {"leaky 0.2", un(LUMEN_ACT_LEAKY_RELU, 0.2f, 0), 1, {SHAPE(3, 5, 7)}},

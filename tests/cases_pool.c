@@ -1,4 +1,6 @@
 /* cases_pool.c - POOL, REDUCE and RESIZE cases. */
+#include <math.h>
+
 #include "harness.h"
 
 /* A pool with the same k, stride, pads and dilation on every spatial axis. */
@@ -69,6 +71,10 @@ int cases_pool(lumen_ctx *ctx)
     /* pool hands */
     static const float x16[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
     static const float max2_x[] = {5, 7, 13, 15};
+    /* NaN propagates through max pooling and max reduction, as in PyTorch */
+    static const float x16n[] = {0, 1, 2, 3, 4, NAN, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    static const float max2_n[] = {NAN, 7, 13, 15};
+    static const float x6n[] = {1, NAN, 2, -3, 0, -1}, max0_n[] = {1, NAN, 2};
     static const float x9[] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
     static const float avg_excl_x[] = {3, 3.5f, 4, 4.5f, 5, 5.5f, 6, 6.5f, 7};
     static const float avg_incl_x[] = {12 / 9.0f, 21 / 9.0f, 16 / 9.0f, 27 / 9.0f, 45 / 9.0f,
@@ -94,6 +100,8 @@ int cases_pool(lumen_ctx *ctx)
          {SHAPE(1, 1, 4, 4)},
          {x16},
          .expect = max2_x},
+        {"max 2x2 s2 NaN hand", pool(MAX, 2, 2, 2, 0, 1, 0, 0), 1, {SHAPE(1, 1, 4, 4)}, {x16n}, .expect = max2_n},
+        {"reduce max NaN hand", reduce(LUMEN_REDUCE_MAX, 1u << 0, 1), 1, {SHAPE(2, 3)}, {x6n}, .expect = max0_n},
         {"avg 3x3 p1 excl hand",
          pool(AVG, 2, 3, 1, 1, 1, 0, 0),
          1,

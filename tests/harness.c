@@ -142,7 +142,9 @@ int run_case(lumen_ctx *ctx, const char *family, const tcase *c)
                      (long long)i, a, b, d);
             goto report;
         }
-        if (c->expect && fabs((double)c->expect[i] - b) > atol + rtol * fabs(c->expect[i])) {
+        if (c->expect && (isnan(c->expect[i]) ? !isnan(b)
+                                              : fabs((double)c->expect[i] - b) >
+                                                    atol + rtol * fabs(c->expect[i]))) {
             snprintf(line, sizeof line, "at %lld: reference %.9g, hand-computed %.9g", (long long)i,
                      b, c->expect[i]);
             goto report;

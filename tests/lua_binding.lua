@@ -3,7 +3,6 @@
 -- (PoCL is enough); writes temporary files under os.tmpname()'s folder.
 local lumen = require "lumen"
 local json = require "lumen.json"
-local sha256 = require "lumen.sha256"
 local pre = require "lumen.preprocess"
 local post = require "lumen.postprocess"
 local pipeline = require "lumen.pipeline"
@@ -273,27 +272,22 @@ case("op tables are read by the op's schema", function()
   assert(lumen.activations[1] == "none")
 end)
 
-case("sha256 known vectors", function()
-  assert(sha256.hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-  assert(sha256.hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-  assert(sha256.hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")
+case("sha256 known vectors (libcrypto), files, refusals", function()
+  local hex = lumen.sha256
+  assert(hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+  assert(hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+  assert(hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")
     == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
-  assert(sha256.hex("abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu")
-    == "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1")
-  local h = sha256.new()
-  for _ = 1, 1000 do h:update(string.rep("a", 1000)) end -- one million 'a', in odd pieces below too
-  assert(h:hex() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
-  local h2 = sha256.new()
-  local s = string.rep("a", 1000000)
-  local i = 1
-  for _, n in ipairs({ 1, 63, 64, 65, 127, 1000, 4096 }) do h2:update(s:sub(i, i + n - 1)); i = i + n end
-  h2:update(s:sub(i))
-  assert(h2:hex() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+  assert(hex(string.rep("a", 1000000))
+    == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
   local f = assert(io.open(tmp .. "/abc.txt", "wb"))
   f:write("abc")
   f:close()
-  assert(sha256.file(tmp .. "/abc.txt") == sha256.hex("abc"))
-  assert(sha256.file(tmp .. "/nope.txt") == nil)
+  assert(lumen.sha256_file(tmp .. "/abc.txt") == hex("abc"))
+  local none, err = lumen.sha256_file(tmp .. "/nope.txt")
+  assert(none == nil and err:find("nope.txt"), err)
+  none, err = lumen.sha256_file(tmp)
+  assert(none == nil and err:find("not a regular file"), err)
 end)
 
 case("json round trip and escaping", function()

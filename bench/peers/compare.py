@@ -32,6 +32,17 @@ MODELS = {
     "unet": dict(size=256, quick=64, runs=5, warmup=1, batch="1,4", full_extra=["--no-cold"],
                  lumen_extra=["--weights", os.path.join(ROOT, "bench", "models", "unet_random.safetensors")]),
 }
+# The torchvision set (bench/peers/export_torchvision.py, seeded random weights): lumen runs the
+# same ONNX file as ONNX Runtime (its ONNX front door), 3 input channels, ORT as the only peer.
+TORCHVISION = {"resnet18": 224, "mobilenet_v2": 224, "efficientnet_b0": 224, "convnext_tiny": 224,
+               "lraspp": 256}
+for _name, _size in TORCHVISION.items():
+    MODELS[_name] = dict(size=_size, quick=_size, runs=5, warmup=1, batch="1", full_extra=["--no-cold"],
+                         lumen_extra=[], channels=3, onnx_only=True)
+
+
+def onnx_path(model, size):
+    return os.path.join(ROOT, "bench", "models", "%s_%d.onnx" % (model, size))
 
 
 def log(msg):
@@ -70,12 +81,13 @@ def lumen_env():
 
 def runners(a, model, size, onnx):
     """(name, function(runs, warmup) -> result) in round order."""
-    shape = "1,1,%d,%d" % (size, size)
     cfg = MODELS[model]
+    shape = "1,%d,%d,%d" % (cfg.get("channels", 1), size, size)
+    spec = onnx if cfg.get("onnx_only") else model
 
     def lumen(runs, warmup):
         out = tempfile.mkdtemp(prefix="lumen-cmp-")
-        cmd = [a.lumen, "bench", "--model", model, "--size", "%dx%d" % (size, size), "--latency-only",
+        cmd = [a.lumen, "bench", "--model", spec, "--size", "%dx%d" % (size, size), "--latency-only",
                "--no-cold", "--runs", str(runs), "--warmup", str(warmup), "--out", out] + cfg["lumen_extra"]
         p = subprocess.run(cmd, capture_output=True, text=True, env=lumen_env(), cwd=ROOT)
         try:
@@ -111,6 +123,8 @@ def runners(a, model, size, onnx):
             return r
         return f
 
+    if cfg.get("onnx_only"):
+        return [("lumen", lumen), ("onnxruntime-cpu", ort)]
     return [("lumen", lumen), ("onnxruntime-cpu", ort), ("pytorch-eager-cpu", torch),
             ("opencv-dnn-cpu", cv("cpu")), ("opencv-dnn-opencl", cv("opencl"))]
 
@@ -130,7 +144,7 @@ def counts(a, model):
 def compare_model(a, model):
     size = MODELS[model]["quick"] if a.quick else MODELS[model]["size"]
     n_runs, n_warmup = counts(a, model)
-    onnx = os.path.join(ROOT, "bench", "models", "%s_%d.onnx" % (model, size))
+    onnx = onnx_path(model, size)
     rounds = {name: [] for name, _ in runners(a, model, size, onnx)}
     errors, capped, skip = {}, {}, set()
     load = [loadavg()]
@@ -207,7 +221,8 @@ def full_bench(a, model, peers_file, out_dir):
     cfg = MODELS[model]
     size = cfg["quick"] if a.quick else cfg["size"]
     runs, warmup = counts(a, model)
-    cmd = [a.lumen, "bench", "--model", model, "--size", "%dx%d" % (size, size), "--runs", str(runs),
+    spec = onnx_path(model, size) if cfg.get("onnx_only") else model
+    cmd = [a.lumen, "bench", "--model", spec, "--size", "%dx%d" % (size, size), "--runs", str(runs),
            "--warmup", str(warmup), "--batch", "1,2" if a.quick else cfg["batch"], "--out", out_dir,
            "--plot", "--peers", peers_file] + cfg["lumen_extra"] + cfg["full_extra"] + (["--quick"] if a.quick else [])
     log("full lumen bench: " + " ".join(shlex.quote(c) for c in cmd))
@@ -230,35 +245,81 @@ def machine():
         mem_kb / 1048576, os.uname().release)
 
 
-def targets(cmp_angio, bench_doc):
-    """The issue's targets, checked against what was just measured (angio_qa only)."""
-    lines = []
-    rows = {r["peer"]: r for r in cmp_angio["rows"]}
-    lum = rows.get("lumen", {})
-    ort, tor = rows.get("onnxruntime-cpu", {}), rows.get("pytorch-eager-cpu", {})
-    if "median_ms" in lum and "median_ms" in ort:
-        x = lum["median_ms"] / ort["median_ms"]
-        lines.append("- median at most 3x ONNX Runtime CPU's: lumen/ORT = %.2fx -> **%s**" % (x, "met" if x <= 3 else "not met"))
-    if "median_ms" in lum and "median_ms" in tor:
-        x = lum["median_ms"] / tor["median_ms"]
-        lines.append("- faster than PyTorch eager CPU: lumen/PyTorch = %.2fx -> **%s**" % (x, "met" if x < 1 else "not met"))
+def ratio_of(cmp, peer="onnxruntime-cpu"):
+    rows = {r["peer"]: r for r in cmp["rows"]}
+    lum, p = rows.get("lumen", {}), rows.get(peer, {})
+    if "median_ms" in lum and "median_ms" in p:
+        return lum["median_ms"] / p["median_ms"]
+    return None
+
+
+def conv_share(bench_doc):
+    """Convolution layers' GFLOP/s (profile) over the device's measured GEMM rate, or None."""
     r = (bench_doc or {}).get("results", [{}])[0]
-    w = (r.get("cold") or {}).get("warm") or {}
-    if w.get("start_to_result_ms"):
-        lines.append("- warm-cache start to first result under 1 s: %.0f ms in the process (%.0f ms for the whole "
-                     "process, exec to exit) -> **%s**" % (w["start_to_result_ms"], w.get("process_ms", 0),
-                                                          "met" if w["start_to_result_ms"] < 1000 else "not met"))
-    p = r.get("plan")
-    if p and p.get("live_peak"):
-        x = p["planned_bytes"] / p["live_peak"]
-        lines.append("- memory plan peak at most 1.5x the largest live set: %.2fx -> **%s**" % (x, "met" if x <= 1.5 else "not met"))
+    peak = ((r.get("limits") or {}).get("gemm") or {}).get("best")
+    nodes = [n for n in (r.get("profile") or {}).get("nodes", []) if n.get("op") == "conv"]
+    ms = sum(n["ms"] for n in nodes)
+    if not peak or ms <= 0:
+        return None
+    return sum(n["flops"] for n in nodes) / ms / 1e6 / peak
+
+
+def targets(cmps, docs):
+    """The issue's targets, checked against what was just measured."""
+    lines = []
+
+    def verdict(ok):
+        return "met" if ok else "not met"
+    x = ratio_of(cmps["angio_qa"]) if "angio_qa" in cmps else None
+    if x is not None:
+        lines.append("- angio_qa 512: lumen/ORT <= 1.0: %.2fx -> **%s**" % (x, verdict(x <= 1.0)))
+    x = ratio_of(cmps["unet"]) if "unet" in cmps else None
+    if x is not None:
+        lines.append("- U-Net 256: lumen/ORT <= 1.5: %.2fx -> **%s**" % (x, verdict(x <= 1.5)))
+    tv = [(m, ratio_of(cmps[m])) for m in TORCHVISION if m in cmps]
+    tv = [(m, x) for m, x in tv if x is not None]
+    if tv:
+        import math
+        gm = math.exp(sum(math.log(x) for _, x in tv) / len(tv))
+        worst = max(tv, key=lambda t: t[1])
+        lines.append("- torchvision set (%s): geometric mean of lumen/ORT <= 1.2 and none above 2: %.2fx, "
+                     "worst %s %.2fx -> **%s**" % (", ".join(m for m, _ in tv), gm, worst[0], worst[1],
+                                                   verdict(gm <= 1.2 and worst[1] <= 2)))
+    share = conv_share(docs.get("angio_qa"))
+    if share is not None:
+        lines.append("- angio_qa convolution layers >= 50%% of the device's measured GEMM rate: %.0f%% -> **%s**"
+                     % (100 * share, verdict(share >= 0.5)))
+    r = (docs.get("angio_qa") or {}).get("results", [{}])[0]
+    c = r.get("cold") or {}
+    cold, warm = (c.get("cold") or {}).get("start_to_result_ms"), (c.get("warm") or {}).get("start_to_result_ms")
+    if cold:
+        lines.append("- cold start, empty lumen and PoCL caches, to the first angio_qa result <= 5 s: %.1f s -> **%s**"
+                     % (cold / 1e3, verdict(cold <= 5000)))
+    if warm:
+        lines.append("- warm start < 0.5 s: %.0f ms -> **%s**" % (warm, verdict(warm < 500)))
     return "\n".join(lines)
+
+
+def tv_table(cmps):
+    """One row per torchvision net: lumen and ORT medians, the ratio, the load."""
+    out = ["| model | lumen ms | ORT ms | lumen/ORT | load before -> after |", "|---|---:|---:|---:|---|"]
+    for m in TORCHVISION:
+        if m not in cmps:
+            continue
+        rows = {r["peer"]: r for r in cmps[m]["rows"]}
+        lum, ort = rows.get("lumen", {}), rows.get("onnxruntime-cpu", {})
+        x = ratio_of(cmps[m])
+        out.append("| %s %d | %s | %s | %s | %s -> %s |" % (
+            m, cmps[m]["size"], "%.1f" % lum["median_ms"] if "median_ms" in lum else "failed",
+            "%.1f" % ort["median_ms"] if "median_ms" in ort else "failed",
+            "%.2f" % x if x is not None else "-", cmps[m]["load"][0], cmps[m]["load"][1]))
+    return "\n".join(out)
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lumen", default=os.path.join(ROOT, "build-bench", "lumen"))
-    ap.add_argument("--models", default="angio_qa,unet")
+    ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--runs", type=int, help="timed runs per round (default: per model)")
     ap.add_argument("--warmup", type=int, help="warm-ups per round (default: per model)")
@@ -274,7 +335,7 @@ def main():
         ap.error("--rounds must be at least 3")
     os.makedirs(a.out, exist_ok=True)
     sections = []
-    cmp_angio, bench_angio = None, None
+    cmps, docs = {}, {}
     for model in a.models.split(","):
         cmp = compare_model(a, model)
         print("\n%s %dx%d, batch 1, %d threads; load average %s -> %s\n%s" % (
@@ -292,8 +353,7 @@ def main():
                 doc = json.load(f)
         except (OSError, ValueError):
             pass
-        if model == "angio_qa":
-            cmp_angio, bench_angio = cmp, doc
+        cmps[model], docs[model] = cmp, doc
         sections.append((model, cmp, cmd, text, l0, l1))
     if not a.write_results:
         return 0
@@ -303,11 +363,11 @@ def main():
         l0 = loadavg()
         ops = subprocess.run([a.bench_ops, "7"], capture_output=True, text=True, cwd=ROOT).stdout
         ops = "Load average %s -> %s. `%s 7`:\n\n```\n%s```\n" % (l0, loadavg(), os.path.relpath(a.bench_ops, ROOT), ops)
-    write_results(a, sections, cmp_angio, bench_angio, ops)
+    write_results(a, sections, cmps, docs, ops)
     return 0
 
 
-def write_results(a, sections, cmp_angio, bench_angio, ops):
+def write_results(a, sections, cmps, docs, ops):
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     md = ["# lumen benchmark results", "",
           "Regenerate everything on this page with one command: `%s --write-results` (it installs the peers, "
@@ -321,13 +381,18 @@ def write_results(a, sections, cmp_angio, bench_angio, ops):
           "quote medians)" % (THREADS),
           "- the machine is shared (other builds and a training job): the load average before and after each "
           "table is given next to it; a 2-core machine at load > 2 slows every runtime, not equally", ""]
-    if cmp_angio:
-        md += ["## Targets (angio_qa, measured now)", "", targets(cmp_angio, bench_angio), ""]
+    if cmps:
+        md += ["## Targets (issue 12, measured now)", "", targets(cmps, docs), ""]
+    if any(m in cmps for m in TORCHVISION):
+        md += ["## torchvision set (ONNX, seeded random weights; bench/peers/export_torchvision.py)", "",
+               tv_table(cmps), ""]
     for model, cmp, cmd, text, l0, l1 in sections:
         md += ["## %s %dx%d, batch 1, fp32" % (model, cmp["size"], cmp["size"]), "",
-               "Peers ran on `%s`; lumen on its Lua definition (models/%s/model.lua) with the same weights. "
+               ("Peers ran on `%s`; lumen on %s. " % (
+                   cmp["rows"][0]["onnx"], "the same file (its ONNX front door)" if MODELS[model].get("onnx_only")
+                   else "its Lua definition (models/%s/model.lua) with the same weights" % model)) +
                "%d warm-ups + %d timed runs per round. Load average during the rounds: %s -> %s." % (
-                   cmp["rows"][0]["onnx"], model, cmp["warmup"], cmp["runs"], cmp["load"][0], cmp["load"][1]),
+                   cmp["warmup"], cmp["runs"], cmp["load"][0], cmp["load"][1]),
                "", table(cmp), "",
                "Full `lumen bench` (load average %s -> %s):" % (l0, l1), "",
                "```", " ".join(shlex.quote(os.path.relpath(c, ROOT) if c.startswith(ROOT) else c) for c in cmd), "```",

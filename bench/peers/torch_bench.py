@@ -1,4 +1,5 @@
-"""PyTorch eager CPU latency of the models in models/, for bench/compare.sh.
+"""PyTorch eager CPU (or CUDA, --device cuda) latency of the models in models/, for
+bench/compare.sh and bench/device_check.sh.
 
     /usr/bin/python3 torch_bench.py --model angio_qa --size 512 [--weights W] [--runs 20]
         [--warmup 3] [--threads 2] [--batch 1]
@@ -49,22 +50,32 @@ def main():
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="cpu, or cuda (bench/device_check.sh)")
     a = ap.parse_args()
+    peer = "pytorch-eager-" + a.device
     torch.set_num_threads(a.threads)
     t0 = time.perf_counter()
     try:
         model = load(a.model, a.weights).eval()
     except Exception as e:  # report, don't crash the comparison
-        report("pytorch-eager-cpu", error="%s: %s" % (type(e).__name__, e))
+        report(peer, error="%s: %s" % (type(e).__name__, e))
         return 1
     load_ms = (time.perf_counter() - t0) * 1e3
     x = torch.from_numpy(input_data((a.batch, 1, a.size, a.size)))
+    model, x = model.to(a.device), x.to(a.device)
+
+    def once():  # on CUDA the launch returns early: wait for the result, as lumen's run() does
+        y = model(x)
+        if a.device == "cuda":
+            torch.cuda.synchronize()
+        return y
+
     with torch.inference_mode():
         t1 = time.perf_counter()
-        model(x)
+        once()
         first_ms = (time.perf_counter() - t1) * 1e3
-        times = time_runs(lambda: model(x), a.warmup, a.runs)
-    report("pytorch-eager-cpu", times, version=torch.__version__, threads=torch.get_num_threads(),
+        times = time_runs(once, a.warmup, a.runs)
+    report(peer, times, version=torch.__version__, threads=torch.get_num_threads(),
            load_ms=load_ms, first_ms=first_ms)
     return 0
 

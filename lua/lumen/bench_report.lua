@@ -107,11 +107,26 @@ local function text_one(doc, r, out)
     table.sort(nodes, function(a, b) return a.ms > b.ms end)
     out[#out + 1] = f("profile     top %d of %d nodes (device time, sum %.2f ms)", math.min(15, #nodes),
       #nodes, r.profile.total_ms)
-    out[#out + 1] = f("  %-40s %-14s %9s %6s %9s %8s", "node", "op", "ms", "share", "GFLOP/s", "GB/s")
+    -- each node's GFLOP/s as a share of the device's measured GEMM rate (the issue's "share of
+    -- peak"), and the same over all convolution nodes together
+    local peak = r.limits and r.limits.gemm and r.limits.gemm.best
+    local function of_peak(gflops)
+      return peak and peak > 0 and f("%5.0f%%", 100 * gflops / peak) or "     -"
+    end
+    out[#out + 1] = f("  %-40s %-14s %9s %6s %9s %6s %8s", "node", "op", "ms", "share", "GFLOP/s",
+      "%GEMM", "GB/s")
     for i = 1, math.min(15, #nodes) do
       local n = nodes[i]
-      out[#out + 1] = f("  %-40s %-14s %9.3f %5.1f%% %9.1f %8.1f", n.name:sub(1, 40), n.op, n.ms,
-        100 * n.share, n.gflops, n.gbs)
+      out[#out + 1] = f("  %-40s %-14s %9.3f %5.1f%% %9.1f %s %8.1f", n.name:sub(1, 40), n.op, n.ms,
+        100 * n.share, n.gflops, of_peak(n.gflops), n.gbs)
+    end
+    local conv_ms, conv_flops = 0, 0
+    for _, n in ipairs(nodes) do
+      if n.op == "conv" then conv_ms, conv_flops = conv_ms + n.ms, conv_flops + n.flops end
+    end
+    if conv_ms > 0 then
+      out[#out + 1] = f("  conv layers together: %.3f GFLOP in %.2f ms = %.1f GFLOP/s =%s of GEMM",
+        conv_flops / 1e9, conv_ms, conv_flops / conv_ms / 1e6, of_peak(conv_flops / conv_ms / 1e6))
     end
     local by_op, ops = {}, {}
     for _, n in ipairs(nodes) do
@@ -287,20 +302,16 @@ end
 -- ---- files ----
 
 local function write(path, s)
-  local tmp = path .. ".tmp"
-  local fh, err = io.open(tmp, "wb")
-  if not fh then return nil, err end
-  fh:write(s)
-  fh:close()
-  local ok, rerr = os.rename(tmp, path)
-  if not ok then return nil, rerr end
+  local ok, err = require("lumen").write_file(path, s)
+  if not ok then return nil, err end
   return path
 end
 
 -- Writes DIR/bench.json, DIR/bench.csv, DIR/profile.csv (and DIR/bench.svg with plot).
 -- Returns the list of paths | nil, msg.
 function R.write_files(doc, dir, plot)
-  os.execute("mkdir -p '" .. dir:gsub("'", "'\\''") .. "'")
+  local mok, merr = require("lumen").mkdir(dir)
+  if not mok then return nil, merr end
   local files = {
     { dir .. "/bench.json", function() return json.encode(doc) .. "\n" end },
     { dir .. "/bench.csv", function() return R.csv(doc) end },

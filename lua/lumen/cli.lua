@@ -4,7 +4,7 @@
 -- Exit codes: 0 ok, 1 some inputs failed, 2 usage error, 3 no device / runtime failure.
 local cli = {}
 
-cli.commands = { "devices", "compile", "run", "qc", "report", "infer", "bench", "info", "help" }
+cli.commands = { "devices", "compile", "run", "qc", "listen", "report", "infer", "bench", "info", "help" }
 
 cli.EXIT_OK, cli.EXIT_PARTIAL, cli.EXIT_USAGE, cli.EXIT_RUNTIME = 0, 1, 2, 3
 
@@ -52,6 +52,10 @@ function cli.parse(args, spec)
           i = i + 1
           val = args[i]
           if val == nil then return nil, "--" .. name .. " needs a value" end
+          if kind == "string" and val:sub(1, 1) == "-" then
+            return nil, string.format("--%s needs a value, got '%s' (write --%s=%s if that is "
+              .. "really the name)", name, val, name, val)
+          end
         end
         if kind == "number" then
           local v = tonumber(val)

@@ -15,7 +15,6 @@
 -- patient_hash = SHA-256 of salt .. PatientID, with a random salt kept per output folder, so
 -- one patient's series can be grouped within a report folder but not linked across folders.
 local lumen = require "lumen"
-local sha256 = require "lumen.sha256"
 
 local M = {}
 
@@ -40,7 +39,7 @@ function M.salt(dir)
     if not bytes or #bytes ~= 16 then
       bytes = tostring(os.time()) .. tostring(os.clock()) .. tostring({})
     end
-    return sha256.hex(bytes):sub(1, 32)
+    return lumen.sha256(bytes):sub(1, 32)
   end
   if not dir then return fresh() end
   local path = dir .. "/phi-salt"
@@ -79,7 +78,7 @@ function M.identity(info, k, opts)
   if opts.phi then
     id.patient_id, id.patient_name = opt(info.patient_id), opt(info.patient_name)
   elseif info.patient_id ~= "" then
-    id.patient_hash = sha256.hex((opts.salt or "") .. info.patient_id)
+    id.patient_hash = lumen.sha256((opts.salt or "") .. info.patient_id)
   end
   return id
 end
@@ -189,7 +188,8 @@ end
 -- Returns the list of written paths.
 function M.write_srs(session, verdicts, records)
   local written = {}
-  if not session.out then return written end
+  -- lumen listen writes each series' SR when it completes (session.sr_per_series)
+  if not session.out or session.sr_per_series then return written end
   local by = {}
   for _, r in ipairs(records) do
     if r.series then

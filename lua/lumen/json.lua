@@ -19,8 +19,28 @@ local escapes = {
   ["\t"] = "\\t",
 }
 
+-- s with every byte that is not part of a valid UTF-8 sequence replaced by U+FFFD, so strict
+-- readers accept the text (keep the raw bytes elsewhere when they matter, e.g. a file name).
+function M.utf8_clean(s)
+  if utf8.len(s) then return s end
+  local out, i, n = {}, 1, #s
+  while i <= n do
+    local len, bad = utf8.len(s, i)
+    if len then
+      out[#out + 1] = s:sub(i)
+      break
+    end
+    out[#out + 1] = s:sub(i, bad - 1)
+    out[#out + 1] = "\u{FFFD}"
+    i = bad + 1
+  end
+  return table.concat(out)
+end
+
 local function encode_string(s)
-  -- control characters and DEL are escaped; other bytes pass through (UTF-8 stays UTF-8)
+  -- control characters and DEL are escaped; invalid UTF-8 bytes become U+FFFD (a JSON text
+  -- must be UTF-8); other bytes pass through
+  s = M.utf8_clean(s)
   return '"' .. s:gsub('[%c"\\\127]', function(c)
     return escapes[c] or string.format("\\u%04x", c:byte())
   end) .. '"'

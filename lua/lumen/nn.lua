@@ -1036,18 +1036,7 @@ function nn.save_safetensors(path, arrays)
   end
   local h = "{" .. table.concat(header, ",") .. "}"
   h = h .. string.rep(" ", (8 - #h % 8) % 8) -- the format recommends 8-byte alignment
-  local tmp = path .. ".tmp"
-  local f, err = io.open(tmp, "wb")
-  if not f then return nil, err end
-  local ok, werr = f:write(string.pack("<I8", #h), h, table.concat(chunks))
-  f:close()
-  if not ok then
-    os.remove(tmp)
-    return nil, werr
-  end
-  local rok, rerr = os.rename(tmp, path)
-  if not rok then return nil, rerr end
-  return true
+  return lumen.write_file(path, string.pack("<I8", #h) .. h .. table.concat(chunks))
 end
 
 return nn

@@ -30,7 +30,6 @@
 local lumen = require "lumen"
 local models = require "lumen.models"
 local post = require "lumen.postprocess"
-local sha256 = require "lumen.sha256"
 
 local M = {}
 
@@ -243,7 +242,7 @@ function M.read_head(path)
   if h == nil then return nil, "head " .. path .. ": " .. tostring(rerr), "usage" end
   local head, cerr = M.check_head(h, path)
   if not head then return nil, cerr, "usage" end
-  return head, sha256.hex(src)
+  return head, lumen.sha256(src)
 end
 
 -- ---- resolving a spec ----

@@ -41,7 +41,7 @@ local lumen = require "lumen"
 local pre = require "lumen.preprocess"
 local post = require "lumen.postprocess"
 local report = require "lumen.report"
-local sha256 = require "lumen.sha256"
+local json = require "lumen.json"
 
 local M = {}
 
@@ -254,7 +254,43 @@ end
 -- Another source (DICOM, lumen.dicom) is added with M.add_source(src): it is tried before the
 -- image source. Folders list the files its probe recognises, whatever their names.
 
--- Reads a PNG or .npy file into a device tensor [1, C, H, W] with raw sample values.
+-- The file signatures of the frame formats: checked before a frame is hashed or decoded.
+local SIGNATURES = { png = "\137PNG\r\n\26\n", npy = "\147NUMPY" }
+
+-- Checks that path is a regular file (a FIFO, device or folder would block or never end) that
+-- starts with its format's signature (when it has a known one). Returns true | nil, msg.
+function M.check_input(path)
+  local kind = lumen.file_type(path)
+  if not kind then return nil, path .. ": no such file" end
+  if kind ~= "file" then
+    return nil, path .. ": not a regular file (" .. (kind == "dir" and "a folder" or
+      "a device, FIFO or socket") .. ")"
+  end
+  local sig = SIGNATURES[extension(path)]
+  if not sig then return true end
+  local f, err = io.open(path, "rb")
+  if not f then return nil, err end
+  local head = f:read(#sig) or ""
+  f:close()
+  if head ~= sig then
+    return nil, path .. ": not a " .. extension(path):upper() .. " file (bad signature)"
+  end
+  return true
+end
+
+-- Is every value of the array finite (no NaN, no infinity)?
+local function all_finite(data)
+  local huge = math.huge
+  for i = 1, #data do
+    local v = data[i]
+    if v ~= v or v == huge or v == -huge then return false end
+  end
+  return true
+end
+M.all_finite = all_finite
+
+-- Reads a PNG or .npy file into a device tensor [1, C, H, W] with raw sample values. Gray+alpha
+-- PNGs arrive as gray (lumen.png_read drops the alpha plane); non-finite samples are refused.
 -- Returns tensor, info {width=, height=, channels=, bit_depth=} | nil, msg.
 local function read_frame(ctx, path)
   local ext = extension(path)
@@ -271,6 +307,9 @@ local function read_frame(ctx, path)
     if shape[2] ~= 1 and shape[2] ~= 3 and shape[2] ~= 4 then
       return nil, path .. ": expected 1, 3 or 4 channels, got " .. shape[2]
     end
+    if not all_finite(a.data) then
+      return nil, path .. ": the frame holds NaN or infinite values"
+    end
     local t, terr = ctx:tensor(shape, "frame", a.data)
     if not t then return nil, terr end
     return t, { width = shape[4], height = shape[3], channels = shape[2], bit_depth = 32 }
@@ -282,14 +321,6 @@ local function read_frame(ctx, path)
   local t, terr = img:tensor(ctx, "frame")
   img:free()
   if not t then return nil, terr end
-  if info.channels == 2 then -- gray + alpha: keep the gray plane
-    local n = info.width * info.height
-    local data = t:read()
-    t:free()
-    for k = #data, n + 1, -1 do data[k] = nil end
-    t, terr = ctx:tensor({ 1, 1, info.height, info.width }, "frame", data)
-    if not t then return nil, terr end
-  end
   return t, info
 end
 M.read_frame = read_frame
@@ -339,6 +370,30 @@ end
 
 -- ---- one frame ----
 
+-- Preprocessing pipelines kept for distinct input shapes (beyond this, the least recently used
+-- one is freed): each holds device buffers of its frame size.
+M.MAX_PIPELINES = 2
+
+-- The preprocessing pipeline for frames of this shape (cached, at most M.MAX_PIPELINES).
+local function pipeline_for(st, shape)
+  local key = table.concat(shape, "x")
+  for i, e in ipairs(st.pipelines) do
+    if e.key == key then
+      table.remove(st.pipelines, i)
+      table.insert(st.pipelines, 1, e)
+      return e.p
+    end
+  end
+  while #st.pipelines >= M.MAX_PIPELINES do
+    local old = table.remove(st.pipelines)
+    if old.p.model.free then old.p.model:free() end
+  end
+  local ok, p, perr = pcall(pre.new, st.ctx, shape, st.pkg.preprocess)
+  if not ok or not p then error("preprocessing: " .. M.clean_error(ok and perr or p), 0) end
+  table.insert(st.pipelines, 1, { key = key, p = p })
+  return p
+end
+
 -- Runs one frame tensor through the package's preprocessing, the network and the
 -- post-processing; fills rec. Raises on failure (the caller turns the error into an error
 -- record). In two halves, so that several devices can work at once (Session:process_all):
@@ -349,15 +404,7 @@ local function frame_start(st, frame, info, rec)
   local pkg = st.pkg
   rec.width, rec.height, rec.channels, rec.bit_depth = info.width, info.height, info.channels,
     info.bit_depth
-  local shape = frame:shape()
-  local key = table.concat(shape, "x")
-  local p = st.pipelines[key]
-  if not p then
-    local ok, perr
-    ok, p, perr = pcall(pre.new, st.ctx, shape, pkg.preprocess)
-    if not ok or not p then error("preprocessing: " .. tostring(ok and perr or p), 0) end
-    st.pipelines[key] = p
-  end
+  local p = pipeline_for(st, frame:shape())
   local x, xerr = p:run(frame)
   if not x then error("preprocessing: " .. tostring(xerr), 0) end
   local t1 = now_ms()
@@ -373,6 +420,9 @@ local function frame_finish(st, fs, rec)
   if pkg.class_output then
     local logits, lerr = out[pkg.class_output]:read() -- waits for the device
     if not logits then error("inference: " .. tostring(lerr), 0) end
+    if not all_finite(logits) then
+      error("inference: the model output holds NaN or infinite values (no class is given)", 0)
+    end
     local cls = pkg:classify(logits)
     rec.class, rec.class_name, rec.score = cls.class, cls.class_name, round(cls.score)
     rec.margin, rec.acceptable = round(cls.margin), cls.acceptable
@@ -386,6 +436,10 @@ local function frame_finish(st, fs, rec)
   local logits = pkg.seg_activation == "sigmoid"
   if seg then
     local v = post.vessel_stats(seg, st.threshold, { logits = logits })
+    if v.nonfinite > 0 then
+      error("inference: the segmentation output holds " .. v.nonfinite
+        .. " NaN or infinite values", 0)
+    end
     rec[pkg.seg_label] = { area_fraction = round(v.area_fraction), pixels = v.pixels,
       components = v.components, largest_share = round(v.largest_share) }
   end
@@ -494,7 +548,7 @@ local function load_rules(st, opts)
   if not f then return nil, err end
   local src = f:read("a")
   f:close()
-  st.rules_sha256 = sha256.hex(src)
+  st.rules_sha256 = lumen.sha256(src)
   if opts.sandbox then
     local probe, perr = require("lumen.sandbox").run(SPEC_PROBE, "=rules", { args = { src, path },
       memory = 32 << 20, instructions = 10000000 })
@@ -541,10 +595,10 @@ end
 -- ---- hashes ----
 
 -- SHA-256 of a file, remembered in <cache_dir>/file-sha256.txt by path, size and modification
--- time (as git's index does), since hashing 14 MB of weights in Lua takes seconds.
+-- time (as git's index does), so large weight files are hashed once.
 local function cached_file_hash(path, cache_dir)
   local kind, size, mtime = lumen.file_type(path)
-  if kind ~= "file" or not cache_dir or cache_dir == "" then return sha256.file(path) end
+  if kind ~= "file" or not cache_dir or cache_dir == "" then return lumen.sha256_file(path) end
   local key = string.format("%d %d %s", size, mtime, path)
   local cache = cache_dir .. "/file-sha256.txt"
   local lines, f = {}, io.open(cache, "rb")
@@ -561,7 +615,7 @@ local function cached_file_hash(path, cache_dir)
     end
     f:close()
   end
-  local h, err = sha256.file(path)
+  local h, err = lumen.sha256_file(path)
   if not h then return nil, err end
   table.insert(lines, 1, h .. " " .. key)
   if lumen.mkdir(cache_dir) then report.write_atomic(cache, table.concat(lines, "\n") .. "\n") end
@@ -572,9 +626,9 @@ end
 -- definition file plus the seed.
 local function model_hash(m, cache_dir)
   if m.weights then return cached_file_hash(m.weights, cache_dir) end
-  local h, err = sha256.file(m.file)
+  local h, err = lumen.sha256_file(m.file)
   if not h then return nil, err end
-  return sha256.hex(h .. ":random:" .. tostring(m.seed))
+  return lumen.sha256(h .. ":random:" .. tostring(m.seed))
 end
 
 -- ---- the session ----
@@ -589,9 +643,24 @@ local function copy_table(t)
 end
 
 -- A record for one frame of an input, with the run's provenance (a copy per record).
+-- An error message for a record: text, without the "file.lua:123: " a Lua error carries (an
+-- internal location says nothing to the reader of a report), and valid UTF-8.
+function M.clean_error(e)
+  return json.utf8_clean((tostring(e):gsub("^[^:\n]*%.lua:%d+: ", "")))
+end
+
+-- The record's name of an input path: valid UTF-8 (bytes that are not become U+FFFD), and the
+-- path's bytes in hex when they had to be replaced (so they stay recoverable).
+function M.input_name(path)
+  local name = json.utf8_clean(path)
+  if name == path then return name, nil end
+  return name, (path:gsub(".", function(c) return string.format("%02x", c:byte()) end))
+end
+
 function Session:new_record(path, frame)
-  return { input = path, frame = frame, model = self.pkg.name, model_sha256 = self.model_sha256,
-    head_sha256 = self.pkg.head_sha256, weights_status = self.pkg.weights_status,
+  local input, input_hex = M.input_name(path)
+  return { input = input, input_hex = input_hex, frame = frame, model = self.pkg.name,
+    model_sha256 = self.model_sha256, head_sha256 = self.pkg.head_sha256, weights_status = self.pkg.weights_status,
     device = self.device, device_index = self.device_index, threshold = self.threshold,
     lumen = lumen.version,
     shard = string.format("%d/%d", self.shard[1], self.shard[2]),
@@ -618,7 +687,7 @@ function Session:complete_record(rec, ok, err)
     rec.status = "ok"
     apply_rules(self, rec)
   else
-    rec.status, rec.error = "error", tostring(err)
+    rec.status, rec.error = "error", M.clean_error(err)
     rec.class, rec.class_name, rec.score, rec.probabilities = nil, nil, nil, nil
     rec.margin, rec.acceptable = nil, nil
     if self.pkg.seg_label then rec[self.pkg.seg_label] = nil end
@@ -630,7 +699,8 @@ end
 -- run's rules, and this run's provenance except where the numbers were computed (device,
 -- driver, precision, lumen version stay the earlier run's).
 function Session:revive(old, path)
-  old.input, old.skipped = path, true
+  old.input, old.input_hex = M.input_name(path)
+  old.skipped = true
   local prov = copy_table(self.provenance)
   local was = type(old.provenance) == "table" and old.provenance or {}
   for _, k in ipairs({ "device", "device_index", "platform", "driver", "precision", "lumen" }) do
@@ -656,7 +726,7 @@ end
 local function new_error_record(self, path, frame, msg, ih)
   local rec = self:new_record(path, frame)
   rec.input_sha256 = ih
-  rec.status, rec.error = "error", tostring(msg)
+  rec.status, rec.error = "error", M.clean_error(msg)
   rec.created = os.date("!%Y-%m-%dT%H:%M:%SZ")
   return rec
 end
@@ -672,15 +742,18 @@ end
 -- threshold) are reused. Returns the list of its records.
 function Session:process(path)
   local n0 = #self.records
-  local ih, ierr = sha256.file(path)
+  -- type and signature first: a FIFO, a device or a 100 MB non-PNG costs a stat and 8 bytes
+  local ih, ierr = M.check_input(path)
+  if ih then ih, ierr = lumen.sha256_file(path) end
   if not ih then
     error_record(self, path, nil, ierr)
     return { table.unpack(self.records, n0 + 1) }
   end
   local function reuse(frame)
     local old = self.report and self.report:lookup(ih, self.model_sha256, self.threshold,
-      { head_sha256 = self.pkg.head_sha256, frame = frame })
+      { head_sha256 = self.pkg.head_sha256, frame = frame, input = (M.input_name(path)) })
     if not old then return false end
+    -- a copy (records are never shared between frames), under this path
     self:revive(old, path)
     self:add(old)
     return true
@@ -712,9 +785,10 @@ end
 -- own context, package and preprocessing, see M.open): every frame is a job handed to
 -- whichever device is free (lumen.devpool), and records are added in input order, as a run on
 -- one device adds them. Reuse of earlier records and error records work as in :process.
--- progress(done_inputs) is called as inputs finish.
+-- progress(done_inputs) is called as inputs finish. Returns the list of the records added.
 function Session:process_all(paths, progress)
   local devpool = require "lumen.devpool"
+  local n0 = #self.records
   local held, next_out, n_slots = {}, 1, 0
   local function slot() n_slots = n_slots + 1; return n_slots end
   local function put(k, rec) -- records leave the reorder buffer in input order
@@ -736,7 +810,7 @@ function Session:process_all(paths, progress)
   end
   local function reuse(ps, frame)
     local old = self.report and self.report:lookup(ps.ih, self.model_sha256, self.threshold,
-      { head_sha256 = self.pkg.head_sha256, frame = frame })
+      { head_sha256 = self.pkg.head_sha256, frame = frame, input = (M.input_name(ps.path)) })
     if not old then return false end
     self:revive(old, ps.path)
     put(slot(), old)
@@ -766,7 +840,9 @@ function Session:process_all(paths, progress)
       local path = paths[pi]
       if not path then return nil end
       local ps = { path = path, remaining = 0 }
-      local ih, ierr = sha256.file(path)
+      -- type and signature first: a FIFO, a device or a 100 MB non-PNG costs a stat and 8 bytes
+      local ih, ierr = M.check_input(path)
+      if ih then ih, ierr = lumen.sha256_file(path) end
       ps.ih = ih
       if not ih then
         put(slot(), new_error_record(self, path, nil, ierr))
@@ -826,6 +902,7 @@ function Session:process_all(paths, progress)
   end
 
   devpool.run(self.workers, next_job, start, finish)
+  return { table.unpack(self.records, n0 + 1) }
 end
 
 -- The series verdicts of the records so far (or of the given records).

@@ -16,6 +16,7 @@
 -- the names of the rules whose check is truthy; a check that raises becomes the flag
 -- "rule_error:<name>" and its message is returned too, so one bad rule never stops a batch.
 local lumen = require "lumen"
+local rules = require "lumen.rules"
 
 local M = {}
 
@@ -65,12 +66,13 @@ end
 
 -- Vessel statistics of a segmentation map [1,1,H,W] at probability threshold t.
 -- opts.logits = false when the map already holds probabilities (default: logits).
--- Returns { area_fraction =, pixels =, components =, largest_share = } (see lumen.mask_stats).
+-- Returns { area_fraction =, pixels =, components =, largest_share =, nonfinite = } (see
+-- lumen.mask_stats; nonfinite counts NaN and infinite values in the map).
 function M.vessel_stats(seg, threshold, opts)
   local logits = not (opts and opts.logits == false)
   local s = lumen.mask_stats(seg, logits and M.logit(threshold) or threshold)
   return { area_fraction = s.area_fraction, pixels = s.pixels, components = s.components,
-    largest_share = s.largest_share }
+    largest_share = s.largest_share, nonfinite = s.nonfinite }
 end
 
 -- Writes <prefix>_thumb.png (the frame alone, every 'step'-th pixel, default 4) and
@@ -90,66 +92,9 @@ end
 
 -- ---- rules ----
 
--- The rules `lumen qc` applies without --rules. opts: min_vessels (area fraction, default 0.02),
--- min_score (default 0.5), min_largest_share (default 0.2).
-function M.default_rules(opts)
-  opts = opts or {}
-  local min_vessels = opts.min_vessels or 0.02
-  local min_score = opts.min_score or 0.5
-  local min_share = opts.min_largest_share or 0.2
-  return {
-    { name = "nondiagnostic", message = "predicted class is not 'diagnostic'",
-      check = function(r) return r.class ~= 0 end },
-    { name = "low_confidence", message = "top class probability below " .. min_score,
-      check = function(r) return r.score < min_score end },
-    { name = "few_vessels", message = "vessel area fraction below " .. min_vessels,
-      check = function(r) return r.vessels.area_fraction < min_vessels end },
-    { name = "fragmented_vessels", message = "largest vessel tree below " .. min_share
-      .. " of the vessel area",
-      check = function(r) return r.vessels.pixels > 0 and r.vessels.largest_share < min_share end },
-  }
-end
-
--- A rule set as a list of {name=, check=}: accepts a list of rules or a map name -> function.
--- Raises on anything else (a rule file with a typo should fail loudly, once, at load).
-function M.normalize_rules(rules)
-  if type(rules) ~= "table" then error("rules: expected a table of rules, got " .. type(rules), 2) end
-  local list = {}
-  if #rules > 0 then
-    for i, r in ipairs(rules) do
-      if type(r) ~= "table" or type(r.check) ~= "function" then
-        error(string.format("rules: rule #%d needs a 'check' function", i), 2)
-      end
-      list[#list + 1] = { name = r.name or ("rule_" .. i), check = r.check, message = r.message }
-    end
-  else
-    local names = {}
-    for k in pairs(rules) do names[#names + 1] = k end
-    table.sort(names, function(a, b) return tostring(a) < tostring(b) end)
-    for _, k in ipairs(names) do
-      if type(rules[k]) ~= "function" then
-        error("rules: '" .. tostring(k) .. "' is not a function", 2)
-      end
-      list[#list + 1] = { name = tostring(k), check = rules[k] }
-    end
-  end
-  return list
-end
-
--- Applies a rule set to a record (plain data). Returns flags (names, in rule order) and a list
--- of error messages of rules that raised (empty when none did).
-function M.evaluate(rules, record)
-  local flags, errors = {}, {}
-  for _, r in ipairs(M.normalize_rules(rules)) do
-    local ok, hit = pcall(r.check, record)
-    if not ok then
-      flags[#flags + 1] = "rule_error:" .. r.name
-      errors[#errors + 1] = r.name .. ": " .. tostring(hit)
-    elseif hit then
-      flags[#flags + 1] = r.name
-    end
-  end
-  return flags, errors
-end
+-- Rules (pure Lua, shared with the sandbox): see lua/lumen/rules.lua.
+M.default_rules = rules.default
+M.normalize_rules = rules.normalize
+M.evaluate = rules.evaluate
 
 return M

@@ -16,32 +16,24 @@
 --                 verdicts with thumbnail strips and probability plots, score histogram,
 --                 summary per class, sortable frame table; no network resources
 --   images/       <stem>_<hash8>_thumb.png and _overlay.png per frame
--- Every file is written to a temporary name in the same folder and renamed over the old one,
--- so a crash leaves either the old or the new file, never half of one.
+-- Every file is written to a temporary name in the same folder, fsync'd and renamed over the
+-- old one, so a crash leaves either the old or the new file, never half of one; the temp files
+-- a killed run leaves behind are removed by the next M.open.
+-- Text is UTF-8 (invalid bytes in file names become U+FFFD; records keep the raw name in
+-- input_hex); CSV cells that a spreadsheet would run as a formula (= + - @ tab CR first) are
+-- prefixed with ' (OWASP's advice); records from earlier runs are checked field by field and a
+-- bad one is skipped with a warning, never trusted.
+local lumen = require "lumen"
 local json = require "lumen.json"
-local sha256 = require "lumen.sha256"
 
 local M = {}
-M.json, M.sha256 = json, sha256
+M.json = json
 
--- Writes text to path atomically (temp file in the same folder, then os.rename).
+-- Writes text to path atomically: lumen.write_file (runtime/sys.c: temp file in the same
+-- folder, fsync, rename only onto a regular file or a new name, fsync of the folder).
 -- Returns true | nil, msg.
 function M.write_atomic(path, text)
-  local tmp = string.format("%s.tmp-%d-%d", path, os.time(), math.random(1 << 30))
-  local f, err = io.open(tmp, "wb")
-  if not f then return nil, err end
-  local ok, werr = f:write(text)
-  local cok, cerr = f:close()
-  if not ok or not cok then
-    os.remove(tmp)
-    return nil, "writing " .. path .. ": " .. tostring(werr or cerr)
-  end
-  local rok, rerr = os.rename(tmp, path)
-  if not rok then
-    os.remove(tmp)
-    return nil, rerr
-  end
-  return true
+  return lumen.write_file(path, text)
 end
 
 -- ---- CSV ----
@@ -49,10 +41,14 @@ end
 local function csv_field(v)
   if v == nil or v == json.null then return "" end
   if type(v) == "table" then v = table.concat(v, ";") end
-  v = tostring(v)
-  if v:find('[,"\r\n]') then v = '"' .. v:gsub('"', '""') .. '"' end
+  local text = type(v) == "string"
+  v = json.utf8_clean(tostring(v))
+  -- a text cell starting with = + - @ (or tab, CR) would be a formula in a spreadsheet
+  if text and v:find("^[=+%-@\t\r]") then v = "'" .. v end
+  if v:find('[,"\r\n]') or (text and v:sub(1, 1) == "'") then v = '"' .. v:gsub('"', '""') .. '"' end
   return v
 end
+M.csv_field = csv_field
 
 -- CSV text with a header row, one row per record. records: a list of tables; columns: a
 -- non-empty list of {header, function(record) -> value} (a value that is a list is joined with
@@ -223,11 +219,11 @@ Report.__index = Report
 
 -- Opens (creating) an output folder. opts: suffix (e.g. "-shard0of2"), class_names.
 -- Loads the finished records of earlier runs from report<suffix>.jsonl, report.jsonl and
--- report-shard*.jsonl; unreadable lines are ignored (those frames are redone).
+-- report-shard*.jsonl; a line that is not a well-typed record is skipped with a warning on
+-- stderr (opts.warn = false: silently) and its frame is redone. Stale temp files are removed.
 -- Returns a Report | nil, msg.
 function M.open(dir, opts)
   opts = opts or {}
-  local lumen = require "lumen"
   local ok, err = lumen.mkdir(dir .. "/images")
   if not ok then return nil, err end
   local suffix = opts.suffix or ""
@@ -248,14 +244,30 @@ function M.open(dir, opts)
       if dir .. "/" .. name ~= self.paths.jsonl then files[#files + 1] = dir .. "/" .. name end
     end
   end
+  -- temp files of a run that was killed mid-write (their writer is gone)
+  lumen.tmp_clean(dir, "report")
+  lumen.tmp_clean(dir, "series")
+  lumen.tmp_clean(dir .. "/images", "")
+  self.bad_records = 0
   for _, path in ipairs(files) do
-    local f = io.open(path, "rb")
+    local f = lumen.file_type(path) == "file" and io.open(path, "rb")
     if f then
+      local n = 0
       for line in f:lines() do
+        n = n + 1
         local r = json.decode(line)
-        if type(r) == "table" and r.status == "ok" and r.input_sha256 and r.model_sha256 then
+        local why = M.check_record(r)
+        if why then
+          self.bad_records = self.bad_records + 1
+          if opts.warn ~= false then
+            io.stderr:write(string.format("warning: %s line %d: %s; the frame is run again\n",
+              path, n, why))
+          end
+        elseif r.status == "ok" then
+          -- by content and by path: the record of this very path is preferred
           local key = M.reuse_key(r.input_sha256, r.model_sha256, r.threshold, r)
           self.previous[key] = self.previous[key] or r
+          self.previous[key .. "|" .. r.input] = self.previous[key .. "|" .. r.input] or r
         end
       end
       f:close()
@@ -263,6 +275,64 @@ function M.open(dir, opts)
   end
   return self
 end
+
+-- Field types a finished record must have to be reused (name -> Lua type, "hex64", an array of
+-- "strings", a table of "numbers"; "?" marks a field that may be absent). Fields not listed
+-- are not read by the report code.
+local RECORD_FIELDS = {
+  input = "string", status = "string", input_sha256 = "hex64", model_sha256 = "hex64",
+  threshold = "number", class = "integer?", class_name = "string?", score = "number?",
+  probabilities = "numbers?", flags = "strings?", ms = "numbers?", thumbnail = "string?",
+  overlay = "string?", width = "integer?", height = "integer?", channels = "integer?",
+  bit_depth = "integer?", error = "string?", created = "string?", rule_errors = "strings?",
+  frame = "integer?", head_sha256 = "hex64?", margin = "number?", acceptable = "boolean?",
+}
+
+local function check_field(v, kind)
+  local optional = kind:sub(-1) == "?"
+  if optional then kind = kind:sub(1, -2) end
+  if v == nil or v == json.null then return optional end
+  if kind == "hex64" then return type(v) == "string" and #v == 64 and not v:find("[^%x]") end
+  if kind == "integer" then return math.type(v) == "integer" end
+  if kind == "strings" or kind == "numbers" then
+    if type(v) ~= "table" then return false end
+    local want = kind == "strings" and "string" or "number"
+    for _, x in pairs(v) do
+      if type(x) ~= want and x ~= json.null then return false end
+    end
+    return true
+  end
+  return type(v) == kind
+end
+
+-- Why a record read from an earlier report cannot be reused, or nil when it can: a table whose
+-- fields have their types (RECORD_FIELDS; a segmentation statistics table holds numbers).
+-- Error records are never reused, but a well-formed one is no reason to warn.
+function M.check_record(r)
+  if type(r) ~= "table" then return "not a JSON object" end
+  if r.status == "error" and type(r.input) == "string" then return nil end
+  if r.status ~= "ok" then return "status is not ok or error" end
+  for k, kind in pairs(RECORD_FIELDS) do
+    if not check_field(r[k], kind) then
+      return string.format("field '%s' is not a %s", k, kind:gsub("%?$", ""))
+    end
+  end
+  for k, v in pairs(r) do
+    if type(v) == "table" and v.area_fraction ~= nil and not check_field(v, "numbers") then
+      return string.format("field '%s' is not a table of numbers", k)
+    end
+  end
+  return nil
+end
+
+-- A deep copy of plain data: records are never shared between frames.
+local function copy(v)
+  if type(v) ~= "table" or v == json.null then return v end
+  local t = {}
+  for k, x in pairs(v) do t[k] = copy(x) end
+  return setmetatable(t, getmetatable(v))
+end
+M.copy = copy
 
 -- The key under which a finished record is reused: input bytes, frame number (multi-frame
 -- inputs), model weights, package head and segmentation threshold.
@@ -280,15 +350,19 @@ end
 -- A finished record of an earlier run for the same input bytes, model and threshold (whose
 -- images still exist), or nil. extra: {head_sha256=, frame=} (nil fields match records without
 -- them).
+-- extra.input: the path the record is for (its own record is preferred; another path with the
+-- same bytes gives its record under this path). The result is a copy the caller owns.
 function Report:lookup(input_sha, model_sha, threshold, extra)
-  local r = self.previous[M.reuse_key(input_sha, model_sha, threshold, extra)]
+  local key = M.reuse_key(input_sha, model_sha, threshold, extra)
+  local r = extra and extra.input and self.previous[key .. "|" .. extra.input] or self.previous[key]
   if not r then return nil end
-  local lumen = require "lumen"
   for _, k in ipairs({ "thumbnail", "overlay" }) do
     if type(r[k]) == "string" and lumen.file_type(self.dir .. "/" .. r[k]) ~= "file" then
       return nil
     end
   end
+  r = copy(r)
+  if extra and extra.input then r.input = extra.input end
   return r
 end
 

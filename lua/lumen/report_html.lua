@@ -15,10 +15,12 @@
 -- info: title, model, model_sha256, device, created, wall_s, class_names, series (lumen.series
 -- verdicts), notice (weights status words), package (Package:describe()), provenance (table),
 -- seg_label (record field of segmentation statistics; nil: none), rules (flag name -> reason).
+local json = require "lumen.json"
+
 local M = {}
 
 local function esc(s)
-  return (tostring(s):gsub("[&<>\"']", { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;",
+  return (json.utf8_clean(tostring(s)):gsub("[&<>\"']", { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;",
     ['"'] = "&quot;", ["'"] = "&#39;" }))
 end
 M.escape = esc
@@ -75,15 +77,15 @@ img.thumb{width:64px;height:64px;display:block}
 .flag{display:inline-block;background:#f5d08a;border-radius:3px;padding:0 4px;margin:1px 0;
   font-size:12px;font-weight:600}
 .why{display:block;color:#555;font-size:11px;margin-bottom:2px}
-td.flags{max-width:260px}
+td.flags{max-width:230px}
 .err{color:#a00}
 .row{display:flex;gap:24px;flex-wrap:wrap;align-items:flex-start}
 .legend span{display:inline-block;margin-right:12px;white-space:nowrap}
 .sw{display:inline-block;width:12px;height:12px;vertical-align:-1px;margin-right:4px;
   border:1px solid #0003}
 .small{font-size:12px;color:#555}
-td.name{min-width:100px;max-width:200px;overflow-wrap:anywhere}
-td.ser{max-width:110px;overflow-wrap:anywhere}
+td.name{min-width:140px;max-width:200px;overflow-wrap:anywhere}
+td.ser{min-width:70px;max-width:110px;overflow-wrap:anywhere}
 td.cls{min-width:110px;max-width:170px}
 .na{display:block;color:#a00;font-size:11px}
 table.frames th{font-size:12px}

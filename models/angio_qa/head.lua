@@ -23,7 +23,7 @@ return {
     "other_nondiagnostic" },
   acceptable = { "diagnostic" },
   -- calibration: probabilities are softmax(logits / temperature); set by the training run
-  temperature = 1.0,
+  temperature = 0.5871,
 
   thresholds = {
     segmentation = 0.5,      -- vessel probability threshold (lumen qc --threshold)

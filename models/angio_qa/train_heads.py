@@ -135,6 +135,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--ckpt-every", type=int, default=10, help="steps")
     ap.add_argument("--tag", default="heads")
+    ap.add_argument("--train-params", choices=("head", "fc", "bias"), default="head",
+                    help="what trains: the whole class head (cls.0, cls.1 affine, fc), the final "
+                         "Linear only, or only its bias (a per-class logit offset)")
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--summary", default=None, help="copy of the log lines (committed)")
     a = ap.parse_args()
@@ -147,7 +150,12 @@ def main():
     val, nva = load_set(a.work, "val", model)
     for p in model.parameters():
         p.requires_grad_(False)
-    params = [p for mod in (model.cls, model.fc) for p in mod.parameters()]
+    if a.train_params == "head":
+        params = [p for mod in (model.cls, model.fc) for p in mod.parameters()]
+    elif a.train_params == "fc":
+        params = list(model.fc.parameters())
+    else:
+        params = [model.fc.bias]
     for p in params:
         p.requires_grad_(True)
     opt = torch.optim.AdamW(params, lr=a.lr, weight_decay=a.wd)
@@ -180,9 +188,9 @@ def main():
         say("# resume at step %d (epoch %d)" % (step, epoch0))
     else:
         say("# %s init=%s train=%d frames (%d shards) val=%d frames (%d shards) 512x512 batch=%d "
-            "lr=%g wd=%g ce_weight=%g epochs=%d steps/epoch=%d seed=%d threads=%d" % (
+            "train_params=%s lr=%g wd=%g ce_weight=%g epochs=%d steps/epoch=%d seed=%d threads=%d" % (
                 time.strftime("%Y-%m-%d %H:%M:%S"), os.path.basename(a.init), len(lab), ntr,
-                len(val["label"]), nva, a.batch, a.lr, a.wd, a.ce_weight, a.epochs, steps_per_epoch,
+                len(val["label"]), nva, a.batch, a.train_params, a.lr, a.wd, a.ce_weight, a.epochs, steps_per_epoch,
                 a.seed, a.threads))
         r, _ = evaluate(model, val)
         say("epoch  0 (init) val acc=%.4f macroF1=%.4f recall=%s prec=%s dice=%.4f nll=%.4f" % (
@@ -197,6 +205,10 @@ def main():
                     "cpu": cpu0 + time.process_time(), "lines": lines}, ck_path + ".tmp")
         os.replace(ck_path + ".tmp", ck_path)
 
+    pooled = None
+    if a.train_params != "head":
+        with torch.no_grad():
+            pooled = model.cls(torch.cat([train["f5"], train["f5"] * train["m"], train["m"]], 1)).mean(dim=(2, 3))
     for epoch in range(epoch0, a.epochs):
         g = torch.Generator().manual_seed(a.seed * 1000 + epoch)
         perms = [idx[torch.randperm(len(idx), generator=g)] for idx in per_cls]
@@ -209,7 +221,10 @@ def main():
             for pg in opt.param_groups:
                 pg["lr"] = lr
             idx = batches[s]
-            cls = cls_head(model, train["f5"][idx], train["m"][idx])
+            if a.train_params == "head":
+                cls = cls_head(model, train["f5"][idx], train["m"][idx])
+            else:  # cls.0/cls.1 frozen: the pooled features are fixed
+                cls = model.fc(pooled[idx])
             ce = F.cross_entropy(cls, train["label"][idx])
             loss = a.ce_weight * ce
             bce = dice = torch.zeros(())
@@ -226,7 +241,7 @@ def main():
         if better:
             best = {"epoch": epoch + 1, **r}
             save_safetensors(os.path.join(a.work, a.tag + "_best.safetensors"), state_dict_for_export(model),
-                             dict(meta, stage2="class head fine-tuned at 512 on cached features, epoch %d" % (epoch + 1)))
+                             dict(meta, stage2="%s fine-tuned at 512 on cached features, epoch %d" % (a.train_params, epoch + 1)))
         say("epoch %2d step %4d lr=%.2e train loss=%.4f bce=%.4f dice=%.4f ce=%.4f (%.0f s) | val acc=%.4f "
             "macroF1=%.4f recall=%s prec=%s dice=%.4f nll=%.4f%s" % (
                 epoch + 1, step, lr, *(sums / n), time.time() - t0, r["accuracy"], r["macro_f1"],

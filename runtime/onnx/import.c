@@ -663,37 +663,11 @@ lumen_status lumen_onnx_load_buffer(const void *data, size_t len, const lumen_on
     return LUMEN_OK;
 }
 
-/* Reads a whole file; *len 0 for an empty one. */
+/* Reads a whole regular file (sys.c: a FIFO or device is refused without blocking); at most
+ * 2 GB, protobuf's limit. */
 static lumen_status read_file(const char *path, uint8_t **data, size_t *len, char *err)
 {
-    *data = NULL;
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return lumen__errf(err, LUMEN_EIO, "cannot open '%s'", path);
-    lumen_status st = LUMEN_OK;
-    long sz = -1;
-    if (fseek(f, 0, SEEK_END) == 0)
-        sz = ftell(f);
-    if (sz < 0 || fseek(f, 0, SEEK_SET) != 0)
-        st = lumen__errf(err, LUMEN_EIO, "cannot read '%s'", path);
-    else if ((unsigned long)sz > (2ul << 30))
-        st = lumen__errf(err, LUMEN_ERANGE, "'%s' is larger than 2 GB (protobuf's limit)", path);
-    else {
-        *data = malloc((size_t)sz + 1);
-        if (!*data)
-            st = lumen__errf(err, LUMEN_ENOMEM, "out of host memory reading '%s'", path);
-        else if (fread(*data, 1, (size_t)sz, f) != (size_t)sz)
-            st = lumen__errf(err, LUMEN_EIO, "short read from '%s'", path);
-        else
-            *len = (size_t)sz;
-    }
-    fclose(f);
-    if (st != LUMEN_OK) {
-        free(*data);
-        *data = NULL;
-    }
-    return st;
+    return lumen__read_file(path, 2ul << 30, data, len, err, LUMEN_ERR_MAX);
 }
 
 lumen_status lumen_onnx_load(const char *path, const lumen_onnx_options *opt, lumen_graph **out,

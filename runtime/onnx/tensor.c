@@ -45,15 +45,6 @@ static int is_float_type(int dt)
            dt == ONNX__TENSOR_PROTO__DATA_TYPE__BFLOAT16;
 }
 
-static float half_to_float(uint16_t h)
-{
-    int e = (h >> 10) & 31, m = h & 1023;
-    float v = e == 0    ? ldexpf((float)m, -24)
-              : e == 31 ? (m ? NAN : INFINITY)
-                        : ldexpf((float)(m | 1024), e - 25);
-    return (h & 0x8000) ? -v : v;
-}
-
 /* Element k of a typed payload as double (floats) and int64 (integers). */
 static void raw_elem(int dt, const uint8_t *b, double *f, int64_t *i)
 {
@@ -73,15 +64,11 @@ static void raw_elem(int dt, const uint8_t *b, double *f, int64_t *i)
         memcpy(f, &u, 8);
         break;
     case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16:
-        *f = half_to_float((uint16_t)u);
+        *f = lumen__half_to_float((uint16_t)u);
         break;
-    case ONNX__TENSOR_PROTO__DATA_TYPE__BFLOAT16: {
-        uint32_t w = (uint32_t)u << 16;
-        float x;
-        memcpy(&x, &w, 4);
-        *f = x;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__BFLOAT16:
+        *f = lumen__bf16_to_float((uint16_t)u);
         break;
-    }
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT8:
         *i = (int8_t)u;
         break;
@@ -197,7 +184,7 @@ lumen_status lumen__ox_tensor(const Onnx__TensorProto *t, const char *what, int6
                 iv = (int64_t)t->uint64_data[k];
                 break;
             case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16:
-                fv = half_to_float((uint16_t)t->int32_data[k]);
+                fv = lumen__half_to_float((uint16_t)t->int32_data[k]);
                 break;
             case ONNX__TENSOR_PROTO__DATA_TYPE__BFLOAT16: {
                 uint32_t w = (uint32_t)(t->int32_data[k] & 0xffff) << 16;

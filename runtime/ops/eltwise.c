@@ -107,9 +107,9 @@ static float binop_ref(int kind, float u, float v)
     case LUMEN_BIN_POW:
         return (float)pow(u, v);
     case LUMEN_BIN_MAX:
-        return fmaxf(u, v);
+        return (float)lumen__nmax(u, v);
     default:
-        return fminf(u, v);
+        return (float)lumen__nmin(u, v);
     }
 }
 

@@ -117,7 +117,7 @@ static lumen_status pool_ref(const lumen_opdesc *d, int n_in, const lumen_shape 
                                     continue;
                                 double v = x[((int64_t)id * I[1] + ih) * I[2] + iw];
                                 if (p->kind == LUMEN_POOL_MAX)
-                                    acc = v > acc ? v : acc;
+                                    acc = lumen__nmax(acc, v);
                                 else
                                     acc += v;
                             }
@@ -289,7 +289,7 @@ static lumen_status reduce_ref(const lumen_opdesc *d, int n_in, const lumen_shap
                         for (int64_t r2 = 0; r2 < rp.re[2]; r2++) {
                             double v = x[r0 * rp.rs[0] + r1 * rp.rs[1] + r2 * rp.rs[2]];
                             if (p->kind == LUMEN_REDUCE_MAX)
-                                acc = v > acc ? v : acc;
+                                acc = lumen__nmax(acc, v);
                             else
                                 acc += v;
                         }

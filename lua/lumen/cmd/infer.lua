@@ -142,7 +142,10 @@ function M.run(args)
   if not ok then return cli.runtime_error("infer", rerr) end
 
   local dir = opts.out or "."
-  if dir ~= "." then os.execute("mkdir -p '" .. dir:gsub("'", "'\\''") .. "'") end
+  if dir ~= "." then
+    local mok, merr = lumen.mkdir(dir)
+    if not mok then return cli.runtime_error("infer", merr) end
+  end
   for _, o in ipairs(info.outputs) do
     local path = dir .. "/" .. file_name(o.name) .. ".npy"
     local sok, serr = m:tensor(o.name):save_npy(path)

@@ -11,13 +11,14 @@ local M = {
 Runs SCRIPT.lua in this Lua state: `local lumen = require "lumen"` gives the runtime. The
 script's return value, when an integer, becomes the exit code.
 
-  --sandbox          run the script in a sandbox: base, string, table, math and utf8 libraries
-                     only (no io, os, package, debug; load takes text only), require of
-                     lumen, lumen.json, lumen.sha256, lumen.postprocess, lumen.preprocess, and
-                     the lumen API without file access. Arguments arrive as strings. A returned
-                     integer is the exit code; other returned values are printed as JSON.
+  --sandbox          run the script in a sandbox that holds only what it is handed: its
+                     arguments (as strings), the pure base, string, table, math and utf8
+                     libraries (no io, os, package, debug, print; load takes text only), and
+                     require of lumen.json and lumen.rules. No lumen binding, no function that
+                     takes a path. A returned integer is the exit code; other returned values
+                     are printed as JSON.
   --memory BYTES     the sandbox's Lua heap cap (default 64 MiB; suffixes k, M, G)
-  --instructions N   the sandbox's VM instruction cap (default 100000000)
+  --instructions N   the sandbox's VM instruction cap (default 100000000, at least 1000)
 Options for lumen itself come before SCRIPT.lua; everything after it goes to the script.]==],
 }
 
@@ -53,6 +54,10 @@ function M.run(args)
     elseif a == "--memory" or a == "--instructions" then
       local v = parse_size(args[i + 1] or "")
       if not v or v <= 0 then return cli.usage_error("run", a .. " needs a positive integer") end
+      if a == "--instructions" and v < 1000 then
+        return cli.usage_error("run", "--instructions needs at least 1000 (the cap is counted "
+          .. "in steps of 1000 instructions)")
+      end
       opts[a:sub(3)] = v
       i = i + 1
     else
