@@ -29,9 +29,21 @@ typedef struct ltensor {
     int borrowed;    /* owned by a model: never freed here */
 } ltensor;
 
+/* ---- binding.c: helpers below every class file ---- */
+
 /* Pushes nil and msg; returns 2 (the 'fail, message' convention). */
 int lb_fail(lua_State *L, const char *msg);
+/*
+ * Registers class 'name' (its metatable, as luaL_newmetatable): the functions of meta (may be
+ * NULL) as metamethods, release (may be NULL) as both __gc and __close, and the methods table as
+ * __index, or, when meta gives __index as a function (fields computed on access), as the
+ * metatable's 'methods' for that function to consult. Leaves the stack as it was.
+ */
+void lb_new_class(lua_State *L, const char *name, const luaL_Reg *methods, const luaL_Reg *meta,
+                  lua_CFunction release);
+/* The open context at i (raises "attempt to use a closed context"). */
 lctx *lb_check_ctx(lua_State *L, int i);
+/* The live tensor at i (raises "attempt to use a freed tensor"). */
 lumen_tensor *lb_check_tensor(lua_State *L, int i);
 /* Pushes a new Tensor userdata for t; parent (stack index) is kept alive as its user value. */
 void lb_push_tensor(lua_State *L, lumen_tensor *t, int parent, int borrowed);
@@ -45,12 +57,20 @@ void lb_push_shape(lua_State *L, const lumen_shape *s);
  * owns whatever pixels are put there, so a later error frees them with the GC). */
 lumen_image *lb_new_image(lua_State *L);
 
-void lb_open_tensor(lua_State *L); /* registers metatables; adds functions to the table on top */
-void lb_open_graph(lua_State *L);
-void lb_open_image(lua_State *L);
+/* ---- class files: each registers its classes and adds its functions to the module table on
+ * top of the stack (lumen_lua.c calls them in this order) ---- */
+void lb_open_ctx(lua_State *L);     /* lumen.Context, devices (lua_ctx.c) */
+void lb_open_tensor(lua_State *L);  /* lumen.Tensor, npy (lua_tensor.c) */
+void lb_open_graph(lua_State *L);   /* lumen.Graph, Model, Weights (lua_graph.c) */
+void lb_open_image(lua_State *L);   /* lumen.Image, png, mask statistics (lua_image.c) */
 void lb_open_sandbox(lua_State *L); /* lumen.sandbox_run (sandbox.c) */
 void lb_open_fs(lua_State *L);      /* lumen.list_dir, file_type, mkdir, isatty (lua_fs.c) */
-void lb_open_bench(lua_State *L);   /* lumen.clock, ctx:set_gemm (lua_bench.c) */
+void lb_open_bench(lua_State *L);   /* lumen.clock, lumen.sleep (lua_bench.c) */
 void lb_open_dicom(lua_State *L);   /* lumen.dicom_* (lua_dicom.c) */
+
+/* Context methods that make objects of another class, listed in lua_ctx.c's method table. */
+int lb_tensor_new(lua_State *L);      /* ctx:tensor(shape [, name [, data]]) (lua_tensor.c) */
+int lb_tensor_load_npy(lua_State *L); /* ctx:load_npy(path [, name]) (lua_tensor.c) */
+int lb_model_new(lua_State *L);       /* ctx:model(graph [, options]) (lua_graph.c) */
 
 #endif

@@ -446,16 +446,7 @@ static const luaL_Reg funcs[] = {{"dicom_probe", l_probe},       {"dicom_open", 
 
 void lb_open_dicom(lua_State *L)
 {
-    luaL_newmetatable(L, DICOM_MT);
-    lua_pushcfunction(L, d_close);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, d_close);
-    lua_setfield(L, -2, "__close");
-    lua_pushcfunction(L, d_index);
-    lua_setfield(L, -2, "__index");
-    lua_newtable(L);
-    luaL_setfuncs(L, dicom_methods, 0);
-    lua_setfield(L, -2, "methods");
-    lua_pop(L, 1);
+    static const luaL_Reg dicom_meta[] = {{"__index", d_index}, {NULL, NULL}};
+    lb_new_class(L, DICOM_MT, dicom_methods, dicom_meta, d_close);
     luaL_setfuncs(L, funcs, 0);
 }

@@ -11,9 +11,9 @@
  *   m:tensor("image"):write(...); m:run(); m:tensor("y"):read()
  *
  * Value ids are the C API's (0-based integers); an absent optional input is -1 or false.
- * Op parameters are a table whose fields mirror the C param structs (0-based axes): see
- * opdesc_from_table below for the names. Graph building keeps the C API's sticky error: op()
- * returns -1 after a failure and g:status() reports the first error.
+ * Op parameters are a table whose fields mirror the C param structs (0-based axes), named by
+ * each op's schema (the lumen_param lists in runtime/ops/<family>.c). Graph building keeps the C
+ * API's sticky error: op() returns -1 after a failure and g:status() reports the first error.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -56,8 +56,7 @@ static lweights *check_weights(lua_State *L, int i)
     return u;
 }
 
-/* ---- op parameters from a table ---- */
-
+/* Field k of the options table at t: an integer or a boolean (0/1), def when absent. */
 static int opt_int(lua_State *L, int t, const char *k, int def)
 {
     lua_getfield(L, t, k);
@@ -69,264 +68,137 @@ static int opt_int(lua_State *L, int t, const char *k, int def)
             int ok;
             v = (int)lua_tointegerx(L, -1, &ok);
             if (!ok)
-                luaL_error(L, "op parameter '%s' must be an integer", k);
+                luaL_error(L, "option '%s' must be an integer", k);
         }
     }
     lua_pop(L, 1);
     return v;
 }
 
-static float opt_num(lua_State *L, int t, const char *k, float def)
+/* ---- op parameters from a table, read by the op's schema (lumen_op_params) ---- */
+
+/* The integer at the top of the stack, for parameter k (entry i > 0 when in an array). */
+static double param_int(lua_State *L, const char *k, int i)
 {
-    lua_getfield(L, t, k);
-    float v = def;
-    if (!lua_isnil(L, -1)) {
+    if (lua_isboolean(L, -1))
+        return lua_toboolean(L, -1);
+    int ok;
+    lua_Integer v = lua_tointegerx(L, -1, &ok);
+    if (!ok || v < INT64_MIN / 2 || v > INT64_MAX / 2) {
+        if (i)
+            luaL_error(L, "op parameter '%s' entry %d must be an integer", k, i);
+        luaL_error(L, "op parameter '%s' must be an integer", k);
+    }
+    return (double)v;
+}
+
+static double param_entry(lua_State *L, const lumen_param *p, int i)
+{
+    if (p->type == LUMEN_PARAM_FLOAT || p->type == LUMEN_PARAM_FLOATS) {
         int ok;
-        v = (float)lua_tonumberx(L, -1, &ok);
+        double v = lua_tonumberx(L, -1, &ok);
         if (!ok)
-            luaL_error(L, "op parameter '%s' must be a number", k);
+            luaL_error(L, "op parameter '%s' must be a number", p->name);
+        return v;
     }
-    lua_pop(L, 1);
-    return v;
+    return param_int(L, p->name, i);
 }
 
-/* A number or an array of up to n integers; a single number is repeated. Returns how many were
- * given (0 when absent, leaving out[] at def). */
-static int opt_ints(lua_State *L, int t, const char *k, int n, int64_t *out, int64_t def)
+/* One parameter from the value at the top of the stack into d. */
+static void read_param(lua_State *L, const lumen_param *p, lumen_opdesc *d)
 {
-    int given = 0;
-    for (int i = 0; i < n; i++)
-        out[i] = def;
-    lua_getfield(L, t, k);
-    if (lua_isinteger(L, -1)) {
-        for (int i = 0; i < n; i++)
-            out[i] = lua_tointeger(L, -1);
-        given = n;
-    } else if (lua_istable(L, -1)) {
-        lua_Integer len = luaL_len(L, -1);
-        if (len > n)
-            luaL_error(L, "op parameter '%s' has %d entries, at most %d", k, (int)len, n);
-        for (int i = 0; i < len; i++) {
-            lua_geti(L, -1, i + 1);
-            int ok;
-            out[i] = lua_tointegerx(L, -1, &ok);
-            if (!ok)
-                luaL_error(L, "op parameter '%s' entry %d must be an integer", k, i + 1);
-            lua_pop(L, 1);
-        }
-        given = (int)len;
-    } else if (!lua_isnil(L, -1))
-        luaL_error(L, "op parameter '%s' must be an integer or an array", k);
-    lua_pop(L, 1);
-    return given;
-}
-
-static void opt_ints32(lua_State *L, int t, const char *k, int n, int *out, int def)
-{
-    int64_t tmp[LUMEN_MAX_DIMS];
-    opt_ints(L, t, k, n, tmp, def);
-    for (int i = 0; i < n; i++)
-        out[i] = (int)tmp[i];
-}
-
-static int opt_enum(lua_State *L, int t, const char *k, const char *const *names, int def)
-{
-    lua_getfield(L, t, k);
-    int v = def;
-    if (!lua_isnil(L, -1)) {
-        const char *s = lua_tostring(L, -1);
-        v = -1;
-        for (int i = 0; s && names[i]; i++)
-            if (!strcmp(names[i], s))
-                v = i;
-        if (v < 0)
-            luaL_error(L, "op parameter '%s': unknown value '%s'", k, s ? s : "?");
-    }
-    lua_pop(L, 1);
-    return v;
-}
-
-static lumen_actdesc opt_act(lua_State *L, int t)
-{
-    lumen_actdesc a = {LUMEN_ACT_NONE, 0, 0};
-    lua_getfield(L, t, "act");
-    if (!lua_isnil(L, -1)) {
+    if (p->type == LUMEN_PARAM_ACT) {
         const char *s = luaL_checkstring(L, -1);
         int v = lumen_act_from_name(s);
         if (v < 0)
             luaL_error(L, "unknown activation '%s'", s);
-        a.act = (lumen_act)v;
-        if (a.act == LUMEN_ACT_LEAKY_RELU)
-            a.a = 0.01f;
-        if (a.act == LUMEN_ACT_HARDSIGMOID) {
-            a.a = 1.0f / 6.0f;
-            a.b = 0.5f;
-        }
-    }
-    lua_pop(L, 1);
-    a.a = opt_num(L, t, "act_a", a.a);
-    a.b = opt_num(L, t, "act_b", a.b);
-    return a;
-}
-
-/* Pads: 'pad' (symmetric, number or per axis) or 'pads' = {begin..., end...} (ONNX order). */
-static void opt_pads(lua_State *L, int t, int nsp, int *pad0, int *pad1)
-{
-    int64_t p[2 * LUMEN_MAX_DIMS];
-    opt_ints(L, t, "pad", nsp, p, 0);
-    for (int i = 0; i < nsp; i++)
-        pad0[i] = pad1[i] = (int)p[i];
-    if (opt_ints(L, t, "pads", 2 * nsp, p, 0) == 2 * nsp)
-        for (int i = 0; i < nsp; i++) {
-            pad0[i] = (int)p[i];
-            pad1[i] = (int)p[nsp + i];
-        }
-}
-
-static lumen_opdesc opdesc_from_table(lua_State *L, const char *opname, int t)
-{
-    static const char *const pool_kinds[] = {"max", "avg", NULL};
-    static const char *const reduce_kinds[] = {"sum", "mean", "max", NULL};
-    static const char *const bin_kinds[] = {"add", "sub", "mul", "div", "pow", "max", "min", NULL};
-    static const char *const resize_modes[] = {"nearest", "linear", NULL};
-    static const char *const coords[] = {"half_pixel", "align_corners", "asymmetric",
-                                         "pytorch_half_pixel", NULL};
-    static const char *const nearests[] = {"floor", "round_prefer_floor", "round_prefer_ceil",
-                                           "ceil", NULL};
-    lumen_opdesc d;
-    memset(&d, 0, sizeof d);
-    d.op = LUMEN_OP_COUNT;
-    for (int i = 0; i < LUMEN_OP_COUNT; i++)
-        if (!strcmp(lumen_op_name((lumen_op)i), opname))
-            d.op = (lumen_op)i;
-    if (d.op == LUMEN_OP_COUNT)
-        luaL_error(L, "unknown op '%s'", opname);
-    int64_t tmp[LUMEN_MAX_DIMS];
-    switch (d.op) {
-    case LUMEN_OP_CONV:
-    case LUMEN_OP_CONV_TRANSPOSE: {
-        lumen_conv_params *c = &d.p.conv;
-        c->nsp = opt_int(L, t, "nsp", 2);
-        if (c->nsp < 1 || c->nsp > 3)
-            luaL_error(L, "conv: nsp must be 1, 2 or 3");
-        opt_ints32(L, t, "stride", c->nsp, c->stride, 1);
-        opt_ints32(L, t, "dilation", c->nsp, c->dil, 1);
-        opt_ints32(L, t, "out_pad", c->nsp, c->out_pad, 0);
-        opt_pads(L, t, c->nsp, c->pad0, c->pad1);
-        c->groups = opt_int(L, t, "groups", 1);
-        c->act = opt_act(L, t);
-        break;
-    }
-    case LUMEN_OP_POOL: {
-        lumen_pool_params *p = &d.p.pool;
-        p->kind = opt_enum(L, t, "kind", pool_kinds, 0);
-        p->nsp = opt_int(L, t, "nsp", 2);
-        if (p->nsp < 1 || p->nsp > 3)
-            luaL_error(L, "pool: nsp must be 1, 2 or 3");
-        opt_ints32(L, t, "kernel", p->nsp, p->k, 2);
-        int64_t st[3];
-        int given = opt_ints(L, t, "stride", p->nsp, st, 0);
-        for (int i = 0; i < p->nsp; i++)
-            p->stride[i] = given ? (int)st[i] : p->k[i]; /* PyTorch: stride defaults to kernel */
-        opt_ints32(L, t, "dilation", p->nsp, p->dil, 1);
-        opt_pads(L, t, p->nsp, p->pad0, p->pad1);
-        p->count_include_pad = opt_int(L, t, "count_include_pad", 0);
-        p->ceil_mode = opt_int(L, t, "ceil_mode", 0);
-        break;
-    }
-    case LUMEN_OP_REDUCE: {
-        d.p.reduce.kind = opt_enum(L, t, "kind", reduce_kinds, 1);
-        int n = opt_ints(L, t, "axes", LUMEN_MAX_DIMS, tmp, 0);
+        lumen_param_set(p, d, 0, v);
+    } else if (p->names) {
+        const char *s = lua_tostring(L, -1);
+        int v = -1;
+        for (int i = 0; s && p->names[i]; i++)
+            if (!strcmp(p->names[i], s))
+                v = i;
+        if (v < 0)
+            luaL_error(L, "op parameter '%s': unknown value '%s'", p->name, s ? s : "?");
+        lumen_param_set(p, d, 0, v);
+    } else if (p->type == LUMEN_PARAM_AXES) { /* an axis or a list of them */
+        int n = lua_istable(L, -1) ? (int)luaL_len(L, -1) : 1;
         for (int i = 0; i < n; i++) {
-            if (tmp[i] < 0 || tmp[i] >= LUMEN_MAX_DIMS)
-                luaL_error(L, "reduce: axis %d out of range", (int)tmp[i]);
-            d.p.reduce.axes |= 1u << tmp[i];
-        }
-        d.p.reduce.keepdims = opt_int(L, t, "keepdims", 1);
-        break;
-    }
-    case LUMEN_OP_RESIZE: {
-        lumen_resize_params *r = &d.p.resize;
-        r->mode = opt_enum(L, t, "mode", resize_modes, 1);
-        r->coord = opt_enum(L, t, "coord", coords, 0);
-        r->nearest = opt_enum(L, t, "nearest", nearests, 0);
-        r->nsp = opt_ints(L, t, "size", 3, r->out, 0);
-        if (r->nsp < 1)
-            luaL_error(L, "resize: 'size' (output extents of the last axes) is required");
-        lua_getfield(L, t, "scale");
-        if (lua_istable(L, -1))
-            for (int i = 0; i < r->nsp; i++) {
+            if (lua_istable(L, -1))
                 lua_geti(L, -1, i + 1);
-                r->scale[i] = (float)lua_tonumber(L, -1);
+            else
+                lua_pushvalue(L, -1);
+            double a = param_int(L, p->name, i + 1);
+            if (a < 0 || a >= LUMEN_MAX_DIMS)
+                luaL_error(L, "op parameter '%s': axis %d out of range", p->name, (int)a);
+            lumen_param_set(p, d, (int)a, 1);
+            lua_pop(L, 1);
+        }
+    } else if (p->n == 1) {
+        lumen_param_set(p, d, 0, param_entry(L, p, 0));
+    } else { /* an array: a number fills every entry, a list sets its first entries */
+        int want = p->flags & LUMEN_PARAM_COUNT_IN ? lumen_param_count(p, d) : p->n;
+        if (p->flags & LUMEN_PARAM_SPLIT)
+            want = lumen_param_count(p, d);
+        int given = want;
+        if (lua_istable(L, -1)) {
+            given = (int)luaL_len(L, -1);
+            if (given > want)
+                luaL_error(L, "op parameter '%s' has %d entries, at most %d", p->name, given, want);
+            if ((p->flags & LUMEN_PARAM_SPLIT) && given != want)
+                luaL_error(L, "op parameter '%s' has %d entries, expected %d (begins, then ends)",
+                           p->name, given, want);
+            for (int i = 0; i < given; i++) {
+                lua_geti(L, -1, i + 1);
+                lumen_param_set(p, d, i, param_entry(L, p, i + 1));
                 lua_pop(L, 1);
             }
-        else if (lua_isnumber(L, -1))
-            for (int i = 0; i < r->nsp; i++)
-                r->scale[i] = (float)lua_tonumber(L, -1);
+        } else if (lua_isnumber(L, -1)) {
+            double v = param_entry(L, p, 0);
+            for (int i = 0; i < want; i++)
+                lumen_param_set(p, d, i, v);
+        } else {
+            luaL_error(L, "op parameter '%s' must be a number or an array", p->name);
+        }
+        if (p->flags & LUMEN_PARAM_COUNT_OUT)
+            memcpy((char *)d + p->count_at, &given, sizeof given);
+    }
+}
+
+/*
+ * The opdesc of op 'opname' from the table at t: each parameter of the op's schema by its name,
+ * in schema order (so 'stride' knows 'nsp'), defaults for the others. A key that is not a
+ * parameter of the op, a missing required one or a value of the wrong type raises; ranges are
+ * the op's own check (a sticky graph error, as from C).
+ */
+static lumen_opdesc opdesc_from_table(lua_State *L, const char *opname, int t)
+{
+    lumen_op op = LUMEN_OP_COUNT;
+    for (int i = 0; i < LUMEN_OP_COUNT; i++)
+        if (!strcmp(lumen_op_name((lumen_op)i), opname))
+            op = (lumen_op)i;
+    if (op == LUMEN_OP_COUNT)
+        luaL_error(L, "unknown op '%s'", opname);
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
         lua_pop(L, 1);
-        break;
+        const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+        if (!k || !lumen_op_param(op, k))
+            luaL_error(L, "%s: unknown op parameter '%s'", opname, k ? k : luaL_typename(L, -1));
     }
-    case LUMEN_OP_CONCAT:
-        d.p.concat.axis = opt_int(L, t, "axis", 1);
-        break;
-    case LUMEN_OP_SLICE:
-        opt_ints(L, t, "start", LUMEN_MAX_DIMS, d.p.slice.start, 0);
-        opt_ints(L, t, "step", LUMEN_MAX_DIMS, d.p.slice.step, 1);
-        opt_ints(L, t, "count", LUMEN_MAX_DIMS, d.p.slice.count, 0);
-        break;
-    case LUMEN_OP_PAD:
-        opt_ints(L, t, "pad0", LUMEN_MAX_DIMS, d.p.pad.pad0, 0);
-        opt_ints(L, t, "pad1", LUMEN_MAX_DIMS, d.p.pad.pad1, 0);
-        d.p.pad.value = opt_num(L, t, "value", 0);
-        break;
-    case LUMEN_OP_BINARY:
-        d.p.binary.kind = opt_enum(L, t, "kind", bin_kinds, 0);
-        d.p.binary.act = opt_act(L, t);
-        break;
-    case LUMEN_OP_UNARY:
-        d.p.unary.act = opt_act(L, t);
-        break;
-    case LUMEN_OP_SOFTMAX:
-    case LUMEN_OP_LAYERNORM:
-        d.p.axes.axis = opt_int(L, t, "axis", 1);
-        d.p.axes.axis_end = opt_int(L, t, "axis_end", d.p.axes.axis + 1);
-        d.p.axes.eps = opt_num(L, t, "eps", 1e-5f);
-        break;
-    case LUMEN_OP_BATCHNORM:
-    case LUMEN_OP_INSTANCENORM:
-        d.p.norm.eps = opt_num(L, t, "eps", 1e-5f);
-        break;
-    case LUMEN_OP_TRANSPOSE:
-        opt_ints32(L, t, "perm", LUMEN_MAX_DIMS, d.p.transpose.perm, 0);
-        break;
-    case LUMEN_OP_RESHAPE: {
-        int n = opt_ints(L, t, "shape", LUMEN_MAX_DIMS, d.p.reshape.shape.d, 0);
-        d.p.reshape.shape.ndim = n;
-        break;
-    }
-    case LUMEN_OP_MATMUL:
-        d.p.matmul.trans_a = opt_int(L, t, "trans_a", 0);
-        d.p.matmul.trans_b = opt_int(L, t, "trans_b", 0);
-        d.p.matmul.alpha = opt_num(L, t, "alpha", 1.0f);
-        d.p.matmul.act = opt_act(L, t);
-        break;
-    case LUMEN_OP_ATTENTION: {
-        lumen_attention_params *a = &d.p.attention;
-        a->heads = opt_int(L, t, "heads", 1);
-        a->head_dim = opt_int(L, t, "head_dim", 0);
-        a->window = opt_int(L, t, "window", 0);
-        a->scale = opt_num(L, t, "scale", 0);
-        a->q_c0 = opt_int(L, t, "q_c0", 0);
-        a->k_c0 = opt_int(L, t, "k_c0", 0);
-        a->v_c0 = opt_int(L, t, "v_c0", 0);
-        break;
-    }
-    case LUMEN_OP_ARGMAX:
-        d.p.argmax.axis = opt_int(L, t, "axis", 1);
-        d.p.argmax.keepdims = opt_int(L, t, "keepdims", 1);
-        break;
-    default:
-        break;
+    lumen_opdesc d = lumen_opdesc_default(op);
+    int n;
+    const lumen_param *ps = lumen_op_params(op, &n);
+    for (int i = 0; i < n; i++) {
+        const lumen_param *p = &ps[i];
+        if (lua_getfield(L, t, p->name) != LUA_TNIL)
+            read_param(L, p, &d);
+        else if (p->flags & LUMEN_PARAM_REQUIRED)
+            luaL_error(L, "%s: op parameter '%s' is required", opname, p->name);
+        else if (p->def_from)
+            lumen_param_reset(p, &d); /* the parameter it follows may have been given */
+        lua_pop(L, 1);
     }
     return d;
 }
@@ -500,7 +372,7 @@ static int g_free(lua_State *L)
 /* ---- Model ---- */
 
 /* ctx:model(graph [, {no_fold_bn=true, ...}]) -> Model | nil, msg. Consumes the graph. */
-static int c_model(lua_State *L)
+int lb_model_new(lua_State *L)
 {
     lctx *c = lb_check_ctx(L, 1);
     lgraph *gu = check_graph(L, 2);
@@ -859,21 +731,6 @@ static int w_free(lua_State *L)
     return 0;
 }
 
-static void new_class(lua_State *L, const char *mt, const luaL_Reg *methods, lua_CFunction gc)
-{
-    luaL_newmetatable(L, mt);
-    lua_pushcfunction(L, gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, gc);
-    lua_setfield(L, -2, "__close");
-    lua_newtable(L);
-    luaL_setfuncs(L, methods, 0);
-    lua_pushcfunction(L, gc);
-    lua_setfield(L, -2, "free");
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
-}
-
 static const luaL_Reg graph_methods[] = {{"input", g_input},
                                          {"const", g_const},
                                          {"const_weights", g_const_weights},
@@ -883,25 +740,29 @@ static const luaL_Reg graph_methods[] = {{"input", g_input},
                                          {"shape", g_shape},
                                          {"status", g_status},
                                          {"stats", g_stats},
+                                         {"free", g_free},
                                          {NULL, NULL}};
 static const luaL_Reg model_methods[] = {
     {"inputs", m_inputs}, {"outputs", m_outputs}, {"tensor", m_tensor}, {"run", m_run},
     {"start", m_start},   {"poll", m_poll},       {"wait", m_wait},     {"profile", m_profile},
-    {"plan", m_plan},     {"stats", m_stats},     {"check", m_check},   {NULL, NULL}};
-static const luaL_Reg weights_methods[] = {
-    {"keys", w_keys}, {"shape", w_shape}, {"get", w_get}, {"meta", w_meta}, {NULL, NULL}};
-static const luaL_Reg ctx_methods[] = {{"model", c_model}, {NULL, NULL}};
+    {"plan", m_plan},     {"stats", m_stats},     {"check", m_check},   {"free", m_free},
+    {NULL, NULL}};
+static const luaL_Reg weights_methods[] = {{"keys", w_keys}, {"shape", w_shape}, {"get", w_get},
+                                           {"meta", w_meta}, {"free", w_free},   {NULL, NULL}};
 static const luaL_Reg funcs[] = {
     {"graph", l_graph}, {"load_weights", l_load_weights}, {"onnx_load", l_onnx_load}, {NULL, NULL}};
 
 void lb_open_graph(lua_State *L)
 {
-    new_class(L, GRAPH_MT, graph_methods, g_free);
-    new_class(L, MODEL_MT, model_methods, m_free);
-    new_class(L, WEIGHTS_MT, weights_methods, w_free);
-    luaL_getmetatable(L, CTX_MT);
-    lua_getfield(L, -1, "__index");
-    luaL_setfuncs(L, ctx_methods, 0);
-    lua_pop(L, 2);
+    lb_new_class(L, GRAPH_MT, graph_methods, NULL, g_free);
+    lb_new_class(L, MODEL_MT, model_methods, NULL, m_free);
+    lb_new_class(L, WEIGHTS_MT, weights_methods, NULL, w_free);
     luaL_setfuncs(L, funcs, 0);
+    /* lumen.activations: the names of LUMEN_ACT_LIST in order, so Lua keeps no copy */
+    lua_createtable(L, LUMEN_ACT_COUNT, 0);
+    for (int i = 0; i < LUMEN_ACT_COUNT; i++) {
+        lua_pushstring(L, lumen_act_name((lumen_act)i));
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, "activations");
 }

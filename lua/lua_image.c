@@ -268,16 +268,7 @@ static const luaL_Reg funcs[] = {{"png_read", l_png_read},
 
 void lb_open_image(lua_State *L)
 {
-    luaL_newmetatable(L, IMAGE_MT);
-    lua_pushcfunction(L, i_free);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, i_free);
-    lua_setfield(L, -2, "__close");
-    lua_pushcfunction(L, i_index);
-    lua_setfield(L, -2, "__index");
-    lua_newtable(L);
-    luaL_setfuncs(L, image_methods, 0);
-    lua_setfield(L, -2, "methods");
-    lua_pop(L, 1);
+    static const luaL_Reg image_meta[] = {{"__index", i_index}, {NULL, NULL}};
+    lb_new_class(L, IMAGE_MT, image_methods, image_meta, i_free);
     luaL_setfuncs(L, funcs, 0);
 }

@@ -16,73 +16,6 @@
 
 #include "binding.h"
 
-lumen_shape lb_check_shape(lua_State *L, int i)
-{
-    lumen_shape s = {0, {0}};
-    luaL_checktype(L, i, LUA_TTABLE);
-    lua_Integer n = luaL_len(L, i);
-    luaL_argcheck(L, n <= LUMEN_MAX_DIMS, i, "too many dimensions");
-    s.ndim = (int)n;
-    for (int k = 0; k < s.ndim; k++) {
-        lua_geti(L, i, k + 1);
-        int isnum;
-        lua_Integer d = lua_tointegerx(L, -1, &isnum);
-        luaL_argcheck(L, isnum && d >= 0, i, "shape entries must be non-negative integers");
-        s.d[k] = d;
-        lua_pop(L, 1);
-    }
-    return s;
-}
-
-void lb_push_shape(lua_State *L, const lumen_shape *s)
-{
-    lua_createtable(L, s->ndim, 0);
-    for (int k = 0; k < s->ndim; k++) {
-        lua_pushinteger(L, s->d[k]);
-        lua_rawseti(L, -2, k + 1);
-    }
-}
-
-void lb_push_tensor(lua_State *L, lumen_tensor *t, int parent, int borrowed)
-{
-    parent = lua_absindex(L, parent);
-    ltensor *u = lua_newuserdatauv(L, sizeof *u, 1);
-    u->t = t;
-    u->borrowed = borrowed;
-    luaL_setmetatable(L, TENSOR_MT);
-    lua_pushvalue(L, parent);
-    lua_setiuservalue(L, -2, 1);
-}
-
-lumen_tensor *lb_check_tensor(lua_State *L, int i)
-{
-    ltensor *u = luaL_checkudata(L, i, TENSOR_MT);
-    if (!u->t)
-        luaL_error(L, "attempt to use a freed tensor");
-    return u->t;
-}
-
-/* Reads a flat Lua array of numbers of exactly n entries into a buffer (raises on misuse). The
- * buffer is a userdata pushed on the stack, so an error anywhere frees it with the GC. */
-float *lb_check_floats(lua_State *L, int i, int64_t n)
-{
-    luaL_checktype(L, i, LUA_TTABLE);
-    lua_Integer len = luaL_len(L, i);
-    if (len != n)
-        luaL_error(L, "bad argument #%d: %d numbers given, the tensor has %d", i, (int)len, (int)n);
-    float *buf = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof(float), 0);
-    for (int64_t k = 0; k < n; k++) {
-        lua_geti(L, i, k + 1);
-        int isnum;
-        lua_Number v = lua_tonumberx(L, -1, &isnum);
-        lua_pop(L, 1);
-        if (!isnum)
-            luaL_error(L, "bad argument #%d: entry %d is not a number", i, (int)k + 1);
-        buf[k] = (float)v;
-    }
-    return buf;
-}
-
 static void push_floats(lua_State *L, const float *x, int64_t n)
 {
     lua_createtable(L, (int)n, 0);
@@ -93,7 +26,7 @@ static void push_floats(lua_State *L, const float *x, int64_t n)
 }
 
 /* ctx:tensor(shape [, name [, data]]) -> Tensor | nil, msg */
-static int c_tensor(lua_State *L)
+int lb_tensor_new(lua_State *L)
 {
     lctx *c = lb_check_ctx(L, 1);
     lumen_shape s = lb_check_shape(L, 2);
@@ -113,7 +46,7 @@ static int c_tensor(lua_State *L)
 }
 
 /* ctx:load_npy(path [, name]) -> Tensor | nil, msg */
-static int c_load_npy(lua_State *L)
+int lb_tensor_load_npy(lua_State *L)
 {
     lctx *c = lb_check_ctx(L, 1);
     const char *path = luaL_checkstring(L, 2);
@@ -281,27 +214,11 @@ static const luaL_Reg tensor_methods[] = {
     {"shape", t_shape}, {"numel", t_numel}, {"name", t_name}, {"read", t_read},
     {"write", t_write}, {"fill", t_fill},   {"copy", t_copy}, {"save_npy", t_save_npy},
     {"free", t_free},   {NULL, NULL}};
-static const luaL_Reg tensor_meta[] = {{"__gc", t_free},
-                                       {"__close", t_free},
-                                       {"__tostring", t_tostring},
-                                       {"__index", NULL},
-                                       {NULL, NULL}};
-static const luaL_Reg ctx_methods[] = {
-    {"tensor", c_tensor}, {"load_npy", c_load_npy}, {NULL, NULL}};
+static const luaL_Reg tensor_meta[] = {{"__tostring", t_tostring}, {NULL, NULL}};
 static const luaL_Reg funcs[] = {{"npy_load", l_npy_load}, {"npy_save", l_npy_save}, {NULL, NULL}};
 
 void lb_open_tensor(lua_State *L)
 {
-    luaL_newmetatable(L, TENSOR_MT);
-    luaL_setfuncs(L, tensor_meta, 0);
-    luaL_newlibtable(L, tensor_methods);
-    luaL_setfuncs(L, tensor_methods, 0);
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
-    /* more Context methods */
-    luaL_getmetatable(L, CTX_MT);
-    lua_getfield(L, -1, "__index");
-    luaL_setfuncs(L, ctx_methods, 0);
-    lua_pop(L, 2);
+    lb_new_class(L, TENSOR_MT, tensor_methods, tensor_meta, t_free);
     luaL_setfuncs(L, funcs, 0);
 }

@@ -270,11 +270,6 @@ static lumen_status apply_limits(lumen_device_info *info, const char *spec, char
 
 /* ---- contexts ---- */
 
-void lumen__cache_dir_init(lumen_ctx *ctx, const char *opt); /* program.c */
-lumen_status lumen__kernels_file_open(lumen_ctx *ctx);       /* program.c */
-void lumen__kernels_file_close(lumen_ctx *ctx);              /* program.c */
-void lumen__gemm_free(lumen_ctx *ctx);                       /* gemm.c */
-
 lumen_status lumen_ctx_new(const char *selector, lumen_ctx **out, char *err, size_t errlen)
 {
     return lumen_ctx_new_opts(selector, NULL, out, err, errlen);

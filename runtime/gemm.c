@@ -13,8 +13,8 @@
  * - clblast: CLBlastSgemm / CLBlastSgemmStridedBatched on the context's queue, then
  *   gemm_epilogue_f32 in place when there is a bias, residual or activation. CLBlast compiles its
  *   kernels on first use (seconds on PoCL) and keeps them in its own per-cl_context memory cache.
- *   A CLBlast error falls back to the own kernel; the reason is kept (gemm_state.reason) and the
- *   context then stays on the own engine.
+ *   A CLBlast error falls back to the own kernel; the reason is kept (lumen__gemm_state.reason) and
+ * the context then stays on the own engine.
  *
  * Engine choice: ctx->gemm AUTO means "measure once": the first lumen__gemm times both engines
  * on a representative pointwise-conv shape (M=128, N=4096, K=576) and keeps the faster one in
@@ -22,8 +22,8 @@
  * driver and lumen version, so later processes skip the measurement; $LUMEN_GEMM (parsed in
  * device.c) and lumen_ctx_set_gemm force an engine.
  *
- * State: ctx->clblast_state points to a gemm_state (scratch buffer, fallback reason), created
- * on first use and released by lumen__gemm_free.
+ * State: ctx->gemm_state (lumen__gemm_state, internal.h): the own engine's scratch buffer,
+ * created on first use and released by lumen__gemm_free, and CLBlast's fallback reason.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,8 +36,6 @@
 
 #include <clblast_c.h>
 
-/* Why CLBlast is not in use ("" when it is): for bench_gemm and diagnostics. */
-
 #define TILE_M 8 /* rows of C per work-item in gemm_tile_f32 */
 #define TILE_N 8 /* columns of C per work-item */
 
@@ -46,29 +44,15 @@
 #define PROBE_N 4096
 #define PROBE_K 576
 
-typedef struct gemm_state {
-    cl_mem scratch;       /* packed A and B panels for the tile kernel; NULL until needed */
-    size_t scratch_bytes; /* its size */
-    int clblast_broken;   /* 1 after CLBlast returned an error: use the own kernel */
-    char reason[256];     /* why CLBlast is not used, "" when it is fine */
-} gemm_state;
-
-static gemm_state *state_of(lumen_ctx *ctx)
-{
-    if (!ctx->clblast_state)
-        ctx->clblast_state = calloc(1, sizeof(gemm_state));
-    return ctx->clblast_state;
-}
+typedef lumen__gemm_state gemm_state;
 
 void lumen__gemm_free(lumen_ctx *ctx)
 {
-    gemm_state *s = ctx->clblast_state;
-    if (!s)
-        return;
+    gemm_state *s = &ctx->gemm_state;
     if (s->scratch)
         clReleaseMemObject(s->scratch);
-    free(s);
-    ctx->clblast_state = NULL;
+    s->scratch = NULL;
+    s->scratch_bytes = 0;
 }
 
 lumen_status lumen_ctx_set_gemm(lumen_ctx *ctx, lumen_gemm_engine e)
@@ -83,6 +67,9 @@ lumen_gemm_engine lumen_ctx_gemm(lumen_ctx *ctx)
 {
     return ctx->gemm;
 }
+
+/* Every program the GEMM kernels below ask for (the ops that use GEMM list these). */
+const lumen__variant lumen__gemm_variants[] = {{"gemm", ""}, {NULL}};
 
 /* ---- reference ---- */
 
@@ -291,31 +278,6 @@ static lumen_status own_gemm(lumen_ctx *ctx, gemm_state *s, const lumen__gemm_ar
 
 /* ---- CLBlast engine ---- */
 
-/* Keeps a CLBlast event in the context's profile, like lumen__launch does for our kernels. */
-static void keep_event(lumen_ctx *ctx, cl_event ev, const char *label, double flops)
-{
-    if (ctx->n_events == ctx->cap_events) {
-        int cap = ctx->cap_events ? 2 * ctx->cap_events : 256;
-        cl_event *e = realloc(ctx->events, (size_t)cap * sizeof *e);
-        if (e)
-            ctx->events = e;
-        lumen_prof_record *r = e ? realloc(ctx->records, (size_t)cap * sizeof *r) : NULL;
-        if (r)
-            ctx->records = r;
-        if (!e || !r) {
-            clReleaseEvent(ev); /* the profile misses one record; the result is unaffected */
-            return;
-        }
-        ctx->cap_events = cap;
-    }
-    lumen_prof_record *r = &ctx->records[ctx->n_events];
-    snprintf(r->label, sizeof r->label, "%s (clblast)", label ? label : "gemm");
-    r->ms = 0;
-    r->flops = flops;
-    r->bytes = 0;
-    ctx->events[ctx->n_events++] = ev;
-}
-
 /* gemm_epilogue_f32: C = act(C + bias + R) in place (alpha was applied by CLBlast). */
 static lumen_status epilogue(lumen_ctx *ctx, const lumen__gemm_args *g)
 {
@@ -370,8 +332,11 @@ static lumen_status clblast_gemm(lumen_ctx *ctx, const lumen__gemm_args *g, int 
     *cl_status = (int)rc;
     if (rc != CLBlastSuccess)
         return LUMEN_ECL;
-    if (ev)
-        keep_event(ctx, ev, g->label, 2.0 * g->M * g->N * g->K * (double)g->batch);
+    if (ev) { /* out of memory only costs the profile this record: the result is unaffected */
+        char label[64];
+        snprintf(label, sizeof label, "%s (clblast)", g->label ? g->label : "gemm");
+        lumen__keep_event(ctx, ev, label, 2.0 * g->M * g->N * g->K * (double)g->batch, 0);
+    }
     if (e.bias_mode || e.res || e.act.act != LUMEN_ACT_NONE)
         return epilogue(ctx, &e);
     return LUMEN_OK;
@@ -506,8 +471,7 @@ static void choose_engine(lumen_ctx *ctx, gemm_state *s)
 
 const char *lumen__gemm_reason(lumen_ctx *ctx)
 {
-    gemm_state *s = ctx->clblast_state;
-    return s && s->reason[0] ? s->reason : "";
+    return ctx->gemm_state.reason;
 }
 
 /* ---- entry point ---- */
@@ -520,9 +484,7 @@ lumen_status lumen__gemm(lumen_ctx *ctx, const lumen__gemm_args *g)
                            g->batch, g->M, g->N, g->K);
     if (g->batch == 0 || g->M == 0 || g->N == 0)
         return LUMEN_OK;
-    gemm_state *s = state_of(ctx);
-    if (!s)
-        return lumen__fail(ctx, LUMEN_ENOMEM, "gemm: out of host memory");
+    gemm_state *s = &ctx->gemm_state;
     if (ctx->gemm == LUMEN_GEMM_AUTO)
         choose_engine(ctx, s);
     lumen_gemm_engine e = ctx->gemm;

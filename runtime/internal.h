@@ -12,7 +12,9 @@
 #define CL_USE_DEPRECATED_OPENCL_1_2_APIS
 #include <CL/cl.h>
 #include <assert.h>
+#include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include "lumen.h"
@@ -72,6 +74,14 @@ float lumen__bf16_to_float(uint16_t h);
 /* ---- contexts ---- */
 typedef struct lumen__program lumen__program;
 
+/* What the two GEMM engines keep per context (gemm.c). */
+typedef struct lumen__gemm_state {
+    cl_mem scratch;       /* own engine: packed A and B panels of the tile kernel, or NULL */
+    size_t scratch_bytes; /* its size */
+    int clblast_broken;   /* CLBlast engine: 1 after it returned an error (own kernel from then) */
+    char reason[256];     /* why CLBlast is not in use, "" when it is fine */
+} lumen__gemm_state;
+
 struct lumen_ctx {
     lumen_device_info info;
     cl_platform_id platform;
@@ -85,10 +95,10 @@ struct lumen_ctx {
     void *kernels_file;       /* parsed binary-only file (program.c) */
     lumen__program *programs; /* built programs, a list */
     lumen_cache_stats stats;
-    int live_tensors;       /* lumen_ctx_free refuses while > 0 */
-    lumen_gemm_engine gemm; /* AUTO until measured */
-    int vec_width;          /* lumen__vec_width: 8 or 16, 0 until asked (tests force it) */
-    void *clblast_state;    /* gemm.c: CLBlast warm-up bookkeeping */
+    int live_tensors;             /* lumen_ctx_free refuses while > 0 */
+    lumen_gemm_engine gemm;       /* AUTO until measured */
+    int vec_width;                /* lumen__vec_width: 8 or 16, 0 until asked (tests force it) */
+    lumen__gemm_state gemm_state; /* both GEMM engines' state (gemm.c) */
     /* profiling: one event per launch while profiling is on */
     cl_event *events;
     lumen_prof_record *records;
@@ -106,14 +116,23 @@ typedef struct lumen__kernel_src {
 extern const lumen__kernel_src lumen__kernel_sources[];
 extern const int lumen__kernel_source_count;
 
-/* Every (family, build options) program the runtime uses: what lumen compile writes out.
- * A launcher must only ask for programs listed here (binary-only mode has nothing else). */
+/* One program: a kernel family and its build options. */
 typedef struct lumen__variant {
     const char *family;
     const char *options;
 } lumen__variant;
-extern const lumen__variant lumen__variants[];
-extern const int lumen__variant_count;
+/*
+ * Every program the runtime may ask for, gathered from the op families' variant lists (and
+ * GEMM's): what 'lumen compile' writes out, and all that binary-only mode has. Fills up to cap
+ * entries of out, each (family, options) once, and returns how many there are in all.
+ */
+int lumen__variants(lumen__variant *out, int cap);
+/* GEMM's programs (gemm.c): the ops that use GEMM list these too. */
+extern const lumen__variant lumen__gemm_variants[];
+
+/* The OpenCL C definitions generated from the C lists (the ACT_<NAME> codes of
+ * LUMEN_ACT_LIST), prepended to every program's source (program.c). */
+extern const char lumen__cl_prelude[];
 
 /*
  * Returns the kernel 'name' of program (family, options), building or loading it on first use.
@@ -123,14 +142,20 @@ extern const int lumen__variant_count;
 lumen_status lumen__kernel(lumen_ctx *ctx, const char *family, const char *options,
                            const char *name, cl_kernel *out);
 void lumen__programs_free(lumen_ctx *ctx);
-/* For coverage tests: the kernel names of lumen__variants[variant], ';'-separated (building the
- * program when needed), and whether this context has ever launched a kernel. */
-lumen_status lumen__variant_kernels(lumen_ctx *ctx, int variant, char *names, size_t len);
+/* For coverage tests: the kernel names of variant v (one of lumen__variants), ';'-separated
+ * (building the program when needed), and whether this context has ever launched a kernel. */
+lumen_status lumen__variant_kernels(lumen_ctx *ctx, const lumen__variant *v, char *names,
+                                    size_t len);
 int lumen__kernel_used(lumen_ctx *ctx, const char *family, const char *options, const char *name);
 /* Records that k (a kernel of this context) was launched: pointer compares over the context's
  * programs, cheap next to an enqueue. */
 void lumen__mark_launched(lumen_ctx *ctx, cl_kernel k);
 
+/* The context's program cache folder from the option (or $LUMEN_CACHE_DIR, or the default). */
+void lumen__cache_dir_init(lumen_ctx *ctx, const char *opt);
+/* Binary-only mode: reads ctx->kernels_path into ctx->kernels_file; close frees it. */
+lumen_status lumen__kernels_file_open(lumen_ctx *ctx);
+void lumen__kernels_file_close(lumen_ctx *ctx);
 /* 64-bit FNV-1a, used for cache keys (with two seeds for 128 bits). */
 uint64_t lumen__hash64(const void *data, size_t len, uint64_t seed);
 
@@ -144,8 +169,9 @@ int lumen__vec_width(lumen_ctx *ctx);
 
 /* ---- launching (launch.c) ---- */
 
-/* Kernel arguments in one call: lumen__args(ctx, k, "what", LUMEN_ARG_MEM(m), LUMEN_ARG_INT(i),
- * ..., LUMEN_ARG_END). Each argument is (size, pointer). */
+/* Kernel arguments in one call: lumen__set_args(ctx, k, "what", n, args) with
+ * args = {{sizeof(cl_mem), &mem}, {sizeof(int), &i}, ...}: each argument is (size, pointer), set
+ * in order; a failure names 'what' and the argument's index. */
 typedef struct lumen__arg {
     size_t size;
     const void *ptr;
@@ -159,6 +185,10 @@ lumen_status lumen__set_args(lumen_ctx *ctx, cl_kernel k, const char *what, int 
  */
 lumen_status lumen__launch(lumen_ctx *ctx, cl_kernel k, int dims, const size_t *gws,
                            const size_t *lws, const char *label, double flops, double bytes);
+/* Records a launched command's event in the context's profile (profiling on). Out of host
+ * memory: releases ev and returns ENOMEM (the command itself still runs). */
+lumen_status lumen__keep_event(lumen_ctx *ctx, cl_event ev, const char *label, double flops,
+                               double bytes);
 /*
  * A work-group shape that divides the grid exactly (so kernels need no bounds test and PoCL is
  * not handed tiny groups): along axis 0 the largest divisor of gws[0] up to 64, then along the
@@ -213,13 +243,54 @@ typedef lumen_status (*lumen__run_fn)(lumen_ctx *ctx, const lumen_opdesc *d, int
 typedef double (*lumen__flops_fn)(const lumen_opdesc *d, int n_in, const lumen_shape *const *in,
                                   const lumen_shape *out);
 
+/*
+ * An op: arity, the three parts, its parameter schema and the programs its launcher may ask for.
+ * params ends with an entry whose name is NULL; variants with one whose family is NULL (an op
+ * with no kernels of its own lists only the terminator). Use designated initialisers.
+ */
 typedef struct lumen__op_impl {
     int min_in, max_in;
     lumen__shape_fn shape;
     lumen__ref_fn ref;
     lumen__run_fn run;
     lumen__flops_fn flops; /* NULL: counts one op per output element */
+    const lumen_param *params;
+    const lumen__variant *const *variants; /* lists of programs, NULL-terminated */
 } lumen__op_impl;
+
+/*
+ * Schema entries: LUMEN__PARAM("stride", conv.stride) names the field of lumen_opdesc's
+ * union; its type and length come from the field itself. Add .def, .lo/.hi, .names, .flags ...
+ * as designated initialisers:
+ *   {LUMEN__PARAM("groups", conv.groups), .def = 1, .lo = 1, .hi = INT_MAX},
+ */
+#define LUMEN__FIELD(m) (((lumen_opdesc *)0)->p.m)
+#define LUMEN__PARAM(key, m)                                                                       \
+    .name = key, .at = offsetof(lumen_opdesc, p.m),                                                \
+    .type = _Generic(LUMEN__FIELD(m),                                                              \
+        int: LUMEN_PARAM_INT,                                                                      \
+        float: LUMEN_PARAM_FLOAT,                                                                  \
+        unsigned: LUMEN_PARAM_AXES,                                                                \
+        lumen_actdesc: LUMEN_PARAM_ACT,                                                            \
+        int *: LUMEN_PARAM_INTS,                                                                   \
+        int64_t *: LUMEN_PARAM_INT64S,                                                             \
+        float *: LUMEN_PARAM_FLOATS),                                                              \
+    .n = (int)((0 + sizeof LUMEN__FIELD(m)) / _Generic(LUMEN__FIELD(m),                                \
+        int *: sizeof(int),                                                                        \
+        int64_t *: sizeof(int64_t),                                                                \
+        float *: sizeof(float),                                                                    \
+        default: sizeof LUMEN__FIELD(m)))
+/* The byte offset of a field of the union, for at2 and count_at. */
+#define LUMEN__AT(m) offsetof(lumen_opdesc, p.m)
+/* The three parameters of an epilogue activation: "act" (by name), "act_a", "act_b". */
+#define LUMEN__ACT_PARAMS(m)                                                                       \
+    {LUMEN__PARAM("act", m)}, {LUMEN__PARAM("act_a", m.a), .flags = LUMEN_PARAM_KEEP},             \
+    {                                                                                              \
+        LUMEN__PARAM("act_b", m.b), .flags = LUMEN_PARAM_KEEP                                      \
+    }
+
+/* The implementation of op; NULL when out of range (op.c). */
+const lumen__op_impl *lumen__impl(lumen_op op);
 
 /* Each family exports its ops' implementations; op.c assembles the table indexed by op. */
 #define LUMEN_X(name, str) extern const lumen__op_impl lumen__impl_##name;
@@ -267,6 +338,8 @@ typedef struct lumen__gemm_args {
                 16 that width, -1 the packed tiles instead (tests and benchmarks force these) */
 } lumen__gemm_args;
 lumen_status lumen__gemm(lumen_ctx *ctx, const lumen__gemm_args *g);
+/* Releases the context's GEMM state (ctx->gemm_state); the context stays usable. */
+void lumen__gemm_free(lumen_ctx *ctx);
 /* The same computation on host arrays (double accumulation): the reference for all of the above.
  * Pointers are to element 0 of each operand (offsets already applied). */
 void lumen__gemm_ref(const lumen__gemm_args *g, const float *a, const float *b, const float *bias,

@@ -24,19 +24,21 @@ lumen_status lumen__set_args(lumen_ctx *ctx, cl_kernel k, const char *what, int 
     return LUMEN_OK;
 }
 
-static lumen_status keep_event(lumen_ctx *ctx, cl_event ev, const char *label, double flops,
+lumen_status lumen__keep_event(lumen_ctx *ctx, cl_event ev, const char *label, double flops,
                                double bytes)
 {
     if (ctx->n_events == ctx->cap_events) {
         int cap = ctx->cap_events ? 2 * ctx->cap_events : 256;
         cl_event *e = realloc(ctx->events, (size_t)cap * sizeof *e);
-        if (!e)
+        if (e)
+            ctx->events = e;
+        lumen_prof_record *r = e ? realloc(ctx->records, (size_t)cap * sizeof *r) : NULL;
+        if (r)
+            ctx->records = r;
+        if (!e || !r) {
+            clReleaseEvent(ev);
             return lumen__fail(ctx, LUMEN_ENOMEM, "out of host memory");
-        ctx->events = e;
-        lumen_prof_record *r = realloc(ctx->records, (size_t)cap * sizeof *r);
-        if (!r)
-            return lumen__fail(ctx, LUMEN_ENOMEM, "out of host memory");
-        ctx->records = r;
+        }
         ctx->cap_events = cap;
     }
     lumen_prof_record *r = &ctx->records[ctx->n_events];
@@ -98,14 +100,7 @@ lumen_status lumen__launch(lumen_ctx *ctx, cl_kernel k, int dims, const size_t *
         return lumen__clfail(ctx, rc, w);
     }
     lumen__mark_launched(ctx, k);
-    if (ctx->profiling) {
-        lumen_status st = keep_event(ctx, ev, label, flops, bytes);
-        if (st != LUMEN_OK) {
-            clReleaseEvent(ev);
-            return st;
-        }
-    }
-    return LUMEN_OK;
+    return ctx->profiling ? lumen__keep_event(ctx, ev, label, flops, bytes) : LUMEN_OK;
 }
 
 void lumen__exact_lws(int dims, const size_t *gws, size_t target, size_t *lws)
@@ -139,9 +134,9 @@ int lumen__vec_width(lumen_ctx *ctx)
 
 lumen_status lumen_ctx_profile(lumen_ctx *ctx, const lumen_prof_record **out, int *count)
 {
-    lumen_status st = lumen_ctx_finish(ctx);
-    if (st != LUMEN_OK)
-        return st;
+    cl_int rc = clFinish(ctx->queue); /* not lumen_ctx_finish: device.c sits above this file */
+    if (rc != CL_SUCCESS)
+        return lumen__clfail(ctx, rc, "clFinish");
     for (int i = 0; i < ctx->n_events; i++) {
         cl_ulong t0 = 0, t1 = 0;
         clGetEventProfilingInfo(ctx->events[i], CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL);

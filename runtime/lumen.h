@@ -239,30 +239,35 @@ typedef enum {
 /* "conv" for LUMEN_OP_CONV; NULL when out of range. */
 const char *lumen_op_name(lumen_op op);
 
-/* Element-wise functions: the UNARY op and the fused epilogues of CONV, MATMUL and BINARY. */
+/* Element-wise functions: the UNARY op and the fused epilogues of CONV, MATMUL and BINARY.
+ * X(NAME, "name", a, b): a and b are the parameters' defaults (PyTorch's), see
+ * lumen_actdesc_default. The kernels get the codes from this list (ACT_<NAME>), so a new
+ * function is this entry, its case in lumen__act_ref (runtime/op.c) and its case in
+ * lumen_act / lumen_act8 (kernels/common.cl). */
 #define LUMEN_ACT_LIST(X)                                                                          \
-    X(NONE, "none")             /* x */                                                            \
-    X(RELU, "relu")             /* max(x, 0) */                                                    \
-    X(RELU6, "relu6")           /* min(max(x, 0), 6) */                                            \
-    X(LEAKY_RELU, "leaky_relu") /* x < 0 ? a*x : x */                                              \
-    X(SIGMOID, "sigmoid")       /* 1 / (1 + exp(-x)) */                                            \
-    X(TANH, "tanh")                                                                                \
-    X(GELU, "gelu")               /* 0.5 x (1 + erf(x / sqrt 2)) */                                \
-    X(HARDSWISH, "hardswish")     /* x * min(max(x + 3, 0), 6) / 6 */                              \
-    X(HARDSIGMOID, "hardsigmoid") /* min(max(a*x + b, 0), 1) */                                    \
-    X(CLIP, "clip")               /* min(max(x, a), b) */                                          \
-    X(EXP, "exp")                                                                                  \
-    X(LOG, "log")                                                                                  \
-    X(SQRT, "sqrt")                                                                                \
-    X(ERF, "erf")                                                                                  \
-    X(NEG, "neg")                                                                                  \
-    X(ABS, "abs")                                                                                  \
-    X(RECIPROCAL, "reciprocal")                                                                    \
-    X(THRESHOLD, "threshold") /* x > a ? 1 : 0 */                                                  \
-    X(SCALE, "scale")         /* a*x + b */
+    X(NONE, "none", 0, 0)                 /* x */                                                  \
+    X(RELU, "relu", 0, 0)                 /* max(x, 0) */                                          \
+    X(RELU6, "relu6", 0, 0)               /* min(max(x, 0), 6) */                                  \
+    X(LEAKY_RELU, "leaky_relu", 0.01f, 0) /* x < 0 ? a*x : x */                                    \
+    X(SIGMOID, "sigmoid", 0, 0)           /* 1 / (1 + exp(-x)) */                                  \
+    X(TANH, "tanh", 0, 0)                                                                          \
+    X(GELU, "gelu", 0, 0)                         /* 0.5 x (1 + erf(x / sqrt 2)) */                \
+    X(HARDSWISH, "hardswish", 0, 0)               /* x * min(max(x + 3, 0), 6) / 6 */              \
+    X(HARDSIGMOID, "hardsigmoid", 1.0f / 6, 0.5f) /* min(max(a*x + b, 0), 1) */                    \
+    X(CLIP, "clip", 0, 0)                         /* min(max(x, a), b) */                          \
+    X(EXP, "exp", 0, 0)                                                                            \
+    X(LOG, "log", 0, 0)                                                                            \
+    X(SQRT, "sqrt", 0, 0)                                                                          \
+    X(ERF, "erf", 0, 0)                                                                            \
+    X(NEG, "neg", 0, 0)                                                                            \
+    X(ABS, "abs", 0, 0)                                                                            \
+    X(RECIPROCAL, "reciprocal", 0, 0)                                                              \
+    X(THRESHOLD, "threshold", 0, 0) /* x > a ? 1 : 0 */                                            \
+    X(SCALE, "scale", 0, 0)         /* a*x + b */                                                  \
+    X(SOFTPLUS, "softplus", 0, 0)   /* log(1 + exp(x)) */
 
 typedef enum {
-#define LUMEN_X(name, str) LUMEN_ACT_##name,
+#define LUMEN_X(name, str, a, b) LUMEN_ACT_##name,
     LUMEN_ACT_LIST(LUMEN_X)
 #undef LUMEN_X
         LUMEN_ACT_COUNT
@@ -276,6 +281,10 @@ typedef struct lumen_actdesc {
     lumen_act act;
     float a, b; /* parameters, see LUMEN_ACT_LIST */
 } lumen_actdesc;
+
+/* act with its default parameters (LUMEN_ACT_LIST: leaky_relu a = 0.01, hardsigmoid a = 1/6,
+ * b = 0.5). An act out of range is returned as is, with a = b = 0. */
+lumen_actdesc lumen_actdesc_default(lumen_act act);
 
 typedef struct lumen_conv_params {
     int nsp;               /* spatial dims: 1, 2 or 3; kernel size comes from the weight */
@@ -418,6 +427,65 @@ typedef struct lumen_opdesc {
 /* Convenience constructors with the defaults PyTorch uses. */
 lumen_opdesc lumen_opdesc_unary(lumen_act act);
 lumen_opdesc lumen_opdesc_conv2d(int stride, int pad, int dil, int groups, lumen_act act);
+
+/*
+ * Op parameter schemas. Each op family declares its parameters once, beside its implementation
+ * (runtime/ops/<family>.c): name, how it is stored, default and valid range. From that one list
+ * come the defaults (lumen_opdesc_default), the validation every op runs before its shape check
+ * (lumen_opdesc_check) and the Lua binding's parser of op tables (lua/lua_graph.c).
+ */
+typedef enum {
+    LUMEN_PARAM_INT,    /* int; a boolean counts as 0/1; by name from 'names' when they are set */
+    LUMEN_PARAM_FLOAT,  /* float */
+    LUMEN_PARAM_INTS,   /* int[n]; one number fills every entry */
+    LUMEN_PARAM_INT64S, /* int64_t[n]; one number fills every entry */
+    LUMEN_PARAM_FLOATS, /* float[n]; one number fills every entry */
+    LUMEN_PARAM_AXES,   /* unsigned bit set (bit i: axis i), given as a list of axes */
+    LUMEN_PARAM_ACT     /* lumen_actdesc, by name; a, b from lumen_actdesc_default */
+} lumen_param_type;
+
+enum {                            /* lumen_param.flags */
+       LUMEN_PARAM_REQUIRED = 1,  /* has no usable default: front doors must ask for it */
+       LUMEN_PARAM_COUNT_IN = 2,  /* arrays: the entries used are the int at 'count_at' (nsp) */
+       LUMEN_PARAM_COUNT_OUT = 4, /* arrays: how many entries were given is stored at 'count_at' */
+       LUMEN_PARAM_MIRROR = 8,    /* arrays: stored at 'at' and 'at2' alike (symmetric padding) */
+       LUMEN_PARAM_SPLIT =
+           16, /* arrays: twice the count, the first half at 'at', the rest at 'at2' */
+       LUMEN_PARAM_KEEP = 32 /* no default of its own: keeps what an earlier one set (act_a) */
+};
+
+typedef struct lumen_param {
+    const char *name;      /* its key in Lua op tables: "stride" */
+    lumen_param_type type; /* the element type of the field at 'at' */
+    size_t at, at2;        /* byte offsets of the field(s) in lumen_opdesc */
+    int n;                 /* entries: 1 for scalars, the array length for arrays */
+    size_t count_at;       /* COUNT_IN / COUNT_OUT: byte offset of an int in lumen_opdesc */
+    int flags;
+    double def;               /* default of every entry; INT with names: the index */
+    const char *def_from;     /* default is that earlier parameter's value plus 'def' */
+    double lo, hi;            /* when lo < hi: every entry used must lie in [lo, hi] */
+    const char *const *names; /* INT by name: NULL-terminated */
+} lumen_param;
+
+/* The parameters of op, in order (a parameter's def_from and count_at name earlier ones);
+ * *n gets their number. NULL (and 0) for an op out of range. */
+const lumen_param *lumen_op_params(lumen_op op, int *n);
+/* The parameter of op called name ("stride"), or NULL. */
+const lumen_param *lumen_op_param(lumen_op op, const char *name);
+/* Entries of p in use in d: n, or the count at count_at (twice that for SPLIT). */
+int lumen_param_count(const lumen_param *p, const lumen_opdesc *d);
+/* Entry i of p in d as a double (exact for ints, extents and floats). AXES: bit i as 0 or 1;
+ * ACT: the act code (set gives the act its default a, b). set writes both fields of MIRROR. */
+double lumen_param_get(const lumen_param *p, const lumen_opdesc *d, int i);
+void lumen_param_set(const lumen_param *p, lumen_opdesc *d, int i, double v);
+/* Puts p in d back to its default (def, or def_from's value + def); KEEP parameters stay. */
+void lumen_param_reset(const lumen_param *p, lumen_opdesc *d);
+/* op with every parameter at its default (PyTorch's, as the schema says). */
+lumen_opdesc lumen_opdesc_default(lumen_op op);
+/* Checks d's parameters against its op's schema (ranges, names, activation). On error writes
+ * "conv: parameter 'groups' is 0, must be in [1, ...]" into err (may be NULL) and returns
+ * LUMEN_EINVAL. lumen_op_shape (and so every op) runs it first. */
+lumen_status lumen_opdesc_check(const lumen_opdesc *d, char *err);
 
 /* Minimum and maximum input counts of an op (absent optional inputs are passed as NULL). */
 void lumen_op_arity(lumen_op op, int *min_in, int *max_in);

@@ -28,7 +28,7 @@ static const char *const op_names[] = {
 };
 
 static const char *const act_names[] = {
-#define LUMEN_X(name, str) str,
+#define LUMEN_X(name, str, a, b) str,
     LUMEN_ACT_LIST(LUMEN_X)
 #undef LUMEN_X
 };
@@ -51,26 +51,31 @@ int lumen_act_from_name(const char *str)
     return -1;
 }
 
+lumen_actdesc lumen_actdesc_default(lumen_act act)
+{
+    static const float def[][2] = {
+#define LUMEN_X(name, str, a, b) {a, b},
+        LUMEN_ACT_LIST(LUMEN_X)
+#undef LUMEN_X
+    };
+    lumen_actdesc a = {act, 0, 0};
+    if ((int)act >= 0 && act < LUMEN_ACT_COUNT) {
+        a.a = def[act][0];
+        a.b = def[act][1];
+    }
+    return a;
+}
+
 lumen_opdesc lumen_opdesc_unary(lumen_act act)
 {
-    lumen_opdesc d;
-    memset(&d, 0, sizeof d);
-    d.op = LUMEN_OP_UNARY;
-    d.p.unary.act.act = act;
-    if (act == LUMEN_ACT_LEAKY_RELU)
-        d.p.unary.act.a = 0.01f;
-    if (act == LUMEN_ACT_HARDSIGMOID) {
-        d.p.unary.act.a = 1.0f / 6.0f; /* PyTorch's hardsigmoid */
-        d.p.unary.act.b = 0.5f;
-    }
+    lumen_opdesc d = lumen_opdesc_default(LUMEN_OP_UNARY);
+    d.p.unary.act = lumen_actdesc_default(act);
     return d;
 }
 
 lumen_opdesc lumen_opdesc_conv2d(int stride, int pad, int dil, int groups, lumen_act act)
 {
-    lumen_opdesc d;
-    memset(&d, 0, sizeof d);
-    d.op = LUMEN_OP_CONV;
+    lumen_opdesc d = lumen_opdesc_default(LUMEN_OP_CONV);
     lumen_conv_params *c = &d.p.conv;
     c->nsp = 2;
     for (int i = 0; i < 3; i++) {
@@ -79,9 +84,7 @@ lumen_opdesc lumen_opdesc_conv2d(int stride, int pad, int dil, int groups, lumen
         c->pad0[i] = c->pad1[i] = pad;
     }
     c->groups = groups;
-    c->act.act = act;
-    if (act == LUMEN_ACT_LEAKY_RELU)
-        c->act.a = 0.01f;
+    c->act = lumen_actdesc_default(act);
     return d;
 }
 
@@ -90,6 +93,22 @@ static const lumen__op_impl *impl_of(const lumen_opdesc *d)
     if (!d || (int)d->op < 0 || d->op >= LUMEN_OP_COUNT)
         return NULL;
     return impls[d->op];
+}
+
+const lumen__op_impl *lumen__impl(lumen_op op)
+{
+    return ((int)op >= 0 && op < LUMEN_OP_COUNT) ? impls[op] : NULL;
+}
+
+const lumen_param *lumen_op_params(lumen_op op, int *n)
+{
+    const lumen__op_impl *im = lumen__impl(op);
+    *n = 0;
+    if (!im || !im->params)
+        return NULL;
+    while (im->params[*n].name)
+        (*n)++;
+    return im->params;
 }
 
 void lumen_op_arity(lumen_op op, int *min_in, int *max_in)
@@ -124,6 +143,8 @@ lumen_status lumen_op_shape(const lumen_opdesc *d, int n_in, const lumen_shape *
         if (in[i] && lumen_shape_numel(in[i]) < 0)
             return lumen__errf(err, LUMEN_ESHAPE, "%s: input %d has an invalid shape",
                                op_names[d->op], i);
+    if ((st = lumen_opdesc_check(d, err)) != LUMEN_OK)
+        return st;
     memset(out, 0, sizeof *out);
     st = im->shape(d, n_in, in, out, err);
     if (st == LUMEN_OK && lumen_shape_numel(out) < 0)
@@ -268,6 +289,8 @@ float lumen__act_ref(const lumen_actdesc *a, float xf)
         return x > a->a ? 1.0f : 0.0f;
     case LUMEN_ACT_SCALE:
         return (float)(a->a * x + a->b);
+    case LUMEN_ACT_SOFTPLUS: /* max(x, 0) + log1p(exp(-|x|)): no overflow for large x */
+        return (float)(fmax(x, 0.0) + log1p(exp(-fabs(x))));
     default:
         return NAN;
     }

@@ -2,7 +2,8 @@
  * program.c - kernel programs: built lazily per (family, options), cached on disk, or loaded from
  * a binary-only kernels file.
  *
- * Source of a program = kernels/common.cl + kernels/<family>.cl, joined with a '#line' directive
+ * Source of a program = the generated prelude (ACT_* codes from LUMEN_ACT_LIST, variants.c) +
+ * kernels/common.cl + kernels/<family>.cl, joined with '#line' directives
  * so that build logs name '<family>.cl:<line>'. Sources are embedded at build time
  * (kernels_embed.c); $LUMEN_KERNEL_DIR reads them from disk instead, for kernel development.
  *
@@ -97,17 +98,19 @@ static char *family_text(lumen_ctx *ctx, const char *family, lumen_status *st)
     return NULL;
 }
 
-/* common + '#line 1 "<family>.cl"' + body, malloc'd; NULL when out of memory. */
+/* The prelude generated from the C lists (variants.c) + common + '#line 1 "<family>.cl"' + body,
+ * malloc'd; NULL when out of memory. */
 static char *join_source(const char *common, const char *family, const char *body)
 {
-    size_t n = strlen(common) + strlen(body) + strlen(family) + 64;
+    size_t n = strlen(lumen__cl_prelude) + strlen(common) + strlen(body) + strlen(family) + 64;
     char *src = malloc(n);
     if (src)
-        snprintf(src, n, "#line 1 \"common.cl\"\n%s\n#line 1 \"%s.cl\"\n%s", common, family, body);
+        snprintf(src, n, "%s#line 1 \"common.cl\"\n%s\n#line 1 \"%s.cl\"\n%s", lumen__cl_prelude,
+                 common, family, body);
     return src;
 }
 
-/* common.cl + '#line 1 "<family>.cl"' + <family>.cl. Caller frees. */
+/* The prelude + common.cl + '#line 1 "<family>.cl"' + <family>.cl. Caller frees. */
 static char *program_source(lumen_ctx *ctx, const char *family, lumen_status *st)
 {
     char *common = family_text(ctx, "common", st);
@@ -458,21 +461,37 @@ void lumen__programs_free(lumen_ctx *ctx)
     ctx->programs = NULL;
 }
 
+#define MAX_VARIANTS 64
+
+/* Every program of every op (lumen__variants), or ERANGE when there are more than fit. */
+static lumen_status all_variants(lumen_ctx *ctx, lumen__variant *vs, int *n)
+{
+    *n = lumen__variants(vs, MAX_VARIANTS);
+    if (*n > MAX_VARIANTS)
+        return lumen__fail(ctx, LUMEN_ERANGE, "%d kernel variants, at most %d: raise MAX_VARIANTS",
+                           *n, MAX_VARIANTS);
+    return LUMEN_OK;
+}
+
 lumen_status lumen_ctx_build_all(lumen_ctx *ctx)
 {
-    for (int i = 0; i < lumen__variant_count; i++) {
+    lumen__variant vs[MAX_VARIANTS];
+    int nv;
+    lumen_status st = all_variants(ctx, vs, &nv);
+    if (st != LUMEN_OK)
+        return st;
+    for (int i = 0; i < nv; i++) {
         lumen__program *p;
-        lumen_status st =
-            get_program(ctx, lumen__variants[i].family, lumen__variants[i].options, &p);
+        st = get_program(ctx, vs[i].family, vs[i].options, &p);
         if (st != LUMEN_OK)
             return st;
     }
     return LUMEN_OK;
 }
 
-lumen_status lumen__variant_kernels(lumen_ctx *ctx, int variant, char *names, size_t len)
+lumen_status lumen__variant_kernels(lumen_ctx *ctx, const lumen__variant *v, char *names,
+                                    size_t len)
 {
-    const lumen__variant *v = &lumen__variants[variant];
     lumen__program *p;
     lumen_status st = get_program(ctx, v->family, v->options, &p);
     if (st != LUMEN_OK)
@@ -611,9 +630,12 @@ lumen_status lumen__kernels_file_open(lumen_ctx *ctx)
     /* A file from an older build may lack variants added since: name them all now rather than
      * fail on the first op that needs one, halfway through a model. */
     char missing[LUMEN_ERR_MAX / 2] = "";
-    int n_missing = 0;
-    for (int i = 0; i < lumen__variant_count; i++) {
-        const lumen__variant *v = &lumen__variants[i];
+    lumen__variant vs[MAX_VARIANTS];
+    int n_missing = 0, nv;
+    if ((st = all_variants(ctx, vs, &nv)) != LUMEN_OK)
+        goto cleanup;
+    for (int i = 0; i < nv; i++) {
+        const lumen__variant *v = &vs[i];
         int found = 0;
         for (int j = 0; j < kf->n && !found; j++)
             found = !strcmp(kf->e[j].family, v->family) && !strcmp(kf->e[j].options, v->options);
@@ -629,7 +651,7 @@ lumen_status lumen__kernels_file_open(lumen_ctx *ctx)
         st = lumen__fail(ctx, LUMEN_ENOTFOUND,
                          "kernels file %s lacks %d of the %d kernel variants: %s; rebuild it "
                          "with 'lumen compile'",
-                         ctx->kernels_path, n_missing, lumen__variant_count, missing);
+                         ctx->kernels_path, n_missing, nv, missing);
         goto cleanup;
     }
     ctx->kernels_file = kf;
@@ -668,10 +690,15 @@ static int wr_str(FILE *f, const char *s)
 
 lumen_status lumen_ctx_compile_all(lumen_ctx *ctx, const char *path)
 {
+    lumen__variant vs[MAX_VARIANTS];
+    int nv;
+    lumen_status st = all_variants(ctx, vs, &nv);
+    if (st != LUMEN_OK)
+        return st;
     lumen__out o;
     char why[LUMEN_ERR_MAX];
     /* the target is checked (and the temp file made) before minutes of building */
-    lumen_status st = lumen__out_begin(&o, path, why, sizeof why);
+    st = lumen__out_begin(&o, path, why, sizeof why);
     if (st != LUMEN_OK)
         return lumen__fail(ctx, st, "%s", why);
     if ((st = lumen_ctx_build_all(ctx)) != LUMEN_OK) {
@@ -679,12 +706,12 @@ lumen_status lumen_ctx_compile_all(lumen_ctx *ctx, const char *path)
         return st;
     }
     FILE *f = o.f;
-    uint64_t count = (uint64_t)lumen__variant_count;
+    uint64_t count = (uint64_t)nv;
     int ok = fwrite(KFILE_MAGIC, 1, 8, f) == 8 && wr_str(f, ctx->info.name) &&
              wr_str(f, ctx->info.driver) && wr_str(f, LUMEN_VERSION) &&
              fwrite(&count, 8, 1, f) == 1;
-    for (int i = 0; ok && st == LUMEN_OK && i < lumen__variant_count; i++) {
-        const lumen__variant *v = &lumen__variants[i];
+    for (int i = 0; ok && st == LUMEN_OK && i < nv; i++) {
+        const lumen__variant *v = &vs[i];
         lumen__program *p = find_program(ctx, v->family, v->options);
         unsigned char *bin = NULL;
         size_t len = 0;

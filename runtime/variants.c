@@ -1,29 +1,42 @@
 /*
- * variants.c - every (kernel family, build options) program the runtime may ask for.
+ * variants.c - what the C lists give the kernels: every program the runtime may ask for, and the
+ * OpenCL definitions generated from LUMEN_ACT_LIST.
  *
- * 'lumen compile' builds exactly these into a binary-only kernels file, and binary-only mode has
- * nothing else; so a launcher that asks for options not listed here fails in that mode (the op
- * tests run in binary-only mode too, which catches it). Keep variants few: launch-time choices
- * (activation, sizes) are kernel arguments, -D options are for what must be compile-time.
+ * 'lumen compile' builds exactly the programs gathered here into a binary-only kernels file,
+ * and binary-only mode has nothing else; so a launcher that asks for options its op's variant
+ * list (runtime/ops/<family>.c) does not name fails in that mode (the op tests run in
+ * binary-only mode too, which catches it). Keep variants few: launch-time choices (activation,
+ * sizes) are kernel arguments, -D options are for what must be compile-time.
  */
+#include <string.h>
+
 #include "internal.h"
 
-const lumen__variant lumen__variants[] = {
-    {"eltwise", ""},
-    {"conv", ""},
-    {"conv", "-DCOB=1"},
-    {"conv", "-DKS=3"},
-    {"conv", "-DKS=5"},
-    {"conv", "-DVW=16"},
-    {"conv", "-DCOB=1 -DVW=16"},
-    {"norm", ""},
-    {"attention", ""},
-    {"attention", "-DHEAD_DIM=16"},
-    {"attention", "-DHEAD_DIM=32"},
-    {"attention", "-DHEAD_DIM=64"},
-    {"gemm", ""},
-    {"pool", ""},
-    {"resize", ""},
-    {"layout", ""},
-};
-const int lumen__variant_count = (int)(sizeof lumen__variants / sizeof lumen__variants[0]);
+/* "enum { ACT_NONE, ACT_RELU, ... };": the codes kernels switch on, in the C list's order. */
+const char lumen__cl_prelude[] = "enum lumen_act_code {"
+#define LUMEN_X(name, str, a, b) " ACT_" #name ","
+    LUMEN_ACT_LIST(LUMEN_X)
+#undef LUMEN_X
+        " ACT_COUNT_ };\n";
+
+static int add_variant(lumen__variant *out, int cap, int n, const lumen__variant *v)
+{
+    for (int i = 0; i < n && i < cap; i++)
+        if (!strcmp(out[i].family, v->family) && !strcmp(out[i].options, v->options))
+            return n;
+    if (n < cap)
+        out[n] = *v;
+    return n + 1;
+}
+
+int lumen__variants(lumen__variant *out, int cap)
+{
+    int n = 0;
+    for (int op = 0; op < LUMEN_OP_COUNT; op++) {
+        const lumen__op_impl *im = lumen__impl((lumen_op)op);
+        for (int l = 0; im->variants && im->variants[l]; l++)
+            for (const lumen__variant *v = im->variants[l]; v->family; v++)
+                n = add_variant(out, cap, n, v);
+    }
+    return n;
+}

@@ -27,6 +27,9 @@ int cases_eltwise(lumen_ctx *ctx)
     static const float relu6_x[] = {0, 0, 0, 0.5f, 3, 6};
     static const float ha[] = {1, 2, 3, 4, 5, 6}, hb[] = {10, 20};
     static const float add_x[] = {11, 12, 13, 24, 25, 26}; /* [2,3] + [2,1] */
+    /* log(1 + exp(x)): 0 (far below), log 2, log(1 + e), x (far above) */
+    static const float softplus_x[] = {-100, 0, 1, 100};
+    static const float softplus_y[] = {0, 0.69314718f, 1.31326169f, 100};
     /* NaN propagates as in PyTorch (relu, clamp, hardsigmoid, maximum, minimum); 9 values cover
      * the float8 body and the scalar tail */
     static const float nx[] = {NAN, -1, 2, NAN, 0, 7, -INFINITY, INFINITY, NAN};
@@ -64,6 +67,9 @@ int cases_eltwise(lumen_ctx *ctx)
         {"reciprocal", un(LUMEN_ACT_RECIPROCAL, 0, 0), 1, {SHAPE(17, 3)}, .lo = {0.5f}, .hi = {4}},
         {"threshold 0.25", un(LUMEN_ACT_THRESHOLD, 0.25f, 0), 1, {SHAPE(1, 1, 19, 23)}},
         {"scale 2x+1", un(LUMEN_ACT_SCALE, 2, 1), 1, {SHAPE(5, 7)}},
+        {"softplus hand", un(LUMEN_ACT_SOFTPLUS, 0, 0), 1, {SHAPE(4)}, {softplus_x},
+         .expect = softplus_y},
+        {"softplus wide", un(LUMEN_ACT_SOFTPLUS, 0, 0), 1, {SHAPE(3, 9, 17)}, .lo = {-40}, .hi = {40}},
         {"leaky float8 + tail", un(LUMEN_ACT_LEAKY_RELU, 0.1f, 0), 1, {SHAPE(2, 9, 34, 17)}},
         {"threshold float8", un(LUMEN_ACT_THRESHOLD, 0.1f, 0), 1, {SHAPE(4, 64)}},
         {"none (copy)", un(LUMEN_ACT_NONE, 0, 0), 1, {SHAPE(1)}},

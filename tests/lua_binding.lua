@@ -56,8 +56,13 @@ case("context: device, cache_stats, tostring, close is idempotent", function()
   local s = c:cache_stats()
   assert(type(s.disk_hits) == "number" and type(s.dir) == "string")
   assert(tostring(c):find("^lumen%.Context"))
-  c:close()
-  c:close()
+  local t = assert(c:tensor({ 2 }, "alive"))
+  local ok, err = c:close()
+  assert(ok == nil and err == "busy", "close with a live tensor: " .. tostring(err))
+  assert(c:device().name) -- still open
+  t:free()
+  assert(c:close() == true)
+  assert(c:close() == true)
   assert(tostring(c):find("closed"))
   checkerror("attempt to use a closed context", c.device, c)
 end)
@@ -295,6 +300,24 @@ case("decomposed GELU and LayerNorm written in Lua fuse into one op each (hand)"
     local nodes = m:stats().nodes
     assert(opts.no_fuse_patterns and nodes == 14 or nodes == 2, "nodes " .. nodes)
   end
+end)
+
+case("op tables are read by the op's schema", function()
+  local gr = lumen.graph()
+  local x = gr:input("x", { 1, 2, 8, 8 })
+  checkerror("unknown op parameter 'strides'", gr.op, gr, "p", "pool", { strides = 2 }, { x })
+  checkerror("'head_dim' is required", gr.op, gr, "a", "attention", {}, { x, x, x })
+  checkerror("unknown activation 'nope'", gr.op, gr, "u", "unary", { act = "nope" }, { x })
+  checkerror("expected 4", gr.op, gr, "p", "pool", { pads = { 1, 1 } }, { x })
+  -- stride follows kernel unless given; [begin..., end...] pads
+  local p = gr:op("p", "pool", { kernel = 2, pads = { 0, 0, 2, 2 } }, { x })
+  assert(table.concat(gr:shape(p), ",") == "1,2,5,5")
+  -- ranges are the op's own check: a sticky graph error
+  gr:op("c", "pool", { kernel = 0 }, { x })
+  local ok, err = gr:status()
+  assert(not ok and err:find("'kernel'"), err)
+  for _, act in ipairs(lumen.activations) do assert(type(act) == "string") end
+  assert(lumen.activations[1] == "none")
 end)
 
 case("sha256 known vectors (libcrypto), files, refusals", function()

@@ -294,6 +294,59 @@ static void test_binary_only(void)
     CHECK(st == LUMEN_EIO, "missing kernels file -> %s: %s", lumen_status_name(st), err);
 }
 
+/* The op schemas (runtime/params.c): defaults, validation, and the constructors built on them. */
+static void test_params(void)
+{
+    char err[LUMEN_ERR_MAX];
+    lumen_opdesc d = lumen_opdesc_conv2d(1, 1, 1, 1, LUMEN_ACT_HARDSIGMOID);
+    CHECK(d.p.conv.act.a == 1.0f / 6 && d.p.conv.act.b == 0.5f,
+          "conv2d fused hardsigmoid gets PyTorch's a = 1/6, b = 0.5 (got %g, %g)", d.p.conv.act.a,
+          d.p.conv.act.b);
+    d = lumen_opdesc_default(LUMEN_OP_POOL);
+    CHECK(d.p.pool.nsp == 2 && d.p.pool.k[1] == 2 && d.p.pool.stride[1] == 2 &&
+              d.p.pool.dil[0] == 1,
+          "pool defaults: nsp 2, kernel 2, stride = kernel, dilation 1");
+    d = lumen_opdesc_default(LUMEN_OP_SOFTMAX);
+    CHECK(d.p.axes.axis == 1 && d.p.axes.axis_end == 2, "softmax defaults: axes [1, 2)");
+    for (int op = 0; op < LUMEN_OP_COUNT; op++) {
+        int n, required = 0, unique = 1;
+        const lumen_param *ps = lumen_op_params((lumen_op)op, &n);
+        for (int i = 0; i < n; i++) {
+            required |= ps[i].flags & LUMEN_PARAM_REQUIRED;
+            for (int j = 0; j < i; j++)
+                unique &= strcmp(ps[i].name, ps[j].name) != 0;
+        }
+        d = lumen_opdesc_default((lumen_op)op);
+        lumen_status st = lumen_opdesc_check(&d, err);
+        CHECK(ps && unique && (required || st == LUMEN_OK),
+              "%s: %d parameters, names unique, defaults %s", lumen_op_name((lumen_op)op), n,
+              required ? "need the required ones" : "pass the check");
+    }
+    d = lumen_opdesc_conv2d(1, 0, 1, 0, LUMEN_ACT_NONE);
+    lumen_status st = lumen_opdesc_check(&d, err);
+    CHECK(st == LUMEN_EINVAL && strstr(err, "'groups'"), "conv groups 0 -> %s: %s",
+          lumen_status_name(st), err);
+    d = lumen_opdesc_default(LUMEN_OP_POOL);
+    d.p.pool.pad1[1] = -1;
+    st = lumen_opdesc_check(&d, err);
+    CHECK(st == LUMEN_EINVAL && strstr(err, "'pads' entry 3"), "pool end pad -1 -> %s: %s",
+          lumen_status_name(st), err);
+    d = lumen_opdesc_unary(LUMEN_ACT_CLIP);
+    d.p.unary.act.a = 1;
+    st = lumen_opdesc_check(&d, err);
+    CHECK(st == LUMEN_EINVAL, "clip min 1 > max 0 -> %s: %s", lumen_status_name(st), err);
+    d = lumen_opdesc_default(LUMEN_OP_BINARY);
+    d.p.binary.kind = LUMEN_BIN_COUNT;
+    st = lumen_opdesc_check(&d, err);
+    CHECK(st == LUMEN_EINVAL && strstr(err, "'kind'"), "binary kind out of range -> %s: %s",
+          lumen_status_name(st), err);
+    const lumen_param *p = lumen_op_param(LUMEN_OP_CONV, "pads");
+    d = lumen_opdesc_default(LUMEN_OP_CONV);
+    lumen_param_set(p, &d, 3, 7); /* nsp 2: begins 0, 1, ends 2, 3 */
+    CHECK(p && lumen_param_count(p, &d) == 4 && d.p.conv.pad1[1] == 7 && d.p.conv.pad0[1] == 0,
+          "conv 'pads' entry 3 is the end pad of axis 1");
+}
+
 int main(void)
 {
     char err[LUMEN_ERR_MAX];
@@ -302,6 +355,7 @@ int main(void)
         perror("mkdtemp");
         return 1;
     }
+    test_params();
     test_devices();
     lumen_ctx *ctx;
     lumen_ctx_options o = {.cache_dir = ""};

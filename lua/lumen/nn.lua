@@ -819,12 +819,23 @@ for _, kind in ipairs({ "add", "sub", "mul", "div", "pow", "max", "min" }) do
 end
 F.maximum, F.minimum = F.max, F.min
 
-for _, act in ipairs({ "relu", "relu6", "sigmoid", "tanh", "gelu", "hardswish", "hardsigmoid",
-                       "exp", "log", "sqrt", "erf", "neg", "abs", "reciprocal" }) do
-  F[act] = function(b, x) return b:op(act, "unary", { act = act }, { x }) end
+-- F.relu(b, x), F.sigmoid(b, x) ...: every activation of the runtime (lumen.activations), with
+-- its default parameters; those that take some are defined again below.
+for _, act in ipairs(lumen.activations) do
+  if act ~= "none" then
+    F[act] = function(b, x) return b:op(act, "unary", { act = act }, { x }) end
+  end
 end
 function F.leaky_relu(b, x, slope)
   return b:op("leaky_relu", "unary", { act = "leaky_relu", act_a = slope or 0.01 }, { x })
+end
+-- min(max(x, lo), hi)
+function F.clip(b, x, lo, hi)
+  return b:op("clip", "unary", { act = "clip", act_a = lo, act_b = hi }, { x })
+end
+-- x > t ? 1 : 0
+function F.threshold(b, x, t)
+  return b:op("threshold", "unary", { act = "threshold", act_a = t or 0 }, { x })
 end
 -- a*x + c
 function F.scale(b, x, a, c)

@@ -1,4 +1,4 @@
-"""angio_qa -- PyTorch reference of the flagship model (spec v1, /work/shared/models/angio_qa.md).
+"""angio_qa -- PyTorch reference of the flagship model (spec v1, models/angio_qa/SPEC.md).
 
 This file is the single source of truth for the network on the Python side: training, evaluation,
 ONNX export and parity fixtures all import `AngioQA` from here.  The C runtime and the Lua model

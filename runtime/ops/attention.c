@@ -27,10 +27,6 @@ static lumen_status attention_shape(const lumen_opdesc *d, int n_in, const lumen
     const lumen_attention_params *p = &d->p.attention;
     const int c0[3] = {p->q_c0, p->k_c0, p->v_c0};
     char b1[160], b2[160];
-    if (p->heads < 1 || p->head_dim < 1 || p->window < 0)
-        return lumen__errf(err, LUMEN_EINVAL,
-                           "attention: heads %d and head_dim %d must be >= 1, window %d >= 0",
-                           p->heads, p->head_dim, p->window);
     if (!isfinite(p->scale))
         return lumen__errf(err, LUMEN_EINVAL, "attention: scale %g is not finite", p->scale);
     for (int i = 0; i < 3; i++) {
@@ -226,5 +222,29 @@ static double attention_flops(const lumen_opdesc *d, int n_in, const lumen_shape
            p->head_dim;
 }
 
-const lumen__op_impl lumen__impl_ATTENTION = {
-    3, 3, attention_shape, attention_ref, attention_run, attention_flops};
+static const lumen_param attention_params[] = {
+    {LUMEN__PARAM("heads", attention.heads), .def = 1, .lo = 1, .hi = INT_MAX},
+    {LUMEN__PARAM("head_dim", attention.head_dim), .flags = LUMEN_PARAM_REQUIRED, .lo = 1,
+     .hi = INT_MAX},
+    {LUMEN__PARAM("window", attention.window), .lo = 0, .hi = INT_MAX},
+    {LUMEN__PARAM("scale", attention.scale)}, /* 0: 1/sqrt(head_dim) */
+    {LUMEN__PARAM("q_c0", attention.q_c0)},
+    {LUMEN__PARAM("k_c0", attention.k_c0)},
+    {LUMEN__PARAM("v_c0", attention.v_c0)},
+    {NULL}};
+/* -DHEAD_DIM for each of attention_dims, and the generic kernel */
+static const lumen__variant attention_programs[] = {{"attention", ""},
+                                                    {"attention", "-DHEAD_DIM=16"},
+                                                    {"attention", "-DHEAD_DIM=32"},
+                                                    {"attention", "-DHEAD_DIM=64"},
+                                                    {NULL}};
+static const lumen__variant *const attention_variants[] = {attention_programs, NULL};
+
+const lumen__op_impl lumen__impl_ATTENTION = {3,
+                                              3,
+                                              attention_shape,
+                                              attention_ref,
+                                              attention_run,
+                                              attention_flops,
+                                              attention_params,
+                                              attention_variants};

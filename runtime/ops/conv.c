@@ -56,25 +56,15 @@ static lumen_status check_common(const char *op, const lumen_conv_params *p, int
                                  const lumen_shape *x, const lumen_shape *w, char *err)
 {
     char b1[160], b2[160];
-    if (p->nsp < 1 || p->nsp > 3)
-        return lumen__errf(err, LUMEN_EINVAL, "%s: nsp must be 1, 2 or 3, got %d", op, p->nsp);
     if (x->ndim != 2 + p->nsp || w->ndim != 2 + p->nsp)
         return lumen__errf(
             err, LUMEN_ESHAPE, "%s: %dd needs rank-%d input and weight, got %s and %s", op, p->nsp,
             2 + p->nsp, lumen_shape_format(x, b1, sizeof b1), lumen_shape_format(w, b2, sizeof b2));
-    if (p->groups < 1)
-        return lumen__errf(err, LUMEN_EINVAL, "%s: groups must be > 0, got %d", op, p->groups);
     for (int i = 0; i < p->nsp; i++) {
-        if (p->stride[i] < 1 || p->dil[i] < 1 || p->pad0[i] < 0 || p->pad1[i] < 0)
+        if (transposed && p->out_pad[i] >= p->stride[i] && p->out_pad[i] >= p->dil[i])
             return lumen__errf(err, LUMEN_EINVAL,
-                               "%s: axis %d: stride %d and dilation %d must be > 0, "
-                               "padding %d,%d >= 0",
-                               op, i, p->stride[i], p->dil[i], p->pad0[i], p->pad1[i]);
-        if (transposed &&
-            (p->out_pad[i] < 0 || (p->out_pad[i] >= p->stride[i] && p->out_pad[i] >= p->dil[i])))
-            return lumen__errf(err, LUMEN_EINVAL,
-                               "%s: axis %d: output padding %d must be >= 0 "
-                               "and smaller than stride %d or dilation %d",
+                               "%s: axis %d: output padding %d must be smaller than "
+                               "stride %d or dilation %d",
                                op, i, p->out_pad[i], p->stride[i], p->dil[i]);
         if (w->d[2 + i] < 1)
             return lumen__errf(err, LUMEN_ESHAPE, "%s: empty kernel %s", op,
@@ -84,7 +74,7 @@ static lumen_status check_common(const char *op, const lumen_conv_params *p, int
         return lumen__errf(err, LUMEN_ESHAPE,
                            "%s: groups %d does not divide the %lld input channels of %s", op,
                            p->groups, (long long)x->d[1], lumen_shape_format(x, b1, sizeof b1));
-    return lumen__act_check(&p->act, err);
+    return LUMEN_OK;
 }
 
 /* bias [Cout] when present. */
@@ -512,6 +502,41 @@ static double convt_flops(const lumen_opdesc *d, int n_in, const lumen_shape *co
     return 2.0 * macs;
 }
 
-const lumen__op_impl lumen__impl_CONV = {2, 4, conv_shape, conv_ref, conv_run, conv_flops};
-const lumen__op_impl lumen__impl_CONV_TRANSPOSE = {2,         3,         convt_shape,
-                                                   convt_ref, convt_run, convt_flops};
+/* ---- parameters and programs ---- */
+
+#define CONV_COUNTED(m) .flags = LUMEN_PARAM_COUNT_IN, .count_at = LUMEN__AT(conv.nsp)
+#define CONV_PARAMS                                                                                \
+    {LUMEN__PARAM("nsp", conv.nsp), .def = 2, .lo = 1, .hi = 3},                                   \
+        {LUMEN__PARAM("stride", conv.stride), CONV_COUNTED(), .def = 1, .lo = 1, .hi = INT_MAX},   \
+        {LUMEN__PARAM("dilation", conv.dil), CONV_COUNTED(), .def = 1, .lo = 1, .hi = INT_MAX},    \
+        {LUMEN__PARAM("pad", conv.pad0), .at2 = LUMEN__AT(conv.pad1),                              \
+         .flags = LUMEN_PARAM_COUNT_IN | LUMEN_PARAM_MIRROR, .count_at = LUMEN__AT(conv.nsp)},     \
+        {LUMEN__PARAM("pads", conv.pad0),                                                          \
+         .at2 = LUMEN__AT(conv.pad1),                                                              \
+         .flags = LUMEN_PARAM_COUNT_IN | LUMEN_PARAM_SPLIT | LUMEN_PARAM_KEEP,                     \
+         .count_at = LUMEN__AT(conv.nsp),                                                          \
+         .lo = 0,                                                                                  \
+         .hi = INT_MAX},                                                                           \
+        {LUMEN__PARAM("groups", conv.groups), .def = 1, .lo = 1, .hi = INT_MAX},                   \
+        LUMEN__ACT_PARAMS(conv.act)
+
+static const lumen_param conv_params[] = {CONV_PARAMS, {NULL}};
+static const lumen_param convt_params[] = {
+    CONV_PARAMS,
+    {LUMEN__PARAM("out_pad", conv.out_pad), CONV_COUNTED(), .lo = 0, .hi = INT_MAX},
+    {NULL}};
+
+/* cob_options (8 or 16 wide) and run_depthwise's -DKS */
+static const lumen__variant conv_programs[] = {{"conv", ""},
+                                               {"conv", "-DCOB=1"},
+                                               {"conv", "-DVW=16"},
+                                               {"conv", "-DKS=3"},
+                                               {"conv", "-DCOB=1 -DVW=16"},
+                                               {"conv", "-DKS=5"},
+                                               {NULL}};
+static const lumen__variant *const conv_variants[] = {conv_programs, lumen__gemm_variants, NULL};
+
+const lumen__op_impl lumen__impl_CONV = {2,        4,          conv_shape,  conv_ref,
+                                         conv_run, conv_flops, conv_params, conv_variants};
+const lumen__op_impl lumen__impl_CONV_TRANSPOSE = {
+    2, 3, convt_shape, convt_ref, convt_run, convt_flops, convt_params, conv_variants};

@@ -15,11 +15,9 @@
 static lumen_status unary_shape(const lumen_opdesc *d, int n_in, const lumen_shape *const *in,
                                 lumen_shape *out, char *err)
 {
-    (void)n_in;
-    lumen_status st = lumen__act_check(&d->p.unary.act, err);
-    if (st == LUMEN_OK)
-        *out = *in[0];
-    return st;
+    (void)n_in, (void)d, (void)err;
+    *out = *in[0];
+    return LUMEN_OK;
 }
 
 static lumen_status unary_ref(const lumen_opdesc *d, int n_in, const lumen_shape *const *in_shape,
@@ -58,19 +56,19 @@ static lumen_status unary_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
     return lumen__launch(ctx, k, 1, &g, NULL, lumen_act_name(a->act), n, 8.0 * n);
 }
 
-const lumen__op_impl lumen__impl_UNARY = {1, 1, unary_shape, unary_ref, unary_run, NULL};
+static const lumen_param unary_params[] = {LUMEN__ACT_PARAMS(unary.act), {NULL}};
+static const lumen__variant eltwise_programs[] = {{"eltwise", ""}, {NULL}};
+static const lumen__variant *const eltwise_variants[] = {eltwise_programs, NULL};
+
+const lumen__op_impl lumen__impl_UNARY = {1,         1,    unary_shape,  unary_ref,
+                                          unary_run, NULL, unary_params, eltwise_variants};
 
 /* ---- BINARY ---- */
 
 static lumen_status binary_shape(const lumen_opdesc *d, int n_in, const lumen_shape *const *in,
                                  lumen_shape *out, char *err)
 {
-    (void)n_in;
-    if (d->p.binary.kind < 0 || d->p.binary.kind >= LUMEN_BIN_COUNT)
-        return lumen__errf(err, LUMEN_EINVAL, "binary: unknown kind %d", d->p.binary.kind);
-    lumen_status st = lumen__act_check(&d->p.binary.act, err);
-    if (st != LUMEN_OK)
-        return st;
+    (void)n_in, (void)d;
     return lumen__broadcast(in[0], in[1], out, err);
 }
 
@@ -237,4 +235,13 @@ static lumen_status binary_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
     return lumen__launch(ctx, k, nd <= 2 && !same ? 2 : 1, g, NULL, "binary", n, 12.0 * n);
 }
 
-const lumen__op_impl lumen__impl_BINARY = {2, 2, binary_shape, binary_ref, binary_run, NULL};
+static const char *const binary_kinds[] = {"add", "sub", "mul", "div", "pow", "max", "min", NULL};
+_Static_assert(sizeof binary_kinds / sizeof binary_kinds[0] == LUMEN_BIN_COUNT + 1,
+               "a name per LUMEN_BIN_* kind, in order");
+static const lumen_param binary_params[] = {
+    {LUMEN__PARAM("kind", binary.kind), .names = binary_kinds},
+    LUMEN__ACT_PARAMS(binary.act),
+    {NULL}};
+
+const lumen__op_impl lumen__impl_BINARY = {2,          2,    binary_shape,  binary_ref,
+                                           binary_run, NULL, binary_params, eltwise_variants};

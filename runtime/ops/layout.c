@@ -200,8 +200,13 @@ static lumen_status concat_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
     return LUMEN_OK;
 }
 
-const lumen__op_impl lumen__impl_CONCAT = {1,          LUMEN_MAX_IN, concat_shape,
-                                           concat_ref, concat_run,   layout_flops};
+static const lumen_param concat_params[] = {{LUMEN__PARAM("axis", concat.axis), .def = 1}, {NULL}};
+static const lumen__variant layout_programs[] = {{"layout", ""}, {NULL}};
+static const lumen__variant *const layout_variants[] = {layout_programs, NULL};
+
+const lumen__op_impl lumen__impl_CONCAT = {
+    1,          LUMEN_MAX_IN, concat_shape,  concat_ref,
+    concat_run, layout_flops, concat_params, layout_variants};
 
 /* ---- SLICE ---- */
 
@@ -267,7 +272,13 @@ static lumen_status slice_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
     return gather_run(ctx, in[0], y, base, e, is, "slice");
 }
 
-const lumen__op_impl lumen__impl_SLICE = {1, 1, slice_shape, slice_ref, slice_run, layout_flops};
+static const lumen_param slice_params[] = {{LUMEN__PARAM("start", slice.start)},
+                                           {LUMEN__PARAM("step", slice.step), .def = 1},
+                                           {LUMEN__PARAM("count", slice.count)},
+                                           {NULL}};
+
+const lumen__op_impl lumen__impl_SLICE = {
+    1, 1, slice_shape, slice_ref, slice_run, layout_flops, slice_params, layout_variants};
 
 /* ---- PAD ---- */
 
@@ -378,7 +389,13 @@ static lumen_status pad_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
     return lumen__launch(ctx, k, 3, g, l, "pad", 0, 4.0 * (n + (double)lumen_tensor_numel(in[0])));
 }
 
-const lumen__op_impl lumen__impl_PAD = {1, 1, pad_shape, pad_ref, pad_run, layout_flops};
+static const lumen_param pad_params[] = {{LUMEN__PARAM("pad0", pad.pad0)},
+                                         {LUMEN__PARAM("pad1", pad.pad1)},
+                                         {LUMEN__PARAM("value", pad.value)},
+                                         {NULL}};
+
+const lumen__op_impl lumen__impl_PAD = {
+    1, 1, pad_shape, pad_ref, pad_run, layout_flops, pad_params, layout_variants};
 
 /* ---- TRANSPOSE ---- */
 
@@ -508,8 +525,16 @@ static lumen_status transpose_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_i
     return gather_run(ctx, in[0], y, 0, e, is, "transpose");
 }
 
-const lumen__op_impl lumen__impl_TRANSPOSE = {
-    1, 1, transpose_shape, transpose_ref, transpose_run, layout_flops};
+static const lumen_param transpose_params[] = {{LUMEN__PARAM("perm", transpose.perm)}, {NULL}};
+
+const lumen__op_impl lumen__impl_TRANSPOSE = {1,
+                                              1,
+                                              transpose_shape,
+                                              transpose_ref,
+                                              transpose_run,
+                                              layout_flops,
+                                              transpose_params,
+                                              layout_variants};
 
 /* ---- RESHAPE ---- */
 
@@ -554,5 +579,11 @@ static lumen_status reshape_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
                       "reshape");
 }
 
-const lumen__op_impl lumen__impl_RESHAPE = {1,           1,           reshape_shape,
-                                            reshape_ref, reshape_run, layout_flops};
+/* The list given is the shape: its length is the rank. */
+static const lumen_param reshape_params[] = {{LUMEN__PARAM("shape", reshape.shape.d),
+                                              .flags = LUMEN_PARAM_COUNT_OUT,
+                                              .count_at = LUMEN__AT(reshape.shape.ndim)},
+                                             {NULL}};
+
+const lumen__op_impl lumen__impl_RESHAPE = {
+    1, 1, reshape_shape, reshape_ref, reshape_run, layout_flops, reshape_params, layout_variants};

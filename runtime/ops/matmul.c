@@ -44,9 +44,6 @@ static lumen_status mm_dims_of(const lumen_opdesc *d, const lumen_shape *a, cons
 {
     const lumen_matmul_params *p = &d->p.matmul;
     char s1[160], s2[160];
-    lumen_status st = lumen__act_check(&p->act, err);
-    if (st != LUMEN_OK)
-        return st;
     if (a->ndim < 1 || b->ndim < 1)
         return lumen__errf(
             err, LUMEN_ESHAPE, "matmul: inputs must have at least 1 dim, got %s and %s",
@@ -235,4 +232,13 @@ static double mm_flops(const lumen_opdesc *d, int n_in, const lumen_shape *const
     return 2.0 * md.M * md.N * md.K * (double)md.nbatch;
 }
 
-const lumen__op_impl lumen__impl_MATMUL = {2, 3, mm_shape, mm_ref, mm_run, mm_flops};
+/* alpha 0 is taken as 1 (a zeroed struct is a plain matmul); the schema's default says 1 */
+static const lumen_param matmul_params[] = {{LUMEN__PARAM("trans_a", matmul.trans_a)},
+                                            {LUMEN__PARAM("trans_b", matmul.trans_b)},
+                                            {LUMEN__PARAM("alpha", matmul.alpha), .def = 1},
+                                            LUMEN__ACT_PARAMS(matmul.act),
+                                            {NULL}};
+static const lumen__variant *const matmul_variants[] = {lumen__gemm_variants, NULL};
+
+const lumen__op_impl lumen__impl_MATMUL = {2,      3,        mm_shape,      mm_ref,
+                                           mm_run, mm_flops, matmul_params, matmul_variants};

@@ -167,8 +167,24 @@ static double softmax_flops(const lumen_opdesc *d, int n_in, const lumen_shape *
     return 4.0 * (double)lumen_shape_numel(out); /* max, sub+exp, sum, divide */
 }
 
-const lumen__op_impl lumen__impl_SOFTMAX = {1,           1,           softmax_shape,
-                                            softmax_ref, softmax_run, softmax_flops};
+/* axis_end defaults to axis + 1: one axis */
+#define AXES_PARAMS                                                                                \
+    {LUMEN__PARAM("axis", axes.axis), .def = 1},                                                   \
+    {                                                                                              \
+        LUMEN__PARAM("axis_end", axes.axis_end), .def_from = "axis", .def = 1                      \
+    }
+#define EPS_PARAM(m)                                                                               \
+    {                                                                                              \
+        LUMEN__PARAM("eps", m), .def = 1e-5, .lo = 0, .hi = HUGE_VAL                               \
+    }
+static const lumen_param softmax_params[] = {AXES_PARAMS, {NULL}};
+static const lumen_param layernorm_params[] = {AXES_PARAMS, EPS_PARAM(axes.eps), {NULL}};
+static const lumen_param norm_params[] = {EPS_PARAM(norm.eps), {NULL}};
+static const lumen__variant norm_programs[] = {{"norm", ""}, {NULL}};
+static const lumen__variant *const norm_variants[] = {norm_programs, NULL};
+
+const lumen__op_impl lumen__impl_SOFTMAX = {
+    1, 1, softmax_shape, softmax_ref, softmax_run, softmax_flops, softmax_params, norm_variants};
 
 /* ---- BATCHNORM (inference): y = (x - mean[c]) * scale[c] / sqrt(var[c] + eps) + bias[c] ---- */
 
@@ -187,15 +203,13 @@ static lumen_status check_per_channel(const char *op, const char *what, const lu
 static lumen_status batchnorm_shape(const lumen_opdesc *d, int n_in, const lumen_shape *const *in,
                                     lumen_shape *out, char *err)
 {
-    (void)n_in;
+    (void)n_in, (void)d;
     static const char *const names[] = {"x", "scale", "bias", "mean", "var"};
     char b[160];
     const lumen_shape *x = in[0];
     if (x->ndim < 2)
         return lumen__errf(err, LUMEN_ESHAPE, "batchnorm: x %s must be [N, C, ...]",
                            lumen_shape_format(x, b, sizeof b));
-    if (!(d->p.norm.eps >= 0))
-        return lumen__errf(err, LUMEN_EINVAL, "batchnorm: eps %g must be >= 0", d->p.norm.eps);
     for (int i = 1; i < 5; i++) {
         lumen_status st = check_per_channel("batchnorm", names[i], in[i], x, x->d[1], err);
         if (st != LUMEN_OK)
@@ -255,8 +269,14 @@ static double batchnorm_flops(const lumen_opdesc *d, int n_in, const lumen_shape
     return 2.0 * (double)lumen_shape_numel(out); /* one multiply-add per element */
 }
 
-const lumen__op_impl lumen__impl_BATCHNORM = {
-    5, 5, batchnorm_shape, batchnorm_ref, batchnorm_run, batchnorm_flops};
+const lumen__op_impl lumen__impl_BATCHNORM = {5,
+                                              5,
+                                              batchnorm_shape,
+                                              batchnorm_ref,
+                                              batchnorm_run,
+                                              batchnorm_flops,
+                                              norm_params,
+                                              norm_variants};
 
 /* ---- LAYERNORM and INSTANCENORM: y = (x - mean) / sqrt(var + eps) * w + b per row ---- */
 
@@ -349,8 +369,6 @@ static lumen_status layernorm_shape(const lumen_opdesc *d, int n_in, const lumen
     lumen_status st = check_axes("layernorm", p, in[0], err);
     if (st != LUMEN_OK)
         return st;
-    if (!(p->eps >= 0))
-        return lumen__errf(err, LUMEN_EINVAL, "layernorm: eps %g must be >= 0", p->eps);
     lumen_shape norm = {p->axis_end - p->axis, {0}};
     for (int i = p->axis; i < p->axis_end; i++)
         norm.d[i - p->axis] = in[0]->d[i];
@@ -388,20 +406,24 @@ static lumen_status layernorm_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_i
                          y, p, 0, d->p.axes.eps);
 }
 
-const lumen__op_impl lumen__impl_LAYERNORM = {
-    1, 3, layernorm_shape, layernorm_ref, layernorm_run, norm_rows_flops};
+const lumen__op_impl lumen__impl_LAYERNORM = {1,
+                                              3,
+                                              layernorm_shape,
+                                              layernorm_ref,
+                                              layernorm_run,
+                                              norm_rows_flops,
+                                              layernorm_params,
+                                              norm_variants};
 
 static lumen_status instancenorm_shape(const lumen_opdesc *d, int n_in,
                                        const lumen_shape *const *in, lumen_shape *out, char *err)
 {
-    (void)n_in;
+    (void)n_in, (void)d;
     char b[160];
     const lumen_shape *x = in[0];
     if (x->ndim < 3)
         return lumen__errf(err, LUMEN_ESHAPE, "instancenorm: x %s must be [N, C, spatial...]",
                            lumen_shape_format(x, b, sizeof b));
-    if (!(d->p.norm.eps >= 0))
-        return lumen__errf(err, LUMEN_EINVAL, "instancenorm: eps %g must be >= 0", d->p.norm.eps);
     lumen_status st = check_per_channel("instancenorm", "scale", in[1], x, x->d[1], err);
     if (st == LUMEN_OK)
         st = check_per_channel("instancenorm", "bias", in[2], x, x->d[1], err);
@@ -430,8 +452,14 @@ static lumen_status instancenorm_run(lumen_ctx *ctx, const lumen_opdesc *d, int 
                          d->p.norm.eps);
 }
 
-const lumen__op_impl lumen__impl_INSTANCENORM = {
-    3, 3, instancenorm_shape, instancenorm_ref, instancenorm_run, norm_rows_flops};
+const lumen__op_impl lumen__impl_INSTANCENORM = {3,
+                                                 3,
+                                                 instancenorm_shape,
+                                                 instancenorm_ref,
+                                                 instancenorm_run,
+                                                 norm_rows_flops,
+                                                 norm_params,
+                                                 norm_variants};
 
 /* ---- ARGMAX: the index of the largest value along one axis (first on ties), as float ---- */
 
@@ -503,5 +531,9 @@ static double argmax_flops(const lumen_opdesc *d, int n_in, const lumen_shape *c
     return (double)lumen_shape_numel(in[0]); /* one comparison per input element */
 }
 
-const lumen__op_impl lumen__impl_ARGMAX = {1,          1,          argmax_shape,
-                                           argmax_ref, argmax_run, argmax_flops};
+static const lumen_param argmax_params[] = {{LUMEN__PARAM("axis", argmax.axis), .def = 1},
+                                            {LUMEN__PARAM("keepdims", argmax.keepdims), .def = 1},
+                                            {NULL}};
+
+const lumen__op_impl lumen__impl_ARGMAX = {
+    1, 1, argmax_shape, argmax_ref, argmax_run, argmax_flops, argmax_params, norm_variants};

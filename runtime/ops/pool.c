@@ -49,10 +49,6 @@ static lumen_status pool_shape(const lumen_opdesc *d, int n_in, const lumen_shap
     const lumen_pool_params *p = &d->p.pool;
     const lumen_shape *x = in[0];
     char b[160];
-    if (p->kind != LUMEN_POOL_MAX && p->kind != LUMEN_POOL_AVG)
-        return lumen__errf(err, LUMEN_EINVAL, "pool: unknown kind %d", p->kind);
-    if (p->nsp < 1 || p->nsp > 3)
-        return lumen__errf(err, LUMEN_EINVAL, "pool: nsp %d, expected 1, 2 or 3", p->nsp);
     if (x->ndim != p->nsp + 2)
         return lumen__errf(err, LUMEN_ESHAPE,
                            "pool: input %s has rank %d, expected %d (N, C and "
@@ -61,11 +57,6 @@ static lumen_status pool_shape(const lumen_opdesc *d, int n_in, const lumen_shap
     *out = *x;
     for (int i = 0; i < p->nsp; i++) {
         int dil = p->dil[i] ? p->dil[i] : 1;
-        if (p->k[i] < 1 || p->stride[i] < 1 || dil < 1 || p->pad0[i] < 0 || p->pad1[i] < 0)
-            return lumen__errf(err, LUMEN_EINVAL,
-                               "pool: axis %d has k %d, stride %d, dil %d, pads "
-                               "%d/%d (need k, stride, dil > 0 and pads >= 0)",
-                               i, p->k[i], p->stride[i], p->dil[i], p->pad0[i], p->pad1[i]);
         int64_t o = pool_out_len(x->d[2 + i], p->k[i], p->stride[i], p->pad0[i], p->pad1[i], dil,
                                  p->ceil_mode);
         if (o < 1)
@@ -189,7 +180,30 @@ static double pool_flops(const lumen_opdesc *d, int n_in, const lumen_shape *con
     return win * (double)lumen_shape_numel(out);
 }
 
-const lumen__op_impl lumen__impl_POOL = {1, 1, pool_shape, pool_ref, pool_run, pool_flops};
+#define POOL_COUNTED .flags = LUMEN_PARAM_COUNT_IN, .count_at = LUMEN__AT(pool.nsp)
+static const char *const pool_kinds[] = {"max", "avg", NULL};
+static const lumen_param pool_params[] = {
+    {LUMEN__PARAM("kind", pool.kind), .names = pool_kinds},
+    {LUMEN__PARAM("nsp", pool.nsp), .def = 2, .lo = 1, .hi = 3},
+    {LUMEN__PARAM("kernel", pool.k), POOL_COUNTED, .def = 2, .lo = 1, .hi = INT_MAX},
+    /* PyTorch: the stride defaults to the kernel size */
+    {LUMEN__PARAM("stride", pool.stride), POOL_COUNTED, .def_from = "kernel", .lo = 1,
+     .hi = INT_MAX},
+    /* 0 counts as 1 */
+    {LUMEN__PARAM("dilation", pool.dil), POOL_COUNTED, .def = 1, .lo = 0, .hi = INT_MAX},
+    {LUMEN__PARAM("pad", pool.pad0), .at2 = LUMEN__AT(pool.pad1),
+     .flags = LUMEN_PARAM_COUNT_IN | LUMEN_PARAM_MIRROR, .count_at = LUMEN__AT(pool.nsp)},
+    {LUMEN__PARAM("pads", pool.pad0), .at2 = LUMEN__AT(pool.pad1),
+     .flags = LUMEN_PARAM_COUNT_IN | LUMEN_PARAM_SPLIT | LUMEN_PARAM_KEEP,
+     .count_at = LUMEN__AT(pool.nsp), .lo = 0, .hi = INT_MAX},
+    {LUMEN__PARAM("count_include_pad", pool.count_include_pad)},
+    {LUMEN__PARAM("ceil_mode", pool.ceil_mode)},
+    {NULL}};
+static const lumen__variant pool_programs[] = {{"pool", ""}, {NULL}};
+static const lumen__variant *const pool_variants[] = {pool_programs, NULL};
+
+const lumen__op_impl lumen__impl_POOL = {1,        1,          pool_shape,  pool_ref,
+                                         pool_run, pool_flops, pool_params, pool_variants};
 
 /* ---- REDUCE ---- */
 
@@ -208,8 +222,6 @@ static lumen_status reduce_shape(const lumen_opdesc *d, int n_in, const lumen_sh
     const lumen_reduce_params *p = &d->p.reduce;
     const lumen_shape *x = in[0];
     char b[160];
-    if (p->kind != LUMEN_REDUCE_SUM && p->kind != LUMEN_REDUCE_MEAN && p->kind != LUMEN_REDUCE_MAX)
-        return lumen__errf(err, LUMEN_EINVAL, "reduce: unknown kind %d", p->kind);
     if (p->axes >> x->ndim)
         return lumen__errf(err, LUMEN_EINVAL,
                            "reduce: axes mask 0x%x names an axis beyond the "
@@ -356,5 +368,12 @@ static double reduce_flops(const lumen_opdesc *d, int n_in, const lumen_shape *c
     return (double)lumen_shape_numel(in[0]);
 }
 
-const lumen__op_impl lumen__impl_REDUCE = {1,          1,          reduce_shape,
-                                           reduce_ref, reduce_run, reduce_flops};
+static const char *const reduce_kinds[] = {"sum", "mean", "max", NULL};
+static const lumen_param reduce_params[] = {
+    {LUMEN__PARAM("kind", reduce.kind), .names = reduce_kinds, .def = LUMEN_REDUCE_MEAN},
+    {LUMEN__PARAM("axes", reduce.axes)},
+    {LUMEN__PARAM("keepdims", reduce.keepdims), .def = 1},
+    {NULL}};
+
+const lumen__op_impl lumen__impl_REDUCE = {
+    1, 1, reduce_shape, reduce_ref, reduce_run, reduce_flops, reduce_params, pool_variants};

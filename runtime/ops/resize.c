@@ -39,12 +39,6 @@ static lumen_status resize_shape(const lumen_opdesc *d, int n_in, const lumen_sh
     const lumen_resize_params *p = &d->p.resize;
     const lumen_shape *x = in[0];
     char b[160];
-    if (p->mode != LUMEN_RESIZE_NEAREST && p->mode != LUMEN_RESIZE_LINEAR)
-        return lumen__errf(err, LUMEN_EINVAL, "resize: unknown mode %d", p->mode);
-    if (p->coord < LUMEN_COORD_HALF_PIXEL || p->coord > LUMEN_COORD_PYTORCH_HALF_PIXEL)
-        return lumen__errf(err, LUMEN_EINVAL, "resize: unknown coordinate mode %d", p->coord);
-    if (p->nearest < LUMEN_NEAREST_FLOOR || p->nearest > LUMEN_NEAREST_CEIL)
-        return lumen__errf(err, LUMEN_EINVAL, "resize: unknown nearest mode %d", p->nearest);
     if (p->nsp < 1 || p->nsp > 3 || x->ndim < p->nsp)
         return lumen__errf(err, LUMEN_ESHAPE,
                            "resize: input %s cannot resize its last %d axes "
@@ -269,5 +263,24 @@ static double resize_flops(const lumen_opdesc *d, int n_in, const lumen_shape *c
     return 2.0 * corners * (double)lumen_shape_numel(out);
 }
 
-const lumen__op_impl lumen__impl_RESIZE = {1,          1,          resize_shape,
-                                           resize_ref, resize_run, resize_flops};
+/* Names in the order of the LUMEN_RESIZE_*, LUMEN_COORD_* and LUMEN_NEAREST_* enums. */
+static const char *const resize_modes[] = {"nearest", "linear", NULL};
+static const char *const resize_coords[] = {"half_pixel", "align_corners", "asymmetric",
+                                            "pytorch_half_pixel", NULL};
+static const char *const resize_nearests[] = {"floor", "round_prefer_floor", "round_prefer_ceil",
+                                              "ceil", NULL};
+static const lumen_param resize_params[] = {
+    {LUMEN__PARAM("mode", resize.mode), .names = resize_modes, .def = LUMEN_RESIZE_LINEAR},
+    {LUMEN__PARAM("coord", resize.coord), .names = resize_coords},
+    {LUMEN__PARAM("nearest", resize.nearest), .names = resize_nearests},
+    /* the output extents of the last axes: how many are given is nsp */
+    {LUMEN__PARAM("size", resize.out), .flags = LUMEN_PARAM_COUNT_OUT | LUMEN_PARAM_REQUIRED,
+     .count_at = LUMEN__AT(resize.nsp)},
+    {LUMEN__PARAM("scale", resize.scale), .flags = LUMEN_PARAM_COUNT_IN,
+     .count_at = LUMEN__AT(resize.nsp)},
+    {NULL}};
+static const lumen__variant resize_programs[] = {{"resize", ""}, {NULL}};
+static const lumen__variant *const resize_variants[] = {resize_programs, NULL};
+
+const lumen__op_impl lumen__impl_RESIZE = {
+    1, 1, resize_shape, resize_ref, resize_run, resize_flops, resize_params, resize_variants};
