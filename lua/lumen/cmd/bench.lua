@@ -8,6 +8,7 @@
 -- off: POCL_KERNEL_CACHE=0), once more with the cache that run left (warm).
 -- The report-writing half (table, JSON, CSV, SVG) is lumen.bench_report.
 local lumen = require "lumen"
+local shapes = require "lumen.shape"
 local cli = require "lumen.cli"
 local json = require "lumen.json"
 local report = require "lumen.bench_report"
@@ -93,18 +94,11 @@ local function input_data(n, seed)
   return data
 end
 
-local function numel(shape)
-  local n = 1
-  for _, d in ipairs(shape) do n = n * d end
-  return n
-end
-
 local function parse_size(s)
   if not s then return nil end
-  local h, w = s:match("^(%d+)[xX](%d+)$")
-  if not h then h = s:match("^(%d+)$"); w = h end
-  if not h then return nil, "--size needs HxW or a number, got '" .. s .. "'" end
-  return { tonumber(h), tonumber(w) }
+  local hw = shapes.parse_hw(s)
+  if not hw then return nil, "--size needs HxW or a number, got '" .. s .. "'" end
+  return hw
 end
 
 -- Loads a model for ctx: an .onnx file through lumen.onnx_graph, anything else through
@@ -144,7 +138,7 @@ end
 local function write_inputs(lm, seed)
   for i, inp in ipairs(lm.inputs) do
     local t = assert(lm.model:tensor(inp.name))
-    local ok, err = t:write(input_data(numel(inp.shape), (seed or 12345) + i - 1))
+    local ok, err = t:write(input_data(shapes.numel(inp.shape), (seed or 12345) + i - 1))
     if not ok then return nil, err end
   end
   return true

@@ -1,6 +1,7 @@
 -- lumen info MODEL [--size HxW] [--batch N]: what a model is before running it: its inputs and
 -- outputs, parameter count, MACs, node count after the load-time passes and the memory plan.
 local lumen = require "lumen"
+local shapes = require "lumen.shape"
 local models = require "lumen.models"
 local cli = require "lumen.cli"
 
@@ -22,17 +23,6 @@ buffers next to the naive sum (one buffer per value) and the largest set live at
   --random SEED    seeded random weights instead of the weight file]],
 }
 
-local function parse_size(s)
-  local h, w = s:match("^(%d+)[xX](%d+)$")
-  if h then return { tonumber(h), tonumber(w) } end
-  local n = s:match("^(%d+)$")
-  if n then return { tonumber(n), tonumber(n) } end
-  return nil
-end
-
-local function shape_str(s)
-  return "[" .. table.concat(s, ",") .. "]"
-end
 
 -- 3433986 -> "3,433,986"
 local function thousands(n)
@@ -76,7 +66,7 @@ function M.run(args)
   if name:match("%.onnx$") then return onnx_info(name, opts) end
   local size
   if opts.size then
-    size = parse_size(opts.size)
+    size = shapes.parse_hw(opts.size)
     if not size then return cli.usage_error("info", "--size needs HxW, got '" .. opts.size .. "'") end
   end
   local lopts = { size = size, batch = opts.batch and math.tointeger(opts.batch),
@@ -103,7 +93,7 @@ function M.run(args)
     for _, t in ipairs(m.module.inputs or {}) do io_list[#io_list + 1] = { "input", t.name, t.shape } end
   end
   for _, r in ipairs(io_list) do
-    print(string.format("%-9s %-12s f32%s", r[1], r[2], shape_str(r[3])))
+    print(string.format("%-9s %-12s f32%s", r[1], r[2], shapes.str(r[3])))
   end
   local sz = m.config and m.config.size
   print(string.format("params    %s", thousands(m.params)))
