@@ -2,9 +2,11 @@
 # setup.sh - installs what lumen needs (Debian 12 packages), builds it, and runs the main job or
 # the tests.
 #
-#   ./setup.sh main    QC of the sample angiograms on the default device -> report/
+#   ./setup.sh main    QC of the sample angiograms (PNG and a DICOM series) on the default device
+#                      -> report/
 #   ./setup.sh test    every test: release build + sanitizer (ASan+UBSan) build, under ctest;
-#                      then 60 s of fuzzing the ONNX loader (clang + libFuzzer, build-fuzz/)
+#                      then 60 s of fuzzing the ONNX loader and 25 s of the DICOM reader
+#                      (clang + libFuzzer, build-fuzz/)
 #   ./setup.sh build   install and build only
 #
 # Packages are installed with apt-get when running as root; otherwise the exact command is
@@ -19,7 +21,8 @@ PACKAGES=(build-essential cmake pkg-config git
   chromium
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata
   clang libclang-rt-14-dev clang-format
-  slurm-wlm munge python3)
+  slurm-wlm munge python3
+  libdcmtk-dev dcmtk dicom3tools orthanc python3-pydicom python3-numpy)
 
 jobs=$(nproc 2>/dev/null || echo 2)
 
@@ -65,8 +68,7 @@ run_tests() { # run_tests DIR [ctest args...]
 # out-of-memory fails the script; the input is kept as build-fuzz/crash-* (or leak-*, ...).
 fuzz_onnx() {
   echo "setup: fuzzing the ONNX loader (60 s)"
-  cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
-    -DLUMEN_FUZZ=ON -DLUMEN_WERROR=OFF >/dev/null
+  configure_fuzz
   cmake --build build-fuzz -j "$jobs" --target fuzz_onnx
   local corpus rc=0
   corpus=$(mktemp -d)
@@ -85,6 +87,36 @@ fuzz_onnx() {
   if [ "$rc" -ne 0 ]; then
     tail -n 60 build-fuzz/fuzz.log
     echo "setup: fuzz_onnx failed (exit $rc); log in build-fuzz/fuzz.log, input in build-fuzz/" >&2
+    exit 1
+  fi
+}
+
+# The clang build of the fuzz targets (C for lumen, C++ for the DICOM shim).
+configure_fuzz() {
+  cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
+    -DCMAKE_CXX_COMPILER=clang++ -DLUMEN_FUZZ=ON -DLUMEN_WERROR=OFF >/dev/null
+}
+
+# Fuzzes the DICOM reader (tests/fuzz_dicom.c: DCMTK's parser, lumen's checks, the frame
+# decoders) for 25 s in the same clang build. Seeds: tests/dicom_seeds/, tiny series written by
+# examples/make_dicom.py in every transfer syntax (and inputs that once failed, kept there).
+fuzz_dicom() {
+  echo "setup: fuzzing the DICOM reader (25 s)"
+  configure_fuzz
+  cmake --build build-fuzz -j "$jobs" --target fuzz_dicom
+  local corpus rc=0
+  corpus=$(mktemp -d)
+  cp tests/dicom_seeds/* "$corpus"/
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    build-fuzz/fuzz_dicom -max_total_time=25 -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+    -artifact_prefix=build-fuzz/dicom- "$corpus" >build-fuzz/fuzz_dicom.log 2>&1 || rc=$?
+  rm -rf "$corpus"
+  grep -E "^(Done [0-9]+ runs|stat::number_of_executed_units|stat::peak_rss_mb)" \
+    build-fuzz/fuzz_dicom.log || true
+  grep -E "^#[0-9]+[[:space:]]+(DONE|pulse|NEW|REDUCE)" build-fuzz/fuzz_dicom.log | tail -n 1 || true
+  if [ "$rc" -ne 0 ]; then
+    tail -n 60 build-fuzz/fuzz_dicom.log
+    echo "setup: fuzz_dicom failed (exit $rc); log in build-fuzz/fuzz_dicom.log, input in build-fuzz/dicom-*" >&2
     exit 1
   fi
 }
@@ -122,6 +154,7 @@ case "$mode" in
     cmake --build build-tsan -j "$jobs" --target test_threads
     TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run_tests build-tsan -R threads
     fuzz_onnx
+    fuzz_dicom
     ;;
   main)
     install_missing
@@ -129,7 +162,9 @@ case "$mode" in
     # exit 1 means "some frames failed": the sample set holds one corrupt PNG on purpose, and
     # its error record is part of the report
     rc=0
-    ./build/lumen qc examples/data --out report || rc=$?
+    # examples/data/dicom holds a 4-frame XA series (JPEG lossless), one record per frame; its
+    # series is its DICOM Series Instance UID (the pattern groups the PNGs)
+    ./build/lumen qc examples/data examples/data/dicom --out report --series-pattern '^(series%a+)_' || rc=$?
     if [ "$rc" -eq 1 ]; then
       echo "setup: done; 1 = some frames failed (examples/data has one corrupt PNG on purpose)"
     elif [ "$rc" -ne 0 ]; then

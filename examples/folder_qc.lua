@@ -19,7 +19,8 @@ local res, err = pipeline.run({
   on_record = function(r) -- called once per frame, in input order
     if r.status == "ok" then
       print(string.format("%-40s %-24s %.2f  vessels %.3f %s", r.input, r.class_name, r.score,
-        r.vessels.area_fraction, #r.flags > 0 and ("[" .. table.concat(r.flags, ", ") .. "]") or ""))
+        r.vessels.area_fraction,
+        #r.flags > 0 and ("[" .. table.concat(r.flags, ", ") .. "]") or ""))
     else
       print(string.format("%-40s ERROR %s", r.input, r.error))
     end

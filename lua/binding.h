@@ -53,6 +53,9 @@ lumen_shape lb_check_shape(lua_State *L, int i);
  * The buffer is a userdata left on the stack, freed by the GC, also when an error is raised. */
 float *lb_check_floats(lua_State *L, int i, int64_t n);
 void lb_push_shape(lua_State *L, const lumen_shape *s);
+/* Pushes a new empty "lumen.Image" and returns its image for the caller to fill (the userdata
+ * owns whatever pixels are put there, so a later error frees them with the GC). */
+lumen_image *lb_new_image(lua_State *L);
 
 /* ---- class files: each registers its classes and adds its functions to the module table on
  * top of the stack (lumen_lua.c calls them in this order) ---- */
@@ -63,6 +66,7 @@ void lb_open_image(lua_State *L);   /* lumen.Image, png, mask statistics (lua_im
 void lb_open_sandbox(lua_State *L); /* lumen.sandbox_run (sandbox.c) */
 void lb_open_fs(lua_State *L);      /* lumen.list_dir, file_type, mkdir, isatty (lua_fs.c) */
 void lb_open_bench(lua_State *L);   /* lumen.clock, lumen.sleep (lua_bench.c) */
+void lb_open_dicom(lua_State *L);   /* lumen.dicom_* (lua_dicom.c) */
 
 /* Context methods that make objects of another class, listed in lua_ctx.c's method table. */
 int lb_tensor_new(lua_State *L);      /* ctx:tensor(shape [, name [, data]]) (lua_tensor.c) */

@@ -50,6 +50,14 @@ static int l_png_read(lua_State *L)
     return 1;
 }
 
+lumen_image *lb_new_image(lua_State *L)
+{
+    limage *u = lua_newuserdatauv(L, sizeof *u, 0);
+    memset(u, 0, sizeof *u);
+    luaL_setmetatable(L, IMAGE_MT);
+    return &u->img;
+}
+
 static int i_index(lua_State *L)
 {
     limage *u = check_image(L, 1);

@@ -4,7 +4,8 @@
  * This file only opens the module: each class file registers its class (lb_new_class in
  * binding.c) and adds its functions to the module table. Classes: "lumen.Context" (lua_ctx.c),
  * "lumen.Tensor" (lua_tensor.c), "lumen.Graph", "lumen.Model", "lumen.Weights" (lua_graph.c),
- * "lumen.Image" (lua_image.c), sandboxes (sandbox.c); plain functions in lua_fs.c, lua_bench.c.
+ * "lumen.Image" (lua_image.c), DICOM files (lua_dicom.c), sandboxes (sandbox.c); plain functions
+ * in lua_fs.c, lua_bench.c.
  */
 #include "binding.h"
 
@@ -18,6 +19,7 @@ int luaopen_lumen_core(lua_State *L)
     lb_open_sandbox(L);
     lb_open_fs(L);
     lb_open_bench(L);
+    lb_open_dicom(L);
     lua_pushliteral(L, LUMEN_VERSION);
     lua_setfield(L, -2, "version");
     return 1;

@@ -301,9 +301,11 @@ static void sb_open_libs(lua_State *S)
 
     /* lumen.core, without what touches files or nests sandboxes */
     luaL_requiref(S, "lumen.core", luaopen_lumen_core, 0);
-    static const char *const core_out[] = {"png_read",     "png_write",   "npy_load",    "npy_save",
-                                           "load_weights", "overlay_png", "sandbox_run", "list_dir",
-                                           "file_type",    "mkdir",       "isatty",      NULL};
+    static const char *const core_out[] = {
+        "png_read",    "png_write",   "npy_load",   "npy_save",       "load_weights",
+        "overlay_png", "sandbox_run", "list_dir",   "file_type",      "mkdir",
+        "isatty",      "dicom_probe", "dicom_open", "dicom_sr_write", "dicom_listen",
+        "dicom_send",  NULL};
     sb_remove(S, -1, core_out);
     lua_pop(S, 1);
     static const char *const ctx_out[] = {"compile", "load_npy", NULL};

@@ -653,6 +653,77 @@ void lumen_image_free(lumen_image *img);
 int lumen_components(const float *mask, int width, int height, int *labels, int64_t *sizes,
                      int max_sizes);
 
+/* ---- DICOM (dicom_shim.cc, a C API over DCMTK; the only C++ in lumen) ----
+ *
+ *     lumen_dicom *d;
+ *     if (lumen_dicom_open("xa.dcm", NULL, &d, err, sizeof err) != LUMEN_OK) ...
+ *     const lumen_dicom_info *in = lumen_dicom_get_info(d);
+ *     for (int f = 0; f < in->frames; f++) {
+ *         lumen_image img;
+ *         if (lumen_dicom_read_frame(d, f, &img, err, sizeof err) == LUMEN_OK) ...
+ *         lumen_image_free(&img);
+ *     }
+ *     lumen_dicom_free(d);
+ *
+ * Files are recognised by content (the 'DICM' preamble, or a dataset without one), never by
+ * extension. Transfer syntaxes: uncompressed (implicit/explicit little, explicit big endian),
+ * deflate, RLE, JPEG baseline/extended/lossless, JPEG-LS; anything else (JPEG 2000, ...) is
+ * LUMEN_EUNSUPPORTED with a message naming the syntax. Photometric: MONOCHROME1 (inverted on
+ * reading), MONOCHROME2, RGB, YBR_FULL(_422). 8 or 16 bits allocated, any Bits Stored, signed or
+ * unsigned, Rescale Slope/Intercept applied. A lumen_dicom is used by one thread at a time. */
+
+#define LUMEN_DICOM_MAX_SIDE 8192                /* default: pixels per side of a frame */
+#define LUMEN_DICOM_MAX_FRAMES 10000             /* default: frames in one file */
+#define LUMEN_DICOM_MAX_BYTES ((int64_t)2 << 30) /* default: uncompressed pixel bytes a file */
+
+typedef struct lumen_dicom lumen_dicom;
+
+typedef struct lumen_dicom_limits {
+    int max_side;       /* 0: LUMEN_DICOM_MAX_SIDE */
+    int64_t max_frames; /* 0: LUMEN_DICOM_MAX_FRAMES */
+    int64_t max_bytes;  /* 0: LUMEN_DICOM_MAX_BYTES */
+} lumen_dicom_limits;
+
+/* What a file says about itself; strings are "" when the attribute is absent. */
+typedef struct lumen_dicom_info {
+    int has_pixels;            /* 0: no Pixel Data (an SR, a DICOMDIR, ...) */
+    int width, height, frames; /* frames: Number of Frames, 1 when absent */
+    int samples;               /* 1 (monochrome) or 3 (colour) */
+    int bits_allocated, bits_stored, high_bit, is_signed;
+    double rescale_slope, rescale_intercept; /* 1 and 0 when absent */
+    char photometric[32];
+    char transfer_syntax[72], transfer_syntax_name[96]; /* UID and DCMTK's name for it */
+    char sop_class_uid[72], sop_instance_uid[72];
+    char study_instance_uid[72], series_instance_uid[72];
+    char modality[20], series_number[16], instance_number[16];
+    char acquisition_datetime[40];          /* Acquisition DateTime, else Acquisition Date + Time */
+    char patient_id[72], patient_name[200]; /* PHI: never written to reports by lumen itself */
+} lumen_dicom_info;
+
+/* 1 when the file's content is DICOM (preamble, or a bare dataset starting with group 0002 or
+ * 0008), 0 when it is not, -1 when it cannot be read (errno set). Reads at most 132 bytes. */
+int lumen_dicom_probe(const char *path);
+/* Opens a DICOM file: parses the dataset (pixel data stays on disk until a frame is read) and
+ * checks the image layout and the limits (lim may be NULL) before any pixel memory exists.
+ * On failure *out is NULL and err names the file and the problem: LUMEN_EIO (unreadable),
+ * LUMEN_EFORMAT (not DICOM, inconsistent attributes), LUMEN_EUNSUPPORTED (transfer syntax,
+ * photometric, bit depth), LUMEN_ERANGE (a limit). A file without pixel data opens (has_pixels
+ * is 0); reading a frame from it fails. */
+lumen_status lumen_dicom_open(const char *path, const lumen_dicom_limits *lim, lumen_dicom **out,
+                              char *err, size_t errlen);
+/* The same from memory (the fuzz target's entry point), through a temporary file in $TMPDIR
+ * (or /tmp) that lives as long as the object. */
+lumen_status lumen_dicom_open_buffer(const void *data, size_t len, const lumen_dicom_limits *lim,
+                                     lumen_dicom **out, char *err, size_t errlen);
+/* The object's attributes; valid until lumen_dicom_free. Never NULL for an open object. */
+const lumen_dicom_info *lumen_dicom_get_info(const lumen_dicom *d);
+/* Decodes frame (0-based) into a new host image: samples x height x width floats of modality
+ * values (see dicom_shim.cc); out->data is owned by the caller (lumen_image_free). Frames read
+ * in increasing order are fastest for multi-fragment compressed data. */
+lumen_status lumen_dicom_read_frame(lumen_dicom *d, int frame, lumen_image *out, char *err,
+                                    size_t errlen);
+void lumen_dicom_free(lumen_dicom *d);
+
 /* ---- ONNX import (runtime/onnx/): a model file becomes a lumen_graph ---- */
 
 typedef struct lumen_array lumen_array; /* defined below with the host arrays */

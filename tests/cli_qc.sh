@@ -60,6 +60,11 @@ inputs "$r/report-shard1of2.jsonl" >"$tmp/s1"
 inputs "$r/report.jsonl" >"$tmp/all"
 expect "shards do not overlap" "$(comm -12 "$tmp/s0" "$tmp/s1" | wc -l)" 0
 expect "shards cover all inputs" "$(sort -m "$tmp/s0" "$tmp/s1" | cmp -s - "$tmp/all" && echo yes)" yes
+cp -r "$r" "$tmp/merge" && rm "$tmp/merge/report.jsonl" "$tmp/merge/series.jsonl"
+check "lumen report merge of the two shards" 1 "$lumen" report merge "$tmp/merge" --shards 2
+expect "merged: series verdicts (one folder, one series)" "$(wc -l <"$tmp/merge/series.jsonl")" 1
+expect "merged: the notice in the CSV and the HTML" \
+  "$(head -1 "$tmp/merge/report.csv" | grep -c '^# NOTICE: SYNTHETIC') $(grep -c 'class="banner"' "$tmp/merge/report.html")" "1 1"
 check "SLURM array variables shard like --shard" 0 \
   env SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_TASK_COUNT=2 "$lumen" qc examples/data --out "$tmp/slurm" --quiet
 expect "SLURM task 1 of 2 = shard 1/2" \
@@ -76,6 +81,24 @@ check "--rules FILE --sandbox on a pattern" 0 "$lumen" qc 'examples/data/seriesC
   --out "$tmp/rules" --rules "$tmp/rules.lua" --sandbox
 contains "the pattern matched 4 frames" "4 frames \(shard 0/1 of 4 inputs\)"
 expect "custom flags in the records" "$(grep -c '"flags":\[[^]]*"very_few_vessels"' "$tmp/rules/report.jsonl")" 3
+cat >"$tmp/th.lua" <<'LUA'
+return { thresholds = { series_max_bad_share = 1.01, series_max_bad_run = 99, min_area = 0.5 } }
+LUA
+check "--rules with thresholds only, sandboxed" 0 "$lumen" qc 'examples/data/seriesC_*.png' \
+  --out "$tmp/rules" --rules "$tmp/th.lua" --sandbox --series-pattern '^(series%a+)_'
+contains "the series thresholds changed the verdict" "^  seriesC: KEEP"
+expect "the package's rules ran with the new min_area" \
+  "$(grep -c '"flags":\[[^]]*"few_vessels"' "$tmp/rules/report.jsonl")" 4
+expect "provenance names the rules file and its hash" \
+  "$(grep -cE '"rules":"[^"]*th.lua","rules_sha256":"[0-9a-f]{64}"' "$tmp/rules/report.jsonl")" 4
+cat >"$tmp/sr.lua" <<'LUA'
+return { series = function(s) return "review", { s.frames .. " frames seen" } end }
+LUA
+check "--rules with a series function" 0 "$lumen" qc 'examples/data/seriesC_*.png' \
+  --out "$tmp/rules" --rules "$tmp/sr.lua" --series-pattern '^(series%a+)_'
+contains "the custom verdict" "^  seriesC: REVIEW \(4 frames seen\)"
+check "a series function with --sandbox is refused" 2 "$lumen" qc 'examples/data/seriesC_*.png' \
+  --out "$tmp/rules" --rules "$tmp/sr.lua" --sandbox
 echo 'while true do end' >"$tmp/loop.lua"
 check "sandboxed rules that loop: usage error" 2 "$lumen" qc examples/data/seriesA_f01_16bit.png \
   --out "$tmp/rules" --rules "$tmp/loop.lua" --sandbox
@@ -102,6 +125,10 @@ check "a folder as the rules file" 2 "$lumen" qc examples/data --rules examples 
 contains "says it is not a file" "rules examples: not a file"
 check "bad --series-pattern" 2 "$lumen" qc examples/data --series-pattern '(' --out "$tmp/x"
 expect "usage errors wrote nothing" "$(test -e "$tmp/x" && echo written || echo nothing)" nothing
+check "lumen run: a missing script" 2 "$lumen" run "$tmp/no_such_script.lua"
+contains "names the script" "script .*no_such_script.lua: no such file"
+check "help of a mistyped command" 2 "$lumen" help qx
+contains "did you mean the command" "did you mean 'qc'"
 check "unknown device" 3 "$lumen" qc examples/data --device no-such-device --out "$tmp/x"
 check "help qc" 0 "$lumen" help qc
 contains "qc usage" "usage: lumen qc INPUTS"

@@ -56,7 +56,8 @@ local v = series.verdict(frames("gggg"), th, "s")
 case("verdict: 4 acceptable frames -> keep", v.verdict == "keep" and v.bad == 0
   and v.longest_bad_run == 0, table.concat(v.reasons, "; "))
 v = series.verdict(frames("gbgbg"), th, "s")
-case("verdict: 2 of 5 bad, run 1 -> keep", v.verdict == "keep" and v.bad == 2 and v.bad_share == 0.4)
+case("verdict: 2 of 5 bad, run 1 -> keep", v.verdict == "keep" and v.bad == 2
+  and v.bad_share == 0.4)
 v = series.verdict(frames("gbbgg"), { series_max_bad_share = 0.4, series_max_bad_run = 3 }, "s")
 case("verdict: 2 of 5 bad at share threshold 0.4 -> repeat", v.verdict == "repeat"
   and v.reasons[1]:find("2 of 5 frames not acceptable", 1, true) ~= nil, v.reasons[1])
@@ -79,13 +80,32 @@ case("verdicts + tag: one series per folder", #all == 1 and all[1].series == "p"
 
 -- ---- package heads ----
 local h, err = package.check_head({ classes = { "a", "b" }, acceptable = { "c" } }, "t")
-case("head: acceptable class must be a class", h == nil and err:find("'c' is not in", 1, true) ~= nil, err)
+case("head: acceptable class must be a class",
+  h == nil and err:find("'c' is not in", 1, true) ~= nil, err)
 h, err = package.check_head({ temprature = 2 }, "t")
-case("head: unknown field with a hint", h == nil and err:find("did you mean 'temperature'", 1, true) ~= nil, err)
-h, err = package.check_head({ temperature = 0 }, "t")
+case("head: unknown field with a hint",
+  h == nil and err:find("did you mean 'temperature'", 1, true) ~= nil, err)
+h = package.check_head({ temperature = 0 }, "t")
 case("head: temperature must be positive", h == nil)
 h, err = package.check_head({ rules = { { kind = "nope" } } }, "t")
-case("head: unknown rule kind lists the kinds", h == nil and err:find("low_confidence", 1, true) ~= nil, err)
+case("head: unknown rule kind lists the kinds",
+  h == nil and err:find("low_confidence", 1, true) ~= nil, err)
+h, err = package.check_head({ input = { preprocess = { { "grey" } } } }, "t")
+case("head: unknown preprocessing step with a hint",
+  h == nil and err:find("unknown step 'grey' (did you mean 'gray'?)", 1, true) ~= nil, err)
+local tmp = os.tmpname()
+local f = assert(io.open(tmp, "w"))
+f:write("while true do end")
+f:close()
+local _, lerr, lkind = package.read_head(tmp)
+case("read_head: a head that loops is stopped by the sandbox (usage error)", lkind == "usage"
+  and tostring(lerr):find("instruction limit", 1, true) ~= nil, lerr)
+f = assert(io.open(tmp, "w"))
+f:write("return { name = 'x', input = { preprocess = { { 'gray' }, { function() end } } } }")
+f:close()
+_, lerr, lkind = package.read_head(tmp)
+case("read_head: functions cannot leave a head", lkind == "usage", lerr)
+os.remove(tmp)
 h = package.check_head({ outputs = { classes = "y" } }, "t")
 case("head: defaults (temperature 1, weights unknown, thresholds)", h and h.temperature == 1
   and h.weights.status == "unknown" and h.thresholds.min_score == 0.6)
@@ -131,10 +151,11 @@ local ok1 = raises(function() report.csv(nil, report.csv_columns({})) end, "reco
 local ok2 = raises(function() report.csv({}, {}) end, "non%-empty list")
 local ok3 = raises(function() report.csv({ {} }, { { "a" } }) end, "column 1 must be")
 case("report.csv: wrong arguments raise clear errors", ok1 and ok2 and ok3)
-local text = report.csv({ { input = "a", flags = { "x", "y" } } }, { { "input", function(r) return r.input end },
-  { "flags", function(r) return r.flags end } }, { comment = { "NOTICE: n" } })
+local text = report.csv({ { input = "a", flags = { "x", "y" } } },
+  { { "input", function(r) return r.input end }, { "flags", function(r) return r.flags end } },
+  { comment = { "NOTICE: n" } })
 case("report.csv: comment line, list joined with ;", text == "# NOTICE: n\ninput,flags\na,x;y\n",
-  string.format("%q", text))
+  (text:gsub("\n", "\\n")))
 
 -- ---- HTML pieces ----
 local svg = html.probability_plot(frames("gbxg"), {}, 200, 60)
@@ -146,7 +167,8 @@ svg = html.probability_plot(recs2, { "good", "bad" })
 case("probability plot: one polyline per class", select(2, svg:gsub("<polyline", "")) == 2)
 svg = html.score_histogram(recs2)
 case("histogram: 10 bins", select(2, svg:gsub('class="bin"', "")) == 10)
-local page = html.html(recs2, { notice = "NOTICE: SYNTHETIC <weights>", class_names = { "good", "bad" },
+local page = html.html(recs2, { notice = "NOTICE: SYNTHETIC <weights>",
+  class_names = { "good", "bad" },
   series = series.verdicts(series.tag(recs2), { thresholds = th }) })
 case("page: notice banner first (escaped), then the series section before the frames",
   page:find('<div class="banner" id="notice">NOTICE: SYNTHETIC &lt;weights&gt;', 1, true) ~= nil

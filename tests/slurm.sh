@@ -140,6 +140,8 @@ expect "merged records are the shards' records, unchanged" \
   "$(cat "$out"/report-shard?of4.jsonl | LC_ALL=C sort | md5sum)"
 expect "merged report.csv: header + 17 rows" "$(grep -vc '^#' "$out/report.csv")" 18
 expect "merged report.html" "$(test -s "$out/report.html" && echo yes)" yes
+expect "merged series.jsonl (one series: examples/data)" "$(grep -c '"verdict":' "$out/series.jsonl")" 1
+expect "merged series.csv" "$(test -s "$out/series.csv" && echo yes)" yes
 
 # A missing shard is refused, and nothing is overwritten.
 rm "$out/report-shard2of4.jsonl"

@@ -92,8 +92,8 @@ function cli.main(args)
   end
   local cmd = load_command(name)
   if not cmd then
-    io.stderr:write("lumen: unknown command '" .. name .. "'" .. cli.did_you_mean(name, cli.commands)
-      .. " (see 'lumen help')\n")
+    io.stderr:write("lumen: unknown command '" .. name .. "'"
+      .. cli.did_you_mean(name, cli.commands) .. " (see 'lumen help')\n")
     return cli.EXIT_USAGE
   end
   local rest = table.move(args, 2, #args, 1, {})

@@ -6,7 +6,8 @@
 --
 --   local devpool = require "lumen.devpool"
 --   local sels = devpool.selectors("all")          -- { "0:0", "0:1" } | nil (one device) | nil, msg
---   devpool.run(workers, jobs, start, finish)
+--   devpool.run(workers, jobs, start, finish)  -- jobs: an array, or a function returning the
+--                                               -- next job (nil when there is none left)
 --
 -- start(worker, job) -> handle | nil, msg: does the host work and enqueues the device work of
 --   one job (e.g. read, preprocess, model:start()) and returns something with :poll() (true
@@ -49,10 +50,27 @@ end
 M.POLL_MS = 0.5
 
 -- Runs every job; returns when all have finished. Each worker table gets .jobs_done (count).
+-- A jobs function is called only when a worker is free, so it may prepare jobs lazily.
 function M.run(workers, jobs, start, finish)
   assert(#workers > 0, "devpool.run: no workers")
   local busy = {} -- worker -> { job = , handle = }
-  local n_busy, next_job = 0, 1
+  local n_busy = 0
+  local next_job, exhausted
+  if type(jobs) == "function" then
+    next_job = function()
+      local j = not exhausted and jobs() or nil
+      exhausted = j == nil
+      return j
+    end
+  else
+    local k = 0
+    next_job = function()
+      k = k + 1
+      exhausted = k >= #jobs
+      return jobs[k]
+    end
+    exhausted = #jobs == 0
+  end
   for _, w in ipairs(workers) do w.jobs_done = w.jobs_done or 0 end
 
   local function complete(w, err)
@@ -62,16 +80,17 @@ function M.run(workers, jobs, start, finish)
     finish(w, b.job, b.handle, err)
   end
 
-  while next_job <= #jobs or n_busy > 0 do
+  while not exhausted or n_busy > 0 do
     -- hand the next jobs to idle workers, in worker order
     for _, w in ipairs(workers) do
-      if next_job > #jobs then break end
+      if exhausted then break end
       if not busy[w] then
-        local job = jobs[next_job]
-        next_job = next_job + 1
-        local handle, err = start(w, job)
-        busy[w], n_busy = { job = job, handle = handle }, n_busy + 1
-        if not handle then complete(w, err or "the job did not start") end
+        local job = next_job()
+        if job ~= nil then
+          local handle, err = start(w, job)
+          busy[w], n_busy = { job = job, handle = handle }, n_busy + 1
+          if not handle then complete(w, err or "the job did not start") end
+        end
       end
     end
     -- wait for at least one busy worker to finish

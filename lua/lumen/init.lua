@@ -27,7 +27,8 @@ function lumen.suggest(word, candidates)
     for i = 1, #a do
       local cur = { [0] = i }
       for j = 1, #b do
-        cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a:byte(i) == b:byte(j) and 0 or 1))
+        local cost = a:byte(i) == b:byte(j) and 0 or 1
+        cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
       end
       prev = cur
     end

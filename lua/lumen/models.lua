@@ -46,7 +46,8 @@ function M.resolve(name_or_path)
   if name_or_path:match("%.onnx$") then
     if not exists(name_or_path) then return nil, "no such model file: " .. name_or_path end
     local dir = name_or_path:match("^(.*)/[^/]*$") or "."
-    return { file = name_or_path, dir = dir, name = name_or_path:match("([^/]+)%.onnx$"), onnx = true }
+    return { file = name_or_path, dir = dir, name = name_or_path:match("([^/]+)%.onnx$"),
+             onnx = true }
   end
   if name_or_path:match("%.lua$") then
     if not exists(name_or_path) then return nil, "no such model file: " .. name_or_path end
@@ -96,24 +97,28 @@ end
 -- The ONNX front door: lumen.onnx_load(path [, opts]) -> loaded model, info | nil, msg, status.
 -- Returns the same runnable object as lumen.load_model (m:run{...}, m.inputs, m.outputs, ...).
 -- opts: ctx | device, shapes = {input name = {dims}} (for symbolic dims, or to plan the model at
--- another size), size = {H, W} (the first 4-D input planned at this height and width), passes,
+-- another size), size = {H, W} (the first 4-D input planned at this height and width),
+-- symbolic_size = {H, W} (the same, but only for an input whose dims are symbolic), passes,
 -- graph_only, max_depth, max_elements (lumen.onnx_graph's limits). info is lumen.onnx_graph's.
 function M.onnx_load(path, opts)
   opts = opts or {}
-  local gopts = { shapes = opts.shapes, max_depth = opts.max_depth, max_elements = opts.max_elements }
+  local gopts = { shapes = opts.shapes, max_depth = opts.max_depth,
+                  max_elements = opts.max_elements }
   local g, info, code = lumen.onnx_graph(path, gopts)
-  if not g and not opts.shapes and opts.size then
+  local at = opts.size or opts.symbolic_size
+  if not g and not opts.shapes and at then
     -- symbolic dims: plan the named input at the requested size
     local name = tostring(info):match("input '([^']+)': dim %d+ is symbolic")
     if name then
-      gopts.shapes = { [name] = { 1, opts.channels or 1, opts.size[1], opts.size[2] } }
+      gopts.shapes = { [name] = { 1, opts.channels or 1, at[1], at[2] } }
       g, info, code = lumen.onnx_graph(path, gopts)
     end
   elseif g and not opts.shapes and opts.size then
     local first = info.inputs[1]
-    if first and #first.shape == 4 and (first.shape[3] ~= opts.size[1] or first.shape[4] ~= opts.size[2]) then
+    local fs = first and first.shape
+    if fs and #fs == 4 and (fs[3] ~= opts.size[1] or fs[4] ~= opts.size[2]) then
       g:free()
-      gopts.shapes = { [first.name] = { first.shape[1], first.shape[2], opts.size[1], opts.size[2] } }
+      gopts.shapes = { [first.name] = { fs[1], fs[2], opts.size[1], opts.size[2] } }
       g, info, code = lumen.onnx_graph(path, gopts)
     end
   end
@@ -164,7 +169,9 @@ function M.load_model(name_or_path, opts)
   if opts.batch then config.batch = opts.batch end
   local ok, module = pcall(ctor, config)
   if not ok then return nil, where.file .. ": " .. tostring(module) end
-  if not nn.is_module(module) then return nil, where.file .. ": the constructor returned no module" end
+  if not nn.is_module(module) then
+    return nil, where.file .. ": the constructor returned no module"
+  end
 
   local wpath, seed = opts.weights, nil
   if opts.random then
@@ -220,11 +227,11 @@ local function host_data(v)
   return v
 end
 
--- m:run(inputs) -> {output name = lumen.Tensor} | nil, msg. inputs maps input names to data
--- (see host_data); a single-input model also takes the data alone as inputs[1] or directly.
--- The returned tensors belong to the model and are overwritten by the next run: :read() them.
-function Loaded:run(inputs)
-  if not self.model then error("run: the model was loaded with graph_only", 2) end
+-- m:start(inputs) -> true | nil, msg: the first half of m:run (below): writes the inputs and enqueues
+-- the network without waiting (m.model:poll() / m.model:wait(), then m:output_tensors()), so
+-- that one thread can keep several devices busy (lumen.devpool).
+function Loaded:start(inputs)
+  if not self.model then error("start: the model was loaded with graph_only", 2) end
   for i, inp in ipairs(self.inputs) do
     local v = inputs[inp.name]
     if v == nil and #self.inputs == 1 then
@@ -246,14 +253,30 @@ function Loaded:run(inputs)
       ok, werr = pcall(t.write, t, data)
     end
     if not ok or werr == nil then
-      return nil, string.format("run: input %d '%s': %s", i, inp.name, tostring(ok and "write failed" or werr))
+      return nil, string.format("run: input %d '%s': %s", i, inp.name,
+        tostring(ok and "write failed" or werr))
     end
   end
-  local ok, err = self.model:run()
-  if not ok then return nil, err end
+  return self.model:start()
+end
+
+-- m:output_tensors() -> {output name = lumen.Tensor}: the model's output tensors (valid once
+-- the run has finished; reading one waits for it).
+function Loaded:output_tensors()
   local out = {}
   for _, o in ipairs(self.outputs) do out[o.name] = self.model:tensor(o.name) end
   return out
+end
+
+-- m:run(inputs) -> {output name = lumen.Tensor} | nil, msg. inputs maps input names to data
+-- (see host_data); a single-input model also takes the data alone as inputs[1] or directly.
+-- The returned tensors belong to the model and are overwritten by the next run: :read() them.
+function Loaded:run(inputs)
+  if not self.model then error("run: the model was loaded with graph_only", 2) end
+  local ok, err = self:start(inputs)
+  if ok then ok, err = self.model:wait() end
+  if not ok then return nil, err end
+  return self:output_tensors()
 end
 
 lumen.load_model = M.load_model

@@ -34,12 +34,15 @@ local sha256 = require "lumen.sha256"
 
 local M = {}
 
+-- The package `lumen qc` and lumen.pipeline use when none is named.
+M.DEFAULT = "angio_qa"
+
 -- Weights statuses and the plain words every report prints for them (nil: nothing to warn).
 M.WEIGHTS_STATUS = {
   synthetic = "trained on synthetic data only",
   research = "research weights",
   validated = nil,
-  unknown = "weights status unknown (no package head says)",
+  unknown = "weights status not given",
 }
 
 M.DEFAULT_THRESHOLDS = {
@@ -103,7 +106,9 @@ function M.check_head(h, path)
         (" (did you mean '" .. hint .. "'?)") or ""))
     end
   end
-  if h.name ~= nil and type(h.name) ~= "string" then return fail(path, "'name' must be a string") end
+  if h.name ~= nil and type(h.name) ~= "string" then
+    return fail(path, "'name' must be a string")
+  end
   local m = h.model
   if type(m) == "string" then
     m = m:match("%.onnx$") and { onnx = m } or { lua = m }
@@ -117,22 +122,37 @@ function M.check_head(h, path)
   end
   local inp = h.input or {}
   if type(inp) ~= "table" then return fail(path, "'input' must be a table") end
-  if inp.name ~= nil and type(inp.name) ~= "string" then return fail(path, "input.name must be a string") end
+  if inp.name ~= nil and type(inp.name) ~= "string" then
+    return fail(path, "input.name must be a string")
+  end
   if type(inp.size) == "number" then inp.size = { inp.size, inp.size } end
   if inp.size ~= nil then
     local s = inp.size
-    if not is_list_of(s, "number") or #s ~= 2 or not math.tointeger(s[1]) or not math.tointeger(s[2])
-      or s[1] < 1 or s[2] < 1 then
+    if not is_list_of(s, "number") or #s ~= 2 or not math.tointeger(s[1])
+      or not math.tointeger(s[2]) or s[1] < 1 or s[2] < 1 then
       return fail(path, "input.size must be {H, W} (positive integers)")
     end
   end
   inp.channels = inp.channels or 1
-  if inp.channels ~= 1 and inp.channels ~= 3 then return fail(path, "input.channels must be 1 or 3") end
+  if inp.channels ~= 1 and inp.channels ~= 3 then
+    return fail(path, "input.channels must be 1 or 3")
+  end
   inp.preprocess = inp.preprocess or { { "gray" }, { "resize" }, { "minmax" } }
-  if type(inp.preprocess) ~= "table" then return fail(path, "input.preprocess must be a list of steps") end
+  if type(inp.preprocess) ~= "table" then
+    return fail(path, "input.preprocess must be a list of steps")
+  end
+  local known_steps = require("lumen.preprocess").steps
   for i, st in ipairs(inp.preprocess) do
     if type(st) ~= "table" or type(st[1]) ~= "string" then
       return fail(path, string.format("preprocess step %d must be {\"name\", options...}", i))
+    end
+    if not known_steps[st[1]] then
+      local names = {}
+      for k in pairs(known_steps) do names[#names + 1] = k end
+      table.sort(names)
+      local hint = M.did_you_mean(st[1], names)
+      return fail(path, string.format("preprocess step %d: unknown step '%s' (%s)", i, st[1],
+        hint and ("did you mean '" .. hint .. "'?") or ("known: " .. table.concat(names, ", "))))
     end
   end
   h.input = inp
@@ -153,27 +173,33 @@ function M.check_head(h, path)
     return fail(path, "segmentation.label must be a name (letters, digits, _)")
   end
   if seg.activation ~= "sigmoid" and seg.activation ~= "none" then
-    return fail(path, "segmentation.activation must be \"sigmoid\" (logits) or \"none\" (probabilities)")
+    return fail(path,
+      "segmentation.activation must be \"sigmoid\" (logits) or \"none\" (probabilities)")
   end
   h.segmentation = seg
   if h.classes ~= nil and not is_list_of(h.classes, "string") then
     return fail(path, "'classes' must be a list of names")
   end
   h.acceptable = h.acceptable or {}
-  if not is_list_of(h.acceptable, "string") then return fail(path, "'acceptable' must be a list of class names") end
+  if not is_list_of(h.acceptable, "string") then
+    return fail(path, "'acceptable' must be a list of class names")
+  end
   local known = {}
   for _, c in ipairs(h.classes or {}) do known[c] = true end
   for _, c in ipairs(h.acceptable) do
     if not known[c] then return fail(path, "acceptable class '" .. c .. "' is not in 'classes'") end
   end
   h.temperature = h.temperature or 1.0
-  if type(h.temperature) ~= "number" or not (h.temperature > 0) or h.temperature == math.huge then
+  local t = h.temperature
+  if type(t) ~= "number" or t ~= t or t <= 0 or t == math.huge then
     return fail(path, "'temperature' must be a positive number")
   end
   local th = {}
   for k, v in pairs(M.DEFAULT_THRESHOLDS) do th[k] = v end
   for k, v in pairs(h.thresholds or {}) do
-    if type(v) ~= "number" then return fail(path, "threshold '" .. tostring(k) .. "' must be a number") end
+    if type(v) ~= "number" then
+      return fail(path, "threshold '" .. tostring(k) .. "' must be a number")
+    end
     th[k] = v
   end
   h.thresholds = th
@@ -247,9 +273,12 @@ function M.resolve(spec, head_path)
   local w = {}
   if not kind and spec:match("^[%w_%-]+$") then
     local root = models.models_dir()
-    if not root then return nil, "cannot find the models/ folder (set LUMEN_MODELS_DIR)", "usage" end
+    if not root then
+      return nil, "cannot find the models/ folder (set LUMEN_MODELS_DIR)", "usage"
+    end
     if lumen.file_type(root .. "/" .. spec) ~= "dir" then
-      return nil, string.format("no model '%s' in %s%s", spec, root, model_names_hint(spec)), "usage"
+      return nil, string.format("no model '%s' in %s%s", spec, root, model_names_hint(spec)),
+        "usage"
     end
     spec, kind = root .. "/" .. spec, "dir"
   end
@@ -266,7 +295,8 @@ function M.resolve(spec, head_path)
     else
       local onnx = only_onnx(w.dir)
       if not onnx then
-        return nil, "model folder " .. spec .. " has no head.lua, model.lua or single .onnx file", "usage"
+        return nil, "model folder " .. spec .. " has no head.lua, model.lua or single .onnx file",
+          "usage"
       end
       w.door, w.model_file = "onnx", onnx
     end
@@ -274,19 +304,23 @@ function M.resolve(spec, head_path)
     w.dir, w.door, w.model_file = dirname(spec), "onnx", spec
     w.name = basename(spec):gsub("%.onnx$", "")
     local sib = spec:gsub("%.onnx$", ".head.lua")
-    w.head_path = head_path or (exists(sib) and sib) or (exists(w.dir .. "/head.lua") and w.dir .. "/head.lua") or nil
+    local beside = w.dir .. "/head.lua"
+    w.head_path = head_path or (exists(sib) and sib) or (exists(beside) and beside) or nil
   elseif spec:match("%.lua$") then
     w.dir = dirname(spec)
     if basename(spec) == "head.lua" or spec:match("%.head%.lua$") then
       w.head_path = head_path or spec
-      w.name = basename(spec) == "head.lua" and basename(w.dir) or basename(spec):gsub("%.head%.lua$", "")
+      w.name = basename(spec) == "head.lua" and basename(w.dir)
+        or basename(spec):gsub("%.head%.lua$", "")
     else
       w.door, w.model_file = "lua", spec
-      w.name = basename(spec) == "model.lua" and basename(w.dir) or basename(spec):gsub("%.lua$", "")
+      w.name = basename(spec) == "model.lua" and basename(w.dir)
+        or basename(spec):gsub("%.lua$", "")
       w.head_path = head_path or (exists(w.dir .. "/head.lua") and w.dir .. "/head.lua") or nil
     end
   else
-    return nil, "model " .. spec .. ": expected a model name, a folder, an .onnx file or a .lua file", "usage"
+    return nil, "model " .. spec .. ": expected a model name, a folder, an .onnx file or a "
+      .. ".lua file", "usage"
   end
   if w.head_path then
     local head, hsha, kerr = M.read_head(w.head_path)
@@ -304,10 +338,12 @@ function M.resolve(spec, head_path)
     end
     if w.door == "lua" and m and m.weights then w.weights = join(hdir, m.weights) end
     if not exists(w.model_file) then
-      return nil, string.format("head %s: model file %s does not exist", w.head_path, w.model_file), "usage"
+      return nil, string.format("head %s: model file %s does not exist", w.head_path,
+        w.model_file), "usage"
     end
     if w.weights and not exists(w.weights) then
-      return nil, string.format("head %s: weights file %s does not exist", w.head_path, w.weights), "usage"
+      return nil, string.format("head %s: weights file %s does not exist", w.head_path,
+        w.weights), "usage"
     end
   end
   return w
@@ -396,12 +432,17 @@ function Package:classify(logits)
   return c
 end
 
--- The plain-words notice for the weights status; nil when validated.
-function Package:notice()
-  local words = M.WEIGHTS_STATUS[self.weights_status]
-  if not words then return nil end
+-- The plain-words notice for a weights status (nil when validated): what every report says.
+function M.notice(status, name, note)
+  if status == "validated" then return nil end
+  local words = M.WEIGHTS_STATUS[status] or M.WEIGHTS_STATUS.unknown
   return string.format("NOTICE: %s weights (%s): %s. Not validated; not for clinical use.",
-    self.weights_status:upper(), self.name, self.weights_note or words)
+    tostring(status or "unknown"):upper(), tostring(name), note or words)
+end
+
+-- The notice for this package's weights; nil when validated.
+function Package:notice()
+  return M.notice(self.weights_status, self.name, self.weights_note)
 end
 
 -- What a report says about the package (provenance): plain data.
@@ -446,18 +487,22 @@ function M.load(spec, opts)
   local size = opts.size and { opts.size, opts.size } or (head and head.input.size)
   local lopts = { ctx = opts.ctx, device = opts.device, weights = w.weights }
   if w.door == "onnx" then
-    local shape
     if size and head and head.input.name then
-      shape = { 1, head.input.channels, size[1], size[2] }
-      lopts.shapes = { [head.input.name] = shape }
+      lopts.shapes = { [head.input.name] = { 1, head.input.channels, size[1], size[2] } }
     elseif size then
       lopts.size = size
+    else
+      lopts.symbolic_size = { 512, 512 } -- only for inputs with symbolic dims
     end
   else
     lopts.size = size or { 512, 512 }
   end
-  local m, merr = models.load_model(w.model_file, lopts)
-  if not m then return nil, "model " .. w.model_file .. ": " .. tostring(merr), "runtime" end
+  local m, merr, code = models.load_model(w.model_file, lopts)
+  if not m then
+    -- a shape the head asks for that the network refuses is the head's mistake: a usage error
+    return nil, "model " .. w.model_file .. ": " .. tostring(merr),
+      code == "LUMEN_EINVAL" and lopts.shapes and "usage" or "runtime"
+  end
   local guessed = false
   if not head then
     head, err = guess_head(m)
@@ -503,13 +548,13 @@ function M.load(spec, opts)
   for _, which in ipairs({ "class_output", "seg_output" }) do
     local o = p[which]
     if o and not oshape[o] then
-      return nil, string.format("package %s: the head names output '%s'; the network's outputs are %s",
-        p.name, o, table.concat(outs, ", ")), "usage"
+      return nil, string.format("package %s: the head names output '%s'; the network's "
+        .. "outputs are %s", p.name, o, table.concat(outs, ", ")), "usage"
     end
   end
   if not p.class_output and not p.seg_output then
-    return nil, string.format("package %s: the head names neither a class nor a segmentation output "
-      .. "(the network's outputs: %s)", p.name, table.concat(outs, ", ")), "usage"
+    return nil, string.format("package %s: the head names neither a class nor a segmentation "
+      .. "output (the network's outputs: %s)", p.name, table.concat(outs, ", ")), "usage"
   end
   if p.class_output then
     local s = oshape[p.class_output]

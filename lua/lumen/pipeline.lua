@@ -3,7 +3,7 @@
 --   local pipeline = require "lumen.pipeline"
 --   local res, err, kind = pipeline.run({
 --     inputs = { "examples/data" },   -- folders, globs ("data/*_f0?.png") or list files
---     model = "angio_qa",             -- a package: NAME | DIR | FILE.onnx | FILE.lua (lumen.package)
+--     model = "angio_qa",             -- a package: NAME | DIR | FILE.onnx | FILE.lua
 --     head = nil,                     -- an explicit head file for the model
 --     device = nil, size = nil,       -- size: N plans the network at N x N (default: the head's)
 --     threshold = nil,                -- segmentation probability threshold (default: the head's)
@@ -14,6 +14,7 @@
 --     shard = "0/2",                  -- else SLURM / Open MPI environment, else "0/1"
 --     on_record = function(rec) end,  -- called for every record, new or reused
 --     command = "lumen qc ...",       -- recorded in the provenance
+--     phi = false,                    -- DICOM: true puts PatientID/Name in records (lumen.dicom)
 --   })
 --   -- res.records (input order), res.series (verdicts), res.summary, res.notice (weights
 --   -- status words, nil when validated), res.provenance, res.device, res.model, res.wall_s,
@@ -99,7 +100,9 @@ function M.expand_inputs(args)
         warnings[#warnings + 1] = err
       else
         for _, n in ipairs(names) do
-          if is_image(n) and lumen.file_type(join(a, n)) == "file" then add(join(a, n)) end
+          local p = join(a, n)
+          if n:sub(1, 1) ~= "." and lumen.file_type(p) == "file"
+            and (is_image(n) or M.probe_sources(p)) then add(p) end
         end
       end
     elseif not kind and basename(a):find("[*?]") then
@@ -110,13 +113,17 @@ function M.expand_inputs(args)
         local names, err = lumen.list_dir(dir)
         local n0 = #out
         for _, n in ipairs(names or {}) do
-          if n:sub(1, 1) ~= "." and M.glob_match(pat, n) and lumen.file_type(join(dir, n)) == "file" then
+          if n:sub(1, 1) ~= "." and M.glob_match(pat, n)
+            and lumen.file_type(join(dir, n)) == "file" then
             add(join(dir, n))
           end
         end
-        if #out == n0 then warnings[#warnings + 1] = "'" .. a .. "' matches no file" .. (err and (" (" .. err .. ")") or "") end
+        if #out == n0 then
+          warnings[#warnings + 1] = "'" .. a .. "' matches no file"
+            .. (err and (" (" .. err .. ")") or "")
+        end
       end
-    elseif kind == "file" and not is_image(a) then
+    elseif kind == "file" and not is_image(a) and not M.source_claims(a) then
       local f, err = io.open(a, "rb")
       if not f then
         warnings[#warnings + 1] = err
@@ -162,13 +169,15 @@ function M.shard_of(shard, getenv)
     if not i then return nil, n end
     return i, n, "--shard"
   end
-  local id, count = tonumber(getenv("SLURM_ARRAY_TASK_ID") or ""), tonumber(getenv("SLURM_ARRAY_TASK_COUNT") or "")
+  local id = tonumber(getenv("SLURM_ARRAY_TASK_ID") or "")
+  local count = tonumber(getenv("SLURM_ARRAY_TASK_COUNT") or "")
   if id and count then
     local i = id - (tonumber(getenv("SLURM_ARRAY_TASK_MIN") or "") or 0)
     if i < 0 or i >= count then return nil, "SLURM_ARRAY_TASK_ID out of range" end
     return i, count, "SLURM"
   end
-  local rank, size = tonumber(getenv("OMPI_COMM_WORLD_RANK") or ""), tonumber(getenv("OMPI_COMM_WORLD_SIZE") or "")
+  local rank = tonumber(getenv("OMPI_COMM_WORLD_RANK") or "")
+  local size = tonumber(getenv("OMPI_COMM_WORLD_SIZE") or "")
   if rank and size and rank < size then return rank, size, "Open MPI" end
   return 0, 1, nil
 end
@@ -234,15 +243,16 @@ end
 -- A frame source turns one input path into frames. M.sources is tried in order; the first
 -- whose match(path) is true opens the path:
 --   { name = "dicom", match = function(path) -> boolean,
---     open = function(ctx, path) -> reader | nil, msg }
+--     open = function(ctx, path, session) -> reader | nil, msg,
+--     probe = function(path) -> boolean }   (optional: recognises files by content)
 --   reader.count   number of frames in the input
 --   reader.multi   true when frames are numbered (records get `frame` = 1..count)
 --   reader:frame(i) -> tensor [1, C, H, W] (raw sample values), info {width=, height=,
 --                      channels=, bit_depth=}, fields (extra record fields: dicom = {...},
 --                      series_key = "..." ...) | nil, msg
 --   reader:close()  (optional)
--- Another source (DICOM) is added with M.add_source(src): it is tried before the image source.
--- Its file extensions go into M.IMAGE_EXTENSIONS so that folders list its files.
+-- Another source (DICOM, lumen.dicom) is added with M.add_source(src): it is tried before the
+-- image source. Folders list the files its probe recognises, whatever their names.
 
 -- Reads a PNG or .npy file into a device tensor [1, C, H, W] with raw sample values.
 -- Returns tensor, info {width=, height=, channels=, bit_depth=} | nil, msg.
@@ -295,12 +305,30 @@ M.image_source = {
 }
 M.sources = { M.image_source }
 
+-- Does a source claim path for a folder listing (src.probe, optional; DICOM: by content)?
+function M.probe_sources(path)
+  for _, src in ipairs(M.sources) do
+    if src.probe and src.probe(path) then return true end
+  end
+  return false
+end
+
+-- Does a source other than the image source take path (so it is not a list file)?
+function M.source_claims(path)
+  for _, src in ipairs(M.sources) do
+    if src ~= M.image_source and src.match(path) then return true end
+  end
+  return false
+end
+
 -- Adds a frame source in front of the others (see above).
 function M.add_source(src)
   assert(type(src) == "table" and type(src.match) == "function" and type(src.open) == "function",
     "add_source: needs {name=, match=function, open=function}")
   table.insert(M.sources, 1, src)
 end
+
+M.add_source(require("lumen.dicom").source)
 
 local function source_for(path)
   for _, src in ipairs(M.sources) do
@@ -313,8 +341,10 @@ end
 
 -- Runs one frame tensor through the package's preprocessing, the network and the
 -- post-processing; fills rec. Raises on failure (the caller turns the error into an error
--- record).
-local function run_frame(st, frame, info, rec)
+-- record). In two halves, so that several devices can work at once (Session:process_all):
+-- frame_start preprocesses and enqueues the network without waiting and returns the state
+-- frame_finish needs once the device is done; run_frame is the two in a row.
+local function frame_start(st, frame, info, rec)
   local t0 = now_ms()
   local pkg = st.pkg
   rec.width, rec.height, rec.channels, rec.bit_depth = info.width, info.height, info.channels,
@@ -331,8 +361,14 @@ local function run_frame(st, frame, info, rec)
   local x, xerr = p:run(frame)
   if not x then error("preprocessing: " .. tostring(xerr), 0) end
   local t1 = now_ms()
-  local out, rerr = pkg.loaded:run({ [pkg.input_name] = x })
-  if not out then error("inference: " .. tostring(rerr), 0) end
+  local ok, rerr = pkg.loaded:start({ [pkg.input_name] = x })
+  if not ok then error("inference: " .. tostring(rerr), 0) end
+  return { x = x, t0 = t0, t1 = t1 }
+end
+
+local function frame_finish(st, fs, rec)
+  local pkg, x, t0, t1 = st.pkg, fs.x, fs.t0, fs.t1
+  local out = pkg.loaded:output_tensors()
   local seg = pkg.seg_output and out[pkg.seg_output]
   if pkg.class_output then
     local logits, lerr = out[pkg.class_output]:read() -- waits for the device
@@ -375,6 +411,10 @@ local function run_frame(st, frame, info, rec)
     postprocess = round(t3 - t2, 4) }
 end
 
+local function run_frame(st, frame, info, rec)
+  frame_finish(st, frame_start(st, frame, info, rec), rec)
+end
+
 -- Applies the run's rules to a record (in the sandbox when asked); sets rec.flags and, when a
 -- rule failed, rec.rule_errors.
 local function apply_rules(st, rec)
@@ -396,7 +436,7 @@ end
 --   rules = <rule set>          (replaces the package's frame rules)
 --   thresholds = {name = value} (merged over the package's: min_score, min_area, ...,
 --                               series_max_bad_share, series_max_bad_run)
---   series = function(summary, thresholds) -> verdict, reasons   (not with --sandbox)
+--   series = function(summary, thresholds, records) -> verdict, reasons (not with --sandbox)
 local SPEC_PROBE = [[
 local src, name = ...
 local chunk, err = load(src, "@" .. name, "t")
@@ -447,7 +487,8 @@ local function load_rules(st, opts)
   local path = opts.rules_file
   local kind = lumen.file_type(path)
   if kind ~= "file" then
-    return nil, "rules " .. path .. ": " .. (kind and "not a file (a " .. kind .. ")" or "no such file")
+    return nil, "rules " .. path .. ": "
+      .. (kind and "not a file (a " .. kind .. ")" or "no such file")
   end
   local f, err = io.open(path, "rb")
   if not f then return nil, err end
@@ -482,7 +523,7 @@ local function load_rules(st, opts)
     local mok, merr = merge_thresholds(st, rules.thresholds, "rules " .. path)
     if not mok then return nil, merr end
     if rules.series ~= nil and type(rules.series) ~= "function" then
-      return nil, "rules " .. path .. ": 'series' must be a function(summary, thresholds)"
+      return nil, "rules " .. path .. ": 'series' must be a function(summary, thresholds, records)"
     end
     st.series_rule = rules.series
     if rules.rules ~= nil then list = rules.rules end
@@ -551,7 +592,8 @@ end
 function Session:new_record(path, frame)
   return { input = path, frame = frame, model = self.pkg.name, model_sha256 = self.model_sha256,
     head_sha256 = self.pkg.head_sha256, weights_status = self.pkg.weights_status,
-    device = self.device, threshold = self.threshold, lumen = lumen.version,
+    device = self.device, device_index = self.device_index, threshold = self.threshold,
+    lumen = lumen.version,
     shard = string.format("%d/%d", self.shard[1], self.shard[2]),
     provenance = copy_table(self.provenance) }
 end
@@ -563,7 +605,15 @@ function Session:process_frame(path, frame_no, tensor, info, input_sha256, field
   local rec = self:new_record(path, frame_no)
   for k, v in pairs(fields or {}) do rec[k] = v end
   rec.input_sha256 = input_sha256
-  local ok, err = pcall(run_frame, self, tensor, info, rec)
+  self:complete_record(rec, pcall(run_frame, self, tensor, info, rec))
+  self.frames = self.frames + 1
+  self:add(rec)
+  return rec
+end
+
+-- Sets a processed record's status from run_frame's outcome (pcall's ok, err) and applies the
+-- rules to an ok one.
+function Session:complete_record(rec, ok, err)
   if ok then
     rec.status = "ok"
     apply_rules(self, rec)
@@ -574,8 +624,20 @@ function Session:process_frame(path, frame_no, tensor, info, input_sha256, field
     if self.pkg.seg_label then rec[self.pkg.seg_label] = nil end
   end
   rec.created = os.date("!%Y-%m-%dT%H:%M:%SZ")
-  self:add(rec)
-  return rec
+end
+
+-- Makes a finished record of an earlier run part of this one: its path, its flags under this
+-- run's rules, and this run's provenance except where the numbers were computed (device,
+-- driver, precision, lumen version stay the earlier run's).
+function Session:revive(old, path)
+  old.input, old.skipped = path, true
+  local prov = copy_table(self.provenance)
+  local was = type(old.provenance) == "table" and old.provenance or {}
+  for _, k in ipairs({ "device", "device_index", "platform", "driver", "precision", "lumen" }) do
+    if was[k] ~= nil then prov[k] = was[k] end
+  end
+  old.provenance = prov
+  apply_rules(self, old)
 end
 
 -- Adds a finished record (new or reused) to the run.
@@ -591,11 +653,16 @@ function Session:add(rec)
   if self.on_record then self.on_record(rec) end
 end
 
-local function error_record(self, path, frame, msg, ih)
+local function new_error_record(self, path, frame, msg, ih)
   local rec = self:new_record(path, frame)
   rec.input_sha256 = ih
   rec.status, rec.error = "error", tostring(msg)
   rec.created = os.date("!%Y-%m-%dT%H:%M:%SZ")
+  return rec
+end
+
+local function error_record(self, path, frame, msg, ih)
+  local rec = new_error_record(self, path, frame, msg, ih)
   self:add(rec)
   return rec
 end
@@ -614,14 +681,13 @@ function Session:process(path)
     local old = self.report and self.report:lookup(ih, self.model_sha256, self.threshold,
       { head_sha256 = self.pkg.head_sha256, frame = frame })
     if not old then return false end
-    old.input, old.skipped = path, true
-    apply_rules(self, old)
+    self:revive(old, path)
     self:add(old)
     return true
   end
   if reuse(nil) then return { table.unpack(self.records, n0 + 1) } end
   local src = source_for(path)
-  local reader, rerr = src.open(self.ctx, path)
+  local reader, rerr = src.open(self.ctx, path, self)
   if not reader then
     error_record(self, path, nil, rerr, ih)
     return { table.unpack(self.records, n0 + 1) }
@@ -640,6 +706,126 @@ function Session:process(path)
   end
   if reader.close then reader:close() end
   return { table.unpack(self.records, n0 + 1) }
+end
+
+-- Processes inputs over several devices (self.workers: each a view of the session with its
+-- own context, package and preprocessing, see M.open): every frame is a job handed to
+-- whichever device is free (lumen.devpool), and records are added in input order, as a run on
+-- one device adds them. Reuse of earlier records and error records work as in :process.
+-- progress(done_inputs) is called as inputs finish.
+function Session:process_all(paths, progress)
+  local devpool = require "lumen.devpool"
+  local held, next_out, n_slots = {}, 1, 0
+  local function slot() n_slots = n_slots + 1; return n_slots end
+  local function put(k, rec) -- records leave the reorder buffer in input order
+    held[k] = rec
+    while held[next_out] do
+      self:add(held[next_out])
+      held[next_out], next_out = nil, next_out + 1
+    end
+  end
+  local inputs_done = 0
+  local function input_done(ps)
+    for _, w in ipairs(self.workers) do
+      local r = w.readers[ps.path]
+      if r and r.close then r:close() end
+      w.readers[ps.path] = nil
+    end
+    inputs_done = inputs_done + 1
+    if progress then progress(inputs_done, ps.path) end
+  end
+  local function reuse(ps, frame)
+    local old = self.report and self.report:lookup(ps.ih, self.model_sha256, self.threshold,
+      { head_sha256 = self.pkg.head_sha256, frame = frame })
+    if not old then return false end
+    self:revive(old, ps.path)
+    put(slot(), old)
+    return true
+  end
+
+  -- jobs, generated as the devices take them: one per frame still to run
+  local pi, cur, fi = 0, nil, 0
+  local first = self.workers[1]
+  local function next_job()
+    while true do
+      if cur then
+        while fi < cur.count do
+          fi = fi + 1
+          local fno = cur.multi and fi or nil
+          if not (fno and reuse(cur, fno)) then
+            cur.remaining = cur.remaining + 1
+            return { ps = cur, i = fi, fno = fno, seq = slot() }
+          end
+        end
+        local ps = cur
+        cur = nil
+        ps.generated = true
+        if ps.remaining == 0 then input_done(ps) end
+      end
+      pi = pi + 1
+      local path = paths[pi]
+      if not path then return nil end
+      local ps = { path = path, remaining = 0 }
+      local ih, ierr = sha256.file(path)
+      ps.ih = ih
+      if not ih then
+        put(slot(), new_error_record(self, path, nil, ierr))
+        input_done(ps)
+      elseif reuse(ps, nil) then
+        input_done(ps)
+      else
+        ps.src = source_for(path)
+        local reader, rerr = ps.src.open(first.ctx, path) -- learns the frame count
+        if not reader then
+          put(slot(), new_error_record(self, path, nil, rerr, ih))
+          input_done(ps)
+        else
+          first.readers[path] = reader
+          ps.count, ps.multi = reader.count, reader.multi
+          cur, fi = ps, 0
+        end
+      end
+    end
+  end
+
+  local function start(w, job)
+    local ps = job.ps
+    local reader = w.readers[ps.path]
+    if not reader then
+      local rerr
+      reader, rerr = ps.src.open(w.ctx, ps.path)
+      if not reader then return nil, rerr end
+      w.readers[ps.path] = reader
+    end
+    local ok, t, info, fields = pcall(reader.frame, reader, job.i)
+    if not ok or not t then return nil, ok and info or t end
+    local rec = w:new_record(ps.path, job.fno)
+    for k, v in pairs(fields or {}) do rec[k] = v end
+    rec.input_sha256 = ps.ih
+    job.rec = rec
+    local sok, fs = pcall(frame_start, w, t, info, rec)
+    if type(t) == "userdata" and t.free then t:free() end
+    if not sok then return nil, fs end
+    job.fs = fs
+    return w.pkg.loaded.model
+  end
+
+  local function finish(w, job, _, err)
+    local ps, rec = job.ps, job.rec
+    if not rec then
+      rec = new_error_record(w, ps.path, job.fno, err, ps.ih)
+    elseif err then
+      w:complete_record(rec, false, err)
+    else
+      w:complete_record(rec, pcall(frame_finish, w, job.fs, rec))
+    end
+    w.frames = w.frames + 1
+    put(job.seq, rec)
+    ps.remaining = ps.remaining - 1
+    if ps.generated and ps.remaining == 0 then input_done(ps) end
+  end
+
+  devpool.run(self.workers, next_job, start, finish)
 end
 
 -- The series verdicts of the records so far (or of the given records).
@@ -662,7 +848,10 @@ function Session:finish()
     model_sha256 = self.model_sha256, shard = self.shard, inputs = self.inputs,
     all_inputs = self.all_inputs, wall_s = (now_ms() - self.t_start) / 1000,
     class_names = self.pkg.classes, ctx = self.ctx, loaded = self.pkg.loaded, package = self.pkg,
-    notice = self.pkg:notice(), provenance = self.provenance }
+    notice = self.pkg:notice(), provenance = self.provenance, devices = {} }
+  for i, w in ipairs(self.workers or { self }) do
+    res.devices[i] = { name = w.device, index = w.device_index, frames = w.frames }
+  end
   if self.report then
     local paths, ferr = self.report:finish({ title = self.title, model = self.pkg.name,
       model_sha256 = self.model_sha256, device = self.device,
@@ -683,7 +872,7 @@ function M.open(opts)
   local pk = require "lumen.package"
   local st = setmetatable({ t_start = now_ms(), pipelines = {}, out = opts.out, records = {},
     last_flush = now_ms(), on_record = opts.on_record, title = opts.title or "lumen QC report",
-    series_pattern = opts.series_pattern, shard = opts.shard_pair or { 0, 1 },
+    series_pattern = opts.series_pattern, shard = opts.shard_pair or { 0, 1 }, phi = opts.phi,
     inputs = opts.inputs_list or {}, all_inputs = opts.all_inputs or {} }, Session)
   if opts.size ~= nil then
     local sz = math.tointeger(opts.size)
@@ -700,7 +889,7 @@ function M.open(opts)
     local ok, perr = require("lumen.series").check_pattern(st.series_pattern)
     if not ok then return nil, perr, "usage" end
   end
-  local where, werr, wkind = pk.resolve(opts.model or "angio_qa", opts.head)
+  local where, werr, wkind = pk.resolve(opts.model or pk.DEFAULT, opts.head)
   if not where then return nil, werr, wkind end
   local head = where.head
   st.thresholds = {}
@@ -708,7 +897,8 @@ function M.open(opts)
   if opts.threshold then st.thresholds.segmentation = opts.threshold end
   local probs = {}
   for _, c in ipairs(head and head.classes or {}) do probs[c] = 1 / #head.classes end
-  st.sample_record = { class = 0, class_name = head and head.classes and head.classes[1] or "class_0",
+  st.sample_record = { class = 0,
+    class_name = head and head.classes and head.classes[1] or "class_0",
     score = 1, margin = 1, acceptable = true, probabilities = probs,
     [head and head.segmentation.label or "mask"] = { area_fraction = 0, pixels = 0, components = 0,
       largest_share = 0 } }
@@ -716,11 +906,13 @@ function M.open(opts)
   if not ok then return nil, rerr, "usage" end
   st.threshold = st.thresholds.segmentation
 
-  local ctx, cerr = lumen.context(M.pick_device(opts.device, opts.getenv))
+  local sels, serr = require("lumen.devpool").selectors(opts.device)
+  if serr then return nil, serr, "usage" end
+  local ctx, cerr = lumen.context(sels and sels[1] or M.pick_device(opts.device, opts.getenv))
   if not ctx then return nil, cerr, "runtime" end
-  st.ctx = ctx
-  local pkg, perr, pkind = pk.load(opts.model or "angio_qa", { ctx = ctx, size = st.size,
-    head = opts.head, thresholds = st.thresholds })
+  st.ctx, st.readers = ctx, {}
+  local load_opts = { ctx = ctx, size = st.size, head = opts.head, thresholds = st.thresholds }
+  local pkg, perr, pkind = pk.load(opts.model or pk.DEFAULT, load_opts)
   if not pkg then return nil, perr, pkind end
   st.pkg = pkg
   st.thresholds = pkg.thresholds
@@ -736,15 +928,32 @@ function M.open(opts)
   for k, v in pairs(st.thresholds) do th[k] = v end
   st.provenance = { lumen = lumen.version, model = pkg.name, door = pkg.door,
     model_file = pkg.model_file, model_sha256 = mhash, head_sha256 = pkg.head_sha256,
-    weights_status = pkg.weights_status, temperature = pkg.temperature,
+    weights_status = pkg.weights_status, weights_note = pkg.weights_note,
+    temperature = pkg.temperature, seg_label = pkg.seg_output and pkg.seg_label or nil,
     device = dev.name, device_index = dev.index, platform = dev.platform, driver = dev.driver,
     precision = "fp32", rules = opts.rules_file or (opts.rules and "(table)") or "package",
     rules_sha256 = st.rules_sha256, sandbox = opts.sandbox and true or nil, thresholds = th,
     series_pattern = st.series_pattern, command = opts.command }
+  -- one worker per device: the session itself, then a view of it per further device with
+  -- its own context, network and preprocessing (see Session:process_all)
+  st.workers, st.frames, st.device_index = { st }, 0, ctx:device().index
+  for i = 2, #(sels or {}) do
+    local c, e = lumen.context(sels[i])
+    if not c then return nil, "device " .. sels[i] .. ": " .. tostring(e), "runtime" end
+    load_opts.ctx = c
+    local p, pe, pkd = pk.load(opts.model or pk.DEFAULT, load_opts)
+    if not p then return nil, "device " .. sels[i] .. ": " .. tostring(pe), pkd end
+    local d = c:device()
+    local prov = copy_table(st.provenance)
+    prov.device, prov.device_index, prov.platform, prov.driver = d.name, d.index, d.platform,
+      d.driver
+    st.workers[i] = setmetatable({ ctx = c, pkg = p, pipelines = {}, readers = {},
+      device = d.name, device_index = d.index, provenance = prov, frames = 0 }, { __index = st })
+  end
   if st.out then
     local si, sn = st.shard[1], st.shard[2]
-    local rp, oerr = report.open(st.out, { suffix = sn > 1 and string.format("-shard%dof%d", si, sn) or "",
-      class_names = pkg.classes })
+    local rp, oerr = report.open(st.out, { class_names = pkg.classes,
+      suffix = sn > 1 and string.format("-shard%dof%d", si, sn) or "" })
     if not rp then return nil, oerr, "runtime" end
     st.report = rp
   end
@@ -768,9 +977,13 @@ function M.run(opts)
   local st, err, kind = M.open(o)
   if not st then return nil, err, kind end
   local progress = M.progress(opts.progress)
-  for k, path in ipairs(inputs) do
-    st:process(path)
-    progress.update(k, #inputs, basename(path))
+  if #st.workers > 1 then
+    st:process_all(inputs, function(k, path) progress.update(k, #inputs, basename(path)) end)
+  else
+    for k, path in ipairs(inputs) do
+      st:process(path)
+      progress.update(k, #inputs, basename(path))
+    end
   end
   progress.finish()
   return st:finish()

@@ -119,6 +119,9 @@ function steps.flip(b, x, s, st)
   return op(b, "slice", { start = start, step = step, count = copy(s) }, { x }), s
 end
 
+-- The step builders by name (read-only for callers: lumen.package checks head steps with it).
+M.steps = steps
+
 local Pipeline = {}
 Pipeline.__index = Pipeline
 

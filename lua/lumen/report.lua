@@ -145,9 +145,8 @@ end
 -- Counts over records: ok / failed / skipped, per class {count, flagged, mean score, mean
 -- segmentation area fraction}, flagged frames, frames with no class (segmentation-only
 -- models). class_names gives the order of the per-class rows; seg_label the record field of
--- segmentation statistics (default "vessels").
+-- segmentation statistics (nil: none; mean_area is then 0).
 function M.summarize(records, class_names, seg_label)
-  seg_label = seg_label or "vessels"
   local s = { total = #records, ok = 0, failed = 0, skipped = 0, flagged = 0, classes = {},
     flag_counts = {}, unclassified = 0, not_acceptable = 0 }
   local function new_class(i, name)
@@ -168,7 +167,8 @@ function M.summarize(records, class_names, seg_label)
         end
         c.count = c.count + 1
         c.score_sum = c.score_sum + (tonumber(r.score) or 0)
-        c.area_sum = c.area_sum + (tonumber(get(r, seg_label, "area_fraction")) or 0)
+        c.area_sum = c.area_sum
+          + (seg_label and tonumber(get(r, seg_label, "area_fraction")) or 0)
         if #flags > 0 then c.flagged = c.flagged + 1 end
       else
         s.unclassified = s.unclassified + 1
@@ -183,9 +183,26 @@ function M.summarize(records, class_names, seg_label)
   for _, c in pairs(s.classes) do
     c.mean_score = c.count > 0 and c.score_sum / c.count or nil
     c.mean_area = c.count > 0 and c.area_sum / c.count or nil
-    c.mean_vessels = c.mean_area -- the name of earlier versions
   end
   return s
+end
+
+-- What the report files say about a batch, rebuilt from its records alone (for reports
+-- joined from shards, `lumen report merge`): the series verdicts (records grouped by their
+-- `series` field, with the thresholds of the first record's provenance), the weights notice,
+-- the provenance and the segmentation label. Returns a table of info fields for finish().
+function M.batch_info(records)
+  local first = records[1] or {}
+  local prov = type(first.provenance) == "table" and first.provenance or {}
+  local series = require "lumen.series"
+  local verdicts = series.verdicts(records, { thresholds = prov.thresholds or {},
+    key = function(r) return r.series or series.key(r) end })
+  local notice
+  if first.weights_status or prov.weights_status then
+    notice = require("lumen.package").notice(first.weights_status or prov.weights_status,
+      first.model, prov.weights_note)
+  end
+  return { series = verdicts, notice = notice, provenance = prov, seg_label = prov.seg_label }
 end
 
 -- ---- HTML ----

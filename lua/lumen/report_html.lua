@@ -79,7 +79,8 @@ td.flags{max-width:260px}
 .err{color:#a00}
 .row{display:flex;gap:24px;flex-wrap:wrap;align-items:flex-start}
 .legend span{display:inline-block;margin-right:12px;white-space:nowrap}
-.sw{display:inline-block;width:12px;height:12px;vertical-align:-1px;margin-right:4px;border:1px solid #0003}
+.sw{display:inline-block;width:12px;height:12px;vertical-align:-1px;margin-right:4px;
+  border:1px solid #0003}
 .small{font-size:12px;color:#555}
 td.name{min-width:100px;max-width:200px;overflow-wrap:anywhere}
 td.ser{max-width:110px;overflow-wrap:anywhere}
@@ -219,7 +220,8 @@ local function provenance_rows(info)
     or p.head_sha256)
   add("intended use", pk.intended_use)
   add("classes", pk.classes and #pk.classes > 0 and (table.concat(pk.classes, ", ")
-    .. "; acceptable: " .. (#(pk.acceptable or {}) > 0 and table.concat(pk.acceptable, ", ") or "none"))
+    .. "; acceptable: " .. (#(pk.acceptable or {}) > 0 and table.concat(pk.acceptable, ", ")
+    or "none"))
     or nil)
   add("temperature", p.temperature)
   add("device", p.device and (p.device .. " (" .. tostring(p.device_index) .. "), "
@@ -249,6 +251,8 @@ function M.html(records, info)
   local lbl = info.seg_label
   local s = report.summarize(records, names, lbl)
   local rule_text = info.rules or {}
+  local prov_rules = get(info, "provenance", "rules")
+  local custom_rules = prov_rules ~= nil and prov_rules ~= "package" and prov_rules or nil
   local o = {}
   local function w(...) for _, v in ipairs({ ... }) do o[#o + 1] = v end end
   local title = info.title or "lumen QC report"
@@ -274,16 +278,23 @@ function M.html(records, info)
 
   -- series
   local verdicts = info.series or {}
-  w("<h2>Series</h2>\n")
+  local series = require "lumen.series"
+  -- without acceptable classes, a frame counts against its series when a rule flagged it
+  local classed = false
+  for _, r in ipairs(records) do classed = classed or r.acceptable ~= nil end
+  local bad_word = classed and "not acceptable" or "flagged"
+  w("<h2>Series</h2>\n<div class=\"legend small\">")
   if #names > 0 then
-    w("<div class=\"legend small\">probability plots: ")
+    w("probability plots: ")
     for i, n in ipairs(names) do
       w("<span><i class=\"sw\" style=\"background:", color(i), "\"></i>", esc(n), "</span>")
     end
-    w(" — strip borders: <span><i class=\"sw\" style=\"background:#1b7f3b\"></i>acceptable</span>",
-      "<span><i class=\"sw\" style=\"background:#b3261e\"></i>not acceptable</span>",
-      "<span><i class=\"sw\" style=\"background:#777\"></i>failed</span></div>\n")
+    w(" — ")
   end
+  w("strip borders: <span><i class=\"sw\" style=\"background:#1b7f3b\"></i>",
+    classed and "acceptable" or "not flagged", "</span>",
+    "<span><i class=\"sw\" style=\"background:#b3261e\"></i>", bad_word, "</span>",
+    "<span><i class=\"sw\" style=\"background:#777\"></i>failed</span></div>\n")
   local by_series = {}
   for _, r in ipairs(records) do
     local k = r.series or "?"
@@ -291,7 +302,7 @@ function M.html(records, info)
     table.insert(by_series[k], r)
   end
   w("<table class=\"series\"><thead><tr><th>series</th><th>verdict</th><th>frames</th>",
-    "<th>not acceptable</th><th>reasons</th><th>frames in order</th>",
+    "<th>", bad_word, "</th><th>reasons</th><th>frames in order</th>",
     #names > 0 and "<th>class probability per frame</th>" or "", "</tr></thead><tbody>\n")
   for _, v in ipairs(verdicts) do
     local recs = {}
@@ -308,7 +319,8 @@ function M.html(records, info)
       "</td><td>", verdict_badge(v.verdict), "</td><td class=\"num\">", v.frames,
       v.failed > 0 and (" (" .. v.failed .. " failed)") or "", "</td><td class=\"num\">", v.bad,
       v.ok > 0 and string.format(" (%.0f%%)", 100 * v.bad / v.ok) or "",
-      "<br><span class=\"small\">longest run ", v.longest_bad_run, "</span></td><td><ul class=\"reasons\">")
+      "<br><span class=\"small\">longest run ", v.longest_bad_run,
+      "</span></td><td><ul class=\"reasons\">")
     for _, reason in ipairs(v.reasons or {}) do w("<li>", esc(reason), "</li>") end
     w("</ul></td><td><div class=\"strip\">")
     for _, r in ipairs(recs) do
@@ -317,7 +329,7 @@ function M.html(records, info)
         w("<a class=\"err\" href=\"#", row_id[r], "\" title=\"", esc(label), ": ",
           esc(r.error or "error"), "\">✕</a>")
       else
-        local cls = r.acceptable == false and "bad" or "ok"
+        local cls = series.is_bad(r) and "bad" or "ok"
         w("<a class=\"", cls, "\" href=\"#", row_id[r], "\" title=\"", esc(label), ": ",
           esc(r.class_name or ""), " ", fmt(r.score, "%.2f"), "\">")
         if r.thumbnail then
@@ -334,10 +346,16 @@ function M.html(records, info)
   end
   w("</tbody></table>\n")
 
-  -- scores and classes
-  w("<h2>Scores and classes</h2>\n<div class=\"row\"><div>", M.score_histogram(records), "</div>")
+  -- scores and classes (for a segmentation-only package: the frame counts and mean fraction)
+  if #names > 0 then
+    w("<h2>Scores and classes</h2>\n<div class=\"row\"><div>", M.score_histogram(records),
+      "</div>")
+  else
+    w("<h2>Frames at a glance</h2>\n<div class=\"row\">")
+  end
   w("<table class=\"summary\"><thead><tr><th>class</th><th>frames</th>",
-    "<th>flagged</th><th>mean score</th>", lbl and ("<th>mean " .. esc(lbl) .. " fraction</th>") or "",
+    "<th>flagged</th><th>mean score</th>",
+    lbl and ("<th>mean " .. esc(lbl) .. " fraction</th>") or "",
     "</tr></thead><tbody>\n")
   for i = 1, math.max(#names, #s.classes) do
     local c = s.classes[i]
@@ -348,6 +366,20 @@ function M.html(records, info)
         "</td>", lbl and ("<td class=\"num\">" .. fmt(c.mean_area, "%.4f") .. "</td>") or "",
         "</tr>\n")
     end
+  end
+  if s.unclassified > 0 then
+    local sum = 0
+    for _, r in ipairs(records) do
+      if r.status == "ok" then sum = sum + (tonumber(get(r, lbl or "", "area_fraction")) or 0) end
+    end
+    local nflag = 0
+    for _, r in ipairs(records) do
+      if r.status == "ok" and #(get(r, "flags") or {}) > 0 then nflag = nflag + 1 end
+    end
+    w("<tr><td>read (no class output)</td><td class=\"num\">", s.unclassified,
+      "</td><td class=\"num\">", nflag, "</td><td></td>",
+      lbl and ("<td class=\"num\">" .. fmt(sum / s.unclassified, "%.4f") .. "</td>") or "",
+      "</tr>\n")
   end
   w("<tr><td>failed</td><td class=\"num\">", s.failed, "</td><td></td><td></td>",
     lbl and "<td></td>" or "", "</tr>\n</tbody></table></div>\n")
@@ -360,10 +392,12 @@ function M.html(records, info)
       "rgba(255,0,0,.45)\"></i>", esc(lbl), " (probability above the threshold), red tint at ",
       "45 % over the preprocessed frame, which stays visible underneath</span></span>")
   end
+  local has_class = #names > 0 -- no class and score columns for a segmentation-only package
   w("</p>\n<table class=\"frames\"><thead><tr><th>image</th><th data-k=\"input\">input</th>",
-    "<th data-k=\"series\">series</th><th data-k=\"class\">class</th><th data-k=\"score\">score</th>")
+    "<th data-k=\"series\">series</th>", has_class and ("<th data-k=\"class\">class</th>"
+    .. "<th data-k=\"score\">score</th>") or "")
   for _, n in ipairs(names) do w("<th data-k=\"p\">p(", esc((n:gsub("_", " "))), ")</th>") end
-  local ncols = 4 + #names
+  local ncols = (has_class and 4 or 2) + #names
   if lbl then
     w("<th data-k=\"vf\">", esc(lbl), " fraction</th><th data-k=\"vc\">components</th>")
     ncols = ncols + 2
@@ -387,10 +421,12 @@ function M.html(records, info)
       esc(label), "</td><td class=\"ser\" data-v=\"", esc(r.series or ""), "\">",
       esc(r.series or ""), "</td>")
     if r.status == "ok" then
-      w("<td class=\"cls\" data-v=\"", esc(r.class or ""), "\">",
-        esc((tostring(r.class_name or r.class or "-"):gsub("_", " "))),
-        r.acceptable == false and "<span class=\"na\">not acceptable</span>" or "", "</td>")
-      w("<td class=\"num\" data-v=\"", fmt(r.score, "%.6f"), "\">", fmt(r.score), "</td>")
+      if has_class then
+        w("<td class=\"cls\" data-v=\"", esc(r.class or ""), "\">",
+          esc((tostring(r.class_name or r.class or "-"):gsub("_", " "))),
+          r.acceptable == false and "<span class=\"na\">not acceptable</span>" or "", "</td>")
+        w("<td class=\"num\" data-v=\"", fmt(r.score, "%.6f"), "\">", fmt(r.score), "</td>")
+      end
       for _, n in ipairs(names) do
         local p = get(r, "probabilities", n)
         w("<td class=\"num\" data-v=\"", fmt(p, "%.6f"), "\">", fmt(p), "</td>")
@@ -403,18 +439,22 @@ function M.html(records, info)
       end
       w("<td class=\"flags\" data-v=\"", #flags, "\">")
       for _, f in ipairs(flags) do
-        local why = rule_text[f]
+        local why = rule_text[f] or (f:match("^rule_error:") and "the rule raised an error")
+          or (custom_rules and ("a rule of " .. custom_rules))
         w("<span class=\"flag\"", why and (" title=\"" .. esc(why) .. "\"") or "", ">", esc(f),
           "</span>", why and ("<span class=\"why\">" .. esc(why) .. "</span>") or " ")
       end
-      for _, e in ipairs(get(r, "rule_errors") or {}) do w("<span class=\"why err\">", esc(e), "</span>") end
+      for _, e in ipairs(get(r, "rule_errors") or {}) do
+        w("<span class=\"why err\">", esc(e), "</span>")
+      end
       local ms = get(r, "ms") or {}
       local total = (ms.preprocess or 0) + (ms.inference or 0) + (ms.postprocess or 0)
-      w("</td><td class=\"num\" data-v=\"", fmt(total, "%.1f"), "\">", r.skipped and "(earlier run) " or "",
-        fmt(ms.preprocess, "%.0f"), " / ", fmt(ms.inference, "%.0f"), " / ", fmt(ms.postprocess, "%.0f"),
-        "</td>")
+      w("</td><td class=\"num\" data-v=\"", fmt(total, "%.1f"), "\">",
+        r.skipped and "(earlier run) " or "", fmt(ms.preprocess, "%.0f"), " / ",
+        fmt(ms.inference, "%.0f"), " / ", fmt(ms.postprocess, "%.0f"), "</td>")
     else
-      w("<td data-v=\"~\" colspan=\"", ncols, "\" class=\"err\">error: ", esc(r.error or "?"), "</td>")
+      w("<td data-v=\"~\" colspan=\"", ncols, "\" class=\"err\">error: ", esc(r.error or "?"),
+        "</td>")
     end
     w("</tr>\n")
   end

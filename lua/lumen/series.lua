@@ -15,27 +15,32 @@
 --      that does not match is a series of its own;
 --   4. the input's folder (all frames of one folder are one series).
 -- Frames keep their input order in a series, except that DICOM frames (record.dicom with
--- frame_number or instance_number) are sorted by instance and frame number.
+-- frame or instance_number) are sorted by instance and frame number.
 --
 -- The default verdict rule (thresholds from the package head, overridable by --rules):
 --   a frame is "bad" when it was read and its class is not acceptable (record.acceptable ==
 --   false), or, for a package without acceptable classes (record.acceptable == nil), when a
---   rule flagged it; "repeat" when bad frames / read frames >= series_max_bad_share, or the longest run
---   of consecutive bad frames >= series_max_bad_run, or no frame could be read; else "keep".
+--   rule flagged it; "repeat" when bad frames / read frames >= series_max_bad_share, or the
+--   longest run of consecutive bad frames >= series_max_bad_run, or no frame could be read;
+--   else "keep".
 --   Frames that failed (error records) are counted and named in the reasons but are not bad.
--- A custom rule (a rules file's `series` function) gets the summary table below and returns
--- verdict, reasons.
+-- A custom rule (a rules file's `series` function) gets the summary table (M.summarize), the
+-- thresholds and the series' records in order, and returns verdict, reasons.
 local M = {}
 
 local function dirname(p) return p:match("^(.*)/[^/]*$") or "." end
 local function basename(p) return p:match("([^/]*)$") end
 
--- The series key of one record (see the header). opts.pattern: a Lua pattern or nil.
+-- The series key of one record (see the header). opts.pattern: a Lua pattern or nil;
+-- opts.key: a function(record) -> key that replaces the rule (e.g. the `series` field that
+-- records of an earlier run carry).
 function M.key(rec, opts)
+  if opts and opts.key then return opts.key(rec) end
   if type(rec.series_key) == "string" and rec.series_key ~= "" then return rec.series_key end
   local d = rec.dicom
-  if type(d) == "table" and type(d.series_instance_uid) == "string" and d.series_instance_uid ~= "" then
-    return d.series_instance_uid
+  local uid = type(d) == "table" and d.series_instance_uid
+  if type(uid) == "string" and uid ~= "" then
+    return uid
   end
   local input = tostring(rec.input or "")
   local pattern = opts and opts.pattern
@@ -55,12 +60,21 @@ function M.check_pattern(p)
   return true
 end
 
+-- Is a read frame "bad" for its series: its class is not acceptable, or, for a package
+-- without acceptable classes (record.acceptable == nil), a rule flagged it.
+function M.is_bad(r)
+  if r.status ~= "ok" then return false end
+  if r.acceptable ~= nil then return r.acceptable == false end
+  return type(r.flags) == "table" and #r.flags > 0
+end
+
 local function frame_order(a, b)
   local da, db = a.rec.dicom, b.rec.dicom
   if type(da) == "table" and type(db) == "table" then
     local ia, ib = tonumber(da.instance_number) or 0, tonumber(db.instance_number) or 0
     if ia ~= ib then return ia < ib end
-    local fa, fb = tonumber(da.frame_number) or 0, tonumber(db.frame_number) or 0
+    local fa = tonumber(da.frame or da.frame_number) or 0
+    local fb = tonumber(db.frame or db.frame_number) or 0
     if fa ~= fb then return fa < fb end
   end
   return a.i < b.i
@@ -107,7 +121,7 @@ function M.summarize(records, key)
       score_sum = score_sum + (tonumber(r.score) or 0)
       if r.class_name then s.classes[r.class_name] = (s.classes[r.class_name] or 0) + 1 end
       if type(r.flags) == "table" and #r.flags > 0 then s.flagged = s.flagged + 1 end
-      if r.acceptable == false or (r.acceptable == nil and type(r.flags) == "table" and #r.flags > 0) then
+      if M.is_bad(r) then
         s.bad = s.bad + 1
         s.bad_inputs[#s.bad_inputs + 1] = r.input
         run = run + 1
@@ -125,8 +139,8 @@ function M.summarize(records, key)
   s.mean_score = s.ok > 0 and round(score_sum / s.ok) or nil
   local d = records[1] and records[1].dicom
   if type(d) == "table" then
-    s.dicom = { study_instance_uid = d.study_instance_uid, series_instance_uid = d.series_instance_uid,
-      modality = d.modality }
+    s.dicom = { study_instance_uid = d.study_instance_uid,
+      series_instance_uid = d.series_instance_uid, modality = d.modality }
   end
   return s
 end
@@ -156,18 +170,19 @@ function M.default_rule(s, th)
       s.bad, s.ok, s.bad_words, 100 * max_share, s.longest_bad_run, max_run)
   end
   if s.failed > 0 then
-    reasons[#reasons + 1] = string.format("%d frame%s could not be read", s.failed, s.failed == 1 and "" or "s")
+    reasons[#reasons + 1] = string.format("%d frame%s could not be read", s.failed,
+      s.failed == 1 and "" or "s")
   end
   return repeat_it and "repeat" or "keep", reasons
 end
 
 -- The verdict of one series: its summary plus verdict and reasons. thresholds: the package's
 -- (series_max_bad_share, series_max_bad_run); rule: nil (the default) or
--- function(summary, thresholds) -> verdict, reasons. A rule that raises gives the verdict
--- "rule_error" with its message as the reason.
+-- function(summary, thresholds, records) -> verdict, reasons (records in series order). A
+-- rule that raises gives the verdict "rule_error" with its message as the reason.
 function M.verdict(records, thresholds, key, rule)
   local s = M.summarize(records, key)
-  local ok, v, reasons = pcall(rule or M.default_rule, s, thresholds or {})
+  local ok, v, reasons = pcall(rule or M.default_rule, s, thresholds or {}, records)
   if not ok then
     v, reasons = "rule_error", { tostring(v) }
   elseif type(v) ~= "string" then

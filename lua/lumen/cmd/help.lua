@@ -9,7 +9,10 @@ local M = {
 function M.run(args)
   if args[1] then
     local cmd = cli.load_command(args[1])
-    if not cmd then return cli.usage_error("help", "no command '" .. args[1] .. "'") end
+    if not cmd then
+      return cli.usage_error("help", "no command '" .. args[1] .. "'"
+        .. cli.did_you_mean(args[1], cli.commands))
+    end
     print(cmd.usage)
     return cli.EXIT_OK
   end

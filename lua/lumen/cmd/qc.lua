@@ -9,8 +9,9 @@ local M = {
   usage = [[usage: lumen qc INPUTS... [options]
 
 Runs a QC model package over frames and writes a report folder. INPUTS are folders (their .png
-and .npy files), patterns with * and ? in the file name ("data/seriesA_*.png"), image files, or
-list files (one path per line, relative to the list file; '#' starts a comment). A missing
+and .npy files, and DICOM files recognised by content), patterns with * and ? in the file name
+("data/seriesA_*.png"), image or DICOM files, or list files (one path per line, relative to the
+list file; '#' starts a comment). Each frame of a DICOM file is one record (frame = 1..n). A missing
 INPUT is a usage error (nothing is loaded or written).
 
   --model M        a model package (default angio_qa): a name under models/, a package folder
@@ -19,19 +20,23 @@ INPUT is a usage error (nothing is loaded or written).
   --head FILE      the package head to use with --model (input, preprocessing, outputs,
                    classes, rules, thresholds, weights status: examples/README.md)
   --device D       P:D index, gpu, cpu, accelerator, or a vendor/name substring
-                   (default: LUMEN_DEVICE, else local_rank % devices under MPI/SLURM, else best)
+                   (default: LUMEN_DEVICE, else local_rank % devices under MPI/SLURM, else best);
+                   'all' or a list (0:0,0:1) spreads the frames over several devices, each
+                   with its own copy of the model: a free device takes the next frame
   --out DIR        report folder (default report); a re-run skips frames already done
   --shard i/n      process every n-th input starting at i (0-based); default from
                    SLURM_ARRAY_TASK_ID/COUNT or OMPI_COMM_WORLD_RANK/SIZE; sharded runs
                    write report-shard<i>of<n>.* files
   --threshold T    segmentation probability threshold, 0 < T < 1 (default: the package's)
   --rules FILE     a Lua file returning frame rules {name=, check=function(record)}, or a table
-                   {rules=, thresholds=, series=function(summary, thresholds)} (default: the
-                   package's rules and thresholds)
+                   {rules=, thresholds=, series=function(summary, thresholds, frames)}
+                   (default: the package's rules and thresholds)
   --sandbox        evaluate --rules in a sandbox (memory and instruction caps, no io/os)
   --series-pattern P  group frames into series by a Lua pattern on the file name (its first
                    capture), e.g. '^(series%a+)_'; default: DICOM series UID, else the folder
   --size S         plan the network at S x S, a multiple of 32 (default: the package's size)
+  --phi            put DICOM PatientID and PatientName in reports (default: only a hash of
+                   PatientID salted per report folder, DIR/phi-salt)
   --quiet          no summary, only errors
 
 Writes DIR/report.jsonl (one record per frame), report.csv, series.jsonl and series.csv (one
@@ -51,8 +56,9 @@ end
 function M.print_summary(res)
   local s = res.summary
   if res.notice then print(res.notice) end
-  print(string.format("qc: %d frames (shard %d/%d of %d inputs): %d ok, %d failed, %d skipped (done earlier)",
-    s.total, res.shard[1], res.shard[2], #res.all_inputs, s.ok, s.failed, s.skipped))
+  print(string.format("qc: %d frames (shard %d/%d of %d inputs): %d ok, %d failed, "
+    .. "%d skipped (done earlier)", s.total, res.shard[1], res.shard[2], #res.all_inputs, s.ok,
+    s.failed, s.skipped))
   if #res.class_names > 0 then
     local parts = {}
     for i = 1, #res.class_names do
@@ -91,11 +97,20 @@ function M.print_summary(res)
       print(string.format("  ... and %d more series", #res.series - M.MAX_FLAGGED))
       break
     end
-    print(string.format("  %s: %s (%s)", v.series, v.verdict:upper(), table.concat(v.reasons, "; ")))
+    print(string.format("  %s: %s (%s)", v.series, v.verdict:upper(),
+      table.concat(v.reasons, "; ")))
   end
-  print(string.format("model %s (%s door, sha256 %s, weights %s) on %s (%s); wall time %.1f s",
+  local on = string.format("%s (%s)", res.device, res.device_index)
+  if res.devices and #res.devices > 1 then
+    local parts = {}
+    for _, d in ipairs(res.devices) do
+      parts[#parts + 1] = string.format("%s (%s): %d frames", d.name, d.index, d.frames)
+    end
+    on = #res.devices .. " devices [" .. table.concat(parts, "; ") .. "]"
+  end
+  print(string.format("model %s (%s door, sha256 %s, weights %s) on %s; wall time %.1f s",
     res.model, res.package.door, res.model_sha256:sub(1, 12), res.package.weights_status,
-    res.device, res.device_index, res.wall_s))
+    on, res.wall_s))
   if res.paths then
     print(string.format("report: %s, %s, %s, %s", res.paths.jsonl, res.paths.csv,
       res.paths.series_csv, res.paths.html))
@@ -110,7 +125,7 @@ end
 function M.run(args)
   local opts, pos = cli.parse(args, { model = "string", head = "string", device = "string",
     out = "string", shard = "string", threshold = "number", rules = "string", sandbox = "boolean",
-    ["series-pattern"] = "string", size = "number", quiet = "boolean" })
+    ["series-pattern"] = "string", size = "number", quiet = "boolean", phi = "boolean" })
   if not opts then return cli.usage_error("qc", pos) end
   if #pos == 0 then return cli.usage_error("qc", "missing INPUTS (folders, patterns, files)") end
   if opts.sandbox and not opts.rules then
@@ -129,7 +144,7 @@ function M.run(args)
   local res, err, kind = pipeline.run({ inputs = pos, model = opts.model, head = opts.head,
     device = opts.device, out = opts.out or "report", shard = opts.shard,
     threshold = opts.threshold, rules_file = opts.rules, sandbox = opts.sandbox,
-    size = opts.size, series_pattern = opts["series-pattern"],
+    size = opts.size, series_pattern = opts["series-pattern"], phi = opts.phi,
     command = table.concat(words, " ") })
   if not res then
     if kind == "usage" then return cli.usage_error("qc", err) end

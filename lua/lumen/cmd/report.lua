@@ -141,11 +141,12 @@ local function merge(dir, opts)
   local records, seen, dups = {}, {}, 0
   for _, pos in ipairs(positions) do
     local r = slots[pos]
-    if seen[r.input] then
+    local key = report.record_key(r) -- input path and frame number
+    if seen[key] then
       dups = dups + 1
-      warn("input in two shards, the first kept: " .. r.input)
+      warn("input in two shards, the first kept: " .. key)
     else
-      seen[r.input] = true
+      seen[key] = true
       records[#records + 1] = r
     end
   end
@@ -156,9 +157,11 @@ local function merge(dir, opts)
   for _, r in ipairs(records) do rep:add(r) end
   local first = records[1] or {}
   local summary = report.summarize(records, class_names)
-  local paths, ferr = rep:finish({ title = "lumen QC report (" .. n .. " shards merged)",
-    model = first.model, model_sha256 = first.model_sha256, device = first.device,
-    created = os.date("%Y-%m-%d %H:%M"), class_names = class_names })
+  local info = report.batch_info(records) -- series verdicts, weights notice, provenance
+  info.title = "lumen QC report (" .. n .. " shards merged)"
+  info.model, info.model_sha256, info.device = first.model, first.model_sha256, first.device
+  info.created, info.class_names = os.date("%Y-%m-%d %H:%M"), class_names
+  local paths, ferr = rep:finish(info)
   if not paths then return cli.runtime_error("report", ferr) end
   print(string.format("merged %d shards of %d: %d records (%d ok, %d failed)%s", n - #missing, n,
     #records, summary.ok, summary.failed, dups > 0 and (", " .. dups .. " duplicates dropped") or ""))

@@ -56,7 +56,8 @@ function M.run(args)
       opts[a:sub(3)] = v
       i = i + 1
     else
-      return cli.usage_error("run", "unknown option " .. a)
+      return cli.usage_error("run", "unknown option " .. a
+        .. cli.did_you_mean(a:gsub("^%-+", ""), { "sandbox", "memory", "instructions" }, "--"))
     end
     i = i + 1
   end
@@ -65,6 +66,11 @@ function M.run(args)
   end
   local path = args[i]
   if not path then return cli.usage_error("run", "missing SCRIPT.lua") end
+  local kind = require("lumen").file_type(path)
+  if kind ~= "file" then -- a usage error, before anything runs
+    return cli.usage_error("run", "script " .. path .. ": " .. (kind and ("not a file (a " .. kind
+      .. ")") or "no such file"))
+  end
   local sargs = table.move(args, i + 1, #args, 1, {})
   if opts.sandbox then return run_sandboxed(path, sargs, opts) end
   local chunk, err = loadfile(path)
