@@ -20,7 +20,7 @@ PACKAGES=(build-essential cmake pkg-config git
   libclblast-dev liblua5.4-dev lua5.4 libpng-dev libcjson-dev libopenblas-dev
   chromium
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata
-  clang libclang-rt-14-dev clang-format
+  clang libclang-rt-14-dev clang-format lua-check
   slurm-wlm munge python3
   libdcmtk-dev dcmtk dicom3tools orthanc python3-pydicom python3-numpy)
 
@@ -132,6 +132,15 @@ check_format() {
   echo "setup: format check passed"
 }
 
+# House style for Lua: luacheck clean (.luacheckrc: Lua 5.4, 100 columns).
+check_lua() {
+  if ! luacheck --quiet lua tests examples models bench; then
+    echo "setup: fix the luacheck warnings above" >&2
+    exit 1
+  fi
+  echo "setup: luacheck passed"
+}
+
 mode=${1:-build}
 case "$mode" in
   build)
@@ -141,6 +150,7 @@ case "$mode" in
   test)
     install_missing
     check_format
+    check_lua
     build build
     run_tests build
     echo "setup: sanitizer build (ASan + UBSan)"

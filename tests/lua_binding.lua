@@ -25,7 +25,8 @@ end
 local function checkerror(pattern, fn, ...)
   local ok, err = pcall(fn, ...)
   assert(not ok, "expected an error containing '" .. pattern .. "'")
-  assert(tostring(err):find(pattern, 1, true), "error '" .. tostring(err) .. "' lacks '" .. pattern .. "'")
+  assert(tostring(err):find(pattern, 1, true),
+         "error '" .. tostring(err) .. "' lacks '" .. pattern .. "'")
 end
 
 local function near(a, b, tol) return math.abs(a - b) <= (tol or 1e-6) end
@@ -177,7 +178,8 @@ case("png size limits: refused before any pixel memory, the limit is configurabl
   f:write(huge)
   f:close()
   none, err = lumen.png_read(tmp .. "/huge.png")
-  assert(none == nil and (err:find("limit", 1, true) or err:find("corrupt", 1, true)), tostring(err))
+  assert(none == nil and (err:find("limit", 1, true) or err:find("corrupt", 1, true)),
+         tostring(err))
 end)
 
 case("mask_stats on a hand-made mask", function()
@@ -278,7 +280,8 @@ case("sha256 known vectors", function()
   assert(sha256.hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
   assert(sha256.hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")
     == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
-  assert(sha256.hex("abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu")
+  assert(sha256.hex("abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmno"
+    .. "ijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu")
     == "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1")
   local h = sha256.new()
   for _ = 1, 1000 do h:update(string.rep("a", 1000)) end -- one million 'a', in odd pieces below too
@@ -286,7 +289,10 @@ case("sha256 known vectors", function()
   local h2 = sha256.new()
   local s = string.rep("a", 1000000)
   local i = 1
-  for _, n in ipairs({ 1, 63, 64, 65, 127, 1000, 4096 }) do h2:update(s:sub(i, i + n - 1)); i = i + n end
+  for _, n in ipairs({ 1, 63, 64, 65, 127, 1000, 4096 }) do
+    h2:update(s:sub(i, i + n - 1))
+    i = i + n
+  end
   h2:update(s:sub(i))
   assert(h2:hex() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
   local f = assert(io.open(tmp .. "/abc.txt", "wb"))
@@ -322,10 +328,12 @@ case("postprocess: sigmoid, softmax, classify, rules", function()
   all_near(p, { 0.09003057, 0.24472847, 0.66524096 }, 1e-7)
   local c = post.classify({ 0, 5, 1, 0 })
   assert(c.class == 1 and c.class_name == "motion_misregistration" and near(c.score, c.probs[2]))
-  local rec = { class = 0, score = 0.4, vessels = { area_fraction = 0.01, pixels = 10, largest_share = 1 } }
+  local rec = { class = 0, score = 0.4,
+                vessels = { area_fraction = 0.01, pixels = 10, largest_share = 1 } }
   local flags = post.evaluate(post.default_rules(), rec)
   assert(table.concat(flags, ",") == "low_confidence,few_vessels", table.concat(flags, ","))
-  local f2, errs = post.evaluate({ boom = function() error("x") end, hit = function() return true end }, rec)
+  local f2, errs = post.evaluate({ boom = function() error("x") end,
+                                   hit = function() return true end }, rec)
   assert(table.concat(f2, ",") == "rule_error:boom,hit" and #errs == 1)
   checkerror("needs a 'check' function", post.normalize_rules, { { name = "x" } })
 end)
@@ -341,7 +349,8 @@ case("pipeline: glob, shard, inputs", function()
   local list = { "a", "b", "c", "d", "e" }
   assert(table.concat(pipeline.shard_list(list, 0, 2), "") == "ace")
   assert(table.concat(pipeline.shard_list(list, 1, 2), "") == "bd")
-  local env = { SLURM_ARRAY_TASK_ID = "3", SLURM_ARRAY_TASK_COUNT = "4", SLURM_ARRAY_TASK_MIN = "1" }
+  local env = { SLURM_ARRAY_TASK_ID = "3", SLURM_ARRAY_TASK_COUNT = "4",
+                SLURM_ARRAY_TASK_MIN = "1" }
   local si, sn = pipeline.shard_of(nil, function(k) return env[k] end)
   assert(si == 2 and sn == 4)
   local mpi = { OMPI_COMM_WORLD_RANK = "1", OMPI_COMM_WORLD_SIZE = "2" }
@@ -355,7 +364,8 @@ case("pipeline: glob, shard, inputs", function()
   local g = pipeline.expand_inputs({ "examples/data/seriesB_*.png" })
   assert(#g == 4 and g[1] == "examples/data/seriesB_f01_16bit.png")
   local lf = assert(io.open(tmp .. "/list.txt", "wb"))
-  lf:write("# frames\n" .. os.getenv("PWD") .. "/examples/data/seriesA_f01_16bit.png\n\nmissing.png\n")
+  lf:write("# frames\n" .. os.getenv("PWD")
+           .. "/examples/data/seriesA_f01_16bit.png\n\nmissing.png\n")
   lf:close()
   local l = pipeline.expand_inputs({ tmp .. "/list.txt" })
   assert(#l == 2 and l[2] == tmp .. "/missing.png", table.concat(l, " "))

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "graph.h"
 #include "harness.h"
-#include "check.h"
 
 static int add_const(lumen_graph *g, const char *name, lumen_shape s, float lo, float hi,
                      uint64_t seed)

@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "lumen.h"
 #include "check.h"
+#include "lumen.h"
 
 static int write_bytes(const char *path, const void *data, size_t len)
 {

@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "lumen.h"
 #include "check.h"
+#include "lumen.h"
 
 static int write_text(const char *path, const char *text)
 {

@@ -1,8 +1,10 @@
 -- lumen.postprocess: from model outputs to the numbers a QC report holds.
 --
 --   local post = require "lumen.postprocess"
---   local cls = post.classify(out.cls_logit:read())      -- {class=, class_name=, score=, probabilities=}
---   local v = post.vessel_stats(out.seg_logit, 0.5)       -- {area_fraction=, components=, largest_share=}
+--   local cls = post.classify(out.cls_logit:read())
+--     -- {class=, class_name=, score=, probabilities=}
+--   local v = post.vessel_stats(out.seg_logit, 0.5)
+--     -- {area_fraction=, components=, largest_share=}
 --   post.write_images("report/images/f01", frame, out.seg_logit, 0.5)  -- thumbnail + overlay PNGs
 --   local flags = post.evaluate(post.default_rules(), record)
 --
@@ -80,7 +82,8 @@ function M.write_images(prefix, frame, seg, threshold, opts)
   opts = opts or {}
   local thr = opts.logits == false and threshold or M.logit(threshold)
   local thumb, overlay = prefix .. "_thumb.png", prefix .. "_overlay.png"
-  local ok, err = lumen.overlay_png(thumb, frame, seg, { threshold = math.huge, step = opts.step or 4 })
+  local ok, err = lumen.overlay_png(thumb, frame, seg,
+                                    { threshold = math.huge, step = opts.step or 4 })
   if not ok then return nil, err end
   ok, err = lumen.overlay_png(overlay, frame, seg, { threshold = thr, step = opts.overlay_step or 1,
     alpha = opts.alpha })
@@ -113,7 +116,9 @@ end
 -- A rule set as a list of {name=, check=}: accepts a list of rules or a map name -> function.
 -- Raises on anything else (a rule file with a typo should fail loudly, once, at load).
 function M.normalize_rules(rules)
-  if type(rules) ~= "table" then error("rules: expected a table of rules, got " .. type(rules), 2) end
+  if type(rules) ~= "table" then
+    error("rules: expected a table of rules, got " .. type(rules), 2)
+  end
   local list = {}
   if #rules > 0 then
     for i, r in ipairs(rules) do

@@ -26,7 +26,9 @@ local INIT = {
 }
 
 local M32 = 0xffffffff
-local W = {} -- message schedule, reused by every block (the module is not reentrant across coroutines mid-block, and blocks never yield)
+-- message schedule, reused by every block (the module is not reentrant across coroutines
+-- mid-block, and blocks never yield)
+local W = {}
 
 -- Compresses the 64-byte block at s[i .. i+63] into state H (a table of 8 words).
 local unpack, Kt = string.unpack, K

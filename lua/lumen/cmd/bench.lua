@@ -289,7 +289,9 @@ local function measure_cold(opts, reps)
   for i = 1, reps do warm[i] = run_child(self_exe, pocl_env .. " " .. lumen_env, opts) end
   os.execute("rm -rf " .. shell_quote(dir))
   -- the warm figure is the run with the median start-to-result time
-  table.sort(warm, function(a, b) return (a.start_to_result_ms or 1e99) < (b.start_to_result_ms or 1e99) end)
+  table.sort(warm, function(a, b)
+    return (a.start_to_result_ms or 1e99) < (b.start_to_result_ms or 1e99)
+  end)
   return { cold = cold, half = half, warm = warm[(#warm + 1) // 2], warm_runs = #warm,
            note = "fresh processes; cold: empty LUMEN_CACHE_DIR and POCL_KERNEL_CACHE=0; half: "
              .. "lumen's cache warm, PoCL's own kernel cache (POCL_CACHE_DIR) empty; warm: both "
@@ -378,7 +380,7 @@ local function bench_one(spec, dev, o)
   r.profile, err = profile(lm.model, o.quick and 1 or 3)
   if not r.profile then r.profile_error = err end
   lm.model:free()
-  lm = nil
+  lm = nil -- luacheck: ignore 311 (drops the last reference before collectgarbage)
   collectgarbage()
 
   r.throughput = {}
