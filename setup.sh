@@ -21,7 +21,7 @@ PACKAGES=(build-essential cmake pkg-config git
   chromium
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata
   libssl-dev
-  clang libclang-rt-14-dev clang-format time oclgrind
+  clang libclang-rt-14-dev clang-format time oclgrind lua-check
   slurm-wlm munge python3
   libdcmtk-dev dcmtk dicom3tools orthanc python3-pydicom python3-numpy)
 
@@ -130,6 +130,15 @@ check_format() {
   echo "setup: format check passed"
 }
 
+# House style for Lua: luacheck clean (.luacheckrc: Lua 5.4, 100 columns).
+check_lua() {
+  if ! luacheck --quiet lua tests examples models bench; then
+    echo "setup: fix the luacheck warnings above" >&2
+    exit 1
+  fi
+  echo "setup: luacheck passed"
+}
+
 mode=${1:-build}
 case "$mode" in
   build)
@@ -139,6 +148,7 @@ case "$mode" in
   test)
     install_missing
     check_format
+    check_lua
     build build
     run_tests build
     echo "setup: sanitizer build (ASan + UBSan)"

@@ -34,6 +34,23 @@
 #define QAT(c) (qp[(c) * hw] * scale)
 #endif
 
+/* One key of the online softmax: score s joins the running maximum *m and sum *l (acc[0..DC),
+ * the weighted sum of values, is rescaled by exp(m_old - m_new) when the maximum grows).
+ * Returns the key's weight exp(s - m), by which the caller adds its value to acc. */
+inline float softmax_step(float s, float *m, float *l, float *acc)
+{
+    if (s > *m) { /* a new maximum: rescale what was summed so far */
+        float corr = exp(*m - s);
+        *l *= corr;
+        for (int u = 0; u < DC; u++)
+            acc[u] *= corr;
+        *m = s;
+    }
+    float e = exp(s - *m);
+    *l += e;
+    return e;
+}
+
 __kernel void attention_f32(__global const float *q, int q_off, __global const float *k, int k_off,
                             __global const float *v, int v_off, __global float *y, int y_off,
                             int H, int W, int Hk, int Wk, int Cq, int Ck, int Cv, int q_c0,
@@ -67,15 +84,7 @@ __kernel void attention_f32(__global const float *q, int q_off, __global const f
                 float s = 0.0f;
                 for (int c = 0; c < HD; c++)
                     s += QAT(c) * kp[c * khw + j];
-                if (s > m) { /* a new maximum: rescale what was summed so far */
-                    float corr = exp(m - s);
-                    l *= corr;
-                    for (int u = 0; u < DC; u++)
-                        acc[u] *= corr;
-                    m = s;
-                }
-                float e = exp(s - m);
-                l += e;
+                float e = softmax_step(s, &m, &l, acc);
                 for (int u = 0; u < DC; u++)
                     if (c0 + u < HD)
                         acc[u] += e * vp[(c0 + u) * khw + j];
@@ -145,15 +154,7 @@ __kernel void attention_tiled_f32(__global const float *q, int q_off, __global c
                 for (int c = 0; c < HD; c++)
                     s += QAT(c) * kr[c];
 #endif
-                if (s > m) { /* a new maximum: rescale what was summed so far */
-                    float corr = exp(m - s);
-                    l *= corr;
-                    for (int u = 0; u < DC; u++)
-                        acc[u] *= corr;
-                    m = s;
-                }
-                float e = exp(s - m);
-                l += e;
+                float e = softmax_step(s, &m, &l, acc);
 #ifdef HEAD_DIM
                 for (int u = 0; u < HD / 4; u++)
                     vstore4(mad((float4)e, vload4(u, vr), vload4(u, acc)), u, acc);

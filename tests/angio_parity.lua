@@ -131,7 +131,9 @@ for _, fx in ipairs(fixtures) do
             line = line .. string.format(" class %s (torch %s)", a, b)
             ok = ok and a == b
           end
-          if bad > 0 then line = line .. string.format(" (%d of %d beyond tolerance)", bad, #got) end
+          if bad > 0 then
+            line = line .. string.format(" (%d of %d beyond tolerance)", bad, #got)
+          end
           result(ok, line)
         end
       end

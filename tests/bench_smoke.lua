@@ -55,7 +55,8 @@ assert(not r.error, "bench.json: the run failed: " .. tostring(r.error))
 assert(r.latency and r.latency.median > 0, "bench.json: no latency")
 assert(r.plan and r.plan.live_peak > 0, "bench.json: no memory plan")
 assert(r.profile and #r.profile.nodes > 0, "bench.json: no profile")
-print(string.format("bench.json: %s on %s median %.2f ms OK", r.model, r.device.name, r.latency.median))
+print(string.format("bench.json: %s on %s median %.2f ms OK", r.model, r.device.name,
+                    r.latency.median))
 
 local rows = check_csv("bench.csv", 1)
 local col = {}

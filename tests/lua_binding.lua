@@ -24,7 +24,8 @@ end
 local function checkerror(pattern, fn, ...)
   local ok, err = pcall(fn, ...)
   assert(not ok, "expected an error containing '" .. pattern .. "'")
-  assert(tostring(err):find(pattern, 1, true), "error '" .. tostring(err) .. "' lacks '" .. pattern .. "'")
+  assert(tostring(err):find(pattern, 1, true),
+         "error '" .. tostring(err) .. "' lacks '" .. pattern .. "'")
 end
 
 local function near(a, b, tol) return math.abs(a - b) <= (tol or 1e-6) end
@@ -176,7 +177,8 @@ case("png size limits: refused before any pixel memory, the limit is configurabl
   f:write(huge)
   f:close()
   none, err = lumen.png_read(tmp .. "/huge.png")
-  assert(none == nil and (err:find("limit", 1, true) or err:find("corrupt", 1, true)), tostring(err))
+  assert(none == nil and (err:find("limit", 1, true) or err:find("corrupt", 1, true)),
+         tostring(err))
 end)
 
 case("mask_stats on a hand-made mask", function()
@@ -260,7 +262,8 @@ case("decomposed GELU and LayerNorm written in Lua fuse into one op each (hand)"
     local a = gr:input("a", { 2, 3 })
     local function c(name, v) return gr:const(name, {}, { v }) end
     local function bin(name, kind, x, y) return gr:op(name, "binary", { kind = kind }, { x, y }) end
-    local e = gr:op("erf", "unary", { act = "erf" }, { bin("div", "div", a, c("sqrt2", math.sqrt(2))) })
+    local e = gr:op("erf", "unary", { act = "erf" },
+                    { bin("div", "div", a, c("sqrt2", math.sqrt(2))) })
     local p = bin("mul", "mul", a, bin("add1", "add", e, c("one", 1)))
     gr:output("gelu", bin("half", "mul", p, c("half", 0.5)))
     local m = gr:op("mean", "reduce", { kind = "mean", axes = { 1 } }, { a })
@@ -364,10 +367,12 @@ case("postprocess: sigmoid, softmax, classify, rules", function()
   all_near(p, { 0.09003057, 0.24472847, 0.66524096 }, 1e-7)
   local c = post.classify({ 0, 5, 1, 0 })
   assert(c.class == 1 and c.class_name == "motion_misregistration" and near(c.score, c.probs[2]))
-  local rec = { class = 0, score = 0.4, vessels = { area_fraction = 0.01, pixels = 10, largest_share = 1 } }
+  local rec = { class = 0, score = 0.4,
+                vessels = { area_fraction = 0.01, pixels = 10, largest_share = 1 } }
   local flags = post.evaluate(post.default_rules(), rec)
   assert(table.concat(flags, ",") == "low_confidence,few_vessels", table.concat(flags, ","))
-  local f2, errs = post.evaluate({ boom = function() error("x") end, hit = function() return true end }, rec)
+  local f2, errs = post.evaluate({ boom = function() error("x") end,
+                                   hit = function() return true end }, rec)
   assert(table.concat(f2, ",") == "rule_error:boom,hit" and #errs == 1)
   checkerror("needs a 'check' function", post.normalize_rules, { { name = "x" } })
 end)
@@ -383,7 +388,8 @@ case("pipeline: glob, shard, inputs", function()
   local list = { "a", "b", "c", "d", "e" }
   assert(table.concat(pipeline.shard_list(list, 0, 2), "") == "ace")
   assert(table.concat(pipeline.shard_list(list, 1, 2), "") == "bd")
-  local env = { SLURM_ARRAY_TASK_ID = "3", SLURM_ARRAY_TASK_COUNT = "4", SLURM_ARRAY_TASK_MIN = "1" }
+  local env = { SLURM_ARRAY_TASK_ID = "3", SLURM_ARRAY_TASK_COUNT = "4",
+                SLURM_ARRAY_TASK_MIN = "1" }
   local si, sn = pipeline.shard_of(nil, function(k) return env[k] end)
   assert(si == 2 and sn == 4)
   local mpi = { OMPI_COMM_WORLD_RANK = "1", OMPI_COMM_WORLD_SIZE = "2" }
@@ -397,7 +403,8 @@ case("pipeline: glob, shard, inputs", function()
   local g = pipeline.expand_inputs({ "examples/data/seriesB_*.png" })
   assert(#g == 4 and g[1] == "examples/data/seriesB_f01_16bit.png")
   local lf = assert(io.open(tmp .. "/list.txt", "wb"))
-  lf:write("# frames\n" .. os.getenv("PWD") .. "/examples/data/seriesA_f01_16bit.png\n\nmissing.png\n")
+  lf:write("# frames\n" .. os.getenv("PWD")
+           .. "/examples/data/seriesA_f01_16bit.png\n\nmissing.png\n")
   lf:close()
   local l = pipeline.expand_inputs({ tmp .. "/list.txt" })
   assert(#l == 2 and l[2] == tmp .. "/missing.png", table.concat(l, " "))

@@ -28,18 +28,9 @@ local function read_json(path)
   return assert(json.decode(s))
 end
 
--- JSON numbers may decode as floats; shapes and widths must be integers.
-local function integers(v)
-  if type(v) == "number" and v == math.floor(v) then return math.tointeger(v) end
-  if type(v) == "table" then
-    local t = {}
-    for k, x in pairs(v) do t[k] = integers(x) end
-    return t
-  end
-  return v
-end
-
-local function shape_str(s) return "[" .. table.concat(s, ",") .. "]" end
+-- JSON numbers may decode as floats: shapes and counts are made integers (json.integers).
+local integers = json.integers
+local shape_str = require("lumen.shape").str
 
 -- brats3d's constructor arguments in a fixture's w4_config.json
 local function w4_config(cfg)

@@ -8,7 +8,8 @@ local F = nn.F
 local function checkerror(pattern, f, ...)
   local ok, err = pcall(f, ...)
   assert(not ok, "expected an error matching '" .. pattern .. "'")
-  assert(tostring(err):find(pattern, 1, true), "error '" .. tostring(err) .. "' lacks '" .. pattern .. "'")
+  assert(tostring(err):find(pattern, 1, true),
+         "error '" .. tostring(err) .. "' lacks '" .. pattern .. "'")
 end
 
 local function keys(m)

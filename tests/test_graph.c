@@ -9,21 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "graph.h"
 #include "harness.h"
-
-static int failures, checks;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        checks++;                                                                                  \
-        int ok_ = (cond);                                                                          \
-        failures += !ok_;                                                                          \
-        printf("%-4s ", ok_ ? "OK" : "FAIL");                                                      \
-        printf(__VA_ARGS__);                                                                       \
-        printf("\n");                                                                              \
-        fflush(stdout);                                                                            \
-    } while (0)
 
 static int add_const(lumen_graph *g, const char *name, lumen_shape s, float lo, float hi,
                      uint64_t seed)
@@ -336,6 +324,5 @@ int main(void)
     test_checker_finds_node(ctx);
     test_concat_in_place(ctx);
     lumen_ctx_free(ctx);
-    printf("%d passed, %d failed\n", checks - failures, failures);
-    return failures ? 1 : 0;
+    return check_summary();
 }

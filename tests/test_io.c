@@ -14,27 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "lumen.h"
-
-static int failures, checks;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        checks++;                                                                                  \
-        int ok_ = (cond);                                                                          \
-        failures += !ok_;                                                                          \
-        printf("%-4s ", ok_ ? "OK" : "FAIL");                                                      \
-        printf(__VA_ARGS__);                                                                       \
-        printf("\n");                                                                              \
-        fflush(stdout);                                                                            \
-    } while (0)
-
-static char tmpdir[256];
-
-static void path_in(char *buf, size_t n, const char *name)
-{
-    snprintf(buf, n, "%s/%s", tmpdir, name);
-}
 
 static int write_bytes(const char *path, const void *data, size_t len)
 {
@@ -625,11 +606,8 @@ static void cleanup_tmpdir(void)
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/lumen_test_io_XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
+    if (check_tmpdir("test-io") != 0)
         return 2;
-    }
     test_st_roundtrip();
     test_st_save_errors();
     test_st_half();
@@ -638,6 +616,5 @@ int main(void)
     test_npy_handmade();
     test_npy_hostile();
     cleanup_tmpdir();
-    printf("%d passed, %d failed\n", checks - failures, failures);
-    return failures ? 1 : 0;
+    return check_summary();
 }

@@ -10,27 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "lumen.h"
-
-static int failures, checks;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        checks++;                                                                                  \
-        int ok_ = (cond);                                                                          \
-        failures += !ok_;                                                                          \
-        printf("%-4s ", ok_ ? "OK" : "FAIL");                                                      \
-        printf(__VA_ARGS__);                                                                       \
-        printf("\n");                                                                              \
-        fflush(stdout);                                                                            \
-    } while (0)
-
-static char tmpdir[256];
-
-static void path_in(char *buf, size_t n, const char *name)
-{
-    snprintf(buf, n, "%s/%s", tmpdir, name);
-}
 
 static int write_text(const char *path, const char *text)
 {
@@ -350,11 +331,8 @@ static void test_params(void)
 int main(void)
 {
     char err[LUMEN_ERR_MAX];
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/lumen-test-runtime-XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
+    if (check_tmpdir("test-runtime") != 0)
         return 1;
-    }
     test_params();
     test_devices();
     lumen_ctx *ctx;
@@ -373,6 +351,5 @@ int main(void)
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", tmpdir);
-    printf("%d passed, %d failed\n", checks - failures, failures);
-    return failures ? 1 : 0;
+    return check_summary();
 }

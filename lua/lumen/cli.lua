@@ -4,7 +4,8 @@
 -- Exit codes: 0 ok, 1 some inputs failed, 2 usage error, 3 no device / runtime failure.
 local cli = {}
 
-cli.commands = { "devices", "compile", "run", "qc", "listen", "report", "infer", "bench", "info", "help" }
+cli.commands = { "devices", "compile", "run", "qc", "listen", "report", "infer", "bench", "info",
+                 "help" }
 
 cli.EXIT_OK, cli.EXIT_PARTIAL, cli.EXIT_USAGE, cli.EXIT_RUNTIME = 0, 1, 2, 3
 

@@ -244,4 +244,16 @@ function M.decode(s)
   return v
 end
 
+-- JSON numbers may decode as floats: v with every integral number made an integer (tables
+-- copied), for shapes and counts read from JSON.
+function M.integers(v)
+  if type(v) == "number" and v == math.floor(v) then return math.tointeger(v) end
+  if type(v) == "table" then
+    local t = {}
+    for k, x in pairs(v) do t[k] = M.integers(x) end
+    return t
+  end
+  return v
+end
+
 return M

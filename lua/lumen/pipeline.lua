@@ -660,7 +660,8 @@ end
 function Session:new_record(path, frame)
   local input, input_hex = M.input_name(path)
   return { input = input, input_hex = input_hex, frame = frame, model = self.pkg.name,
-    model_sha256 = self.model_sha256, head_sha256 = self.pkg.head_sha256, weights_status = self.pkg.weights_status,
+    model_sha256 = self.model_sha256, head_sha256 = self.pkg.head_sha256,
+    weights_status = self.pkg.weights_status,
     device = self.device, device_index = self.device_index, threshold = self.threshold,
     lumen = lumen.version,
     shard = string.format("%d/%d", self.shard[1], self.shard[2]),

@@ -1,8 +1,10 @@
 -- lumen.postprocess: from model outputs to the numbers a QC report holds.
 --
 --   local post = require "lumen.postprocess"
---   local cls = post.classify(out.cls_logit:read())      -- {class=, class_name=, score=, probabilities=}
---   local v = post.vessel_stats(out.seg_logit, 0.5)       -- {area_fraction=, components=, largest_share=}
+--   local cls = post.classify(out.cls_logit:read())
+--     -- {class=, class_name=, score=, probabilities=}
+--   local v = post.vessel_stats(out.seg_logit, 0.5)
+--     -- {area_fraction=, components=, largest_share=}
 --   post.write_images("report/images/f01", frame, out.seg_logit, 0.5)  -- thumbnail + overlay PNGs
 --   local flags = post.evaluate(post.default_rules(), record)
 --
@@ -82,7 +84,8 @@ function M.write_images(prefix, frame, seg, threshold, opts)
   opts = opts or {}
   local thr = opts.logits == false and threshold or M.logit(threshold)
   local thumb, overlay = prefix .. "_thumb.png", prefix .. "_overlay.png"
-  local ok, err = lumen.overlay_png(thumb, frame, seg, { threshold = math.huge, step = opts.step or 4 })
+  local ok, err = lumen.overlay_png(thumb, frame, seg,
+                                    { threshold = math.huge, step = opts.step or 4 })
   if not ok then return nil, err end
   ok, err = lumen.overlay_png(overlay, frame, seg, { threshold = thr, step = opts.overlay_step or 1,
     alpha = opts.alpha })

@@ -99,7 +99,8 @@ function steps.crop(b, x, s, st)
   local h, w = st.height or s[3], st.width or s[4]
   local t, l = st.top or 0, st.left or 0
   if t < 0 or l < 0 or t + h > s[3] or l + w > s[4] then
-    error(string.format("crop %dx%d at (%d,%d) is outside the %dx%d frame", h, w, t, l, s[3], s[4]), 0)
+    error(string.format("crop %dx%d at (%d,%d) is outside the %dx%d frame", h, w, t, l, s[3],
+                        s[4]), 0)
   end
   x = op(b, "slice", { start = { 0, 0, t, l }, step = { 1, 1, 1, 1 }, count = { s[1], s[2], h, w } },
     { x })

@@ -45,7 +45,9 @@ local function csv_field(v)
   v = json.utf8_clean(tostring(v))
   -- a text cell starting with = + - @ (or tab, CR) would be a formula in a spreadsheet
   if text and v:find("^[=+%-@\t\r]") then v = "'" .. v end
-  if v:find('[,"\r\n]') or (text and v:sub(1, 1) == "'") then v = '"' .. v:gsub('"', '""') .. '"' end
+  if v:find('[,"\r\n]') or (text and v:sub(1, 1) == "'") then
+    v = '"' .. v:gsub('"', '""') .. '"'
+  end
   return v
 end
 M.csv_field = csv_field

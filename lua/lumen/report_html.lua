@@ -20,8 +20,8 @@ local json = require "lumen.json"
 local M = {}
 
 local function esc(s)
-  return (json.utf8_clean(tostring(s)):gsub("[&<>\"']", { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;",
-    ['"'] = "&quot;", ["'"] = "&#39;" }))
+  return (json.utf8_clean(tostring(s)):gsub("[&<>\"']", { ["&"] = "&amp;", ["<"] = "&lt;",
+    [">"] = "&gt;", ['"'] = "&quot;", ["'"] = "&#39;" }))
 end
 M.escape = esc
 

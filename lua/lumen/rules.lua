@@ -33,7 +33,9 @@ end
 -- A rule set as a list of {name=, check=}: accepts a list of rules or a map name -> function.
 -- Raises on anything else (a rule file with a typo should fail loudly, once, at load).
 function M.normalize(rules)
-  if type(rules) ~= "table" then error("rules: expected a table of rules, got " .. type(rules), 2) end
+  if type(rules) ~= "table" then
+    error("rules: expected a table of rules, got " .. type(rules), 2)
+  end
   local list = {}
   if #rules > 0 then
     for i, r in ipairs(rules) do

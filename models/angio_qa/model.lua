@@ -137,7 +137,8 @@ function LGSAM:forward(b, x)
   -- 4. global heads: every token attends to the (H/ph)*(W/pw) average-pooled tokens
   local ph, pw = math.min(self.pool, H), math.min(self.pool, W)
   if H % ph ~= 0 or W % pw ~= 0 then -- the reference asserts the same
-    error(string.format("LGSAM: a %dx%d map does not tile into %dx%d pooling cells", H, W, ph, pw), 0)
+    error(string.format("LGSAM: a %dx%d map does not tile into %dx%d pooling cells", H, W, ph,
+                        pw), 0)
   end
   local yp = F.avg_pool(b, y, { ph, pw }, { ph, pw }, { count_include_pad = false })
   -- kv_g channels: K_global [0, cg), V_global [cg, 2cg)

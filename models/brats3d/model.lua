@@ -1,7 +1,8 @@
 -- brats3d: the 4-modality 3D brain-tumour segmenter (BraTS regions WT, TC, ET) in lumen.nn.
 -- It mirrors models/brats3d/reference.py module for module (keys: models/brats3d/STATE_DICT.txt).
 --
---   local m = assert(lumen.load_model("brats3d", { size = { 128, 128, 128 }, weights = "w.safetensors" }))
+--   local m = assert(lumen.load_model("brats3d", { size = { 128, 128, 128 },
+--                                                 weights = "w.safetensors" }))
 --   local out = assert(m:run({ volume = x }))     -- x [N, 4, D, H, W]: T1, T1c, T2, FLAIR
 --   -- out.logits [N, 3, D, H, W]: WT, TC, ET (sigmoid per channel)
 -- Volumes larger than the tile: build the model for the tile and blend tiles as in
@@ -11,12 +12,14 @@
 -- ({D, H, W}, multiples of 2^(#widths - 1); default {128, 128, 128}), batch (1).
 local nn = require "lumen.nn"
 
-local DEFAULTS = { in_ch = 4, n_out = 3, widths = { 16, 32, 64, 128 }, size = { 128, 128, 128 }, batch = 1 }
+local DEFAULTS = { in_ch = 4, n_out = 3, widths = { 16, 32, 64, 128 }, size = { 128, 128, 128 },
+                   batch = 1 }
 
 -- 2 x (conv3x3x3 with bias, InstanceNorm3d(affine), LeakyReLU 0.01); the first conv has 'stride'
 local function block(cin, cout, stride)
   return nn.Sequential(
-    nn.Conv3d(cin, cout, 3, { stride = stride, padding = 1 }), nn.InstanceNorm3d(cout, { affine = true }),
+    nn.Conv3d(cin, cout, 3, { stride = stride, padding = 1 }),
+    nn.InstanceNorm3d(cout, { affine = true }),
     nn.LeakyReLU(0.01),
     nn.Conv3d(cout, cout, 3, { padding = 1 }), nn.InstanceNorm3d(cout, { affine = true }),
     nn.LeakyReLU(0.01))
@@ -55,7 +58,8 @@ function BraTS3D:__init(config)
   self.dec = dec
   self.head = nn.Conv3d(w[1], c.n_out, 1)
 
-  rawset(self, "inputs", { { name = "volume", shape = { c.batch, c.in_ch, size[1], size[2], size[3] } } })
+  rawset(self, "inputs",
+         { { name = "volume", shape = { c.batch, c.in_ch, size[1], size[2], size[3] } } })
   rawset(self, "outputs", { "logits" })
 end
 

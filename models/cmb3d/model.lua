@@ -1,7 +1,8 @@
 -- cmb3d: the 3D cerebral-microbleed candidate detector in lumen.nn. It mirrors
 -- models/cmb3d/reference.py module for module (keys: models/cmb3d/STATE_DICT.txt).
 --
---   local m = assert(lumen.load_model("cmb3d", { size = { 16, 32, 32 }, weights = "w.safetensors" }))
+--   local m = assert(lumen.load_model("cmb3d", { size = { 16, 32, 32 },
+--                                               weights = "w.safetensors" }))
 --   local out = assert(m:run({ patch = x }))     -- x [N, 2, D, H, W] (SWI, phase)
 --   -- out.objectness [N, 1, D, H, W] logits, out.box [N, 6, D, H, W] (decode: decode.py, MODEL.md)
 --
@@ -51,7 +52,8 @@ function CMB3D:__init(config)
   rawset(self, "config", c)
   local w = c.widths
 
-  self.enc = nn.ModuleList({ double_conv(c.in_ch, w[1]), double_conv(w[1], w[2]), double_conv(w[2], w[3]) })
+  self.enc = nn.ModuleList({ double_conv(c.in_ch, w[1]), double_conv(w[1], w[2]),
+                             double_conv(w[2], w[3]) })
   local up = nn.ModuleList()
   if c.up_mode == "transpose" then
     up:append(nn.ConvTranspose3d(w[3], w[3], 2, { stride = 2 }))
@@ -63,7 +65,8 @@ function CMB3D:__init(config)
   self.obj = head(c.fuse, c.head_ch, 1)
   self.box = head(c.fuse, c.head_ch, 6)
 
-  rawset(self, "inputs", { { name = "patch", shape = { c.batch, c.in_ch, size[1], size[2], size[3] } } })
+  rawset(self, "inputs",
+         { { name = "patch", shape = { c.batch, c.in_ch, size[1], size[2], size[3] } } })
   rawset(self, "outputs", { "objectness", "box" })
 end
 

@@ -1,7 +1,8 @@
 -- liver25d: the 2.5D context-aware liver / liver-tumour segmenter in lumen.nn. It mirrors
 -- models/liver25d/reference.py module for module (keys: models/liver25d/STATE_DICT.txt).
 --
---   local m = assert(lumen.load_model("liver25d", { size = { 256, 256 }, weights = "w.safetensors" }))
+--   local m = assert(lumen.load_model("liver25d", { size = { 256, 256 },
+--                                                  weights = "w.safetensors" }))
 --   local out = assert(m:run({ slices = x }))      -- x [N, 1, k, H, W]; out.logits [N, 3, H, W]
 --
 -- Configuration (all optional): slices (k = 5, >= 5), n_classes (3), enc ({8, 16, 32, 64}),
@@ -58,7 +59,8 @@ function ASPP:forward(b, x)
   local s = b:shape(x)
   -- image pooling: GAP -> 1x1 conv -> bilinear back to the map (from 1x1: a broadcast)
   local g = self.pool(b, F.mean(b, x, { 2, 3 }, true))
-  ys[#ys + 1] = F.interpolate(b, g, { size = { s[3], s[4] }, mode = "bilinear", align_corners = false })
+  ys[#ys + 1] = F.interpolate(b, g, { size = { s[3], s[4] }, mode = "bilinear",
+                                      align_corners = false })
   return self.project(b, F.concat(b, ys, 1))
 end
 

@@ -2,7 +2,8 @@
 -- in lumen.nn. It mirrors models/unet/reference.py module for module, so the parameter names
 -- are PyTorch's state_dict keys (models/unet/STATE_DICT.txt).
 --
---   local m = assert(lumen.load_model("unet", { size = { 256, 256 }, weights = "unet.safetensors" }))
+--   local m = assert(lumen.load_model("unet", { size = { 256, 256 },
+--                                              weights = "unet.safetensors" }))
 --   local out = assert(m:run({ image = x }))      -- out.logits [N, n_classes, H, W]
 --
 -- Configuration (all optional): in_ch (1), n_classes (2), widths ({64, 128, 256, 512, 512}),
@@ -48,7 +49,9 @@ function UNet:__init(config)
   -- decoder k = 1..4 (PyTorch k-1) joins skip level j = 5 - k (1-based)
   local outs, up, dec, deep = { w[3], w[2], w[1], w[1] }, nn.ModuleList(), nn.ModuleList(), w[5]
   for k = 1, 4 do
-    if c.up_mode == "transpose" then up:append(nn.ConvTranspose2d(deep, deep, 2, { stride = 2 })) end
+    if c.up_mode == "transpose" then
+      up:append(nn.ConvTranspose2d(deep, deep, 2, { stride = 2 }))
+    end
     dec:append(double_conv(w[5 - k] + deep, outs[k]))
     deep = outs[k]
   end
@@ -72,7 +75,8 @@ function UNet:forward(b, x)
     if c.up_mode == "transpose" then
       u = self.up[k](b, x)
     else
-      u = F.interpolate(b, x, { scale_factor = 2, mode = "bilinear", align_corners = c.align_corners })
+      u = F.interpolate(b, x, { scale_factor = 2, mode = "bilinear",
+                                align_corners = c.align_corners })
     end
     x = self.dec[k](b, F.concat(b, { skips[5 - k], u }, 1)) -- skip first, as in reference.py
   end

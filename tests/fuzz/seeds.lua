@@ -3,7 +3,9 @@
 -- (wrong lengths, odd headers) from the loaders' own tests. Run with `lumen run`.
 local lumen = require "lumen"
 local dir = assert(arg[1], "usage: lumen run seeds.lua DIR")
-for _, sub in ipairs({ "npy", "safetensors", "sandbox" }) do assert(lumen.mkdir(dir .. "/" .. sub)) end
+for _, sub in ipairs({ "npy", "safetensors", "sandbox" }) do
+  assert(lumen.mkdir(dir .. "/" .. sub))
+end
 
 local function write(path, bytes)
   local f = assert(io.open(path, "wb"))

@@ -8,6 +8,7 @@
 -- off: POCL_KERNEL_CACHE=0), once more with the cache that run left (warm).
 -- The report-writing half (table, JSON, CSV, SVG) is lumen.bench_report.
 local lumen = require "lumen"
+local shapes = require "lumen.shape"
 local cli = require "lumen.cli"
 local json = require "lumen.json"
 local report = require "lumen.bench_report"
@@ -93,18 +94,11 @@ local function input_data(n, seed)
   return data
 end
 
-local function numel(shape)
-  local n = 1
-  for _, d in ipairs(shape) do n = n * d end
-  return n
-end
-
 local function parse_size(s)
   if not s then return nil end
-  local h, w = s:match("^(%d+)[xX](%d+)$")
-  if not h then h = s:match("^(%d+)$"); w = h end
-  if not h then return nil, "--size needs HxW or a number, got '" .. s .. "'" end
-  return { tonumber(h), tonumber(w) }
+  local hw = shapes.parse_hw(s)
+  if not hw then return nil, "--size needs HxW or a number, got '" .. s .. "'" end
+  return hw
 end
 
 -- Loads a model for ctx: an .onnx file through lumen.onnx_graph, anything else through
@@ -144,7 +138,7 @@ end
 local function write_inputs(lm, seed)
   for i, inp in ipairs(lm.inputs) do
     local t = assert(lm.model:tensor(inp.name))
-    local ok, err = t:write(input_data(numel(inp.shape), (seed or 12345) + i - 1))
+    local ok, err = t:write(input_data(shapes.numel(inp.shape), (seed or 12345) + i - 1))
     if not ok then return nil, err end
   end
   return true
@@ -295,7 +289,9 @@ local function measure_cold(opts, reps)
   for i = 1, reps do warm[i] = run_child(self_exe, pocl_env .. " " .. lumen_env, opts) end
   os.execute("rm -rf " .. shell_quote(dir))
   -- the warm figure is the run with the median start-to-result time
-  table.sort(warm, function(a, b) return (a.start_to_result_ms or 1e99) < (b.start_to_result_ms or 1e99) end)
+  table.sort(warm, function(a, b)
+    return (a.start_to_result_ms or 1e99) < (b.start_to_result_ms or 1e99)
+  end)
   return { cold = cold, half = half, warm = warm[(#warm + 1) // 2], warm_runs = #warm,
            note = "fresh processes; cold: empty LUMEN_CACHE_DIR and POCL_KERNEL_CACHE=0; half: "
              .. "lumen's cache warm, PoCL's own kernel cache (POCL_CACHE_DIR) empty; warm: both "
@@ -384,7 +380,7 @@ local function bench_one(spec, dev, o)
   r.profile, err = profile(lm.model, o.quick and 1 or 3)
   if not r.profile then r.profile_error = err end
   lm.model:free()
-  lm = nil
+  lm = nil -- luacheck: ignore 311 (drops the last reference before collectgarbage)
   collectgarbage()
 
   r.throughput = {}

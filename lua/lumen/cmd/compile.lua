@@ -23,7 +23,6 @@ function M.run(args)
   -- compile from source even when LUMEN_KERNELS is set in the environment
   local ctx, err = lumen.context(opts.device, { kernels = "" })
   if not ctx then return cli.runtime_error("compile", err) end
-  local t0 = os.clock()
   local ok, cerr = ctx:compile(opts.output)
   if not ok then
     ctx:close()

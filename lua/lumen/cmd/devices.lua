@@ -20,7 +20,8 @@ marked with '*'.
 
 local function json_value(v)
   if type(v) == "string" then
-    return '"' .. v:gsub('[%c"\\]', function(c) return string.format("\\u%04x", c:byte()) end) .. '"'
+    local escaped = v:gsub('[%c"\\]', function(c) return string.format("\\u%04x", c:byte()) end)
+    return '"' .. escaped .. '"'
   end
   return tostring(v)
 end
@@ -39,7 +40,9 @@ function M.run(args)
       for k in pairs(d) do keys[#keys + 1] = k end
       table.sort(keys)
       local fields = {}
-      for _, k in ipairs(keys) do fields[#fields + 1] = json_value(k) .. ": " .. json_value(d[k]) end
+      for _, k in ipairs(keys) do
+        fields[#fields + 1] = json_value(k) .. ": " .. json_value(d[k])
+      end
       rows[#rows + 1] = "  {" .. table.concat(fields, ", ") .. "}"
     end
     print("[\n" .. table.concat(rows, ",\n") .. "\n]")

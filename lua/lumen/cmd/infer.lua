@@ -85,7 +85,9 @@ function M.print_info(path, g, info)
     s.macs / 1e9, s.nodes))
   local ops = {}
   for _, t in ipairs(info.op_types) do ops[#ops + 1] = t end
-  table.sort(ops, function(a, b) return a.count > b.count or (a.count == b.count and a.type < b.type) end)
+  table.sort(ops, function(a, b)
+    return a.count > b.count or (a.count == b.count and a.type < b.type)
+  end)
   print("op counts (ONNX):")
   for _, t in ipairs(ops) do print(string.format("  %-24s %5d", t.type, t.count)) end
 end

@@ -163,7 +163,8 @@ function M.run(args)
   table.sort(latencies)
   print(string.format("listen: %d instances, %d frames (%d ok, %d failed), %d series, %d SR "
     .. "written, %d forwarded%s", received, res.summary.total, res.summary.ok, res.summary.failed,
-    #order, srs, forwarded, forward_errors > 0 and (", " .. forward_errors .. " forward errors") or ""))
+    #order, srs, forwarded,
+    forward_errors > 0 and (", " .. forward_errors .. " forward errors") or ""))
   if #latencies > 0 then
     print(string.format("arrival to record: median %.1f ms, p95 %.1f ms over %d frames",
       percentile(latencies, 0.5), percentile(latencies, 0.95), #latencies))

@@ -80,7 +80,7 @@ function M.run(args)
   if opts.sandbox then return run_sandboxed(path, sargs, opts) end
   local chunk, err = loadfile(path)
   if not chunk then return cli.runtime_error("run", err) end
-  arg = table.move(args, i + 1, #args, 1, { [0] = path })
+  arg = table.move(args, i + 1, #args, 1, { [0] = path }) -- luacheck: ignore 121
   local rc = chunk(table.unpack(sargs))
   return math.type(rc) == "integer" and rc or cli.EXIT_OK
 end
