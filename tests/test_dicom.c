@@ -250,6 +250,15 @@ int main(int argc, char **argv)
         CHECK(st != LUMEN_OK, "truncated_rle.dcm refused: %s", err2);
     }
 
+    /* deflate: a bomb stops at the inflate limit (pixel limit + 64 MiB), and an element
+     * declared longer than the whole data set is refused without allocating its length
+     * (fuzz_dicom runs with allocations capped at 2 GB) */
+    {
+        lumen_dicom_limits small = {0, 0, 16 << 20};
+        refused("bomb.dcm", &small, LUMEN_EFORMAT, "inflates to more than");
+        refused("deflate_oom.dcm", NULL, LUMEN_EFORMAT, "not a readable DICOM file");
+    }
+
     /* an SR (no pixel data) opens; reading a frame names the problem */
     {
         char err[LUMEN_ERR_MAX] = "";
