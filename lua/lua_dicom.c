@@ -290,6 +290,7 @@ static int l_sr_write(lua_State *L)
     in.model_sha256 = opt_str(L, 2, "model_sha256");
     in.lumen_version = opt_str(L, 2, "lumen_version");
     in.series_description = opt_str(L, 2, "series_description");
+    in.observer_uid = opt_str(L, 2, "observer_uid");
     lua_getfield(L, 2, "series_number");
     in.series_number = (int)luaL_optinteger(L, -1, 0);
     lua_pop(L, 1);

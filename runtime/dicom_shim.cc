@@ -34,6 +34,8 @@
 #include "dcmtk/dcmsr/dsrdoc.h"
 #include "dcmtk/oflog/oflog.h"
 
+#include <openssl/evp.h>
+
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -666,10 +668,38 @@ struct sr_frame {
 
 struct lumen_sr {
     std::string source, title, verdict, reasons, model, model_version, model_sha256, version;
-    std::string series_description;
+    std::string series_description, observer_uid;
     int series_number;
     std::vector<sr_frame> frames;
 };
+
+/* The Device Observer UID of this lumen installation: the same for every SR written on this
+ * host, so a PACS can tell the reports of one device (as 2.25.<UUID>, the UUID a name-based,
+ * version-5-style one from SHA-256 of "lumen device observer " + the host name). */
+static std::string host_observer_uid(void)
+{
+    char host[256] = "";
+    if (gethostname(host, sizeof host - 1) != 0)
+        snprintf(host, sizeof host, "unknown");
+    std::string name = std::string("lumen device observer ") + host;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (!EVP_Digest(name.data(), name.size(), md, &n, EVP_sha256(), NULL) || n < 16)
+        return "";
+    md[6] = (unsigned char)((md[6] & 0x0f) | 0x50);
+    md[8] = (unsigned char)((md[8] & 0x3f) | 0x80);
+    unsigned __int128 v = 0;
+    for (int i = 0; i < 16; i++)
+        v = v << 8 | md[i];
+    char digits[40];
+    int k = (int)sizeof digits;
+    digits[--k] = '\0';
+    do {
+        digits[--k] = (char)('0' + (int)(v % 10));
+        v /= 10;
+    } while (v);
+    return std::string("2.25.") + (digits + k);
+}
 
 static std::string s_or(const char *s)
 {
@@ -693,6 +723,7 @@ lumen_status lumen_sr_new(const lumen_sr_info *info, lumen_sr **out, char *err, 
         sr->version = info->lumen_version ? info->lumen_version : LUMEN_VERSION;
         sr->series_description = info->series_description ? info->series_description : "lumen QC";
         sr->series_number = info->series_number > 0 ? info->series_number : 9901;
+        sr->observer_uid = info->observer_uid ? info->observer_uid : host_observer_uid();
         *out = sr;
         return LUMEN_OK;
     } catch (...) {
@@ -799,7 +830,10 @@ static OFCondition sr_build_tree(const lumen_sr *sr, DSRDocument &doc, std::stri
                     DSRCodedEntryValue("121007", "DCM", "Device")),
                 "observer type");
     char uid[100];
-    dcmGenerateUniqueIdentifier(uid, SITE_INSTANCE_UID_ROOT);
+    if (sr->observer_uid.empty())
+        dcmGenerateUniqueIdentifier(uid, SITE_INSTANCE_UID_ROOT);
+    else
+        snprintf(uid, sizeof uid, "%s", sr->observer_uid.c_str());
     b.add(T::RT_hasObsContext, T::VT_UIDRef,
           DSRCodedEntryValue("121012", "DCM", "Device Observer UID"), false, "observer UID");
     if (b.cond.good())

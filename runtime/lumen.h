@@ -680,6 +680,7 @@ typedef struct lumen_sr_info {
     const char *lumen_version;                             /* NULL: LUMEN_VERSION */
     const char *series_description;                        /* NULL: "lumen QC" */
     int series_number;                                     /* 0: 9901 */
+    const char *observer_uid; /* Device Observer UID; NULL: one derived from the host name */
 } lumen_sr_info;
 
 typedef struct lumen_sr_frame {

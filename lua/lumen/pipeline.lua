@@ -249,7 +249,7 @@ end
 --   reader.multi   true when frames are numbered (records get `frame` = 1..count)
 --   reader:frame(i) -> tensor [1, C, H, W] (raw sample values), info {width=, height=,
 --                      channels=, bit_depth=}, fields (extra record fields: dicom = {...},
---                      series_key = "..." ...) | nil, msg
+--                      series_key = "..." ...) | nil, msg [, fields for the error record]
 --   reader:close()  (optional)
 -- Another source (DICOM, lumen.dicom) is added with M.add_source(src): it is tried before the
 -- image source. Folders list the files its probe recognises, whatever their names.
@@ -723,16 +723,19 @@ function Session:add(rec)
   if self.on_record then self.on_record(rec) end
 end
 
-local function new_error_record(self, path, frame, msg, ih)
+-- fields: what the source knows of a frame it could not decode (its DICOM identity), so
+-- that the error record still belongs to its series (and its SR).
+local function new_error_record(self, path, frame, msg, ih, fields)
   local rec = self:new_record(path, frame)
+  for k, v in pairs(type(fields) == "table" and fields or {}) do rec[k] = v end
   rec.input_sha256 = ih
   rec.status, rec.error = "error", M.clean_error(msg)
   rec.created = os.date("!%Y-%m-%dT%H:%M:%SZ")
   return rec
 end
 
-local function error_record(self, path, frame, msg, ih)
-  local rec = new_error_record(self, path, frame, msg, ih)
+local function error_record(self, path, frame, msg, ih, fields)
+  local rec = new_error_record(self, path, frame, msg, ih, fields)
   self:add(rec)
   return rec
 end
@@ -770,7 +773,7 @@ function Session:process(path)
     if not (fno and reuse(fno)) then
       local ok, t, info, fields = pcall(reader.frame, reader, i)
       if not ok or not t then
-        error_record(self, path, fno, ok and info or t, ih)
+        error_record(self, path, fno, ok and info or t, ih, ok and fields)
       else
         self:process_frame(path, fno, t, info, ih, fields)
         if type(t) == "userdata" and t.free then t:free() end
@@ -874,7 +877,10 @@ function Session:process_all(paths, progress)
       w.readers[ps.path] = reader
     end
     local ok, t, info, fields = pcall(reader.frame, reader, job.i)
-    if not ok or not t then return nil, ok and info or t end
+    if not ok or not t then
+      job.fields = ok and fields
+      return nil, ok and info or t
+    end
     local rec = w:new_record(ps.path, job.fno)
     for k, v in pairs(fields or {}) do rec[k] = v end
     rec.input_sha256 = ps.ih
@@ -889,7 +895,7 @@ function Session:process_all(paths, progress)
   local function finish(w, job, _, err)
     local ps, rec = job.ps, job.rec
     if not rec then
-      rec = new_error_record(w, ps.path, job.fno, err, ps.ih)
+      rec = new_error_record(w, ps.path, job.fno, err, ps.ih, job.fields)
     elseif err then
       w:complete_record(rec, false, err)
     else
