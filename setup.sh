@@ -117,11 +117,11 @@ fuzz_all() {
   rm -rf "$seeds"
 }
 
-# House style: every C file is clang-formatted (.clang-format), except the op test tables
-# (tests/cases_*.c), which keep one case per line.
+# House style: every C file, and the DICOM shim's C++, is clang-formatted (.clang-format), except
+# the op test tables (tests/cases_*.c), which keep one case per line.
 check_format() {
   local bad=0 f
-  for f in $(git ls-files '*.c' '*.h' 2>/dev/null | grep -v '^tests/cases_'); do
+  for f in $(git ls-files '*.c' '*.h' '*.cc' 2>/dev/null | grep -v '^tests/cases_'); do
     clang-format --dry-run -Werror "$f" >/dev/null 2>&1 || { echo "setup: not clang-formatted: $f" >&2; bad=1; }
   done
   [ "$bad" -eq 0 ] || { echo "setup: run clang-format -i on the files above" >&2; exit 1; }

@@ -1,5 +1,5 @@
 /*
- * lua_dicom.c - DICOM for Lua (runtime/dicom_shim.cc underneath).
+ * lua_dicom.c - DICOM for Lua (runtime/dicom/ underneath).
  *
  *   lumen.dicom_probe(path)                  -> true | false | nil, msg (unreadable)
  *   local d <close>, err = lumen.dicom_open(path [, {max_side=, max_frames=, max_bytes=}])

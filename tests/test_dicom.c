@@ -1,5 +1,5 @@
 /*
- * test_dicom.c - the DICOM reader (runtime/dicom_shim.cc) on files made by
+ * test_dicom.c - the DICOM reader (runtime/dicom/read.cc) on files made by
  * examples/make_dicom.py and DCMTK's encoders (tests/dicom_read.sh writes them into DIR):
  * every lossless transfer syntax decodes to exactly the uncompressed frames, lossy ones come
  * close, MONOCHROME1 and 2x-upscaled twins give back the same pixels, and hostile or
