@@ -1,4 +1,4 @@
-# DICOM tests (included by CMakeLists.txt): the reader over DCMTK (runtime/dicom_shim.cc) on
+# DICOM tests (included by CMakeLists.txt): the reader over DCMTK (runtime/dicom/) on
 # generated series, and `lumen qc` on DICOM folders. The series are written at test time by
 # examples/make_dicom.py (Debian's python3 with numpy and pydicom) and DCMTK's encoders.
 set(LUMEN_PYTHON /usr/bin/python3 CACHE FILEPATH "Debian's python3 (numpy, pydicom) for DICOM tests")

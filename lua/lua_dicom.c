@@ -1,5 +1,5 @@
 /*
- * lua_dicom.c - DICOM for Lua (runtime/dicom_shim.cc underneath).
+ * lua_dicom.c - DICOM for Lua (runtime/dicom/ underneath).
  *
  *   lumen.dicom_probe(path)                  -> true | false | nil, msg (unreadable)
  *   local d <close>, err = lumen.dicom_open(path [, {max_side=, max_frames=, max_bytes=}])
@@ -290,6 +290,7 @@ static int l_sr_write(lua_State *L)
     in.model_sha256 = opt_str(L, 2, "model_sha256");
     in.lumen_version = opt_str(L, 2, "lumen_version");
     in.series_description = opt_str(L, 2, "series_description");
+    in.observer_uid = opt_str(L, 2, "observer_uid");
     lua_getfield(L, 2, "series_number");
     in.series_number = (int)luaL_optinteger(L, -1, 0);
     lua_pop(L, 1);

@@ -661,7 +661,7 @@ void lumen_image_free(lumen_image *img);
 int lumen_components(const float *mask, int width, int height, int *labels, int64_t *sizes,
                      int max_sizes);
 
-/* ---- DICOM (dicom_shim.cc, a C API over DCMTK; the only C++ in lumen) ----
+/* ---- DICOM (runtime/dicom/, a C API over DCMTK; the only C++ in lumen) ----
  *
  *     lumen_dicom *d;
  *     if (lumen_dicom_open("xa.dcm", NULL, &d, err, sizeof err) != LUMEN_OK) ...
@@ -726,13 +726,13 @@ lumen_status lumen_dicom_open_buffer(const void *data, size_t len, const lumen_d
 /* The object's attributes; valid until lumen_dicom_free. Never NULL for an open object. */
 const lumen_dicom_info *lumen_dicom_get_info(const lumen_dicom *d);
 /* Decodes frame (0-based) into a new host image: samples x height x width floats of modality
- * values (see dicom_shim.cc); out->data is owned by the caller (lumen_image_free). Frames read
- * in increasing order are fastest for multi-fragment compressed data. */
+ * values (see runtime/dicom/read.cc); out->data is owned by the caller (lumen_image_free). Frames
+ * read in increasing order are fastest for multi-fragment compressed data. */
 lumen_status lumen_dicom_read_frame(lumen_dicom *d, int frame, lumen_image *out, char *err,
                                     size_t errlen);
 void lumen_dicom_free(lumen_dicom *d);
 
-/* ---- DICOM Structured Report, one per series (dicom_shim.cc, DCMTK dcmsr) ----
+/* ---- DICOM Structured Report, one per series (runtime/dicom/sr.cc, DCMTK dcmsr) ----
  * A Comprehensive SR naming the series verdict, each frame's class, probabilities and flags
  * (or its error), each referencing its source instance and frame, the model's name, version
  * and weights hash, and lumen as the observer device. Patient and study attributes are copied
@@ -748,6 +748,7 @@ typedef struct lumen_sr_info {
     const char *lumen_version;                             /* NULL: LUMEN_VERSION */
     const char *series_description;                        /* NULL: "lumen QC" */
     int series_number;                                     /* 0: 9901 */
+    const char *observer_uid; /* Device Observer UID; NULL: one derived from the host name */
 } lumen_sr_info;
 
 typedef struct lumen_sr_frame {
@@ -773,7 +774,7 @@ lumen_status lumen_sr_write(lumen_sr *sr, const char *path, char *sop_uid, size_
                             char *err, size_t errlen);
 void lumen_sr_free(lumen_sr *sr);
 
-/* ---- DICOM network (dicom_shim.cc, DCMTK dcmnet) ----
+/* ---- DICOM network (runtime/dicom/net.cc, DCMTK dcmnet) ----
  * lumen_scp_run serves C-STORE (and C-ECHO) for the image storage classes lumen reads (XA,
  * enhanced XA, XRF, DX, CR, SC and multi-frame SC); other SOP classes are refused in
  * negotiation, or with status 0x0122 in a C-STORE. Each instance is stored as

@@ -81,6 +81,24 @@ contains "4 frames from 2 files" "4 frames .*: 4 ok, 0 failed"
 expect "--phi: PatientID and name in records" \
   "$(grep -c '"patient_id":"PAT-4711","patient_name":"Synthetic^Patient"' "$r2/report.jsonl")" 2
 expect "--phi: no hash" "$(grep -c patient_hash "$r2/report.jsonl")" 0
+# a frame that does not decode keeps its DICOM identity, so its series' SR lists it as failed
+mkdir -p "$tmp/cut"
+"$py" tests/dicom_corrupt_frame.py "$d/multi_rle.dcm" "$tmp/cut/bad.dcm"
+check "qc on an RLE series whose frame 2 does not decode" 1 "$lumen" qc "$tmp/cut" \
+  --out "$tmp/r4" --size 256
+contains "1 ok, 1 failed" "2 frames .*: 1 ok, 1 failed"
+expect "the error record keeps its identity" \
+  "$(grep '"status":"error"' "$tmp/r4/report.jsonl" | grep -c '"frame":2,.*"sop_instance_uid"')" 1
+sr_cut=$(ls "$tmp"/r4/sr/*.dcm 2>/dev/null | head -1)
+dsrdump "$sr_cut" >"$tmp/sr_cut.txt" 2>&1
+expect "its SR lists both frames" "$(grep -c 'Source frame")=(XA image,,[12])' "$tmp/sr_cut.txt")" 2
+expect "and the failed one with its error" "$(grep -c 'Frame error")=' "$tmp/sr_cut.txt")" 1
+dciodvfy "$sr_cut" >"$tmp/vfy_cut" 2>&1
+expect "dciodvfy: no Error lines" "$(grep -c '^Error' "$tmp/vfy_cut")" 0
+# the Device Observer UID names this installation: the same in every SR
+expect "one Device Observer UID across all SRs" "$(for f in "$r"/sr/*.dcm "$sr_cut"; do
+  dsrdump "$f" | grep 'Device Observer UID'; done | sort -u | wc -l)" 1
+
 check "a .dcm that is not DICOM, as an argument" 1 "$lumen" qc "$d/fake.dcm" --out "$tmp/r3" --size 256
 contains "error record, not a list file" "1 frames .*: 0 ok, 1 failed"
 finish

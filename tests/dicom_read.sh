@@ -56,5 +56,18 @@ ds.PixelData = (px.astype("<u2") & 0x3FF).tobytes()  # 10 bits stored, upper bit
 ds.is_little_endian, ds.is_implicit_VR = True, False
 ds.save_as(sys.argv[1], write_like_original=False)
 PYEOF
+# a deflate bomb: a meta header naming Deflated Explicit VR Little Endian, then 256 MB of
+# zeros deflated to about 250 KB; and the 600-byte file whose deflated data set declares a
+# 2.9 GB element (found by fuzz_dicom)
+"$py" - "$tmp/bomb.dcm" <<'PYEOF'
+import struct, sys, zlib
+uid = b"1.2.840.10008.1.2.1.99\0"
+meta = b"\x02\x00\x10\x00UI" + struct.pack("<H", len(uid)) + uid
+meta = b"\x02\x00\x00\x00UL\x04\x00" + struct.pack("<I", len(meta)) + meta
+z = zlib.compressobj(9, zlib.DEFLATED, -15)
+body = b"".join(z.compress(bytes(1 << 20)) for _ in range(256)) + z.flush()
+open(sys.argv[1], "wb").write(bytes(128) + b"DICM" + meta + body)
+PYEOF
+cp "$src/tests/dicom_seeds/deflate-oom-element-length.dcm" "$tmp/deflate_oom.dcm"
 set +e
 "$test_dicom" "$tmp"

@@ -1,5 +1,5 @@
 /*
- * fuzz_dicom.c - libFuzzer target for the DICOM reader (runtime/dicom_shim.cc): every input is
+ * fuzz_dicom.c - libFuzzer target for the DICOM reader (runtime/dicom/read.cc): every input is
  * handed to lumen_dicom_open_buffer (DCMTK's parser, then lumen's layout and limit checks) and,
  * when it opens, its first frames are decoded (native, deflate, RLE, JPEG, JPEG-LS codecs).
  * Built only with -DLUMEN_FUZZ=ON and clang; setup.sh test runs it for a bounded time on a seed

@@ -39,6 +39,8 @@ local models = {
   { "vit_tiny", false },
   { "vit_tiny_op17", false },
   { "swin_t_tiny", false },
+  { "swin_s_tiny", false },
+  { "lraspp_tiny", true },
 }
 
 for _, spec in ipairs(models) do

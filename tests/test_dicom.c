@@ -1,5 +1,5 @@
 /*
- * test_dicom.c - the DICOM reader (runtime/dicom_shim.cc) on files made by
+ * test_dicom.c - the DICOM reader (runtime/dicom/read.cc) on files made by
  * examples/make_dicom.py and DCMTK's encoders (tests/dicom_read.sh writes them into DIR):
  * every lossless transfer syntax decodes to exactly the uncompressed frames, lossy ones come
  * close, MONOCHROME1 and 2x-upscaled twins give back the same pixels, and hostile or
@@ -248,6 +248,15 @@ int main(int argc, char **argv)
             lumen_dicom_free(d);
         }
         CHECK(st != LUMEN_OK, "truncated_rle.dcm refused: %s", err2);
+    }
+
+    /* deflate: a bomb stops at the inflate limit (pixel limit + 64 MiB), and an element
+     * declared longer than the whole data set is refused without allocating its length
+     * (fuzz_dicom runs with allocations capped at 2 GB) */
+    {
+        lumen_dicom_limits small = {0, 0, 16 << 20};
+        refused("bomb.dcm", &small, LUMEN_EFORMAT, "inflates to more than");
+        refused("deflate_oom.dcm", NULL, LUMEN_EFORMAT, "not a readable DICOM file");
     }
 
     /* an SR (no pixel data) opens; reading a frame names the problem */

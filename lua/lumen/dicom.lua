@@ -117,14 +117,16 @@ function M.source.open(ctx, path, session)
   end
   local reader = { count = info.frames, multi = true }
   function reader.frame(_, i)
+    -- a frame that does not decode keeps its identity, so its series' SR lists it as failed
+    local fields = { dicom = M.identity(info, i, { phi = phi, salt = salt }) }
     local img, ferr = d:frame(i)
-    if not img then return nil, ferr end
+    if not img then return nil, ferr, fields end
     local finfo = { width = img.width, height = img.height, channels = img.channels,
       bit_depth = img.bit_depth }
     local t, terr = img:tensor(ctx, "frame")
     img:free()
-    if not t then return nil, terr end
-    return t, finfo, { dicom = M.identity(info, i, { phi = phi, salt = salt }) }
+    if not t then return nil, terr, fields end
+    return t, finfo, fields
   end
   function reader.close() d:close() end
   return reader
