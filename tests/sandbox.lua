@@ -157,7 +157,7 @@ case("capabilities: every reachable function is a pure one", function()
   local allowed = {}
   for n in ([[assert collectgarbage error getmetatable ipairs load next pairs pcall rawequal rawget
     rawlen rawset select setmetatable tonumber tostring type xpcall require warn
-    json.encode json.decode json.utf8_clean json.integers rules.default rules.normalize rules.evaluate]]):gmatch("%S+") do
+    json.encode json.decode json.utf8_clean json.integers json.get rules.default rules.normalize rules.evaluate]]):gmatch("%S+") do
     allowed[n] = true
   end
   for lib in ("string table math utf8"):gmatch("%S+") do allowed[lib] = "lib" end

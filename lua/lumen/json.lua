@@ -256,4 +256,15 @@ function M.integers(v)
   return v
 end
 
+-- t[k1][k2]...: nil as soon as a level is not a table, and nil for json.null (records read
+-- back from report.jsonl hold json.null where a value was missing).
+function M.get(t, ...)
+  for _, k in ipairs({ ... }) do
+    if type(t) ~= "table" then return nil end
+    t = t[k]
+  end
+  if t == M.null then return nil end
+  return t
+end
+
 return M

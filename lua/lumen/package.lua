@@ -350,13 +350,7 @@ end
 
 -- ---- rules ----
 
-local function get(r, ...)
-  for _, k in ipairs({ ... }) do
-    if type(r) ~= "table" then return nil end
-    r = r[k]
-  end
-  return r
-end
+local get = require("lumen.json").get
 
 -- Built-in rule kinds: function(pkg, thresholds, spec) -> check, message. A check sees the
 -- record (plain data); segmentation statistics are under record[pkg.seg_label].

@@ -90,14 +90,7 @@ function M.csv(records, columns, opts)
   return table.concat(lines, "\n") .. "\n"
 end
 
-local function get(r, ...)
-  for _, k in ipairs({ ... }) do
-    if type(r) ~= "table" then return nil end
-    r = r[k]
-  end
-  if r == json.null then return nil end
-  return r
-end
+local get = json.get
 M.get = get
 
 -- The standard roll-up columns for records with the given class names. opts.seg_label: the

@@ -30,13 +30,7 @@ local function fmt(x, f)
   return string.format(f or "%.3f", x)
 end
 
-local function get(r, ...)
-  for _, k in ipairs({ ... }) do
-    if type(r) ~= "table" then return nil end
-    r = r[k]
-  end
-  return r
-end
+local get = json.get
 
 -- Class colours (colour-blind-safe palette, Okabe-Ito), by class index.
 M.PALETTE = { "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
