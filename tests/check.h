@@ -1,5 +1,6 @@
 /*
- * check.h - what the C tests outside the op tables share (test_runtime, test_io, test_graph):
+ * check.h - what the C tests outside the op tables share (test_runtime, test_io, test_graph,
+ * test_dicom, test_threads):
  * CHECK(cond, fmt, ...) prints one line per check ("OK   ..." or "FAIL ...") and counts it;
  * check_tmpdir makes the test's private folder 'tmpdir' and path_in names files inside it;
  * check_summary prints the tally and returns the exit status.

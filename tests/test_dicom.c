@@ -15,21 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "lumen.h"
 
-static int failures, checks;
 static const char *dir;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        checks++;                                                                                  \
-        int ok_ = (cond);                                                                          \
-        failures += !ok_;                                                                          \
-        printf("%-4s ", ok_ ? "OK" : "FAIL");                                                      \
-        printf(__VA_ARGS__);                                                                       \
-        printf("\n");                                                                              \
-        fflush(stdout);                                                                            \
-    } while (0)
 
 static const char *in_dir(const char *name)
 {
@@ -289,6 +278,5 @@ int main(int argc, char **argv)
         lumen_dicom_free(NULL);
     }
     free(ref);
-    printf("%d checks, %d failed\n", checks, failures);
-    return failures ? 1 : 0;
+    return check_summary();
 }

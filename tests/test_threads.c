@@ -17,25 +17,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "check.h"
 #include "lumen.h"
 
 #define C 8
 #define H 23
 #define W 17
 #define ROUNDS 6
-
-static int failures, checks;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        checks++;                                                                                  \
-        int ok_ = (cond);                                                                          \
-        failures += !ok_;                                                                          \
-        printf("%-4s ", ok_ ? "OK" : "FAIL");                                                      \
-        printf(__VA_ARGS__);                                                                       \
-        printf("\n");                                                                              \
-        fflush(stdout);                                                                            \
-    } while (0)
 
 /* A small deterministic generator (64-bit LCG); each caller passes its own state. */
 static float rnd(uint64_t *s)
@@ -224,6 +212,5 @@ int main(void)
               sel[t] ? sel[t] : "default device", ROUNDS, jobs[t].bad_rounds,
               jobs[t].err[0] ? ": " : "", jobs[t].err);
     }
-    printf("%d passed, %d failed\n", checks - failures, failures);
-    return failures != 0;
+    return check_summary();
 }
