@@ -52,5 +52,6 @@ void lb_open_sandbox(lua_State *L); /* lumen.sandbox_run (sandbox.c) */
 void lb_open_fs(lua_State *L);      /* lumen.list_dir, file_type, mkdir, isatty (lua_fs.c) */
 void lb_open_bench(lua_State *L);   /* lumen.clock, ctx:set_gemm (lua_bench.c) */
 void lb_open_dicom(lua_State *L);   /* lumen.dicom_* (lua_dicom.c) */
+void lb_open_check(lua_State *L);   /* ctx:selfcheck, ctx:quirks (lua_selfcheck.c) */
 
 #endif

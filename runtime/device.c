@@ -274,6 +274,8 @@ void lumen__cache_dir_init(lumen_ctx *ctx, const char *opt); /* program.c */
 lumen_status lumen__kernels_file_open(lumen_ctx *ctx);       /* program.c */
 void lumen__kernels_file_close(lumen_ctx *ctx);              /* program.c */
 void lumen__gemm_free(lumen_ctx *ctx);                       /* gemm.c */
+void lumen__quirks_apply(lumen_ctx *ctx);                    /* quirks.c */
+void lumen__selfcheck_free(lumen_ctx *ctx);                  /* selfcheck.c */
 
 lumen_status lumen_ctx_new(const char *selector, lumen_ctx **out, char *err, size_t errlen)
 {
@@ -346,6 +348,7 @@ lumen_status lumen_ctx_new_opts(const char *selector, const lumen_ctx_options *o
     ctx->gemm = g && !strcmp(g, "own")       ? LUMEN_GEMM_OWN
                 : g && !strcmp(g, "clblast") ? LUMEN_GEMM_CLBLAST
                                              : LUMEN_GEMM_AUTO;
+    lumen__quirks_apply(ctx);
     *out = ctx;
     ctx = NULL;
     st = LUMEN_OK;
@@ -372,6 +375,7 @@ lumen_status lumen_ctx_free(lumen_ctx *ctx)
     free(ctx->events);
     free(ctx->records);
     lumen__gemm_free(ctx);
+    lumen__selfcheck_free(ctx);
     lumen__programs_free(ctx);
     lumen__kernels_file_close(ctx);
     free(ctx->kernels_path);

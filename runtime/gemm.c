@@ -504,6 +504,14 @@ static void choose_engine(lumen_ctx *ctx, gemm_state *s)
         choice_store(ctx, e, t_own, t_clb);
 }
 
+lumen_gemm_engine lumen__gemm_resolve(lumen_ctx *ctx)
+{
+    gemm_state *s = state_of(ctx);
+    if (s && ctx->gemm == LUMEN_GEMM_AUTO)
+        choose_engine(ctx, s);
+    return ctx->gemm;
+}
+
 const char *lumen__gemm_reason(lumen_ctx *ctx)
 {
     gemm_state *s = ctx->clblast_state;

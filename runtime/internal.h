@@ -89,6 +89,8 @@ struct lumen_ctx {
     lumen_gemm_engine gemm; /* AUTO until measured */
     int vec_width;          /* lumen__vec_width: 8 or 16, 0 until asked (tests force it) */
     void *clblast_state;    /* gemm.c: CLBlast warm-up bookkeeping */
+    unsigned quirks;        /* quirks.c: LUMEN_QUIRK_* flags applied when opened */
+    void *selfcheck;        /* selfcheck.c: the verdict applied to this context, or NULL */
     /* profiling: one event per launch while profiling is on */
     cl_event *events;
     lumen_prof_record *records;
