@@ -230,10 +230,9 @@ static int case_table(sc_case *out)
          3,
          {S(1, 16, 5, 7), S(1, 16, 3, 3), S(1, 16, 3, 3)}},
     };
-    int n = (int)(sizeof t / sizeof t[0]);
-    LUMEN_ASSERT(n <= MAX_CASES);
+    _Static_assert(sizeof t / sizeof t[0] <= MAX_CASES, "raise MAX_CASES");
     memcpy(out, t, sizeof t);
-    return n;
+    return (int)(sizeof t / sizeof t[0]);
 }
 
 /* ---- running one case ---- */
