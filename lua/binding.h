@@ -67,6 +67,7 @@ void lb_open_sandbox(lua_State *L); /* lumen.sandbox_run (sandbox.c) */
 void lb_open_fs(lua_State *L);      /* lumen.list_dir, file_type, mkdir, isatty (lua_fs.c) */
 void lb_open_bench(lua_State *L);   /* lumen.clock, lumen.sleep (lua_bench.c) */
 void lb_open_dicom(lua_State *L);   /* lumen.dicom_* (lua_dicom.c) */
+void lb_open_check(lua_State *L);   /* ctx:selfcheck, ctx:quirks (lua_selfcheck.c) */
 
 /* Context methods that make objects of another class, listed in lua_ctx.c's method table. */
 int lb_tensor_new(lua_State *L);      /* ctx:tensor(shape [, name [, data]]) (lua_tensor.c) */

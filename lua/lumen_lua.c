@@ -20,6 +20,7 @@ int luaopen_lumen_core(lua_State *L)
     lb_open_fs(L);
     lb_open_bench(L);
     lb_open_dicom(L);
+    lb_open_check(L);
     lua_pushliteral(L, LUMEN_VERSION);
     lua_setfield(L, -2, "version");
     return 1;

@@ -341,6 +341,7 @@ lumen_status lumen_ctx_new_opts(const char *selector, const lumen_ctx_options *o
     ctx->gemm = g && !strcmp(g, "own")       ? LUMEN_GEMM_OWN
                 : g && !strcmp(g, "clblast") ? LUMEN_GEMM_CLBLAST
                                              : LUMEN_GEMM_AUTO;
+    lumen__quirks_apply(ctx);
     *out = ctx;
     ctx = NULL;
     st = LUMEN_OK;
@@ -367,6 +368,7 @@ lumen_status lumen_ctx_free(lumen_ctx *ctx)
     free(ctx->events);
     free(ctx->records);
     lumen__gemm_free(ctx);
+    lumen__selfcheck_free(ctx);
     lumen__programs_free(ctx);
     lumen__kernels_file_close(ctx);
     free(ctx->kernels_path);

@@ -469,6 +469,13 @@ static void choose_engine(lumen_ctx *ctx, gemm_state *s)
         choice_store(ctx, e, t_own, t_clb);
 }
 
+lumen_gemm_engine lumen__gemm_resolve(lumen_ctx *ctx)
+{
+    if (ctx->gemm == LUMEN_GEMM_AUTO)
+        choose_engine(ctx, &ctx->gemm_state);
+    return ctx->gemm;
+}
+
 const char *lumen__gemm_reason(lumen_ctx *ctx)
 {
     return ctx->gemm_state.reason;

@@ -99,6 +99,8 @@ struct lumen_ctx {
     lumen_gemm_engine gemm;       /* AUTO until measured */
     int vec_width;                /* lumen__vec_width: 8 or 16, 0 until asked (tests force it) */
     lumen__gemm_state gemm_state; /* both GEMM engines' state (gemm.c) */
+    unsigned quirks;              /* quirks.c: LUMEN_QUIRK_* flags applied when opened */
+    void *selfcheck;              /* selfcheck.c: the verdict applied to this context, or NULL */
     /* profiling: one event per launch while profiling is on */
     cl_event *events;
     lumen_prof_record *records;
@@ -340,6 +342,10 @@ typedef struct lumen__gemm_args {
 lumen_status lumen__gemm(lumen_ctx *ctx, const lumen__gemm_args *g);
 /* Releases the context's GEMM state (ctx->gemm_state); the context stays usable. */
 void lumen__gemm_free(lumen_ctx *ctx);
+/* quirks.c: reads the quirks table (and LUMEN_DEBUG_QUIRKS) for a new context's device */
+void lumen__quirks_apply(lumen_ctx *ctx);
+/* selfcheck.c: frees the verdict a context holds */
+void lumen__selfcheck_free(lumen_ctx *ctx);
 /* The same computation on host arrays (double accumulation): the reference for all of the above.
  * Pointers are to element 0 of each operand (offsets already applied). */
 void lumen__gemm_ref(const lumen__gemm_args *g, const float *a, const float *b, const float *bias,

@@ -524,6 +524,103 @@ typedef enum { LUMEN_GEMM_AUTO, LUMEN_GEMM_OWN, LUMEN_GEMM_CLBLAST } lumen_gemm_
 lumen_status lumen_ctx_set_gemm(lumen_ctx *ctx, lumen_gemm_engine e);
 lumen_gemm_engine lumen_ctx_gemm(lumen_ctx *ctx);
 
+/* ---- device self-check (selfcheck.c) and quirks (quirks.c) ----
+ *
+ * Every new device is checked before it is trusted: a few small cases per op family (odd
+ * shapes, deterministic random inputs) run on the device and are compared with lumen_op_ref
+ * (|a-b| <= 1e-5 + 1e-4*|b|; NaN must match NaN; guard values around outputs). The verdict is
+ * kept in the cache directory, keyed by platform, device, driver and lumen version, so a later
+ * process reads it instead of running the cases. A failed family is dealt with on the context:
+ * the GEMM engines stand in for each other (own kernel <-> CLBlast; CLBlast is checked only
+ * where it is the engine in use or must stand in); any other failure makes lumen_model_new
+ * refuse graphs that use an op of that family, naming the failing case. Contexts do not run it
+ * by themselves: the lumen command does on first use of a device (lua/lumen/selfcheck.lua).
+ *
+ *     lumen_selfcheck_result r;
+ *     if (lumen_selfcheck(ctx, LUMEN_SELFCHECK_CACHED, &r) == LUMEN_OK && !r.passed)
+ *         for (int f = 0; f < LUMEN_CHECK_COUNT; f++)
+ *             if (r.fam[f].verdict == LUMEN_CHECK_FAIL) puts(r.fam[f].action);
+ *
+ * Debugging: $LUMEN_DEBUG_SELFCHECK_FAIL=gemm,conv (family names) corrupts one output value of
+ * those families inside the check, so the failure paths can be tested on a healthy device.
+ */
+#define LUMEN_CHECK_LIST(X)                                                                        \
+    X(ELTWISE, "eltwise")     /* unary, binary */                                                  \
+    X(CONV, "conv")           /* direct, depthwise, transposed (not the pointwise GEMM) */         \
+    X(GEMM, "gemm")           /* the own GEMM kernels: matmul and 1x1 conv */                      \
+    X(CLBLAST, "clblast")     /* the same, where CLBlast is in use or must stand in */             \
+    X(POOL, "pool")           /* pool, reduce */                                                   \
+    X(LAYOUT, "layout")       /* transpose, concat, slice, pad, resize */                          \
+    X(NORM, "norm")           /* batch/layer/instance norm, softmax, argmax */                     \
+    X(ATTENTION, "attention") /* windowed and global attention */
+
+typedef enum {
+#define LUMEN_X(name, str) LUMEN_CHECK_##name,
+    LUMEN_CHECK_LIST(LUMEN_X)
+#undef LUMEN_X
+        LUMEN_CHECK_COUNT
+} lumen_check_family;
+
+/* "gemm" for LUMEN_CHECK_GEMM; NULL when out of range. */
+const char *lumen_check_name(lumen_check_family f);
+/* The check families an op relies on, as bits (1u << lumen_check_family). A GEMM-backed op
+ * names LUMEN_CHECK_GEMM; CLBlast is an alternative engine, never required. */
+unsigned lumen_check_families_of(const lumen_opdesc *d, const lumen_shape *const *in);
+
+enum { LUMEN_CHECK_PASS, LUMEN_CHECK_FAIL, LUMEN_CHECK_SKIP };
+
+typedef struct lumen_check_verdict {
+    int verdict;      /* LUMEN_CHECK_PASS, _FAIL or _SKIP (not run: a quirk, no engine) */
+    int cases;        /* cases run */
+    double ms;        /* wall time, kernel builds included */
+    char op[32];      /* the first failing case's op ("conv"), "" when none failed */
+    char label[64];   /* its case ("dw3x3 s1 odd") */
+    char error[256];  /* what was wrong ("at 17: device 0.5, reference 0.25"), or why skipped */
+    char action[192]; /* what the context does about a failure (fallback, refusal); "" */
+} lumen_check_verdict;
+
+typedef struct lumen_selfcheck_result {
+    lumen_check_verdict fam[LUMEN_CHECK_COUNT];
+    int passed;     /* 1 when no family failed */
+    int from_cache; /* 1 when the verdict was read from the cache and nothing ran */
+    double ms;      /* wall time of the run (on a cache hit: of the run that stored it) */
+    char key[512];  /* "platform=...|device=...|driver=...|lumen=..." */
+    char path[640]; /* the verdict's file, "" when the disk cache is off */
+} lumen_selfcheck_result;
+
+typedef enum {
+    LUMEN_SELFCHECK_CACHED, /* the stored verdict when there is one, else run and store */
+    LUMEN_SELFCHECK_RUN,    /* run and store, whatever is stored */
+    LUMEN_SELFCHECK_STORED  /* the stored verdict only: LUMEN_ENOTFOUND when there is none */
+} lumen_selfcheck_mode;
+
+/*
+ * Checks the context's device (see above), fills *out and applies the verdict to ctx (engine
+ * fallback, refused families). Returns LUMEN_OK whenever a verdict was obtained, passed or not
+ * (a case that fails on the device, even with an OpenCL error, is a failed family); an error
+ * only when no verdict exists: LUMEN_ENOTFOUND (mode STORED, nothing stored), LUMEN_ENOMEM.
+ * Failing to store the verdict is not an error (the next process runs it again).
+ */
+lumen_status lumen_selfcheck(lumen_ctx *ctx, lumen_selfcheck_mode mode,
+                             lumen_selfcheck_result *out);
+
+/*
+ * Known problems of vendors' drivers, each turning a path off (runtime/quirks.c, README
+ * "Device self-check and quirks"). The table is empty until a measured problem fills it.
+ * $LUMEN_DEBUG_QUIRKS="FLAGS:MATCH" adds one entry for tests: FLAGS a ','-list of no_clblast,
+ * no_fp16; MATCH a case-insensitive substring of platform, vendor, device name or driver
+ * ("" or "*": every device).
+ */
+enum {
+    LUMEN_QUIRK_NO_CLBLAST = 1, /* CLBlast is wrong here: the own GEMM kernel is used */
+    LUMEN_QUIRK_NO_FP16 = 2     /* half precision is wrong here: fp32 only */
+};
+/* The OR of the flags of every entry matching d; why (may be NULL) receives their reasons,
+ * '; '-separated. Can't fail: a malformed $LUMEN_DEBUG_QUIRKS is ignored with why saying so. */
+unsigned lumen_quirks(const lumen_device_info *d, char *why, size_t len);
+/* The quirks applied to ctx when it was opened (lumen_quirks of its device). */
+unsigned lumen_ctx_quirks(const lumen_ctx *ctx);
+
 /* ---- graphs: a static network of ops, built once for given input shapes (graph.c) ---- */
 
 /*

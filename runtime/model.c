@@ -22,6 +22,8 @@
 
 #include "graph.h"
 
+lumen_status lumen__selfcheck_admit(lumen_ctx *ctx, const lumen_graph *g); /* selfcheck.c */
+
 struct lumen_model {
     lumen_ctx *ctx;
     lumen_graph *g;
@@ -286,6 +288,8 @@ lumen_status lumen_model_new(lumen_ctx *ctx, lumen_graph *g, const lumen_model_o
         st = lumen__fail(ctx, st, "%s", g->err);
         goto fail;
     }
+    if ((st = lumen__selfcheck_admit(ctx, g)) != LUMEN_OK)
+        goto fail; /* a family this device failed its self-check on */
     m->vt = calloc((size_t)g->n_values + 1, sizeof *m->vt);
     m->order = malloc(((size_t)g->n_nodes + 1) * sizeof *m->order);
     m->inputs = malloc(((size_t)g->n_values + 1) * sizeof *m->inputs);

@@ -821,7 +821,9 @@ function M.open(opts)
 
   local sels, serr = require("lumen.devpool").selectors(opts.device)
   if serr then return nil, serr, "usage" end
-  local ctx, cerr = lumen.context(sels and sels[1] or M.pick_device(opts.device, opts.getenv))
+  local selfcheck = require "lumen.selfcheck"
+  local ctx, cerr = selfcheck.context(sels and sels[1] or M.pick_device(opts.device, opts.getenv),
+    nil, opts.getenv)
   if not ctx then return nil, cerr, "runtime" end
   st.ctx, st.readers = ctx, {}
   local load_opts = { ctx = ctx, size = st.size, head = opts.head, thresholds = st.thresholds }
@@ -851,7 +853,7 @@ function M.open(opts)
   -- its own context, network and preprocessing (see Session:process_all)
   st.workers, st.frames, st.device_index = { st }, 0, ctx:device().index
   for i = 2, #(sels or {}) do
-    local c, e = lumen.context(sels[i])
+    local c, e = selfcheck.context(sels[i], nil, opts.getenv)
     if not c then return nil, "device " .. sels[i] .. ": " .. tostring(e), "runtime" end
     load_opts.ctx = c
     local p, pe, pkd = pk.load(opts.model or pk.DEFAULT, load_opts)

@@ -30,6 +30,10 @@ environment:
   LUMEN_KERNELS     binary-only mode: kernels file written by 'lumen compile'
   LUMEN_KERNEL_DIR  read kernels/*.cl from this folder instead of the embedded copies
   LUMEN_GEMM        force the GEMM engine: own | clblast
+  LUMEN_SELFCHECK   0: skip the device self-check that qc, listen, infer and bench run on
+                    first use of a device (verdict kept in the cache; 'lumen devices --check')
+  LUMEN_DEBUG_SELFCHECK_FAIL  testing: families whose check is made to fail (gemm,conv,...)
+  LUMEN_DEBUG_QUIRKS          testing: one quirks-table entry, FLAGS:MATCH (no_clblast:pocl)
 
 exit codes: 0 ok, 1 some inputs failed, 2 usage error, 3 no device or runtime failure]])
   return cli.EXIT_OK

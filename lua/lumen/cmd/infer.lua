@@ -148,7 +148,7 @@ function M.run(args)
     end
   end
 
-  local ctx, err = lumen.context(opts.device)
+  local ctx, err = require("lumen.selfcheck").context(opts.device)
   if not ctx then return cli.runtime_error("infer", err) end
   local m
   m, err = ctx:model(g)

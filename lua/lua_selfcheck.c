@@ -1,0 +1,90 @@
+/*
+ * lua_selfcheck.c - the device self-check and the quirks table in Lua (runtime/selfcheck.c,
+ * runtime/quirks.c): ctx:selfcheck([mode]) and ctx:quirks().
+ */
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "binding.h"
+
+static void set_str(lua_State *L, const char *k, const char *v)
+{
+    lua_pushstring(L, v);
+    lua_setfield(L, -2, k);
+}
+
+/*
+ * ctx:selfcheck(["cached" | "run" | "stored"]) -> result | nil, msg
+ * result = {passed =, from_cache =, ms =, key =, path =, families = {{name =, verdict =
+ * "pass"|"fail"|"skip", cases =, ms =, op =, label =, error =, action =}, ...}} in the order of
+ * LUMEN_CHECK_LIST. "stored" returns nil, msg when nothing is stored for this device.
+ */
+static int c_selfcheck(lua_State *L)
+{
+    static const char *const modes[] = {"cached", "run", "stored", NULL};
+    static const char *const verdicts[] = {"pass", "fail", "skip"};
+    lctx *c = lb_check_ctx(L, 1);
+    int mode = luaL_checkoption(L, 2, "cached", modes);
+    lumen_selfcheck_result *r = lua_newuserdatauv(L, sizeof *r, 0); /* large: not on the C stack */
+    if (lumen_selfcheck(c->ctx, (lumen_selfcheck_mode)mode, r) != LUMEN_OK)
+        return lb_fail(L, lumen_ctx_error(c->ctx));
+    lua_createtable(L, 0, 6);
+    lua_pushboolean(L, r->passed);
+    lua_setfield(L, -2, "passed");
+    lua_pushboolean(L, r->from_cache);
+    lua_setfield(L, -2, "from_cache");
+    lua_pushnumber(L, r->ms);
+    lua_setfield(L, -2, "ms");
+    set_str(L, "key", r->key);
+    set_str(L, "path", r->path);
+    lua_createtable(L, LUMEN_CHECK_COUNT, 0);
+    for (int f = 0; f < LUMEN_CHECK_COUNT; f++) {
+        const lumen_check_verdict *v = &r->fam[f];
+        lua_createtable(L, 0, 8);
+        set_str(L, "name", lumen_check_name((lumen_check_family)f));
+        set_str(L, "verdict", verdicts[v->verdict]);
+        lua_pushinteger(L, v->cases);
+        lua_setfield(L, -2, "cases");
+        lua_pushnumber(L, v->ms);
+        lua_setfield(L, -2, "ms");
+        set_str(L, "op", v->op);
+        set_str(L, "label", v->label);
+        set_str(L, "error", v->error);
+        set_str(L, "action", v->action);
+        lua_rawseti(L, -2, f + 1);
+    }
+    lua_setfield(L, -2, "families");
+    return 1;
+}
+
+/* ctx:quirks() -> {no_clblast = true, ...}, why: the quirks applied when ctx was opened. */
+static int c_quirks(lua_State *L)
+{
+    lctx *c = lb_check_ctx(L, 1);
+    unsigned q = lumen_ctx_quirks(c->ctx);
+    char why[512];
+    lumen_quirks(lumen_ctx_device(c->ctx), why, sizeof why);
+    lua_createtable(L, 0, 2);
+    if (q & LUMEN_QUIRK_NO_CLBLAST) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "no_clblast");
+    }
+    if (q & LUMEN_QUIRK_NO_FP16) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "no_fp16");
+    }
+    lua_pushstring(L, why);
+    return 2;
+}
+
+static const luaL_Reg ctx_methods[] = {
+    {"selfcheck", c_selfcheck}, {"quirks", c_quirks}, {NULL, NULL}};
+
+/* Adds the methods to Context. */
+void lb_open_check(lua_State *L)
+{
+    luaL_getmetatable(L, CTX_MT);
+    lua_getfield(L, -1, "__index");
+    luaL_setfuncs(L, ctx_methods, 0);
+    lua_pop(L, 2);
+}
