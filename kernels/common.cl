@@ -23,6 +23,24 @@
 #define ACT_RECIPROCAL 16
 #define ACT_THRESHOLD 17
 #define ACT_SCALE 18
+/* from here on: math functions of the unary op only (kernels/eltwise.cl, lumen_math) */
+#define ACT_SIN 19
+#define ACT_COS 20
+#define ACT_TAN 21
+#define ACT_ASIN 22
+#define ACT_ACOS 23
+#define ACT_ATAN 24
+#define ACT_SINH 25
+#define ACT_COSH 26
+#define ACT_ASINH 27
+#define ACT_ACOSH 28
+#define ACT_ATANH 29
+#define ACT_FLOOR 30
+#define ACT_CEIL 31
+#define ACT_ROUND 32
+#define ACT_SIGN 33
+#define ACT_ISNAN 34
+#define ACT_ISINF 35
 
 /* erf(x) to within 1.5e-7 (Abramowitz & Stegun 7.1.26) with one exp: PoCL's built-in erf is a
  * scalar library call that made GELU epilogues ten times slower than the convolution itself. */

@@ -259,7 +259,25 @@ const char *lumen_op_name(lumen_op op);
     X(ABS, "abs")                                                                                  \
     X(RECIPROCAL, "reciprocal")                                                                    \
     X(THRESHOLD, "threshold") /* x > a ? 1 : 0 */                                                  \
-    X(SCALE, "scale")         /* a*x + b */
+    X(SCALE, "scale")         /* a*x + b */                                                        \
+    /* math of the UNARY op only (no epilogue takes these): LUMEN_ACT_EPILOGUE_COUNT */            \
+    X(SIN, "sin")                                                                                  \
+    X(COS, "cos")                                                                                  \
+    X(TAN, "tan")                                                                                  \
+    X(ASIN, "asin")                                                                                \
+    X(ACOS, "acos")                                                                                \
+    X(ATAN, "atan")                                                                                \
+    X(SINH, "sinh")                                                                                \
+    X(COSH, "cosh")                                                                                \
+    X(ASINH, "asinh")                                                                              \
+    X(ACOSH, "acosh")                                                                              \
+    X(ATANH, "atanh")                                                                              \
+    X(FLOOR, "floor")                                                                              \
+    X(CEIL, "ceil")                                                                                \
+    X(ROUND, "round") /* half to even */                                                           \
+    X(SIGN, "sign")   /* -1, 0 or 1; NaN stays NaN */                                              \
+    X(ISNAN, "isnan") /* x != x ? 1 : 0 */                                                         \
+    X(ISINF, "isinf") /* (a != 0 && x == +inf) || (b != 0 && x == -inf) ? 1 : 0 */
 
 typedef enum {
 #define LUMEN_X(name, str) LUMEN_ACT_##name,
@@ -267,6 +285,9 @@ typedef enum {
 #undef LUMEN_X
         LUMEN_ACT_COUNT
 } lumen_act;
+/* Activations below this one may be fused as epilogues (CONV, MATMUL, BINARY); the rest are
+ * math functions of the UNARY op. */
+#define LUMEN_ACT_EPILOGUE_COUNT LUMEN_ACT_SIN
 
 const char *lumen_act_name(lumen_act act);
 /* The act named str ("relu6"), or -1. */
@@ -343,6 +364,12 @@ enum {
     LUMEN_BIN_POW,
     LUMEN_BIN_MAX,
     LUMEN_BIN_MIN,
+    LUMEN_BIN_GT, /* comparisons: 1 or 0 (false when either side is NaN) */
+    LUMEN_BIN_GE,
+    LUMEN_BIN_LT,
+    LUMEN_BIN_LE,
+    LUMEN_BIN_EQ,
+    LUMEN_BIN_FMOD, /* C's fmod: the result has the dividend's sign */
     LUMEN_BIN_COUNT
 };
 typedef struct lumen_binary_params {

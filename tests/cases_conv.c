@@ -59,7 +59,7 @@ static lumen_opdesc with_out_pad(lumen_opdesc d, int op)
 static int act_cases(lumen_ctx *ctx)
 {
     int failed = 0;
-    for (int a = 0; a < LUMEN_ACT_COUNT; a++) {
+    for (int a = 0; a < LUMEN_ACT_EPILOGUE_COUNT; a++) {
         float pa = 0, pb = 0;
         if (a == LUMEN_ACT_LEAKY_RELU)
             pa = 0.1f;

@@ -37,7 +37,44 @@ int cases_eltwise(lumen_ctx *ctx)
     static const float ny[] = {0, NAN, 1, NAN, 5, -7, 1, 1, 2};
     static const float max_n[] = {NAN, NAN, 2, NAN, 5, 7, 1, INFINITY, NAN};
     static const float min_n[] = {NAN, NAN, 1, NAN, 0, -7, -INFINITY, 1, NAN};
+    /* the unary math functions and comparisons on the same 9 values (body of 8 and a tail) */
+    static const float mx[] = {NAN, -1.5f, 2.5f, -0.5f, 0, 0.5f, -INFINITY, INFINITY, 3.7f};
+    static const float fmod_a[] = {5.5f, -5.5f, 5.5f, -5.5f, 7, -1, 0.25f, 3, 9};
+    static const float fmod_b[] = {2, 2, -2, -2, 7, 3, 1, 0.5f, 4};
     const tcase cases[] = {
+        {"floor NaN hand", un(LUMEN_ACT_FLOOR, 0, 0), 1, {SHAPE(9)}, {mx}, .expect = (const float[]){NAN, -2, 2, -1, 0, 0, -INFINITY, INFINITY, 3}},
+        {"ceil NaN hand", un(LUMEN_ACT_CEIL, 0, 0), 1, {SHAPE(9)}, {mx}, .expect = (const float[]){NAN, -1, 3, -0.0f, 0, 1, -INFINITY, INFINITY, 4}},
+        {"round half even hand", un(LUMEN_ACT_ROUND, 0, 0), 1, {SHAPE(9)}, {mx}, .expect = (const float[]){NAN, -2, 2, -0.0f, 0, 0, -INFINITY, INFINITY, 4}},
+        {"sign NaN hand", un(LUMEN_ACT_SIGN, 0, 0), 1, {SHAPE(9)}, {mx}, .expect = (const float[]){NAN, -1, 1, -1, 0, 1, -1, 1, 1}},
+        {"isnan hand", un(LUMEN_ACT_ISNAN, 0, 0), 1, {SHAPE(9)}, {mx}, .expect = (const float[]){1, 0, 0, 0, 0, 0, 0, 0, 0}},
+        {"isinf both hand", un(LUMEN_ACT_ISINF, 1, 1), 1, {SHAPE(9)}, {mx}, .expect = (const float[]){0, 0, 0, 0, 0, 0, 1, 1, 0}},
+        {"isinf +inf hand", un(LUMEN_ACT_ISINF, 1, 0), 1, {SHAPE(9)}, {mx}, .expect = (const float[]){0, 0, 0, 0, 0, 0, 0, 1, 0}},
+        {"isinf -inf hand", un(LUMEN_ACT_ISINF, 0, 1), 1, {SHAPE(9)}, {mx}, .expect = (const float[]){0, 0, 0, 0, 0, 0, 1, 0, 0}},
+        {"gt NaN hand", bin(LUMEN_BIN_GT, LUMEN_ACT_NONE), 2, {SHAPE(9), SHAPE(9)}, {nx, ny}, .expect = (const float[]){0, 0, 1, 0, 0, 1, 0, 1, 0}},
+        {"le NaN hand", bin(LUMEN_BIN_LE, LUMEN_ACT_NONE), 2, {SHAPE(9), SHAPE(9)}, {nx, ny}, .expect = (const float[]){0, 0, 0, 0, 1, 0, 1, 0, 0}},
+        {"eq hand", bin(LUMEN_BIN_EQ, LUMEN_ACT_NONE), 2, {SHAPE(9), SHAPE(1)}, {mx, (const float[]){0.5f}}, .expect = (const float[]){0, 0, 0, 0, 0, 1, 0, 0, 0}},
+        {"fmod signs hand", bin(LUMEN_BIN_FMOD, LUMEN_ACT_NONE), 2, {SHAPE(9), SHAPE(9)}, {fmod_a, fmod_b}, .expect = (const float[]){1.5f, -1.5f, 1.5f, -1.5f, 0, -1, 0.25f, 0, 1}},
+        {"sin", un(LUMEN_ACT_SIN, 0, 0), 1, {SHAPE(3, 7, 11)}, .lo = {-6}, .hi = {6}},
+        {"cos", un(LUMEN_ACT_COS, 0, 0), 1, {SHAPE(3, 7, 11)}, .lo = {-6}, .hi = {6}},
+        {"tan", un(LUMEN_ACT_TAN, 0, 0), 1, {SHAPE(3, 7, 11)}, .lo = {-1.3f}, .hi = {1.3f}},
+        {"asin", un(LUMEN_ACT_ASIN, 0, 0), 1, {SHAPE(17, 5)}, .lo = {-0.99f}, .hi = {0.99f}},
+        {"acos", un(LUMEN_ACT_ACOS, 0, 0), 1, {SHAPE(17, 5)}, .lo = {-0.99f}, .hi = {0.99f}},
+        {"atan", un(LUMEN_ACT_ATAN, 0, 0), 1, {SHAPE(17, 5)}, .lo = {-9}, .hi = {9}},
+        {"sinh", un(LUMEN_ACT_SINH, 0, 0), 1, {SHAPE(2, 9, 13)}, .lo = {-4}, .hi = {4}},
+        {"cosh", un(LUMEN_ACT_COSH, 0, 0), 1, {SHAPE(2, 9, 13)}, .lo = {-4}, .hi = {4}},
+        {"asinh", un(LUMEN_ACT_ASINH, 0, 0), 1, {SHAPE(2, 9, 13)}, .lo = {-9}, .hi = {9}},
+        {"acosh", un(LUMEN_ACT_ACOSH, 0, 0), 1, {SHAPE(2, 9, 13)}, .lo = {1.01f}, .hi = {9}},
+        {"atanh", un(LUMEN_ACT_ATANH, 0, 0), 1, {SHAPE(2, 9, 13)}, .lo = {-0.95f}, .hi = {0.95f}},
+        {"floor", un(LUMEN_ACT_FLOOR, 0, 0), 1, {SHAPE(1, 3, 11, 13)}, .lo = {-5}, .hi = {5}},
+        {"ceil", un(LUMEN_ACT_CEIL, 0, 0), 1, {SHAPE(1, 3, 11, 13)}, .lo = {-5}, .hi = {5}},
+        {"round", un(LUMEN_ACT_ROUND, 0, 0), 1, {SHAPE(1, 3, 11, 13)}, .lo = {-5}, .hi = {5}},
+        {"sign", un(LUMEN_ACT_SIGN, 0, 0), 1, {SHAPE(1, 3, 11, 13)}},
+        {"gt [C,1,1]", bin(LUMEN_BIN_GT, LUMEN_ACT_NONE), 2, {SHAPE(2, 9, 34, 17), SHAPE(9, 1, 1)}},
+        {"ge same", bin(LUMEN_BIN_GE, LUMEN_ACT_NONE), 2, {SHAPE(3, 67), SHAPE(3, 67)}},
+        {"lt 6-d", bin(LUMEN_BIN_LT, LUMEN_ACT_NONE), 2, {SHAPE(2, 1, 3, 1, 2, 5), SHAPE(2, 3, 4, 1, 5)}},
+        {"le [1,H,W]", bin(LUMEN_BIN_LE, LUMEN_ACT_NONE), 2, {SHAPE(2, 9, 34, 17), SHAPE(1, 34, 17)}},
+        {"eq both bcast", bin(LUMEN_BIN_EQ, LUMEN_ACT_NONE), 2, {SHAPE(4, 1, 6), SHAPE(5, 1)}, {(const float[]){0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5}, (const float[]){1, 2, 3, 9, 0}}},
+        {"fmod", bin(LUMEN_BIN_FMOD, LUMEN_ACT_NONE), 2, {SHAPE(3, 5, 7), SHAPE(7)}, .lo = {-9, 0.5f}, .hi = {9, 3}},
         {"relu6 hand", un(LUMEN_ACT_RELU6, 0, 0), 1, {SHAPE(6)}, {hx}, .expect = relu6_x},
         {"relu NaN hand", un(LUMEN_ACT_RELU, 0, 0), 1, {SHAPE(9)}, {nx}, .expect = relu_nx},
         {"relu6 NaN hand", un(LUMEN_ACT_RELU6, 0, 0), 1, {SHAPE(9)}, {nx}, .expect = relu6_nx},

@@ -227,7 +227,24 @@ static lumen_status map_unary(ox_ctx *c, ox_node *n)
                 {"Erf", LUMEN_ACT_ERF},
                 {"Neg", LUMEN_ACT_NEG},
                 {"Abs", LUMEN_ACT_ABS},
-                {"Reciprocal", LUMEN_ACT_RECIPROCAL}};
+                {"Reciprocal", LUMEN_ACT_RECIPROCAL},
+                {"Sin", LUMEN_ACT_SIN},
+                {"Cos", LUMEN_ACT_COS},
+                {"Tan", LUMEN_ACT_TAN},
+                {"Asin", LUMEN_ACT_ASIN},
+                {"Acos", LUMEN_ACT_ACOS},
+                {"Atan", LUMEN_ACT_ATAN},
+                {"Sinh", LUMEN_ACT_SINH},
+                {"Cosh", LUMEN_ACT_COSH},
+                {"Asinh", LUMEN_ACT_ASINH},
+                {"Acosh", LUMEN_ACT_ACOSH},
+                {"Atanh", LUMEN_ACT_ATANH},
+                {"Floor", LUMEN_ACT_FLOOR},
+                {"Ceil", LUMEN_ACT_CEIL},
+                {"Round", LUMEN_ACT_ROUND},
+                {"Sign", LUMEN_ACT_SIGN},
+                {"IsNaN", LUMEN_ACT_ISNAN},
+                {"IsInf", LUMEN_ACT_ISINF}};
     lumen_opdesc d = {.op = LUMEN_OP_UNARY};
     for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++)
         if (!strcmp(acts[i].type, n->p->op_type))
@@ -238,8 +255,41 @@ static lumen_status map_unary(ox_ctx *c, ox_node *n)
         d.p.unary.act.a = lumen__ox_attr_float(n, "alpha", 0.2f);
         d.p.unary.act.b = lumen__ox_attr_float(n, "beta", 0.5f);
     }
+    if (d.p.unary.act.act == LUMEN_ACT_ISINF) {
+        d.p.unary.act.a = lumen__ox_attr_int(n, "detect_positive", 1) != 0;
+        d.p.unary.act.b = lumen__ox_attr_int(n, "detect_negative", 1) != 0;
+    }
     int x = lumen__ox_in(c, n, 0);
-    return lumen__ox_emit(c, n, &d, 1, &x);
+    lumen_status st = lumen__ox_emit(c, n, &d, 1, &x);
+    ox_val *v = lumen__ox_out(c, n, 0);
+    if (st == LUMEN_OK && v)
+        v->is_int = d.p.unary.act.act == LUMEN_ACT_ISNAN || d.p.unary.act.act == LUMEN_ACT_ISINF;
+    return st;
+}
+
+/* Comparisons and Mod on run-time floats (constants are folded on the host, fold.c): the
+ * BINARY op, whose comparisons give 1 or 0; the result is an ONNX bool, which only a graph
+ * output or a Cast to float may read. */
+static lumen_status map_compare(ox_ctx *c, ox_node *n)
+{
+    static const struct {
+        const char *type;
+        int kind;
+    } kinds[] = {{"Greater", LUMEN_BIN_GT}, {"GreaterOrEqual", LUMEN_BIN_GE},
+                 {"Less", LUMEN_BIN_LT},    {"LessOrEqual", LUMEN_BIN_LE},
+                 {"Equal", LUMEN_BIN_EQ},   {"Mod", LUMEN_BIN_FMOD}};
+    lumen_opdesc d = {.op = LUMEN_OP_BINARY};
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (!strcmp(kinds[i].type, n->p->op_type))
+            d.p.binary.kind = kinds[i].kind;
+    if (d.p.binary.kind == LUMEN_BIN_FMOD && lumen__ox_attr_int(n, "fmod", 0) == 0)
+        return lumen__ox_fail(c, n, LUMEN_EFORMAT, "fmod 0 on float tensors (the spec wants 1)");
+    int in[2] = {lumen__ox_in(c, n, 0), lumen__ox_in(c, n, 1)};
+    lumen_status st = lumen__ox_emit(c, n, &d, 2, in);
+    ox_val *v = lumen__ox_out(c, n, 0);
+    if (st == LUMEN_OK && v)
+        v->is_int = d.p.binary.kind != LUMEN_BIN_FMOD;
+    return st;
 }
 
 static lumen_status map_clip(ox_ctx *c, ox_node *n)
@@ -250,9 +300,24 @@ static lumen_status map_clip(ox_ctx *c, ox_node *n)
         lo = lumen__ox_attr_float(n, "min", lo);
         hi = lumen__ox_attr_float(n, "max", hi);
     } else {
-        if (n->n_in > 1 && n->in[1] && (st = lumen__ox_const_float(c, n, 1, &lo)) != LUMEN_OK)
+        ox_val *lv = n->n_in > 1 ? n->in[1] : NULL, *hv = n->n_in > 2 ? n->in[2] : NULL;
+        if ((lv && !lv->host) || (hv && !hv->host)) {
+            /* bounds computed at run time: max(x, min) then min(., max), which propagate a
+             * NaN x as the constant form does */
+            lumen_opdesc d = {.op = LUMEN_OP_BINARY};
+            int y = lumen__ox_in(c, n, 0);
+            for (int i = 1; i < 3 && y >= 0; i++) {
+                if (i >= n->n_in || !n->in[i])
+                    continue;
+                d.p.binary.kind = i == 1 ? LUMEN_BIN_MAX : LUMEN_BIN_MIN;
+                int in[2] = {y, lumen__ox_in(c, n, i)};
+                y = lumen__ox_op(c, n, i == 1 && hv ? ".lo" : "", &d, 2, in);
+            }
+            return lumen__ox_set_gv(c, n, 0, y < 0 ? -1 : y);
+        }
+        if (lv && (st = lumen__ox_const_float(c, n, 1, &lo)) != LUMEN_OK)
             return st;
-        if (n->n_in > 2 && n->in[2] && (st = lumen__ox_const_float(c, n, 2, &hi)) != LUMEN_OK)
+        if (hv && (st = lumen__ox_const_float(c, n, 2, &hi)) != LUMEN_OK)
             return st;
     }
     lumen_opdesc d = lumen_opdesc_unary(LUMEN_ACT_CLIP);
@@ -431,6 +496,29 @@ const ox_op lumen__ox_ops_nn[] = {
     {"Neg", 6, 17, 1, map_unary},
     {"Abs", 6, 17, 1, map_unary},
     {"Reciprocal", 6, 17, 1, map_unary},
+    {"Sin", 7, 17, 1, map_unary},
+    {"Cos", 7, 17, 1, map_unary},
+    {"Tan", 7, 17, 1, map_unary},
+    {"Asin", 7, 17, 1, map_unary},
+    {"Acos", 7, 17, 1, map_unary},
+    {"Atan", 7, 17, 1, map_unary},
+    {"Sinh", 9, 17, 1, map_unary},
+    {"Cosh", 9, 17, 1, map_unary},
+    {"Asinh", 9, 17, 1, map_unary},
+    {"Acosh", 9, 17, 1, map_unary},
+    {"Atanh", 9, 17, 1, map_unary},
+    {"Floor", 6, 17, 1, map_unary},
+    {"Ceil", 6, 17, 1, map_unary},
+    {"Round", 11, 17, 1, map_unary},
+    {"Sign", 9, 17, 1, map_unary},
+    {"IsNaN", 9, 17, 1, map_unary},
+    {"IsInf", 10, 17, 1, map_unary},
+    {"Greater", 7, 17, 2, map_compare},
+    {"GreaterOrEqual", 12, 17, 2, map_compare},
+    {"Less", 7, 17, 2, map_compare},
+    {"LessOrEqual", 12, 17, 2, map_compare},
+    {"Equal", 7, 17, 2, map_compare},
+    {"Mod", 10, 17, 2, map_compare},
     {"Clip", 6, 17, 1, map_clip},
     {"Softmax", 1, 17, 1, map_softmax},
     {"LogSoftmax", 1, 17, 1, map_softmax},

@@ -1,6 +1,7 @@
 /*
- * eltwise.c - UNARY (activations and math) and BINARY (add, sub, mul, div, pow, max, min with
- * numpy broadcasting and a fused activation). Kernels: kernels/eltwise.cl.
+ * eltwise.c - UNARY (activations and math) and BINARY (add, sub, mul, div, pow, max, min,
+ * comparisons and fmod with numpy broadcasting and a fused activation). Kernels:
+ * kernels/eltwise.cl. Comparisons give 1 or 0 in float (lumen's device tensors are float32).
  *
  * Broadcast layout: the output shape is right-aligned into 6 axes; each input gets a stride per
  * output axis, 0 on axes where it has extent 1 (or does not exist).
@@ -16,7 +17,10 @@ static lumen_status unary_shape(const lumen_opdesc *d, int n_in, const lumen_sha
                                 lumen_shape *out, char *err)
 {
     (void)n_in;
-    lumen_status st = lumen__act_check(&d->p.unary.act, err);
+    const lumen_actdesc *a = &d->p.unary.act;
+    /* the math functions are valid here though no epilogue takes them */
+    int math = a->act >= LUMEN_ACT_EPILOGUE_COUNT && a->act < LUMEN_ACT_COUNT;
+    lumen_status st = math ? LUMEN_OK : lumen__act_check(a, err);
     if (st == LUMEN_OK)
         *out = *in[0];
     return st;
@@ -110,8 +114,20 @@ static float binop_ref(int kind, float u, float v)
         return (float)pow(u, v);
     case LUMEN_BIN_MAX:
         return (float)lumen__nmax(u, v);
-    default:
+    case LUMEN_BIN_MIN:
         return (float)lumen__nmin(u, v);
+    case LUMEN_BIN_GT:
+        return u > v;
+    case LUMEN_BIN_GE:
+        return u >= v;
+    case LUMEN_BIN_LT:
+        return u < v;
+    case LUMEN_BIN_LE:
+        return u <= v;
+    case LUMEN_BIN_EQ:
+        return u == v;
+    default:
+        return fmodf(u, v);
     }
 }
 
