@@ -20,6 +20,7 @@
 #define BIN_LE 10
 #define BIN_EQ 11
 #define BIN_FMOD 12
+#define BIN_MASK 13
 
 /* The math functions of the unary op (codes from ACT_SIN on, see lumen.h): kept out of
  * lumen_act so that the epilogues of conv and gemm kernels do not carry them. OpenCL's sign()
@@ -108,7 +109,8 @@ inline float binop(int kind, float u, float v)
     case BIN_LT: return u < v ? 1.0f : 0.0f;
     case BIN_LE: return u <= v ? 1.0f : 0.0f;
     case BIN_EQ: return u == v ? 1.0f : 0.0f;
-    default: return fmod(u, v);
+    case BIN_FMOD: return fmod(u, v);
+    default: return v != 0.0f ? u : 0.0f;
     }
 }
 
@@ -127,7 +129,8 @@ inline float8 binop8(int kind, float8 u, float8 v)
     case BIN_LT: return select((float8)(0.0f), (float8)(1.0f), u < v);
     case BIN_LE: return select((float8)(0.0f), (float8)(1.0f), u <= v);
     case BIN_EQ: return select((float8)(0.0f), (float8)(1.0f), u == v);
-    default: return fmod(u, v);
+    case BIN_FMOD: return fmod(u, v);
+    default: return select((float8)(0.0f), u, v != 0.0f);
     }
 }
 

@@ -212,7 +212,7 @@ char *lumen_tensor_format(const lumen_tensor *t, char *buf, size_t len);
     X(CONV, "conv")                     /* in: x, w, bias?, residual?  (1d/2d/3d, groups) */       \
     X(CONV_TRANSPOSE, "conv_transpose") /* in: x, w[Cin,Cout/g,k..], bias? */                      \
     X(POOL, "pool")                     /* in: x; max / average, 2d / 3d */                        \
-    X(REDUCE, "reduce")                 /* in: x; sum / mean / max over an axis set */             \
+    X(REDUCE, "reduce")                 /* in: x; sum / mean / max / prod over an axis set */      \
     X(RESIZE, "resize")                 /* in: x; nearest / (bi,tri)linear */                      \
     X(CONCAT, "concat")                 /* in: x0..xn-1 along an axis */                           \
     X(SLICE, "slice")                   /* in: x; start/step/count per axis */                     \
@@ -315,7 +315,7 @@ typedef struct lumen_pool_params {
     int ceil_mode;
 } lumen_pool_params;
 
-enum { LUMEN_REDUCE_SUM, LUMEN_REDUCE_MEAN, LUMEN_REDUCE_MAX };
+enum { LUMEN_REDUCE_SUM, LUMEN_REDUCE_MEAN, LUMEN_REDUCE_MAX, LUMEN_REDUCE_PROD };
 typedef struct lumen_reduce_params {
     int kind;
     unsigned axes; /* bit i set: reduce axis i */
@@ -370,6 +370,7 @@ enum {
     LUMEN_BIN_LE,
     LUMEN_BIN_EQ,
     LUMEN_BIN_FMOD, /* C's fmod: the result has the dividend's sign */
+    LUMEN_BIN_MASK, /* b != 0 ? a : 0 (a NaN or inf of a where b is 0 gives 0) */
     LUMEN_BIN_COUNT
 };
 typedef struct lumen_binary_params {
@@ -416,7 +417,8 @@ typedef struct lumen_attention_params {
 } lumen_attention_params;
 
 typedef struct lumen_argmax_params {
-    int axis, keepdims; /* ties: the first index */
+    int axis, keepdims;
+    int last; /* ties: the last index (ONNX select_last_index), else the first */
 } lumen_argmax_params;
 
 /* One operator with its parameters: what a graph node is. */

@@ -458,14 +458,20 @@ static lumen_status map_dropout(ox_ctx *c, ox_node *n)
 {
     lumen_status st;
     float ratio = c->opset < 12 ? lumen__ox_attr_float(n, "ratio", 0.5f) : 0.5f, train = 0;
-    if (c->opset >= 12 && n->n_in > 1 && n->in[1] &&
-        (st = lumen__ox_const_float(c, n, 1, &ratio)) != LUMEN_OK)
-        return st;
     if (c->opset >= 12 && n->n_in > 2 && n->in[2] &&
         (st = lumen__ox_const_float(c, n, 2, &train)) != LUMEN_OK)
         return st;
     if (c->opset < 7 && lumen__ox_attr_int(n, "is_test", 0) == 0)
         train = 1;
+    /* in inference the ratio does not matter, so it may be computed at run time */
+    if (train != 0 && c->opset >= 12 && n->n_in > 1 && n->in[1]) {
+        if (!n->in[1]->host)
+            return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED,
+                                  "training_mode with a ratio computed at run time (random masks "
+                                  "are not supported)");
+        if ((st = lumen__ox_const_float(c, n, 1, &ratio)) != LUMEN_OK)
+            return st;
+    }
     if (train != 0 && ratio != 0)
         return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED,
                               "training_mode with ratio %g (random masks are not supported)",
@@ -548,7 +554,6 @@ const ox_op lumen__ox_ops_layout[] = {
     {"Or", 7, 17, 0, map_host_only},
     {"Xor", 7, 17, 0, map_host_only},
     {"BitShift", 11, 17, 0, map_host_only},
-    {"Where", 9, 17, 0, map_host_only},
     {"ScatterND", 11, 17, 0, map_host_only},
     {"ScatterElements", 11, 17, 0, map_host_only},
     {"Scatter", 9, 10, 0, map_host_only},

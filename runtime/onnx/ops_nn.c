@@ -369,9 +369,10 @@ static lumen_status map_reduce(ox_ctx *c, ox_node *n)
     if (na <= 0 && lumen__ox_attr_int(n, "noop_with_empty_axes", 0))
         return lumen__ox_alias(c, n, 0, n->in[0]);
     lumen_opdesc d = {.op = LUMEN_OP_REDUCE};
-    d.p.reduce.kind = !strcmp(op, "ReduceSum")   ? LUMEN_REDUCE_SUM
-                      : !strcmp(op, "ReduceMax") ? LUMEN_REDUCE_MAX
-                                                 : LUMEN_REDUCE_MEAN;
+    d.p.reduce.kind = !strcmp(op, "ReduceSum")    ? LUMEN_REDUCE_SUM
+                      : !strcmp(op, "ReduceMax")  ? LUMEN_REDUCE_MAX
+                      : !strcmp(op, "ReduceProd") ? LUMEN_REDUCE_PROD
+                                                  : LUMEN_REDUCE_MEAN;
     d.p.reduce.keepdims = lumen__ox_attr_int(n, "keepdims", 1) != 0;
     for (int i = 0; i < na; i++) {
         int a;
@@ -430,6 +431,8 @@ static lumen_status map_batchnorm(ox_ctx *c, ox_node *n)
 {
     if (lumen__ox_attr_int(n, "training_mode", 0) != 0)
         return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "training_mode 1");
+    if (c->opset < 7 && lumen__ox_attr_int(n, "is_test", 0) == 0) /* opset 6: same math */
+        return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "is_test 0 (training mode)");
     if (c->opset < 9 && lumen__ox_attr_int(n, "spatial", 1) != 1)
         return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "spatial 0");
     lumen_opdesc d = {.op = LUMEN_OP_BATCHNORM};
@@ -451,9 +454,8 @@ static lumen_status map_instancenorm(ox_ctx *c, ox_node *n)
 static lumen_status map_argmax(ox_ctx *c, ox_node *n)
 {
     lumen_status st;
-    if (lumen__ox_attr_int(n, "select_last_index", 0) != 0)
-        return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "select_last_index 1");
     lumen_opdesc d = {.op = LUMEN_OP_ARGMAX};
+    d.p.argmax.last = lumen__ox_attr_int(n, "select_last_index", 0) != 0;
     int axis;
     if ((st = lumen__ox_axis(c, n, lumen__ox_attr_int(n, "axis", 0),
                              lumen__ox_in_shape(c, n, 0)->ndim, &axis)) != LUMEN_OK)
@@ -473,7 +475,7 @@ static lumen_status map_argmax(ox_ctx *c, ox_node *n)
 const ox_op lumen__ox_ops_nn[] = {
     {"Conv", 1, 17, 2, map_conv},
     {"ConvTranspose", 1, 17, 2, map_conv},
-    {"Gemm", 7, 17, 2, map_gemm},
+    {"Gemm", 6, 17, 2, map_gemm},
     {"MatMul", 1, 17, 2, map_matmul},
     {"Add", 1, 17, 1, map_binary},
     {"Sub", 1, 17, 1, map_binary},
@@ -525,11 +527,12 @@ const ox_op lumen__ox_ops_nn[] = {
     {"ReduceMean", 1, 17, 1, map_reduce},
     {"ReduceSum", 1, 17, 1, map_reduce},
     {"ReduceMax", 1, 17, 1, map_reduce},
+    {"ReduceProd", 1, 17, 1, map_reduce},
     {"MaxPool", 1, 17, 1, map_pool},
     {"AveragePool", 1, 17, 1, map_pool},
     {"GlobalAveragePool", 1, 17, 1, map_pool},
     {"GlobalMaxPool", 1, 17, 1, map_pool},
-    {"BatchNormalization", 7, 17, 5, map_batchnorm},
+    {"BatchNormalization", 6, 17, 5, map_batchnorm},
     {"InstanceNormalization", 6, 17, 3, map_instancenorm},
     {"ArgMax", 1, 17, 1, map_argmax},
     {NULL, 0, 0, 0, NULL},

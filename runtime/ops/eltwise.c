@@ -1,6 +1,6 @@
 /*
  * eltwise.c - UNARY (activations and math) and BINARY (add, sub, mul, div, pow, max, min,
- * comparisons and fmod with numpy broadcasting and a fused activation). Kernels:
+ * comparisons, fmod and mask with numpy broadcasting and a fused activation). Kernels:
  * kernels/eltwise.cl. Comparisons give 1 or 0 in float (lumen's device tensors are float32).
  *
  * Broadcast layout: the output shape is right-aligned into 6 axes; each input gets a stride per
@@ -126,8 +126,10 @@ static float binop_ref(int kind, float u, float v)
         return u <= v;
     case LUMEN_BIN_EQ:
         return u == v;
-    default:
+    case LUMEN_BIN_FMOD:
         return fmodf(u, v);
+    default:
+        return v != 0 ? u : 0.0f;
     }
 }
 

@@ -208,7 +208,7 @@ static lumen_status reduce_shape(const lumen_opdesc *d, int n_in, const lumen_sh
     const lumen_reduce_params *p = &d->p.reduce;
     const lumen_shape *x = in[0];
     char b[160];
-    if (p->kind != LUMEN_REDUCE_SUM && p->kind != LUMEN_REDUCE_MEAN && p->kind != LUMEN_REDUCE_MAX)
+    if (p->kind < LUMEN_REDUCE_SUM || p->kind > LUMEN_REDUCE_PROD)
         return lumen__errf(err, LUMEN_EINVAL, "reduce: unknown kind %d", p->kind);
     if (p->axes >> x->ndim)
         return lumen__errf(err, LUMEN_EINVAL,
@@ -271,13 +271,17 @@ static lumen_status reduce_ref(const lumen_opdesc *d, int n_in, const lumen_shap
         for (int64_t k1 = 0; k1 < rp.ke[1]; k1++)
             for (int64_t k2 = 0; k2 < rp.ke[2]; k2++, i++) {
                 const float *x = in[0] + k0 * rp.ks[0] + k1 * rp.ks[1] + k2 * rp.ks[2];
-                double acc = p->kind == LUMEN_REDUCE_MAX ? -INFINITY : 0.0;
+                double acc = p->kind == LUMEN_REDUCE_MAX    ? -INFINITY
+                             : p->kind == LUMEN_REDUCE_PROD ? 1.0
+                                                            : 0.0;
                 for (int64_t r0 = 0; r0 < rp.re[0]; r0++)
                     for (int64_t r1 = 0; r1 < rp.re[1]; r1++)
                         for (int64_t r2 = 0; r2 < rp.re[2]; r2++) {
                             double v = x[r0 * rp.rs[0] + r1 * rp.rs[1] + r2 * rp.rs[2]];
                             if (p->kind == LUMEN_REDUCE_MAX)
                                 acc = lumen__nmax(acc, v);
+                            else if (p->kind == LUMEN_REDUCE_PROD)
+                                acc *= v;
                             else
                                 acc += v;
                         }
