@@ -227,7 +227,8 @@ char *lumen_tensor_format(const lumen_tensor *t, char *buf, size_t len);
     X(RESHAPE, "reshape")               /* in: x; same element order */                            \
     X(MATMUL, "matmul")                 /* in: a, b, bias?; batched with broadcasting */           \
     X(ATTENTION, "attention")           /* in: q, k, v (NCHW); local windows or all keys */        \
-    X(ARGMAX, "argmax")                 /* in: x; index along an axis, as float */
+    X(ARGMAX, "argmax")                 /* in: x; index along an axis, as float */                 \
+    X(TAKE, "take")                     /* in: x, idx; y = x.flat[idx] (idx holds integers) */
 
 typedef enum {
 #define LUMEN_X(name, str) LUMEN_OP_##name,

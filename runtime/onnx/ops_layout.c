@@ -231,8 +231,9 @@ static lumen_status map_pad(ox_ctx *c, ox_node *n)
     lumen_status st;
     char mode[32];
     lumen__ox_attr_str(n, "mode", "constant", mode, sizeof mode);
-    if (strcmp(mode, "constant"))
-        return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "mode '%s' (constant only)", mode);
+    int reflect = !strcmp(mode, "reflect");
+    if (strcmp(mode, "constant") && !reflect && strcmp(mode, "edge"))
+        return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "mode '%s'", mode);
     const lumen_shape *x = lumen__ox_in_shape(c, n, 0);
     int64_t pads[2 * LUMEN_MAX_DIMS];
     int np;
@@ -259,6 +260,8 @@ static lumen_status map_pad(ox_ctx *c, ox_node *n)
         if (pads[i] > OX_INT_MAX || pads[x->ndim + i] > OX_INT_MAX)
             return lumen__ox_fail(c, n, LUMEN_ERANGE, "pads too large");
     }
+    if (strcmp(mode, "constant")) /* reflect, edge: an index map (ops_take.c) */
+        return lumen__ox_pad_take(c, n, &d.p.pad, reflect);
     int in = lumen__ox_in(c, n, 0);
     return lumen__ox_emit(c, n, &d, 1, &in);
 }
@@ -383,7 +386,7 @@ static lumen_status map_gather(ox_ctx *c, ox_node *n)
     const ox_host *ih = iv->host;
     int64_t cnt = lumen_shape_numel(&ih->shape), dim = x->d[axis], idx[2] = {0, 0};
     if (ih->shape.ndim > 1 || cnt < 1)
-        return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "indices of rank %d", ih->shape.ndim);
+        return lumen__ox_gather_take(c, n, axis);
     for (int64_t k = 0; k < cnt; k++) {
         int64_t v = lumen__ox_host_geti(ih, k);
         v = v < 0 ? v + dim : v;
@@ -392,12 +395,18 @@ static lumen_status map_gather(ox_ctx *c, ox_node *n)
                                   (long long)lumen__ox_host_geti(ih, k), (long long)dim);
         if (k < 2)
             idx[k] = v;
-        else if (v - lumen__ox_host_geti(ih, k - 1) != idx[1] - idx[0])
-            return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "indices are not an arithmetic run");
+    }
+    /* an arithmetic run of indices is a strided slice; anything else is an index map */
+    for (int64_t k = 2; k < cnt; k++) {
+        int64_t a = lumen__ox_host_geti(ih, k - 1), b = lumen__ox_host_geti(ih, k);
+        a = a < 0 ? a + dim : a;
+        b = b < 0 ? b + dim : b;
+        if (b - a != idx[1] - idx[0])
+            return lumen__ox_gather_take(c, n, axis);
     }
     int64_t step = cnt > 1 ? idx[1] - idx[0] : 1;
     if (step == 0)
-        return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "repeated indices");
+        return lumen__ox_gather_take(c, n, axis);
     lumen_opdesc d = {.op = LUMEN_OP_SLICE};
     for (int i = 0; i < x->ndim; i++)
         d.p.slice.step[i] = 1, d.p.slice.count[i] = x->d[i];
@@ -554,9 +563,5 @@ const ox_op lumen__ox_ops_layout[] = {
     {"Or", 7, 17, 0, map_host_only},
     {"Xor", 7, 17, 0, map_host_only},
     {"BitShift", 11, 17, 0, map_host_only},
-    {"ScatterND", 11, 17, 0, map_host_only},
-    {"ScatterElements", 11, 17, 0, map_host_only},
-    {"Scatter", 9, 10, 0, map_host_only},
-    {"GatherElements", 11, 17, 0, map_host_only},
     {NULL, 0, 0, 0, NULL},
 };
