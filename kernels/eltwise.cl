@@ -19,8 +19,9 @@
 #define BIN_LT 9
 #define BIN_LE 10
 #define BIN_EQ 11
-#define BIN_FMOD 12
-#define BIN_MASK 13
+#define BIN_NE 12
+#define BIN_FMOD 13
+#define BIN_MASK 14
 
 /* The math functions of the unary op (codes from ACT_SIN on, see lumen.h): kept out of
  * lumen_act so that the epilogues of conv and gemm kernels do not carry them. OpenCL's sign()
@@ -71,8 +72,8 @@ inline float8 lumen_math8(int act, float a, float b, float8 x)
     case ACT_SIGN: return select(select(x, -one, x < 0.0f), one, x > 0.0f);
     case ACT_ISNAN: return select(zero, one, isnan(x));
     case ACT_ISINF:
-        return select(zero, one, (x == (float8)(INFINITY) & (int8)(a != 0.0f ? -1 : 0)) |
-                                 (x == (float8)(-INFINITY) & (int8)(b != 0.0f ? -1 : 0)));
+        return select(zero, one, ((x == (float8)(INFINITY)) & (int8)(a != 0.0f ? -1 : 0)) |
+                                 ((x == (float8)(-INFINITY)) & (int8)(b != 0.0f ? -1 : 0)));
     default: return x;
     }
 }
@@ -109,6 +110,7 @@ inline float binop(int kind, float u, float v)
     case BIN_LT: return u < v ? 1.0f : 0.0f;
     case BIN_LE: return u <= v ? 1.0f : 0.0f;
     case BIN_EQ: return u == v ? 1.0f : 0.0f;
+    case BIN_NE: return u != v ? 1.0f : 0.0f;
     case BIN_FMOD: return fmod(u, v);
     default: return v != 0.0f ? u : 0.0f;
     }
@@ -129,6 +131,7 @@ inline float8 binop8(int kind, float8 u, float8 v)
     case BIN_LT: return select((float8)(0.0f), (float8)(1.0f), u < v);
     case BIN_LE: return select((float8)(0.0f), (float8)(1.0f), u <= v);
     case BIN_EQ: return select((float8)(0.0f), (float8)(1.0f), u == v);
+    case BIN_NE: return select((float8)(0.0f), (float8)(1.0f), u != v);
     case BIN_FMOD: return fmod(u, v);
     default: return select((float8)(0.0f), u, v != 0.0f);
     }

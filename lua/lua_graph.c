@@ -187,8 +187,9 @@ static lumen_opdesc opdesc_from_table(lua_State *L, const char *opname, int t)
 {
     static const char *const pool_kinds[] = {"max", "avg", NULL};
     static const char *const reduce_kinds[] = {"sum", "mean", "max", NULL};
-    static const char *const bin_kinds[] = {"add", "sub", "mul", "div", "pow",  "max",  "min", "gt",
-                                            "ge",  "lt",  "le",  "eq",  "fmod", "mask", NULL};
+    static const char *const bin_kinds[] = {"add", "sub",  "mul",  "div", "pow", "max",
+                                            "min", "gt",   "ge",   "lt",  "le",  "eq",
+                                            "ne",  "fmod", "mask", NULL};
     _Static_assert(sizeof bin_kinds / sizeof bin_kinds[0] == LUMEN_BIN_COUNT + 1,
                    "bin_kinds lists every LUMEN_BIN_* name");
     static const char *const resize_modes[] = {"nearest", "linear", NULL};

@@ -370,6 +370,7 @@ enum {
     LUMEN_BIN_LT,
     LUMEN_BIN_LE,
     LUMEN_BIN_EQ,
+    LUMEN_BIN_NE,   /* true when either side is NaN */
     LUMEN_BIN_FMOD, /* C's fmod: the result has the dividend's sign */
     LUMEN_BIN_MASK, /* b != 0 ? a : 0 (a NaN or inf of a where b is 0 gives 0) */
     LUMEN_BIN_COUNT

@@ -505,7 +505,22 @@ static lumen_status map_identity(ox_ctx *c, ox_node *n)
         int to_float = to == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT ||
                        to == ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE ||
                        to == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16;
-        if (!to_float && !n->in[0]->is_int)
+        ox_val *x = n->in[0];
+        if (to == ONNX__TENSOR_PROTO__DATA_TYPE__BOOL && !x->host && x->gv >= 0) {
+            /* x != 0, so that a run-time bool is always 0 or 1 (NaN is true) */
+            lumen_shape one = {0, {0}};
+            float zero = 0;
+            lumen_opdesc d = {.op = LUMEN_OP_BINARY};
+            d.p.binary.kind = LUMEN_BIN_NE;
+            int in[2] = {x->is_int ? x->gv : lumen__ox_in(c, n, 0),
+                         lumen__ox_const(c, n, ".zero", &one, &zero)};
+            st = in[0] < 0 || in[1] < 0 ? c->st : lumen__ox_emit(c, n, &d, 2, in);
+            ox_val *v = lumen__ox_out(c, n, 0);
+            if (st == LUMEN_OK && v)
+                v->is_int = 1;
+            return st;
+        }
+        if (!to_float && !x->is_int)
             return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED,
                                   "cast of a run-time float tensor to type %lld (device tensors "
                                   "are float32)",
@@ -558,10 +573,6 @@ const ox_op lumen__ox_ops_layout[] = {
     {"Size", 1, 17, 0, map_host_only},
     {"ConstantOfShape", 9, 17, 0, map_host_only},
     {"Range", 11, 17, 0, map_host_only},
-    {"Not", 1, 17, 0, map_host_only},
-    {"And", 7, 17, 0, map_host_only},
-    {"Or", 7, 17, 0, map_host_only},
-    {"Xor", 7, 17, 0, map_host_only},
     {"BitShift", 11, 17, 0, map_host_only},
     {NULL, 0, 0, 0, NULL},
 };

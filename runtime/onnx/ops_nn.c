@@ -267,6 +267,42 @@ static lumen_status map_unary(ox_ctx *c, ox_node *n)
     return st;
 }
 
+/* The graph value of bool input i of n: a host constant as 0/1 floats, or a run-time bool
+ * (comparisons, IsNaN, IsInf, Cast to bool: always 0 or 1). -1 after setting the message. */
+static int bool_in(ox_ctx *c, ox_node *n, int i)
+{
+    ox_val *v = n->in[i];
+    if (v->host || v->gv < 0)
+        return lumen__ox_in(c, n, i);
+    if (!v->is_int) {
+        lumen__ox_fail(c, n, LUMEN_EFORMAT, "input '%s' is a float tensor, not a bool", v->name);
+        return -1;
+    }
+    return v->gv;
+}
+
+/* Not, And, Or, Xor on run-time bools (0 or 1): x == 0, min, max and !=. */
+static lumen_status map_logic(ox_ctx *c, ox_node *n)
+{
+    const char *op = n->p->op_type;
+    lumen_opdesc d = {.op = LUMEN_OP_BINARY};
+    d.p.binary.kind = !strcmp(op, "Not")   ? LUMEN_BIN_EQ
+                      : !strcmp(op, "And") ? LUMEN_BIN_MIN
+                      : !strcmp(op, "Or")  ? LUMEN_BIN_MAX
+                                           : LUMEN_BIN_NE;
+    lumen_shape one = {0, {0}};
+    float zero = 0;
+    int in[2] = {bool_in(c, n, 0), -1};
+    if (in[0] >= 0)
+        in[1] = d.p.binary.kind == LUMEN_BIN_EQ ? lumen__ox_const(c, n, ".zero", &one, &zero)
+                                                : bool_in(c, n, 1);
+    lumen_status st = in[0] < 0 || in[1] < 0 ? c->st : lumen__ox_emit(c, n, &d, 2, in);
+    ox_val *v = lumen__ox_out(c, n, 0);
+    if (st == LUMEN_OK && v)
+        v->is_int = 1;
+    return st;
+}
+
 /* Comparisons and Mod on run-time floats (constants are folded on the host, fold.c): the
  * BINARY op, whose comparisons give 1 or 0; the result is an ONNX bool, which only a graph
  * output or a Cast to float may read. */
@@ -521,6 +557,10 @@ const ox_op lumen__ox_ops_nn[] = {
     {"LessOrEqual", 12, 17, 2, map_compare},
     {"Equal", 7, 17, 2, map_compare},
     {"Mod", 10, 17, 2, map_compare},
+    {"Not", 1, 17, 1, map_logic},
+    {"And", 7, 17, 2, map_logic},
+    {"Or", 7, 17, 2, map_logic},
+    {"Xor", 7, 17, 2, map_logic},
     {"Clip", 6, 17, 1, map_clip},
     {"Softmax", 1, 17, 1, map_softmax},
     {"LogSoftmax", 1, 17, 1, map_softmax},

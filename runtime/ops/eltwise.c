@@ -126,6 +126,8 @@ static float binop_ref(int kind, float u, float v)
         return u <= v;
     case LUMEN_BIN_EQ:
         return u == v;
+    case LUMEN_BIN_NE:
+        return u != v;
     case LUMEN_BIN_FMOD:
         return fmodf(u, v);
     default:
