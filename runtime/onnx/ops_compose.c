@@ -3,10 +3,10 @@
  * device ops (unary activations, broadcasting binaries, reductions, argmax, layernorm) instead
  * of kernels of their own: the activations PRelu, Elu, Selu, Celu, Softplus, Softsign and
  * ThresholdedRelu, variadic Mean, the reductions L1, L2, SumSquare, LogSum, LogSumExp and Min,
- * ArgMin (also with select_last_index), Hardmax (argmax compared with an index ramp), Trilu and
- * Where (the mask kind of the binary op), and the Mean / InvStdDev outputs of
- * LayerNormalization. Each chain is written as the op's definition reads; LogSumExp subtracts
- * the maximum first so that it does not overflow.
+ * ArgMin (also with select_last_index), Hardmax (argmax compared with an index ramp), Trilu,
+ * Where and Shrink (the mask kind of the binary op), MeanVarianceNormalization, and the Mean /
+ * InvStdDev outputs of LayerNormalization. Each chain is written as the op's definition reads;
+ * LogSumExp subtracts the maximum first so that it does not overflow.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,6 +180,46 @@ static lumen_status map_reduce_more(ox_ctx *c, ox_node *n)
     return done(c, n, y);
 }
 
+/* Shrink: x + bias below -lambd, x - bias above lambd, else 0; each side is a mask of the
+ * shifted x, so the zero band is exactly 0. */
+static lumen_status map_shrink(ox_ctx *c, ox_node *n)
+{
+    float bias = lumen__ox_attr_float(n, "bias", 0.0f), l = lumen__ox_attr_float(n, "lambd", 0.5f);
+    int x = lumen__ox_in(c, n, 0);
+    int lo = bin(c, n, ".lo", LUMEN_BIN_MASK, un(c, n, ".plus", LUMEN_ACT_SCALE, 1, bias, x),
+                 bin(c, n, ".lt", LUMEN_BIN_LT, x, scalar(c, n, ".nl", -l)));
+    int hi = bin(c, n, ".hi", LUMEN_BIN_MASK, un(c, n, ".minus", LUMEN_ACT_SCALE, 1, -bias, x),
+                 bin(c, n, ".gt", LUMEN_BIN_GT, x, scalar(c, n, ".l", l)));
+    return done(c, n, bin(c, n, "", LUMEN_BIN_ADD, lo, hi));
+}
+
+/* MeanVarianceNormalization: (x - mean) / (sqrt(mean((x - mean)^2)) + 1e-9) over 'axes'
+ * (default N, H, W), as the op's function body reads. */
+static lumen_status map_mvn(ox_ctx *c, ox_node *n)
+{
+    const lumen_shape *xs = lumen__ox_in_shape(c, n, 0);
+    int64_t ax[LUMEN_MAX_DIMS] = {0, 2, 3};
+    int na = lumen__ox_attr_ints(n, "axes", ax, LUMEN_MAX_DIMS);
+    if (na == -2)
+        return lumen__ox_fail(c, n, LUMEN_EFORMAT, "too many axes");
+    if (na == -1)
+        na = 3;
+    unsigned mask = 0;
+    for (int i = 0; i < na; i++) {
+        int a;
+        lumen_status st = lumen__ox_axis(c, n, ax[i], xs->ndim, &a);
+        if (st != LUMEN_OK)
+            return st;
+        mask |= 1u << a;
+    }
+    int x = lumen__ox_in(c, n, 0);
+    int d = bin(c, n, ".d", LUMEN_BIN_SUB, x, reduce(c, n, ".mean", LUMEN_REDUCE_MEAN, mask, x));
+    int var = reduce(c, n, ".var", LUMEN_REDUCE_MEAN, mask, bin(c, n, ".d2", LUMEN_BIN_MUL, d, d));
+    int den =
+        un(c, n, ".eps", LUMEN_ACT_SCALE, 1, 1e-9f, un(c, n, ".std", LUMEN_ACT_SQRT, 0, 0, var));
+    return done(c, n, bin(c, n, "", LUMEN_BIN_DIV, d, den));
+}
+
 /* ArgMin: the argmax of -x (the first minimum is the first maximum of -x). */
 static lumen_status map_argmin(ox_ctx *c, ox_node *n)
 {
@@ -332,6 +372,8 @@ const ox_op lumen__ox_ops_compose[] = {
     {"Softsign", 1, 17, 1, map_act},
     {"ThresholdedRelu", 10, 17, 1, map_act},
     {"Mean", 6, 17, 1, map_mean},
+    {"Shrink", 9, 17, 1, map_shrink},
+    {"MeanVarianceNormalization", 9, 17, 1, map_mvn},
     {"ReduceL1", 1, 17, 1, map_reduce_more},
     {"ReduceL2", 1, 17, 1, map_reduce_more},
     {"ReduceSumSquare", 1, 17, 1, map_reduce_more},

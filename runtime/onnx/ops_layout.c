@@ -571,6 +571,7 @@ const ox_op lumen__ox_ops_layout[] = {
     {"Constant", 1, 17, 0, map_host_only},
     {"Shape", 1, 17, 0, map_host_only},
     {"Size", 1, 17, 0, map_host_only},
+    {"EyeLike", 9, 17, 0, map_host_only},
     {"ConstantOfShape", 9, 17, 0, map_host_only},
     {"Range", 11, 17, 0, map_host_only},
     {"BitShift", 11, 17, 0, map_host_only},
