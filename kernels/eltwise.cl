@@ -1,5 +1,6 @@
 /*
  * eltwise.cl - element-wise kernels: unary functions and binary ops with numpy broadcasting.
+ * The codes BIN_* mirror LUMEN_BIN_* in runtime/lumen.h, in the same order.
  *
  * Contiguous cases work on 8 elements per work-item with float8 (the last, partial group of 8
  * falls back to scalars). Broadcasting: the host collapses axes first; at most two axes left
@@ -13,6 +14,69 @@
 #define BIN_POW 4
 #define BIN_MAX 5
 #define BIN_MIN 6
+#define BIN_GT 7
+#define BIN_GE 8
+#define BIN_LT 9
+#define BIN_LE 10
+#define BIN_EQ 11
+#define BIN_NE 12
+#define BIN_FMOD 13
+#define BIN_MASK 14
+
+/* The math functions of the unary op (codes from ACT_SIN on, see lumen.h): kept out of
+ * lumen_act so that the epilogues of conv and gemm kernels do not carry them. OpenCL's sign()
+ * maps NaN to 0, so sign is written out to keep NaN; rint rounds half to even. */
+inline float lumen_math(int act, float a, float b, float x)
+{
+    switch (act) {
+    case ACT_SIN: return sin(x);
+    case ACT_COS: return cos(x);
+    case ACT_TAN: return tan(x);
+    case ACT_ASIN: return asin(x);
+    case ACT_ACOS: return acos(x);
+    case ACT_ATAN: return atan(x);
+    case ACT_SINH: return sinh(x);
+    case ACT_COSH: return cosh(x);
+    case ACT_ASINH: return asinh(x);
+    case ACT_ACOSH: return acosh(x);
+    case ACT_ATANH: return atanh(x);
+    case ACT_FLOOR: return floor(x);
+    case ACT_CEIL: return ceil(x);
+    case ACT_ROUND: return rint(x);
+    case ACT_SIGN: return x > 0.0f ? 1.0f : x < 0.0f ? -1.0f : x;
+    case ACT_ISNAN: return isnan(x) ? 1.0f : 0.0f;
+    case ACT_ISINF:
+        return (a != 0.0f && x == INFINITY) || (b != 0.0f && x == -INFINITY) ? 1.0f : 0.0f;
+    default: return x;
+    }
+}
+
+inline float8 lumen_math8(int act, float a, float b, float8 x)
+{
+    const float8 one = (float8)(1.0f), zero = (float8)(0.0f);
+    switch (act) {
+    case ACT_SIN: return sin(x);
+    case ACT_COS: return cos(x);
+    case ACT_TAN: return tan(x);
+    case ACT_ASIN: return asin(x);
+    case ACT_ACOS: return acos(x);
+    case ACT_ATAN: return atan(x);
+    case ACT_SINH: return sinh(x);
+    case ACT_COSH: return cosh(x);
+    case ACT_ASINH: return asinh(x);
+    case ACT_ACOSH: return acosh(x);
+    case ACT_ATANH: return atanh(x);
+    case ACT_FLOOR: return floor(x);
+    case ACT_CEIL: return ceil(x);
+    case ACT_ROUND: return rint(x);
+    case ACT_SIGN: return select(select(x, -one, x < 0.0f), one, x > 0.0f);
+    case ACT_ISNAN: return select(zero, one, isnan(x));
+    case ACT_ISINF:
+        return select(zero, one, ((x == (float8)(INFINITY)) & (int8)(a != 0.0f ? -1 : 0)) |
+                                 ((x == (float8)(-INFINITY)) & (int8)(b != 0.0f ? -1 : 0)));
+    default: return x;
+    }
+}
 
 /* Grid: ceil(n / 8). */
 __kernel void unary_f32(__global const float *x, int x_off, __global float *y, int y_off, int n,
@@ -20,11 +84,15 @@ __kernel void unary_f32(__global const float *x, int x_off, __global float *y, i
 {
     int i = (int)get_global_id(0) * 8;
     if (i + 8 <= n) {
-        vstore8(lumen_act8(act, a, b, vload8(0, x + x_off + i)), 0, y + y_off + i);
+        float8 v = vload8(0, x + x_off + i);
+        vstore8(act >= ACT_SIN ? lumen_math8(act, a, b, v) : lumen_act8(act, a, b, v), 0,
+                y + y_off + i);
         return;
     }
-    for (; i < n; i++)
-        y[y_off + i] = lumen_act(act, a, b, x[x_off + i]);
+    for (; i < n; i++) {
+        float v = x[x_off + i];
+        y[y_off + i] = act >= ACT_SIN ? lumen_math(act, a, b, v) : lumen_act(act, a, b, v);
+    }
 }
 
 inline float binop(int kind, float u, float v)
@@ -36,7 +104,15 @@ inline float binop(int kind, float u, float v)
     case BIN_DIV: return u / v;
     case BIN_POW: return pow(u, v);
     case BIN_MAX: return lumen_max(u, v);
-    default: return lumen_min(u, v);
+    case BIN_MIN: return lumen_min(u, v);
+    case BIN_GT: return u > v ? 1.0f : 0.0f;
+    case BIN_GE: return u >= v ? 1.0f : 0.0f;
+    case BIN_LT: return u < v ? 1.0f : 0.0f;
+    case BIN_LE: return u <= v ? 1.0f : 0.0f;
+    case BIN_EQ: return u == v ? 1.0f : 0.0f;
+    case BIN_NE: return u != v ? 1.0f : 0.0f;
+    case BIN_FMOD: return fmod(u, v);
+    default: return v != 0.0f ? u : 0.0f;
     }
 }
 
@@ -49,7 +125,15 @@ inline float8 binop8(int kind, float8 u, float8 v)
     case BIN_DIV: return u / v;
     case BIN_POW: return pow(u, v);
     case BIN_MAX: return lumen_max8(u, v);
-    default: return lumen_min8(u, v);
+    case BIN_MIN: return lumen_min8(u, v);
+    case BIN_GT: return select((float8)(0.0f), (float8)(1.0f), u > v);
+    case BIN_GE: return select((float8)(0.0f), (float8)(1.0f), u >= v);
+    case BIN_LT: return select((float8)(0.0f), (float8)(1.0f), u < v);
+    case BIN_LE: return select((float8)(0.0f), (float8)(1.0f), u <= v);
+    case BIN_EQ: return select((float8)(0.0f), (float8)(1.0f), u == v);
+    case BIN_NE: return select((float8)(0.0f), (float8)(1.0f), u != v);
+    case BIN_FMOD: return fmod(u, v);
+    default: return select((float8)(0.0f), u, v != 0.0f);
     }
 }
 

@@ -84,3 +84,16 @@ __kernel void transpose_tile_f32(__global const float *x, int x_off, __global fl
     if (oc < R && orow < C)
         y[y_off + b * R * C + orow * R + oc] = tile[lx][ly];
 }
+
+/* y[i] = x[idx[i]] (TAKE): idx holds integers as floats; one outside [0, nx) gives NaN, so a
+ * bad index never reads outside x. Grid: n. */
+__kernel void take_f32(__global const float *x, int x_off, int nx, __global const float *idx,
+                       int idx_off, __global float *y, int y_off, int n)
+{
+    int i = get_global_id(0);
+    if (i >= n)
+        return;
+    float f = idx[idx_off + i];
+    int ok = f >= 0.0f && f < (float)nx && floor(f) == f; /* false for NaN */
+    y[y_off + i] = ok ? x[x_off + (int)f] : NAN;
+}

@@ -182,10 +182,10 @@ __kernel void norm_row_f32(__global const float *x, int x_off, __global const fl
                                has_w, b, b_off, has_b);
 }
 
-/* ---- argmax: global size (inner, outer); ties keep the first index ---- */
+/* ---- argmax: global size (inner, outer); ties keep the first index, or the last one ---- */
 
 __kernel void argmax_f32(__global const float *x, int x_off, __global float *y, int y_off, int red,
-                         int inner)
+                         int inner, int last)
 {
     int i = get_global_id(0), o = get_global_id(1);
     if (i >= inner)
@@ -195,7 +195,7 @@ __kernel void argmax_f32(__global const float *x, int x_off, __global float *y, 
     int at = 0;
     for (int r = 1; r < red; r++) {
         float v = xr[r * inner];
-        if (v > best) {
+        if (v > best || (last && v == best)) {
             best = v;
             at = r;
         }

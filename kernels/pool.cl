@@ -11,6 +11,17 @@
 #define REDUCE_SUM 0
 #define REDUCE_MEAN 1
 #define REDUCE_MAX 2
+#define REDUCE_PROD 3
+
+/* The start value of a reduction and one step of it. */
+inline float red_init(int kind)
+{
+    return kind == REDUCE_MAX ? -INFINITY : kind == REDUCE_PROD ? 1.0f : 0.0f;
+}
+inline float red_step(int kind, float acc, float v)
+{
+    return kind == REDUCE_MAX ? lumen_max(acc, v) : kind == REDUCE_PROD ? acc * v : acc + v;
+}
 
 __kernel void maxpool_f32(__global const float *x, int x_off, __global float *y, int y_off,
                           int nc, int4 isz, int4 osz, int4 k, int4 s, int4 p0, int4 lim,
@@ -82,12 +93,12 @@ __kernel void reduce_f32(__global const float *x, int x_off, __global float *y, 
     int k2 = i % ke.z, r = i / ke.z;
     int k1 = r % ke.y, k0 = r / ke.y;
     __global const float *xb = x + x_off + k0 * ks.x + k1 * ks.y + k2 * ks.z;
-    float acc = kind == REDUCE_MAX ? -INFINITY : 0.0f;
+    float acc = red_init(kind);
     for (int r0 = 0; r0 < re.x; r0++)
         for (int r1 = 0; r1 < re.y; r1++)
             for (int r2 = 0; r2 < re.z; r2++) {
                 float v = xb[r0 * rs.x + r1 * rs.y + r2 * rs.z];
-                acc = kind == REDUCE_MAX ? lumen_max(acc, v) : acc + v;
+                acc = red_step(kind, acc, v);
             }
     y[y_off + i] = kind == REDUCE_MEAN ? acc / (float)len : acc;
 }
@@ -102,17 +113,17 @@ __kernel void reduce_rows_f32(__global const float *x, int x_off, __global float
 {
     int row = get_group_id(0), lid = get_local_id(0), lsz = get_local_size(0);
     __global const float *xr = x + x_off + row * len;
-    float acc = kind == REDUCE_MAX ? -INFINITY : 0.0f;
+    float acc = red_init(kind);
     for (int j = lid; j < len; j += lsz) {
         float v = xr[j];
-        acc = kind == REDUCE_MAX ? lumen_max(acc, v) : acc + v;
+        acc = red_step(kind, acc, v);
     }
     part[lid] = acc;
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int span = lsz / 2; span > 0; span /= 2) {
         if (lid < span) {
             float o = part[lid + span];
-            part[lid] = kind == REDUCE_MAX ? lumen_max(part[lid], o) : part[lid] + o;
+            part[lid] = red_step(kind, part[lid], o);
         }
         barrier(CLK_LOCAL_MEM_FENCE);
     }

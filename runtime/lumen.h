@@ -212,7 +212,7 @@ char *lumen_tensor_format(const lumen_tensor *t, char *buf, size_t len);
     X(CONV, "conv")                     /* in: x, w, bias?, residual?  (1d/2d/3d, groups) */       \
     X(CONV_TRANSPOSE, "conv_transpose") /* in: x, w[Cin,Cout/g,k..], bias? */                      \
     X(POOL, "pool")                     /* in: x; max / average, 2d / 3d */                        \
-    X(REDUCE, "reduce")                 /* in: x; sum / mean / max over an axis set */             \
+    X(REDUCE, "reduce")                 /* in: x; sum / mean / max / prod over an axis set */      \
     X(RESIZE, "resize")                 /* in: x; nearest / (bi,tri)linear */                      \
     X(CONCAT, "concat")                 /* in: x0..xn-1 along an axis */                           \
     X(SLICE, "slice")                   /* in: x; start/step/count per axis */                     \
@@ -227,7 +227,8 @@ char *lumen_tensor_format(const lumen_tensor *t, char *buf, size_t len);
     X(RESHAPE, "reshape")               /* in: x; same element order */                            \
     X(MATMUL, "matmul")                 /* in: a, b, bias?; batched with broadcasting */           \
     X(ATTENTION, "attention")           /* in: q, k, v (NCHW); local windows or all keys */        \
-    X(ARGMAX, "argmax")                 /* in: x; index along an axis, as float */
+    X(ARGMAX, "argmax")                 /* in: x; index along an axis, as float */                 \
+    X(TAKE, "take")                     /* in: x, idx; y = x.flat[idx] (idx holds integers) */
 
 typedef enum {
 #define LUMEN_X(name, str) LUMEN_OP_##name,
@@ -264,7 +265,25 @@ const char *lumen_op_name(lumen_op op);
     X(RECIPROCAL, "reciprocal", 0, 0)                                                              \
     X(THRESHOLD, "threshold", 0, 0) /* x > a ? 1 : 0 */                                            \
     X(SCALE, "scale", 0, 0)         /* a*x + b */                                                  \
-    X(SOFTPLUS, "softplus", 0, 0)   /* log(1 + exp(x)) */
+    X(SOFTPLUS, "softplus", 0, 0)   /* log(1 + exp(x)) */                                          \
+    /* math of the UNARY op only (no epilogue takes these): LUMEN_ACT_EPILOGUE_COUNT */            \
+    X(SIN, "sin", 0, 0)                                                                            \
+    X(COS, "cos", 0, 0)                                                                            \
+    X(TAN, "tan", 0, 0)                                                                            \
+    X(ASIN, "asin", 0, 0)                                                                          \
+    X(ACOS, "acos", 0, 0)                                                                          \
+    X(ATAN, "atan", 0, 0)                                                                          \
+    X(SINH, "sinh", 0, 0)                                                                          \
+    X(COSH, "cosh", 0, 0)                                                                          \
+    X(ASINH, "asinh", 0, 0)                                                                        \
+    X(ACOSH, "acosh", 0, 0)                                                                        \
+    X(ATANH, "atanh", 0, 0)                                                                        \
+    X(FLOOR, "floor", 0, 0)                                                                        \
+    X(CEIL, "ceil", 0, 0)                                                                          \
+    X(ROUND, "round", 0, 0) /* half to even */                                                     \
+    X(SIGN, "sign", 0, 0)   /* -1, 0 or 1; NaN stays NaN */                                        \
+    X(ISNAN, "isnan", 0, 0) /* x != x ? 1 : 0 */                                                   \
+    X(ISINF, "isinf", 1, 1) /* (a != 0 && x == +inf) || (b != 0 && x == -inf) ? 1 : 0 */
 
 typedef enum {
 #define LUMEN_X(name, str, a, b) LUMEN_ACT_##name,
@@ -272,6 +291,9 @@ typedef enum {
 #undef LUMEN_X
         LUMEN_ACT_COUNT
 } lumen_act;
+/* Activations below this one may be fused as epilogues (CONV, MATMUL, BINARY); the rest are
+ * math functions of the UNARY op. */
+#define LUMEN_ACT_EPILOGUE_COUNT LUMEN_ACT_SIN
 
 const char *lumen_act_name(lumen_act act);
 /* The act named str ("relu6"), or -1. */
@@ -303,7 +325,7 @@ typedef struct lumen_pool_params {
     int ceil_mode;
 } lumen_pool_params;
 
-enum { LUMEN_REDUCE_SUM, LUMEN_REDUCE_MEAN, LUMEN_REDUCE_MAX };
+enum { LUMEN_REDUCE_SUM, LUMEN_REDUCE_MEAN, LUMEN_REDUCE_MAX, LUMEN_REDUCE_PROD };
 typedef struct lumen_reduce_params {
     int kind;
     unsigned axes; /* bit i set: reduce axis i */
@@ -352,6 +374,14 @@ enum {
     LUMEN_BIN_POW,
     LUMEN_BIN_MAX,
     LUMEN_BIN_MIN,
+    LUMEN_BIN_GT, /* comparisons: 1 or 0 (false when either side is NaN) */
+    LUMEN_BIN_GE,
+    LUMEN_BIN_LT,
+    LUMEN_BIN_LE,
+    LUMEN_BIN_EQ,
+    LUMEN_BIN_NE,   /* true when either side is NaN */
+    LUMEN_BIN_FMOD, /* C's fmod: the result has the dividend's sign */
+    LUMEN_BIN_MASK, /* b != 0 ? a : 0 (a NaN or inf of a where b is 0 gives 0) */
     LUMEN_BIN_COUNT
 };
 typedef struct lumen_binary_params {
@@ -398,7 +428,8 @@ typedef struct lumen_attention_params {
 } lumen_attention_params;
 
 typedef struct lumen_argmax_params {
-    int axis, keepdims; /* ties: the first index */
+    int axis, keepdims;
+    int last; /* ties: the last index (ONNX select_last_index), else the first */
 } lumen_argmax_params;
 
 /* One operator with its parameters: what a graph node is. */
@@ -451,7 +482,8 @@ enum {                            /* lumen_param.flags */
        LUMEN_PARAM_MIRROR = 8,    /* arrays: stored at 'at' and 'at2' alike (symmetric padding) */
        LUMEN_PARAM_SPLIT =
            16, /* arrays: twice the count, the first half at 'at', the rest at 'at2' */
-       LUMEN_PARAM_KEEP = 32 /* no default of its own: keeps what an earlier one set (act_a) */
+       LUMEN_PARAM_KEEP = 32, /* no default of its own: keeps what an earlier one set (act_a) */
+       LUMEN_PARAM_MATH = 64  /* ACT: the UNARY op's math functions (sin..isinf) are allowed too */
 };
 
 typedef struct lumen_param {

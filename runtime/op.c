@@ -13,7 +13,7 @@
 
 #include "internal.h"
 
-_Static_assert(LUMEN_OP_COUNT == 19, "a new op needs an entry in every table: update this count");
+_Static_assert(LUMEN_OP_COUNT == 20, "a new op needs an entry in every table: update this count");
 
 static const lumen__op_impl *const impls[LUMEN_OP_COUNT] = {
 #define LUMEN_X(name, str) [LUMEN_OP_##name] = &lumen__impl_##name,
@@ -291,6 +291,40 @@ float lumen__act_ref(const lumen_actdesc *a, float xf)
         return (float)(a->a * x + a->b);
     case LUMEN_ACT_SOFTPLUS: /* max(x, 0) + log1p(exp(-|x|)): no overflow for large x */
         return (float)(fmax(x, 0.0) + log1p(exp(-fabs(x))));
+    case LUMEN_ACT_SIN:
+        return (float)sin(x);
+    case LUMEN_ACT_COS:
+        return (float)cos(x);
+    case LUMEN_ACT_TAN:
+        return (float)tan(x);
+    case LUMEN_ACT_ASIN:
+        return (float)asin(x);
+    case LUMEN_ACT_ACOS:
+        return (float)acos(x);
+    case LUMEN_ACT_ATAN:
+        return (float)atan(x);
+    case LUMEN_ACT_SINH:
+        return (float)sinh(x);
+    case LUMEN_ACT_COSH:
+        return (float)cosh(x);
+    case LUMEN_ACT_ASINH:
+        return (float)asinh(x);
+    case LUMEN_ACT_ACOSH:
+        return (float)acosh(x);
+    case LUMEN_ACT_ATANH:
+        return (float)atanh(x);
+    case LUMEN_ACT_FLOOR:
+        return floorf(xf);
+    case LUMEN_ACT_CEIL:
+        return ceilf(xf);
+    case LUMEN_ACT_ROUND:
+        return nearbyintf(xf); /* the default rounding mode: half to even */
+    case LUMEN_ACT_SIGN:
+        return xf > 0 ? 1.0f : xf < 0 ? -1.0f : xf; /* 0 stays 0, NaN stays NaN */
+    case LUMEN_ACT_ISNAN:
+        return xf != xf ? 1.0f : 0.0f;
+    case LUMEN_ACT_ISINF:
+        return (a->a != 0 && xf == INFINITY) || (a->b != 0 && xf == -INFINITY) ? 1.0f : 0.0f;
     default:
         return NAN;
     }
@@ -300,6 +334,9 @@ lumen_status lumen__act_check(const lumen_actdesc *a, char *err)
 {
     if ((int)a->act < 0 || a->act >= LUMEN_ACT_COUNT)
         return lumen__errf(err, LUMEN_EINVAL, "unknown activation %d", (int)a->act);
+    if (a->act >= LUMEN_ACT_EPILOGUE_COUNT)
+        return lumen__errf(err, LUMEN_EINVAL, "'%s' is a function of the unary op, not an epilogue",
+                           lumen_act_name(a->act));
     if (a->act == LUMEN_ACT_CLIP && !(a->a <= a->b))
         return lumen__errf(err, LUMEN_EINVAL, "clip: min %g > max %g", a->a, a->b);
     return LUMEN_OK;

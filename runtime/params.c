@@ -195,7 +195,9 @@ lumen_status lumen_opdesc_check(const lumen_opdesc *d, char *err)
         if (p->type == LUMEN_PARAM_ACT) {
             lumen_actdesc a;
             memcpy(&a, field_c(d, p->at), sizeof a);
-            lumen_status st = lumen__act_check(&a, err);
+            int math = (p->flags & LUMEN_PARAM_MATH) && a.act >= LUMEN_ACT_EPILOGUE_COUNT &&
+                       a.act < LUMEN_ACT_COUNT;
+            lumen_status st = math ? LUMEN_OK : lumen__act_check(&a, err);
             if (st != LUMEN_OK)
                 return st;
             continue;

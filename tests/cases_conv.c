@@ -59,7 +59,7 @@ static lumen_opdesc with_out_pad(lumen_opdesc d, int op)
 static int act_cases(lumen_ctx *ctx)
 {
     int failed = 0;
-    for (int a = 0; a < LUMEN_ACT_COUNT; a++) {
+    for (int a = 0; a < LUMEN_ACT_EPILOGUE_COUNT; a++) {
         float pa = 0, pb = 0;
         if (a == LUMEN_ACT_LEAKY_RELU)
             pa = 0.1f;
@@ -106,6 +106,7 @@ static int bad_shape_checks(void)
          SHAPE(5, 4, 2, 2)},
         {"transposed groups not dividing Cin",
          cv(LUMEN_OP_CONV_TRANSPOSE, 2, 2, 0, 1, 4, LUMEN_ACT_NONE), SHAPE(6, 1, 2, 2)},
+        {"math function as epilogue", cv2(1, 1, 1, 1, LUMEN_ACT_SIN), SHAPE(4, 6, 3, 3)},
     };
     int failed = 0;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

@@ -1,4 +1,6 @@
-/* cases_layout.c - CONCAT, SLICE, PAD, TRANSPOSE and RESHAPE cases. */
+/* cases_layout.c - CONCAT, SLICE, PAD, TRANSPOSE, RESHAPE and TAKE cases. */
+#include <math.h>
+
 #include "harness.h"
 
 static lumen_opdesc concat(int axis)
@@ -66,7 +68,18 @@ int cases_layout(lumen_ctx *ctx)
     static const int p_last2[] = {0, 2, 1}, p_5d[] = {4, 1, 3, 0, 2};
     static const int p_6d[] = {5, 3, 1, 0, 2, 4}, p_ones[] = {3, 2, 1, 0}, p_id1[] = {1, 0, 2};
     static const int p_5d_blk[] = {0, 3, 4, 1, 2};
+    /* TAKE: a scattered walk over an odd [2,9,34,17] input (7919 is prime, so no repeats) */
+    static float take_idx[7 * 13 * 11];
+    for (int i = 0; i < 7 * 13 * 11; i++)
+        take_idx[i] = (float)((i * 7919) % (2 * 9 * 34 * 17));
+    static const float take_x[] = {10, 11, 12, 13, 14, 15};
+    static const float take_bad[] = {5, 0, 0, 6, -1, 2.5f, NAN, 3, 5};
+    const lumen_opdesc take = {.op = LUMEN_OP_TAKE};
     const tcase cases[] = {
+        /* TAKE */
+        {"take reverse dup bad hand", take, 2, {SHAPE(2, 3), SHAPE(9)}, {take_x, take_bad}, .expect = (const float[]){15, 10, 10, NAN, NAN, NAN, NAN, 13, 15}},
+        {"take scattered odd", take, 2, {SHAPE(2, 9, 34, 17), SHAPE(7, 13, 11)}, {NULL, take_idx}},
+        {"take rank-0 index", take, 2, {SHAPE(5), {0, {0}}}, {NULL, (const float[]){4}}},
         /* CONCAT */
         {"axis1 hand", concat(1), 2, {SHAPE(2, 1), SHAPE(2, 2)}, {a2, b4}, .expect = cat_x},
         {"3 inputs axis1",

@@ -29,6 +29,13 @@ static lumen_opdesc argmax(int axis, int keepdims)
     return d;
 }
 
+static lumen_opdesc argmax_last(int axis, int keepdims)
+{
+    lumen_opdesc d = argmax(axis, keepdims);
+    d.p.argmax.last = 1;
+    return d;
+}
+
 #define SM LUMEN_OP_SOFTMAX
 #define LN LUMEN_OP_LAYERNORM
 #define BN LUMEN_OP_BATCHNORM
@@ -99,6 +106,9 @@ int cases_norm(lumen_ctx *ctx)
         {"bias only, last 33", axes(LN, 2, 3, 1e-5f), 3, {SHAPE(4, 17, 33), ABSENT, SHAPE(33)}},
         {"weight [1,7,9]", axes(LN, 2, 4, 1e-5f), 2, {SHAPE(3, 5, 7, 9), SHAPE(1, 7, 9)}},
         /* ARGMAX */
+        {"hand ties last axis 1", argmax_last(1, 0), 1, {SHAPE(2, 3)}, {am_x}, .expect = (const float[]){2, 2}},
+        {"hand ties last axis 0 keepdims", argmax_last(0, 1), 1, {SHAPE(3, 2)}, {(const float[]){1, 5, 3, 5, 3, 2}}, .expect = (const float[]){2, 1}},
+        {"last random odd", argmax_last(2, 0), 1, {SHAPE(17, 34, 9)}},
         {"hand ties axis 1", argmax(1, 0), 1, {SHAPE(2, 3)}, {am_x}, .expect = am_y},
         {"channels keepdims", argmax(1, 1), 1, {SHAPE(2, 9, 34, 17)}},
         {"axis 0", argmax(0, 0), 1, {SHAPE(5, 7, 3)}},

@@ -528,6 +528,26 @@ static lumen_status fold_transpose(ox_ctx *c, ox_node *n)
 }
 
 /* Shape (with opset 15's start/end) and Size: need only the input's static shape. */
+/* EyeLike: ones on diagonal k of a matrix shaped like the input, whose values it never reads,
+ * so the result is a constant even for a run-time input. */
+static lumen_status fold_eyelike(ox_ctx *c, ox_node *n)
+{
+    const lumen_shape *xs = n->in[0] ? lumen__ox_shape(c, n->in[0]) : NULL;
+    if (!xs || xs->ndim != 2)
+        return lumen__ox_fail(c, n, LUMEN_EFORMAT, "input is not a matrix");
+    int64_t k = lumen__ox_attr_int(n, "k", 0), dt = lumen__ox_attr_int(n, "dtype", 0);
+    int is_int = dt ? dt != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT &&
+                          dt != ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE &&
+                          dt != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16
+                    : n->in[0]->is_int;
+    ox_host *h = lumen__ox_host_new(c, n, is_int, xs);
+    int in_range = k > -xs->d[0] && k < xs->d[1]; /* else no diagonal element (and no overflow) */
+    for (int64_t i = 0; h && in_range && i < xs->d[0]; i++)
+        if (i + k >= 0 && i + k < xs->d[1])
+            host_put(h, i * xs->d[1] + i + k, 1.0);
+    return lumen__ox_set_host(c, n, 0, h);
+}
+
 static lumen_status fold_shape(ox_ctx *c, ox_node *n)
 {
     const lumen_shape *xs = n->in[0] ? lumen__ox_shape(c, n->in[0]) : NULL;
@@ -785,6 +805,10 @@ lumen_status lumen__ox_fold(ox_ctx *c, ox_node *n, int *done)
     if (!strcmp(op, "Shape") || !strcmp(op, "Size")) {
         *done = 1;
         return fold_shape(c, n);
+    }
+    if (!strcmp(op, "EyeLike")) {
+        *done = 1;
+        return fold_eyelike(c, n);
     }
     int present = 0;
     for (int i = 0; i < n->n_in; i++) {

@@ -30,6 +30,13 @@ typedef struct ox_op {
 extern const ox_op lumen__ox_ops_nn[];
 extern const ox_op lumen__ox_ops_layout[];
 extern const ox_op lumen__ox_ops_compose[]; /* ops_compose.c: chains of existing ops */
+extern const ox_op lumen__ox_ops_take[];    /* ops_take.c: fixed rearrangements (TAKE) */
+
+/* ops_take.c, for the mappers of Gather and Pad: Gather of input 0 along axis with constant
+ * indices (input 1) of any shape and order; Pad of input 0 by pp (pad0/pad1) in 'reflect'
+ * (reflect 1) or 'edge' mode. Each sets output 0 of n. */
+lumen_status lumen__ox_gather_take(ox_ctx *c, ox_node *n, int axis);
+lumen_status lumen__ox_pad_take(ox_ctx *c, ox_node *n, const lumen_pad_params *pp, int reflect);
 
 /* Graph value of input i: -1 when absent, -2 after a failure (the message is set). */
 int lumen__ox_in(ox_ctx *c, ox_node *n, int i);

@@ -3,10 +3,13 @@
  * device ops (unary activations, broadcasting binaries, reductions, argmax, layernorm) instead
  * of kernels of their own: the activations PRelu, Elu, Selu, Celu, Softplus, Softsign and
  * ThresholdedRelu, variadic Mean, the reductions L1, L2, SumSquare, LogSum, LogSumExp and Min,
- * ArgMin, and the Mean / InvStdDev outputs of LayerNormalization. Each chain is written as the
- * op's definition reads; LogSumExp subtracts the maximum first so that it does not overflow.
+ * ArgMin (also with select_last_index), Hardmax (argmax compared with an index ramp), Trilu,
+ * Where and Shrink (the mask kind of the binary op), MeanVarianceNormalization, and the Mean /
+ * InvStdDev outputs of LayerNormalization. Each chain is written as the op's definition reads;
+ * LogSumExp subtracts the maximum first so that it does not overflow.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "onnx/map.h"
@@ -177,13 +180,52 @@ static lumen_status map_reduce_more(ox_ctx *c, ox_node *n)
     return done(c, n, y);
 }
 
+/* Shrink: x + bias below -lambd, x - bias above lambd, else 0; each side is a mask of the
+ * shifted x, so the zero band is exactly 0. */
+static lumen_status map_shrink(ox_ctx *c, ox_node *n)
+{
+    float bias = lumen__ox_attr_float(n, "bias", 0.0f), l = lumen__ox_attr_float(n, "lambd", 0.5f);
+    int x = lumen__ox_in(c, n, 0);
+    int lo = bin(c, n, ".lo", LUMEN_BIN_MASK, un(c, n, ".plus", LUMEN_ACT_SCALE, 1, bias, x),
+                 bin(c, n, ".lt", LUMEN_BIN_LT, x, scalar(c, n, ".nl", -l)));
+    int hi = bin(c, n, ".hi", LUMEN_BIN_MASK, un(c, n, ".minus", LUMEN_ACT_SCALE, 1, -bias, x),
+                 bin(c, n, ".gt", LUMEN_BIN_GT, x, scalar(c, n, ".l", l)));
+    return done(c, n, bin(c, n, "", LUMEN_BIN_ADD, lo, hi));
+}
+
+/* MeanVarianceNormalization: (x - mean) / (sqrt(mean((x - mean)^2)) + 1e-9) over 'axes'
+ * (default N, H, W), as the op's function body reads. */
+static lumen_status map_mvn(ox_ctx *c, ox_node *n)
+{
+    const lumen_shape *xs = lumen__ox_in_shape(c, n, 0);
+    int64_t ax[LUMEN_MAX_DIMS] = {0, 2, 3};
+    int na = lumen__ox_attr_ints(n, "axes", ax, LUMEN_MAX_DIMS);
+    if (na == -2)
+        return lumen__ox_fail(c, n, LUMEN_EFORMAT, "too many axes");
+    if (na == -1)
+        na = 3;
+    unsigned mask = 0;
+    for (int i = 0; i < na; i++) {
+        int a;
+        lumen_status st = lumen__ox_axis(c, n, ax[i], xs->ndim, &a);
+        if (st != LUMEN_OK)
+            return st;
+        mask |= 1u << a;
+    }
+    int x = lumen__ox_in(c, n, 0);
+    int d = bin(c, n, ".d", LUMEN_BIN_SUB, x, reduce(c, n, ".mean", LUMEN_REDUCE_MEAN, mask, x));
+    int var = reduce(c, n, ".var", LUMEN_REDUCE_MEAN, mask, bin(c, n, ".d2", LUMEN_BIN_MUL, d, d));
+    int den =
+        un(c, n, ".eps", LUMEN_ACT_SCALE, 1, 1e-9f, un(c, n, ".std", LUMEN_ACT_SQRT, 0, 0, var));
+    return done(c, n, bin(c, n, "", LUMEN_BIN_DIV, d, den));
+}
+
 /* ArgMin: the argmax of -x (the first minimum is the first maximum of -x). */
 static lumen_status map_argmin(ox_ctx *c, ox_node *n)
 {
     lumen_status st;
-    if (lumen__ox_attr_int(n, "select_last_index", 0) != 0)
-        return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "select_last_index 1");
     lumen_opdesc d = {.op = LUMEN_OP_ARGMAX};
+    d.p.argmax.last = lumen__ox_attr_int(n, "select_last_index", 0) != 0;
     int axis;
     if ((st = lumen__ox_axis(c, n, lumen__ox_attr_int(n, "axis", 0),
                              lumen__ox_in_shape(c, n, 0)->ndim, &axis)) != LUMEN_OK)
@@ -196,6 +238,91 @@ static lumen_status map_argmin(ox_ctx *c, ox_node *n)
     if (st == LUMEN_OK && v)
         v->is_int = 1;
     return st;
+}
+
+/* Hardmax: 1 at the first maximum along the axis, else 0, as argmax compared with 0..K-1 (a
+ * constant) on [outer, K, inner]. Before opset 13 the axes from 'axis' on are one axis. */
+static lumen_status map_hardmax(ox_ctx *c, ox_node *n)
+{
+    const lumen_shape *xs = lumen__ox_in_shape(c, n, 0);
+    int axis;
+    lumen_status st = lumen__ox_axis(c, n, lumen__ox_attr_int(n, "axis", c->opset < 13 ? 1 : -1),
+                                     xs->ndim, &axis);
+    if (st != LUMEN_OK)
+        return st;
+    int64_t outer = 1, k = 1, inner = 1;
+    for (int i = 0; i < xs->ndim; i++) {
+        if (i < axis)
+            outer *= xs->d[i];
+        else if (i == axis || c->opset < 13)
+            k *= xs->d[i];
+        else
+            inner *= xs->d[i];
+    }
+    if (k < 1 || k > (1 << 24))
+        return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "axis of %lld elements", (long long)k);
+    lumen_shape s3 = {3, {outer, k, inner}}, ks = {3, {1, k, 1}};
+    float *iota = malloc((size_t)k * sizeof(float));
+    if (!iota)
+        return lumen__ox_fail(c, n, LUMEN_ENOMEM, "out of host memory");
+    for (int64_t i = 0; i < k; i++)
+        iota[i] = (float)i;
+    int ix = lumen__ox_const(c, n, ".iota", &ks, iota);
+    free(iota);
+    lumen_opdesc d = {.op = LUMEN_OP_ARGMAX};
+    d.p.argmax.axis = 1;
+    d.p.argmax.keepdims = 1;
+    int x = lumen__ox_reshape(c, n, ".3d", lumen__ox_in(c, n, 0), &s3);
+    int am = x < 0 || ix < 0 ? -2 : lumen__ox_op(c, n, ".argmax", &d, 1, &x);
+    int y = bin(c, n, ".eq", LUMEN_BIN_EQ, am, ix);
+    return done(c, n, y < 0 ? -1 : lumen__ox_reshape(c, n, "", y, xs));
+}
+
+/* Trilu: x where the element is on the kept side of diagonal k of the last two axes, else 0
+ * (the mask is a constant: shapes and k are known at load time). */
+static lumen_status map_trilu(ox_ctx *c, ox_node *n)
+{
+    const lumen_shape *xs = lumen__ox_in_shape(c, n, 0);
+    int64_t k = 0;
+    int cnt = 0;
+    if (n->n_in > 1 && n->in[1]) {
+        lumen_status st = lumen__ox_const_ints(c, n, 1, &k, 1, &cnt);
+        if (st != LUMEN_OK)
+            return st;
+        if (cnt != 1)
+            return lumen__ox_fail(c, n, LUMEN_EFORMAT, "k has %d values", cnt);
+    }
+    if (xs->ndim < 2)
+        return lumen__ox_fail(c, n, LUMEN_EFORMAT, "input of rank %d (at least 2)", xs->ndim);
+    int upper = lumen__ox_attr_int(n, "upper", 1) != 0;
+    int64_t rows = xs->d[xs->ndim - 2], cols = xs->d[xs->ndim - 1];
+    lumen_shape ms = {2, {rows, cols}};
+    float one[1];
+    float *m = rows * cols > 0 ? malloc((size_t)(rows * cols) * sizeof(float)) : one;
+    if (!m)
+        return lumen__ox_fail(c, n, LUMEN_ENOMEM, "out of host memory");
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < cols; j++) /* j - i compared with k, without overflow */
+            m[i * cols + j] = upper ? (j - i >= k) : (j - i <= k);
+    int mask = lumen__ox_const(c, n, ".mask", &ms, m);
+    if (m != one)
+        free(m);
+    return done(c, n, bin(c, n, "", LUMEN_BIN_MASK, lumen__ox_in(c, n, 0), mask));
+}
+
+/* Where on run-time values: mask(x, c) + mask(y, c == 0), each term exactly x, y or 0, so a
+ * NaN or inf on the side not taken does not leak. The condition is an ONNX bool: 0 or 1 in a
+ * float tensor when computed at run time (comparisons, IsNaN, IsInf). */
+static lumen_status map_where(ox_ctx *c, ox_node *n)
+{
+    ox_val *cv = n->in[0];
+    int cond = cv->host || !cv->is_int ? lumen__ox_in(c, n, 0) : cv->gv;
+    if (cond < 0 && cond != -2)
+        return lumen__ox_fail(c, n, LUMEN_EFORMAT, "condition '%s' has no value", cv->name);
+    int not = bin(c, n, ".not", LUMEN_BIN_EQ, cond, scalar(c, n, ".zero", 0.0f));
+    int a = bin(c, n, ".x", LUMEN_BIN_MASK, lumen__ox_in(c, n, 1), cond);
+    int b = bin(c, n, ".y", LUMEN_BIN_MASK, lumen__ox_in(c, n, 2), not );
+    return done(c, n, bin(c, n, "", LUMEN_BIN_ADD, a, b));
 }
 
 /* LayerNormalization: the op itself, and its Mean and InvStdDev outputs (over the normalised
@@ -245,6 +372,8 @@ const ox_op lumen__ox_ops_compose[] = {
     {"Softsign", 1, 17, 1, map_act},
     {"ThresholdedRelu", 10, 17, 1, map_act},
     {"Mean", 6, 17, 1, map_mean},
+    {"Shrink", 9, 17, 1, map_shrink},
+    {"MeanVarianceNormalization", 9, 17, 1, map_mvn},
     {"ReduceL1", 1, 17, 1, map_reduce_more},
     {"ReduceL2", 1, 17, 1, map_reduce_more},
     {"ReduceSumSquare", 1, 17, 1, map_reduce_more},
@@ -252,6 +381,9 @@ const ox_op lumen__ox_ops_compose[] = {
     {"ReduceLogSumExp", 1, 17, 1, map_reduce_more},
     {"ReduceMin", 1, 17, 1, map_reduce_more},
     {"ArgMin", 1, 17, 1, map_argmin},
+    {"Hardmax", 1, 17, 1, map_hardmax},
+    {"Trilu", 14, 17, 1, map_trilu},
+    {"Where", 9, 17, 3, map_where},
     {"LayerNormalization", 17, 17, 2, map_layernorm},
     {NULL, 0, 0, 0, NULL},
 };

@@ -231,8 +231,9 @@ static lumen_status map_pad(ox_ctx *c, ox_node *n)
     lumen_status st;
     char mode[32];
     lumen__ox_attr_str(n, "mode", "constant", mode, sizeof mode);
-    if (strcmp(mode, "constant"))
-        return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "mode '%s' (constant only)", mode);
+    int reflect = !strcmp(mode, "reflect");
+    if (strcmp(mode, "constant") && !reflect && strcmp(mode, "edge"))
+        return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "mode '%s'", mode);
     const lumen_shape *x = lumen__ox_in_shape(c, n, 0);
     int64_t pads[2 * LUMEN_MAX_DIMS];
     int np;
@@ -259,6 +260,8 @@ static lumen_status map_pad(ox_ctx *c, ox_node *n)
         if (pads[i] > OX_INT_MAX || pads[x->ndim + i] > OX_INT_MAX)
             return lumen__ox_fail(c, n, LUMEN_ERANGE, "pads too large");
     }
+    if (strcmp(mode, "constant")) /* reflect, edge: an index map (ops_take.c) */
+        return lumen__ox_pad_take(c, n, &d.p.pad, reflect);
     int in = lumen__ox_in(c, n, 0);
     return lumen__ox_emit(c, n, &d, 1, &in);
 }
@@ -383,7 +386,7 @@ static lumen_status map_gather(ox_ctx *c, ox_node *n)
     const ox_host *ih = iv->host;
     int64_t cnt = lumen_shape_numel(&ih->shape), dim = x->d[axis], idx[2] = {0, 0};
     if (ih->shape.ndim > 1 || cnt < 1)
-        return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "indices of rank %d", ih->shape.ndim);
+        return lumen__ox_gather_take(c, n, axis);
     for (int64_t k = 0; k < cnt; k++) {
         int64_t v = lumen__ox_host_geti(ih, k);
         v = v < 0 ? v + dim : v;
@@ -392,12 +395,18 @@ static lumen_status map_gather(ox_ctx *c, ox_node *n)
                                   (long long)lumen__ox_host_geti(ih, k), (long long)dim);
         if (k < 2)
             idx[k] = v;
-        else if (v - lumen__ox_host_geti(ih, k - 1) != idx[1] - idx[0])
-            return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "indices are not an arithmetic run");
+    }
+    /* an arithmetic run of indices is a strided slice; anything else is an index map */
+    for (int64_t k = 2; k < cnt; k++) {
+        int64_t a = lumen__ox_host_geti(ih, k - 1), b = lumen__ox_host_geti(ih, k);
+        a = a < 0 ? a + dim : a;
+        b = b < 0 ? b + dim : b;
+        if (b - a != idx[1] - idx[0])
+            return lumen__ox_gather_take(c, n, axis);
     }
     int64_t step = cnt > 1 ? idx[1] - idx[0] : 1;
     if (step == 0)
-        return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "repeated indices");
+        return lumen__ox_gather_take(c, n, axis);
     lumen_opdesc d = {.op = LUMEN_OP_SLICE};
     for (int i = 0; i < x->ndim; i++)
         d.p.slice.step[i] = 1, d.p.slice.count[i] = x->d[i];
@@ -458,14 +467,20 @@ static lumen_status map_dropout(ox_ctx *c, ox_node *n)
 {
     lumen_status st;
     float ratio = c->opset < 12 ? lumen__ox_attr_float(n, "ratio", 0.5f) : 0.5f, train = 0;
-    if (c->opset >= 12 && n->n_in > 1 && n->in[1] &&
-        (st = lumen__ox_const_float(c, n, 1, &ratio)) != LUMEN_OK)
-        return st;
     if (c->opset >= 12 && n->n_in > 2 && n->in[2] &&
         (st = lumen__ox_const_float(c, n, 2, &train)) != LUMEN_OK)
         return st;
     if (c->opset < 7 && lumen__ox_attr_int(n, "is_test", 0) == 0)
         train = 1;
+    /* in inference the ratio does not matter, so it may be computed at run time */
+    if (train != 0 && c->opset >= 12 && n->n_in > 1 && n->in[1]) {
+        if (!n->in[1]->host)
+            return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED,
+                                  "training_mode with a ratio computed at run time (random masks "
+                                  "are not supported)");
+        if ((st = lumen__ox_const_float(c, n, 1, &ratio)) != LUMEN_OK)
+            return st;
+    }
     if (train != 0 && ratio != 0)
         return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED,
                               "training_mode with ratio %g (random masks are not supported)",
@@ -490,7 +505,22 @@ static lumen_status map_identity(ox_ctx *c, ox_node *n)
         int to_float = to == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT ||
                        to == ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE ||
                        to == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16;
-        if (!to_float && !n->in[0]->is_int)
+        ox_val *x = n->in[0];
+        if (to == ONNX__TENSOR_PROTO__DATA_TYPE__BOOL && !x->host && x->gv >= 0) {
+            /* x != 0, so that a run-time bool is always 0 or 1 (NaN is true) */
+            lumen_shape one = {0, {0}};
+            float zero = 0;
+            lumen_opdesc d = {.op = LUMEN_OP_BINARY};
+            d.p.binary.kind = LUMEN_BIN_NE;
+            int in[2] = {x->is_int ? x->gv : lumen__ox_in(c, n, 0),
+                         lumen__ox_const(c, n, ".zero", &one, &zero)};
+            st = in[0] < 0 || in[1] < 0 ? c->st : lumen__ox_emit(c, n, &d, 2, in);
+            ox_val *v = lumen__ox_out(c, n, 0);
+            if (st == LUMEN_OK && v)
+                v->is_int = 1;
+            return st;
+        }
+        if (!to_float && !x->is_int)
             return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED,
                                   "cast of a run-time float tensor to type %lld (device tensors "
                                   "are float32)",
@@ -541,27 +571,9 @@ const ox_op lumen__ox_ops_layout[] = {
     {"Constant", 1, 17, 0, map_host_only},
     {"Shape", 1, 17, 0, map_host_only},
     {"Size", 1, 17, 0, map_host_only},
+    {"EyeLike", 9, 17, 0, map_host_only},
     {"ConstantOfShape", 9, 17, 0, map_host_only},
     {"Range", 11, 17, 0, map_host_only},
-    {"Equal", 7, 17, 0, map_host_only},
-    {"Less", 7, 17, 0, map_host_only},
-    {"Greater", 7, 17, 0, map_host_only},
-    {"Not", 1, 17, 0, map_host_only},
-    {"And", 7, 17, 0, map_host_only},
-    {"Or", 7, 17, 0, map_host_only},
-    {"Xor", 7, 17, 0, map_host_only},
-    {"GreaterOrEqual", 12, 17, 0, map_host_only},
-    {"LessOrEqual", 12, 17, 0, map_host_only},
     {"BitShift", 11, 17, 0, map_host_only},
-    {"Sign", 9, 17, 0, map_host_only},
-    {"Round", 11, 17, 0, map_host_only},
-    {"Mod", 10, 17, 0, map_host_only},
-    {"Where", 9, 17, 0, map_host_only},
-    {"Floor", 6, 17, 0, map_host_only},
-    {"Ceil", 6, 17, 0, map_host_only},
-    {"ScatterND", 11, 17, 0, map_host_only},
-    {"ScatterElements", 11, 17, 0, map_host_only},
-    {"Scatter", 9, 10, 0, map_host_only},
-    {"GatherElements", 11, 17, 0, map_host_only},
     {NULL, 0, 0, 0, NULL},
 };

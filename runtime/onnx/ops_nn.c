@@ -227,7 +227,24 @@ static lumen_status map_unary(ox_ctx *c, ox_node *n)
                 {"Erf", LUMEN_ACT_ERF},
                 {"Neg", LUMEN_ACT_NEG},
                 {"Abs", LUMEN_ACT_ABS},
-                {"Reciprocal", LUMEN_ACT_RECIPROCAL}};
+                {"Reciprocal", LUMEN_ACT_RECIPROCAL},
+                {"Sin", LUMEN_ACT_SIN},
+                {"Cos", LUMEN_ACT_COS},
+                {"Tan", LUMEN_ACT_TAN},
+                {"Asin", LUMEN_ACT_ASIN},
+                {"Acos", LUMEN_ACT_ACOS},
+                {"Atan", LUMEN_ACT_ATAN},
+                {"Sinh", LUMEN_ACT_SINH},
+                {"Cosh", LUMEN_ACT_COSH},
+                {"Asinh", LUMEN_ACT_ASINH},
+                {"Acosh", LUMEN_ACT_ACOSH},
+                {"Atanh", LUMEN_ACT_ATANH},
+                {"Floor", LUMEN_ACT_FLOOR},
+                {"Ceil", LUMEN_ACT_CEIL},
+                {"Round", LUMEN_ACT_ROUND},
+                {"Sign", LUMEN_ACT_SIGN},
+                {"IsNaN", LUMEN_ACT_ISNAN},
+                {"IsInf", LUMEN_ACT_ISINF}};
     lumen_opdesc d = {.op = LUMEN_OP_UNARY};
     for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++)
         if (!strcmp(acts[i].type, n->p->op_type))
@@ -238,8 +255,77 @@ static lumen_status map_unary(ox_ctx *c, ox_node *n)
         d.p.unary.act.a = lumen__ox_attr_float(n, "alpha", 0.2f);
         d.p.unary.act.b = lumen__ox_attr_float(n, "beta", 0.5f);
     }
+    if (d.p.unary.act.act == LUMEN_ACT_ISINF) {
+        d.p.unary.act.a = lumen__ox_attr_int(n, "detect_positive", 1) != 0;
+        d.p.unary.act.b = lumen__ox_attr_int(n, "detect_negative", 1) != 0;
+    }
     int x = lumen__ox_in(c, n, 0);
-    return lumen__ox_emit(c, n, &d, 1, &x);
+    lumen_status st = lumen__ox_emit(c, n, &d, 1, &x);
+    ox_val *v = lumen__ox_out(c, n, 0);
+    if (st == LUMEN_OK && v)
+        v->is_int = d.p.unary.act.act == LUMEN_ACT_ISNAN || d.p.unary.act.act == LUMEN_ACT_ISINF;
+    return st;
+}
+
+/* The graph value of bool input i of n: a host constant as 0/1 floats, or a run-time bool
+ * (comparisons, IsNaN, IsInf, Cast to bool: always 0 or 1). -1 after setting the message. */
+static int bool_in(ox_ctx *c, ox_node *n, int i)
+{
+    ox_val *v = n->in[i];
+    if (v->host || v->gv < 0)
+        return lumen__ox_in(c, n, i);
+    if (!v->is_int) {
+        lumen__ox_fail(c, n, LUMEN_EFORMAT, "input '%s' is a float tensor, not a bool", v->name);
+        return -1;
+    }
+    return v->gv;
+}
+
+/* Not, And, Or, Xor on run-time bools (0 or 1): x == 0, min, max and !=. */
+static lumen_status map_logic(ox_ctx *c, ox_node *n)
+{
+    const char *op = n->p->op_type;
+    lumen_opdesc d = {.op = LUMEN_OP_BINARY};
+    d.p.binary.kind = !strcmp(op, "Not")   ? LUMEN_BIN_EQ
+                      : !strcmp(op, "And") ? LUMEN_BIN_MIN
+                      : !strcmp(op, "Or")  ? LUMEN_BIN_MAX
+                                           : LUMEN_BIN_NE;
+    lumen_shape one = {0, {0}};
+    float zero = 0;
+    int in[2] = {bool_in(c, n, 0), -1};
+    if (in[0] >= 0)
+        in[1] = d.p.binary.kind == LUMEN_BIN_EQ ? lumen__ox_const(c, n, ".zero", &one, &zero)
+                                                : bool_in(c, n, 1);
+    lumen_status st = in[0] < 0 || in[1] < 0 ? c->st : lumen__ox_emit(c, n, &d, 2, in);
+    ox_val *v = lumen__ox_out(c, n, 0);
+    if (st == LUMEN_OK && v)
+        v->is_int = 1;
+    return st;
+}
+
+/* Comparisons and Mod on run-time floats (constants are folded on the host, fold.c): the
+ * BINARY op, whose comparisons give 1 or 0; the result is an ONNX bool, which only a graph
+ * output or a Cast to float may read. */
+static lumen_status map_compare(ox_ctx *c, ox_node *n)
+{
+    static const struct {
+        const char *type;
+        int kind;
+    } kinds[] = {{"Greater", LUMEN_BIN_GT}, {"GreaterOrEqual", LUMEN_BIN_GE},
+                 {"Less", LUMEN_BIN_LT},    {"LessOrEqual", LUMEN_BIN_LE},
+                 {"Equal", LUMEN_BIN_EQ},   {"Mod", LUMEN_BIN_FMOD}};
+    lumen_opdesc d = {.op = LUMEN_OP_BINARY};
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (!strcmp(kinds[i].type, n->p->op_type))
+            d.p.binary.kind = kinds[i].kind;
+    if (d.p.binary.kind == LUMEN_BIN_FMOD && lumen__ox_attr_int(n, "fmod", 0) == 0)
+        return lumen__ox_fail(c, n, LUMEN_EFORMAT, "fmod 0 on float tensors (the spec wants 1)");
+    int in[2] = {lumen__ox_in(c, n, 0), lumen__ox_in(c, n, 1)};
+    lumen_status st = lumen__ox_emit(c, n, &d, 2, in);
+    ox_val *v = lumen__ox_out(c, n, 0);
+    if (st == LUMEN_OK && v)
+        v->is_int = d.p.binary.kind != LUMEN_BIN_FMOD;
+    return st;
 }
 
 static lumen_status map_clip(ox_ctx *c, ox_node *n)
@@ -250,9 +336,24 @@ static lumen_status map_clip(ox_ctx *c, ox_node *n)
         lo = lumen__ox_attr_float(n, "min", lo);
         hi = lumen__ox_attr_float(n, "max", hi);
     } else {
-        if (n->n_in > 1 && n->in[1] && (st = lumen__ox_const_float(c, n, 1, &lo)) != LUMEN_OK)
+        ox_val *lv = n->n_in > 1 ? n->in[1] : NULL, *hv = n->n_in > 2 ? n->in[2] : NULL;
+        if ((lv && !lv->host) || (hv && !hv->host)) {
+            /* bounds computed at run time: max(x, min) then min(., max), which propagate a
+             * NaN x as the constant form does */
+            lumen_opdesc d = {.op = LUMEN_OP_BINARY};
+            int y = lumen__ox_in(c, n, 0);
+            for (int i = 1; i < 3 && y >= 0; i++) {
+                if (i >= n->n_in || !n->in[i])
+                    continue;
+                d.p.binary.kind = i == 1 ? LUMEN_BIN_MAX : LUMEN_BIN_MIN;
+                int in[2] = {y, lumen__ox_in(c, n, i)};
+                y = lumen__ox_op(c, n, i == 1 && hv ? ".lo" : "", &d, 2, in);
+            }
+            return lumen__ox_set_gv(c, n, 0, y < 0 ? -1 : y);
+        }
+        if (lv && (st = lumen__ox_const_float(c, n, 1, &lo)) != LUMEN_OK)
             return st;
-        if (n->n_in > 2 && n->in[2] && (st = lumen__ox_const_float(c, n, 2, &hi)) != LUMEN_OK)
+        if (hv && (st = lumen__ox_const_float(c, n, 2, &hi)) != LUMEN_OK)
             return st;
     }
     lumen_opdesc d = lumen_opdesc_unary(LUMEN_ACT_CLIP);
@@ -304,9 +405,10 @@ static lumen_status map_reduce(ox_ctx *c, ox_node *n)
     if (na <= 0 && lumen__ox_attr_int(n, "noop_with_empty_axes", 0))
         return lumen__ox_alias(c, n, 0, n->in[0]);
     lumen_opdesc d = {.op = LUMEN_OP_REDUCE};
-    d.p.reduce.kind = !strcmp(op, "ReduceSum")   ? LUMEN_REDUCE_SUM
-                      : !strcmp(op, "ReduceMax") ? LUMEN_REDUCE_MAX
-                                                 : LUMEN_REDUCE_MEAN;
+    d.p.reduce.kind = !strcmp(op, "ReduceSum")    ? LUMEN_REDUCE_SUM
+                      : !strcmp(op, "ReduceMax")  ? LUMEN_REDUCE_MAX
+                      : !strcmp(op, "ReduceProd") ? LUMEN_REDUCE_PROD
+                                                  : LUMEN_REDUCE_MEAN;
     d.p.reduce.keepdims = lumen__ox_attr_int(n, "keepdims", 1) != 0;
     for (int i = 0; i < na; i++) {
         int a;
@@ -365,6 +467,8 @@ static lumen_status map_batchnorm(ox_ctx *c, ox_node *n)
 {
     if (lumen__ox_attr_int(n, "training_mode", 0) != 0)
         return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "training_mode 1");
+    if (c->opset < 7 && lumen__ox_attr_int(n, "is_test", 0) == 0) /* opset 6: same math */
+        return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "is_test 0 (training mode)");
     if (c->opset < 9 && lumen__ox_attr_int(n, "spatial", 1) != 1)
         return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "spatial 0");
     lumen_opdesc d = {.op = LUMEN_OP_BATCHNORM};
@@ -386,9 +490,8 @@ static lumen_status map_instancenorm(ox_ctx *c, ox_node *n)
 static lumen_status map_argmax(ox_ctx *c, ox_node *n)
 {
     lumen_status st;
-    if (lumen__ox_attr_int(n, "select_last_index", 0) != 0)
-        return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "select_last_index 1");
     lumen_opdesc d = {.op = LUMEN_OP_ARGMAX};
+    d.p.argmax.last = lumen__ox_attr_int(n, "select_last_index", 0) != 0;
     int axis;
     if ((st = lumen__ox_axis(c, n, lumen__ox_attr_int(n, "axis", 0),
                              lumen__ox_in_shape(c, n, 0)->ndim, &axis)) != LUMEN_OK)
@@ -408,7 +511,7 @@ static lumen_status map_argmax(ox_ctx *c, ox_node *n)
 const ox_op lumen__ox_ops_nn[] = {
     {"Conv", 1, 17, 2, map_conv},
     {"ConvTranspose", 1, 17, 2, map_conv},
-    {"Gemm", 7, 17, 2, map_gemm},
+    {"Gemm", 6, 17, 2, map_gemm},
     {"MatMul", 1, 17, 2, map_matmul},
     {"Add", 1, 17, 1, map_binary},
     {"Sub", 1, 17, 1, map_binary},
@@ -431,17 +534,45 @@ const ox_op lumen__ox_ops_nn[] = {
     {"Neg", 6, 17, 1, map_unary},
     {"Abs", 6, 17, 1, map_unary},
     {"Reciprocal", 6, 17, 1, map_unary},
+    {"Sin", 7, 17, 1, map_unary},
+    {"Cos", 7, 17, 1, map_unary},
+    {"Tan", 7, 17, 1, map_unary},
+    {"Asin", 7, 17, 1, map_unary},
+    {"Acos", 7, 17, 1, map_unary},
+    {"Atan", 7, 17, 1, map_unary},
+    {"Sinh", 9, 17, 1, map_unary},
+    {"Cosh", 9, 17, 1, map_unary},
+    {"Asinh", 9, 17, 1, map_unary},
+    {"Acosh", 9, 17, 1, map_unary},
+    {"Atanh", 9, 17, 1, map_unary},
+    {"Floor", 6, 17, 1, map_unary},
+    {"Ceil", 6, 17, 1, map_unary},
+    {"Round", 11, 17, 1, map_unary},
+    {"Sign", 9, 17, 1, map_unary},
+    {"IsNaN", 9, 17, 1, map_unary},
+    {"IsInf", 10, 17, 1, map_unary},
+    {"Greater", 7, 17, 2, map_compare},
+    {"GreaterOrEqual", 12, 17, 2, map_compare},
+    {"Less", 7, 17, 2, map_compare},
+    {"LessOrEqual", 12, 17, 2, map_compare},
+    {"Equal", 7, 17, 2, map_compare},
+    {"Mod", 10, 17, 2, map_compare},
+    {"Not", 1, 17, 1, map_logic},
+    {"And", 7, 17, 2, map_logic},
+    {"Or", 7, 17, 2, map_logic},
+    {"Xor", 7, 17, 2, map_logic},
     {"Clip", 6, 17, 1, map_clip},
     {"Softmax", 1, 17, 1, map_softmax},
     {"LogSoftmax", 1, 17, 1, map_softmax},
     {"ReduceMean", 1, 17, 1, map_reduce},
     {"ReduceSum", 1, 17, 1, map_reduce},
     {"ReduceMax", 1, 17, 1, map_reduce},
+    {"ReduceProd", 1, 17, 1, map_reduce},
     {"MaxPool", 1, 17, 1, map_pool},
     {"AveragePool", 1, 17, 1, map_pool},
     {"GlobalAveragePool", 1, 17, 1, map_pool},
     {"GlobalMaxPool", 1, 17, 1, map_pool},
-    {"BatchNormalization", 7, 17, 5, map_batchnorm},
+    {"BatchNormalization", 6, 17, 5, map_batchnorm},
     {"InstanceNormalization", 6, 17, 3, map_instancenorm},
     {"ArgMax", 1, 17, 1, map_argmax},
     {NULL, 0, 0, 0, NULL},

@@ -1,6 +1,7 @@
 /*
- * eltwise.c - UNARY (activations and math) and BINARY (add, sub, mul, div, pow, max, min with
- * numpy broadcasting and a fused activation). Kernels: kernels/eltwise.cl.
+ * eltwise.c - UNARY (activations and math) and BINARY (add, sub, mul, div, pow, max, min,
+ * comparisons, fmod and mask with numpy broadcasting and a fused activation). Kernels:
+ * kernels/eltwise.cl. Comparisons give 1 or 0 in float (lumen's device tensors are float32).
  *
  * Broadcast layout: the output shape is right-aligned into 6 axes; each input gets a stride per
  * output axis, 0 on axes where it has extent 1 (or does not exist).
@@ -56,7 +57,12 @@ static lumen_status unary_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
     return lumen__launch(ctx, k, 1, &g, NULL, lumen_act_name(a->act), n, 8.0 * n);
 }
 
-static const lumen_param unary_params[] = {LUMEN__ACT_PARAMS(unary.act), {NULL}};
+/* the unary op also takes the math functions no epilogue does (LUMEN_PARAM_MATH) */
+static const lumen_param unary_params[] = {
+    {LUMEN__PARAM("act", unary.act), .flags = LUMEN_PARAM_MATH},
+    {LUMEN__PARAM("act_a", unary.act.a), .flags = LUMEN_PARAM_KEEP},
+    {LUMEN__PARAM("act_b", unary.act.b), .flags = LUMEN_PARAM_KEEP},
+    {NULL}};
 static const lumen__variant eltwise_programs[] = {{"eltwise", ""}, {NULL}};
 static const lumen__variant *const eltwise_variants[] = {eltwise_programs, NULL};
 
@@ -108,8 +114,24 @@ static float binop_ref(int kind, float u, float v)
         return (float)pow(u, v);
     case LUMEN_BIN_MAX:
         return (float)lumen__nmax(u, v);
-    default:
+    case LUMEN_BIN_MIN:
         return (float)lumen__nmin(u, v);
+    case LUMEN_BIN_GT:
+        return u > v;
+    case LUMEN_BIN_GE:
+        return u >= v;
+    case LUMEN_BIN_LT:
+        return u < v;
+    case LUMEN_BIN_LE:
+        return u <= v;
+    case LUMEN_BIN_EQ:
+        return u == v;
+    case LUMEN_BIN_NE:
+        return u != v;
+    case LUMEN_BIN_FMOD:
+        return fmodf(u, v);
+    default:
+        return v != 0 ? u : 0.0f;
     }
 }
 
@@ -235,7 +257,8 @@ static lumen_status binary_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
     return lumen__launch(ctx, k, nd <= 2 && !same ? 2 : 1, g, NULL, "binary", n, 12.0 * n);
 }
 
-static const char *const binary_kinds[] = {"add", "sub", "mul", "div", "pow", "max", "min", NULL};
+static const char *const binary_kinds[] = {"add", "sub", "mul", "div", "pow", "max",  "min",  "gt",
+                                           "ge",  "lt",  "le",  "eq",  "ne",  "fmod", "mask", NULL};
 _Static_assert(sizeof binary_kinds / sizeof binary_kinds[0] == LUMEN_BIN_COUNT + 1,
                "a name per LUMEN_BIN_* kind, in order");
 static const lumen_param binary_params[] = {

@@ -1,6 +1,6 @@
 /*
- * layout.c - ops that move elements without arithmetic: CONCAT, SLICE, PAD, TRANSPOSE, RESHAPE.
- * Kernels: kernels/layout.cl.
+ * layout.c - ops that move elements without arithmetic: CONCAT, SLICE, PAD, TRANSPOSE, RESHAPE,
+ * TAKE. Kernels: kernels/layout.cl.
  *
  * Layouts. Shapes are right-aligned into 6 axes ("shape6": leading extents 1). SLICE and
  * TRANSPOSE are one gather: output element at coordinates c reads input element
@@ -12,8 +12,13 @@
  * TRANSPOSE first merges axes that stay neighbours and drops extent-1 axes, so NCHW -> NHWC is
  * [N, C, HW] -> [N, HW, C], a batched swap of the last two axes, which has a tiled kernel.
  * RESHAPE keeps element order: a copy (nothing at all when input and output are one buffer).
+ * TAKE reads each output element at the flat input index its index tensor holds (floats that
+ * are integers, exact below 2^24): any fixed rearrangement a model needs (reflect or edge
+ * padding, tiling, depth-to-space, gathers and scatters with constant indices) is one TAKE
+ * whose index tensor the ONNX importer computes at load time.
  * Layout ops count 0 flops; their launches report bytes moved.
  */
+#include <math.h>
 #include <string.h>
 
 #include "../internal.h"
@@ -587,3 +592,62 @@ static const lumen_param reshape_params[] = {{LUMEN__PARAM("shape", reshape.shap
 
 const lumen__op_impl lumen__impl_RESHAPE = {
     1, 1, reshape_shape, reshape_ref, reshape_run, layout_flops, reshape_params, layout_variants};
+
+/* ---- TAKE ---- */
+
+static lumen_status take_shape(const lumen_opdesc *d, int n_in, const lumen_shape *const *in,
+                               lumen_shape *out, char *err)
+{
+    (void)d, (void)n_in;
+    if (lumen_shape_numel(in[0]) > (1 << 24))
+        return lumen__errf(err, LUMEN_ERANGE,
+                           "take: input of %lld elements (float indices are "
+                           "exact up to 2^24)",
+                           (long long)lumen_shape_numel(in[0]));
+    *out = *in[1];
+    return LUMEN_OK;
+}
+
+/* An index outside [0, numel(x)) or not an integer gives NaN (kernel and reference alike). */
+static lumen_status take_ref(const lumen_opdesc *d, int n_in, const lumen_shape *const *in_shape,
+                             const float *const *in, const lumen_shape *os, float *out, char *err)
+{
+    (void)d, (void)n_in, (void)err;
+    int64_t nx = lumen_shape_numel(in_shape[0]), n = lumen_shape_numel(os);
+    for (int64_t i = 0; i < n; i++) {
+        float f = in[1][i];
+        out[i] = f >= 0 && f < (float)nx && floorf(f) == f ? in[0][(int64_t)f] : NAN;
+    }
+    return LUMEN_OK;
+}
+
+static lumen_status take_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
+                             const lumen_tensor *const *in, lumen_tensor *y)
+{
+    (void)d, (void)n_in;
+    cl_kernel k;
+    lumen_status st = lumen__kernel(ctx, "layout", "", "take_f32", &k);
+    if (st != LUMEN_OK)
+        return st;
+    int xo = lumen__off(in[0]), io = lumen__off(in[1]), yo = lumen__off(y),
+        nx = (int)lumen_tensor_numel(in[0]), n = (int)lumen_tensor_numel(y);
+    lumen__arg args[] = {{sizeof(cl_mem), &in[0]->mem},
+                         {sizeof(int), &xo},
+                         {sizeof(int), &nx},
+                         {sizeof(cl_mem), &in[1]->mem},
+                         {sizeof(int), &io},
+                         {sizeof(cl_mem), &y->mem},
+                         {sizeof(int), &yo},
+                         {sizeof(int), &n}};
+    if ((st = lumen__set_args(ctx, k, "take_f32", 8, args)) != LUMEN_OK)
+        return st;
+    if (n == 0)
+        return LUMEN_OK;
+    size_t g = (size_t)n;
+    return lumen__launch(ctx, k, 1, &g, NULL, "take", 0, 12.0 * n);
+}
+
+static const lumen_param take_params[] = {{NULL}};
+
+const lumen__op_impl lumen__impl_TAKE = {
+    2, 2, take_shape, take_ref, take_run, layout_flops, take_params, layout_variants};

@@ -461,7 +461,8 @@ const lumen__op_impl lumen__impl_INSTANCENORM = {3,
                                                  norm_params,
                                                  norm_variants};
 
-/* ---- ARGMAX: the index of the largest value along one axis (first on ties), as float ---- */
+/* ---- ARGMAX: the index of the largest value along one axis (first or last on ties), as
+ * float ---- */
 
 static lumen_status argmax_shape(const lumen_opdesc *d, int n_in, const lumen_shape *const *in,
                                  lumen_shape *out, char *err)
@@ -497,7 +498,8 @@ static lumen_status argmax_ref(const lumen_opdesc *d, int n_in, const lumen_shap
             const float *xr = in[0] + o * p.red * p.inner + i;
             int64_t best = 0;
             for (int64_t r = 1; r < p.red; r++)
-                if (xr[r * p.inner] > xr[best * p.inner])
+                if (xr[r * p.inner] > xr[best * p.inner] ||
+                    (d->p.argmax.last && xr[r * p.inner] == xr[best * p.inner]))
                     best = r;
             out[o * p.inner + i] = (float)best;
         }
@@ -514,10 +516,11 @@ static lumen_status argmax_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
         return st;
     int a = d->p.argmax.axis;
     norm_split p = split_axes(&in[0]->shape, a, a + 1);
-    int xo = lumen__off(in[0]), yo = lumen__off(y), red = (int)p.red, inner = (int)p.inner;
-    lumen__arg args[] = {ARG_MEM(in[0]->mem), ARG_INT(xo),  ARG_MEM(y->mem),
-                         ARG_INT(yo),         ARG_INT(red), ARG_INT(inner)};
-    if ((st = lumen__set_args(ctx, k, "argmax_f32", 6, args)) != LUMEN_OK)
+    int xo = lumen__off(in[0]), yo = lumen__off(y), red = (int)p.red, inner = (int)p.inner,
+        last = d->p.argmax.last != 0;
+    lumen__arg args[] = {ARG_MEM(in[0]->mem), ARG_INT(xo),    ARG_MEM(y->mem), ARG_INT(yo),
+                         ARG_INT(red),        ARG_INT(inner), ARG_INT(last)};
+    if ((st = lumen__set_args(ctx, k, "argmax_f32", 7, args)) != LUMEN_OK)
         return st;
     size_t g[2] = {(size_t)p.inner, (size_t)p.outer};
     double n = (double)lumen_shape_numel(&in[0]->shape);
@@ -533,6 +536,7 @@ static double argmax_flops(const lumen_opdesc *d, int n_in, const lumen_shape *c
 
 static const lumen_param argmax_params[] = {{LUMEN__PARAM("axis", argmax.axis), .def = 1},
                                             {LUMEN__PARAM("keepdims", argmax.keepdims), .def = 1},
+                                            {LUMEN__PARAM("last", argmax.last), .lo = 0, .hi = 1},
                                             {NULL}};
 
 const lumen__op_impl lumen__impl_ARGMAX = {

@@ -283,13 +283,17 @@ static lumen_status reduce_ref(const lumen_opdesc *d, int n_in, const lumen_shap
         for (int64_t k1 = 0; k1 < rp.ke[1]; k1++)
             for (int64_t k2 = 0; k2 < rp.ke[2]; k2++, i++) {
                 const float *x = in[0] + k0 * rp.ks[0] + k1 * rp.ks[1] + k2 * rp.ks[2];
-                double acc = p->kind == LUMEN_REDUCE_MAX ? -INFINITY : 0.0;
+                double acc = p->kind == LUMEN_REDUCE_MAX    ? -INFINITY
+                             : p->kind == LUMEN_REDUCE_PROD ? 1.0
+                                                            : 0.0;
                 for (int64_t r0 = 0; r0 < rp.re[0]; r0++)
                     for (int64_t r1 = 0; r1 < rp.re[1]; r1++)
                         for (int64_t r2 = 0; r2 < rp.re[2]; r2++) {
                             double v = x[r0 * rp.rs[0] + r1 * rp.rs[1] + r2 * rp.rs[2]];
                             if (p->kind == LUMEN_REDUCE_MAX)
                                 acc = lumen__nmax(acc, v);
+                            else if (p->kind == LUMEN_REDUCE_PROD)
+                                acc *= v;
                             else
                                 acc += v;
                         }
@@ -368,7 +372,7 @@ static double reduce_flops(const lumen_opdesc *d, int n_in, const lumen_shape *c
     return (double)lumen_shape_numel(in[0]);
 }
 
-static const char *const reduce_kinds[] = {"sum", "mean", "max", NULL};
+static const char *const reduce_kinds[] = {"sum", "mean", "max", "prod", NULL};
 static const lumen_param reduce_params[] = {
     {LUMEN__PARAM("kind", reduce.kind), .names = reduce_kinds, .def = LUMEN_REDUCE_MEAN},
     {LUMEN__PARAM("axes", reduce.axes)},
