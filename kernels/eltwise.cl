@@ -23,26 +23,30 @@
 #define BIN_FMOD 13
 #define BIN_MASK 14
 
+/* The cases of lumen_math and lumen_math8 that are one OpenCL built-in (scalar or vector). */
+#define LUMEN_MATH_BUILTINS(x)                                                                     \
+    case ACT_SIN: return sin(x);                                                                   \
+    case ACT_COS: return cos(x);                                                                   \
+    case ACT_TAN: return tan(x);                                                                   \
+    case ACT_ASIN: return asin(x);                                                                 \
+    case ACT_ACOS: return acos(x);                                                                 \
+    case ACT_ATAN: return atan(x);                                                                 \
+    case ACT_SINH: return sinh(x);                                                                 \
+    case ACT_COSH: return cosh(x);                                                                 \
+    case ACT_ASINH: return asinh(x);                                                               \
+    case ACT_ACOSH: return acosh(x);                                                               \
+    case ACT_ATANH: return atanh(x);                                                               \
+    case ACT_FLOOR: return floor(x);                                                               \
+    case ACT_CEIL: return ceil(x);                                                                 \
+    case ACT_ROUND: return rint(x);
+
 /* The math functions of the unary op (codes from ACT_SIN on, see lumen.h): kept out of
  * lumen_act so that the epilogues of conv and gemm kernels do not carry them. OpenCL's sign()
  * maps NaN to 0, so sign is written out to keep NaN; rint rounds half to even. */
 inline float lumen_math(int act, float a, float b, float x)
 {
     switch (act) {
-    case ACT_SIN: return sin(x);
-    case ACT_COS: return cos(x);
-    case ACT_TAN: return tan(x);
-    case ACT_ASIN: return asin(x);
-    case ACT_ACOS: return acos(x);
-    case ACT_ATAN: return atan(x);
-    case ACT_SINH: return sinh(x);
-    case ACT_COSH: return cosh(x);
-    case ACT_ASINH: return asinh(x);
-    case ACT_ACOSH: return acosh(x);
-    case ACT_ATANH: return atanh(x);
-    case ACT_FLOOR: return floor(x);
-    case ACT_CEIL: return ceil(x);
-    case ACT_ROUND: return rint(x);
+    LUMEN_MATH_BUILTINS(x)
     case ACT_SIGN: return x > 0.0f ? 1.0f : x < 0.0f ? -1.0f : x;
     case ACT_ISNAN: return isnan(x) ? 1.0f : 0.0f;
     case ACT_ISINF:
@@ -55,20 +59,7 @@ inline float8 lumen_math8(int act, float a, float b, float8 x)
 {
     const float8 one = (float8)(1.0f), zero = (float8)(0.0f);
     switch (act) {
-    case ACT_SIN: return sin(x);
-    case ACT_COS: return cos(x);
-    case ACT_TAN: return tan(x);
-    case ACT_ASIN: return asin(x);
-    case ACT_ACOS: return acos(x);
-    case ACT_ATAN: return atan(x);
-    case ACT_SINH: return sinh(x);
-    case ACT_COSH: return cosh(x);
-    case ACT_ASINH: return asinh(x);
-    case ACT_ACOSH: return acosh(x);
-    case ACT_ATANH: return atanh(x);
-    case ACT_FLOOR: return floor(x);
-    case ACT_CEIL: return ceil(x);
-    case ACT_ROUND: return rint(x);
+    LUMEN_MATH_BUILTINS(x)
     case ACT_SIGN: return select(select(x, -one, x < 0.0f), one, x > 0.0f);
     case ACT_ISNAN: return select(zero, one, isnan(x));
     case ACT_ISINF:

@@ -145,7 +145,7 @@ lumen_status lumen_devices(lumen_device_info *out, int cap, int *count, char *er
     return st;
 }
 
-static int contains_ci(const char *hay, const char *needle)
+int lumen__contains_ci(const char *hay, const char *needle)
 {
     size_t n = strlen(needle);
     for (; *hay; hay++) {
@@ -171,8 +171,8 @@ static int match(const lumen_device_info *i, const char *sel)
     if (!strcmp(sel, "gpu") || !strcmp(sel, "cpu") || !strcmp(sel, "accelerator"))
         return !strcmp(sel, lumen_devtype_name(i->type));
     /* PoCL names itself "Portable Computing Language"; "pocl" is in its version string */
-    return contains_ci(i->vendor, sel) || contains_ci(i->name, sel) ||
-           contains_ci(i->platform, sel) || contains_ci(i->version, sel);
+    return lumen__contains_ci(i->vendor, sel) || lumen__contains_ci(i->name, sel) ||
+           lumen__contains_ci(i->platform, sel) || lumen__contains_ci(i->version, sel);
 }
 
 typedef struct {

@@ -342,6 +342,8 @@ typedef struct lumen__gemm_args {
 lumen_status lumen__gemm(lumen_ctx *ctx, const lumen__gemm_args *g);
 /* Releases the context's GEMM state (ctx->gemm_state); the context stays usable. */
 void lumen__gemm_free(lumen_ctx *ctx);
+/* device.c: whether needle occurs in hay, ignoring ASCII case (an empty needle does) */
+int lumen__contains_ci(const char *hay, const char *needle);
 /* quirks.c: reads the quirks table (and LUMEN_DEBUG_QUIRKS) for a new context's device */
 void lumen__quirks_apply(lumen_ctx *ctx);
 /* selfcheck.c: frees the verdict a context holds */

@@ -36,29 +36,12 @@ static const quirk table[] = {
     {NULL, NULL, 0, NULL},
 };
 
-/* Case-insensitive substring test; an empty needle matches. */
-static int has_substr(const char *hay, const char *needle)
-{
-    size_t n = strlen(needle);
-    if (n == 0)
-        return 1;
-    for (; *hay; hay++) {
-        size_t i = 0;
-        while (i < n && hay[i] &&
-               tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i]))
-            i++;
-        if (i == n)
-            return 1;
-    }
-    return 0;
-}
-
 static int device_matches(const lumen_device_info *d, const char *match)
 {
     if (!strcmp(match, "*"))
         return 1;
-    return has_substr(d->platform, match) || has_substr(d->vendor, match) ||
-           has_substr(d->name, match) || has_substr(d->driver, match);
+    return lumen__contains_ci(d->platform, match) || lumen__contains_ci(d->vendor, match) ||
+           lumen__contains_ci(d->name, match) || lumen__contains_ci(d->driver, match);
 }
 
 static void add_reason(char *why, size_t len, const char *reason)
