@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "binding.h"
+#include "lumen_dicom.h"
 
 #define DICOM_MT "lumen.Dicom"
 

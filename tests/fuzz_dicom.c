@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lumen.h"
+#include "lumen_dicom.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "lumen.h"
+#include "lumen_dicom.h"
 
 static const char *dir;
 

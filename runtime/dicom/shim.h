@@ -1,7 +1,7 @@
 /*
  * shim.h - what the C++ files of lumen's DICOM shim share (runtime/dicom/: common.cc, read.cc,
  * sr.cc, net.cc). They are one shim: a C API over DCMTK (Debian libdcmtk-dev), declared in
- * lumen.h, for reading DICOM images (read.cc), writing a Comprehensive SR per series (sr.cc),
+ * lumen_dicom.h, for reading DICOM images (read.cc), writing a Comprehensive SR per series (sr.cc),
  * and the network (net.cc: a C-STORE SCP with a C callback per received instance, and a C-STORE
  * SCU to forward results). Nothing else in lumen sees C++.
  *
@@ -50,7 +50,7 @@
 #include <vector>
 
 extern "C" {
-#include "lumen.h"
+#include "lumen_dicom.h"
 }
 
 namespace lumen_dcm
