@@ -37,44 +37,16 @@
 #include <unistd.h>
 
 #include "lumen.h"
+#include "onnx_conformance.h"
 #include "pbwire.h"
 
-#define RTOL 1e-3
-#define ATOL 1e-5
-#define MAX_IO 16
-#define MAX_OPS 24
-#define MAX_NODE_NAMES 8
-
-enum { R_NONE, R_PASS, R_FAIL, R_SKIP };
 static const char *result_name[] = {"----", "PASS", "FAIL", "SKIP"};
-
-typedef struct conf_io {
-    char name[128];
-    int kind;  /* TYPE_TENSOR, TYPE_SEQUENCE, ... (0: no type given) */
-    int dtype; /* elem_type of a tensor */
-} conf_io;
-
-typedef struct conf_test {
-    char id[200];  /* "node/test_abs" */
-    char dir[512]; /* the test's folder */
-    char label[64];
-    int n_in, n_out, n_sets, n_nodes, n_ops, n_node_names;
-    int n_consts;                    /* integer inputs fed as initializers (see is_const_input) */
-    conf_io in[MAX_IO], out[MAX_IO]; /* graph inputs without initializers; outputs */
-    char ops[MAX_OPS][48];           /* distinct op types in node order */
-    char node_names[MAX_NODE_NAMES][64];
-    /* result */
-    int result;
-    double maxerr, ms;
-    char reason[512];
-} conf_test;
 
 static conf_test *tests; /* static, so that a worker's leak check sees it as reachable */
 static int n_tests, verbose;
 
 /* snprintf that may truncate on purpose (messages into fixed buffers). */
-static void fmt(char *dst, size_t n, const char *f, ...) __attribute__((format(printf, 3, 4)));
-static void fmt(char *dst, size_t n, const char *f, ...)
+void conf_fmt(char *dst, size_t n, const char *f, ...)
 {
     va_list ap;
     va_start(ap, f);
@@ -160,7 +132,7 @@ static int parse_model(conf_test *t)
 {
     char path[600];
     size_t len = 0;
-    fmt(path, sizeof path, "%s/model.onnx", t->dir);
+    conf_fmt(path, sizeof path, "%s/model.onnx", t->dir);
     unsigned char *buf = read_file(path, &len);
     if (!buf)
         return -1;
@@ -250,7 +222,7 @@ static size_t best_prefix(const char *compact, char (*names)[48], int n, char *o
             j++;
         if (j == k) {
             best = k;
-            fmt(out, cap, "%s", names[i]);
+            conf_fmt(out, cap, "%s", names[i]);
         }
     }
     return best;
@@ -263,7 +235,7 @@ static size_t best_prefix(const char *compact, char (*names)[48], int n, char *o
 static void make_label(conf_test *t, char (*known)[48], int n_known)
 {
     if (t->n_nodes == 1 && t->n_ops == 1) {
-        fmt(t->label, sizeof t->label, "%s", t->ops[0]);
+        conf_fmt(t->label, sizeof t->label, "%s", t->ops[0]);
         return;
     }
     const char *name = strrchr(t->id, '/') + 1;
@@ -284,10 +256,10 @@ static void make_label(conf_test *t, char (*known)[48], int n_known)
         return;
     for (int i = 0; i < t->n_ops; i++)
         if (!is_plumbing(t->ops[i])) {
-            fmt(t->label, sizeof t->label, "%s", t->ops[i]);
+            conf_fmt(t->label, sizeof t->label, "%s", t->ops[i]);
             return;
         }
-    fmt(t->label, sizeof t->label, "%s", t->n_ops ? t->ops[0] : "(empty)");
+    conf_fmt(t->label, sizeof t->label, "%s", t->n_ops ? t->ops[0] : "(empty)");
 }
 
 static const char *kind_name(int kind)
@@ -335,32 +307,34 @@ static int is_const_input(const conf_io *io)
 static int precheck(conf_test *t)
 {
     if (t->n_sets == 0) {
-        fmt(t->reason, sizeof t->reason, "no test_data_set folder");
+        conf_fmt(t->reason, sizeof t->reason, "no test_data_set folder");
         return 1;
     }
     for (int i = 0; i < t->n_in; i++) {
         const conf_io *io = &t->in[i];
         if (io->kind != TYPE_TENSOR) {
-            fmt(t->reason, sizeof t->reason, "input is a %s, not a tensor", kind_name(io->kind));
+            conf_fmt(t->reason, sizeof t->reason, "input is a %s, not a tensor",
+                     kind_name(io->kind));
             return 1;
         }
         if (is_const_input(io)) {
             t->n_consts++;
         } else if (io->dtype != DT_FLOAT) {
-            fmt(t->reason, sizeof t->reason, "input is %s; runtime tensors are float32",
-                pb_dtype_name(io->dtype));
+            conf_fmt(t->reason, sizeof t->reason, "input is %s; runtime tensors are float32",
+                     pb_dtype_name(io->dtype));
             return 1;
         }
     }
     for (int i = 0; i < t->n_out; i++) {
         const conf_io *io = &t->out[i];
         if (io->kind && io->kind != TYPE_TENSOR) {
-            fmt(t->reason, sizeof t->reason, "output is a %s, not a tensor", kind_name(io->kind));
+            conf_fmt(t->reason, sizeof t->reason, "output is a %s, not a tensor",
+                     kind_name(io->kind));
             return 1;
         }
         int dt = io->dtype;
         if (dt == DT_STRING || dt == DT_COMPLEX64 || dt == DT_COMPLEX128) {
-            fmt(t->reason, sizeof t->reason, "output is %s", pb_dtype_name(dt));
+            conf_fmt(t->reason, sizeof t->reason, "output is %s", pb_dtype_name(dt));
             return 1;
         }
     }
@@ -373,7 +347,7 @@ static int count_sets(const char *dir)
     char path[600];
     struct stat st;
     for (;;) {
-        fmt(path, sizeof path, "%s/test_data_set_%d", dir, n);
+        conf_fmt(path, sizeof path, "%s/test_data_set_%d", dir, n);
         if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
             return n;
         n++;
@@ -390,7 +364,7 @@ static void collect_suite(const char *root, const char *suite, char **filters, i
                           int *cap)
 {
     char path[512];
-    fmt(path, sizeof path, "%s/%s", root, suite);
+    conf_fmt(path, sizeof path, "%s/%s", root, suite);
     DIR *d = opendir(path);
     if (!d)
         return;
@@ -413,7 +387,7 @@ static void collect_suite(const char *root, const char *suite, char **filters, i
     qsort(names, (size_t)n, sizeof *names, cmp_str);
     for (int i = 0; i < n; i++) {
         char id[200];
-        fmt(id, sizeof id, "%s/%s", suite, names[i] ? names[i] : "");
+        conf_fmt(id, sizeof id, "%s/%s", suite, names[i] ? names[i] : "");
         int match = n_filters == 0;
         for (int k = 0; k < n_filters; k++)
             match |= strstr(id, filters[k]) != NULL;
@@ -427,8 +401,8 @@ static void collect_suite(const char *root, const char *suite, char **filters, i
             }
             conf_test *t = &tests[n_tests++];
             memset(t, 0, sizeof *t);
-            fmt(t->id, sizeof t->id, "%s", id);
-            fmt(t->dir, sizeof t->dir, "%s/%s", path, names[i]);
+            conf_fmt(t->id, sizeof t->id, "%s", id);
+            conf_fmt(t->dir, sizeof t->dir, "%s/%s", path, names[i]);
         }
         free(names[i]);
     }
@@ -457,9 +431,9 @@ static int compare(const float *got, const float *want, int64_t n, int exact, do
             first = i;
     }
     if (bad)
-        fmt(why, whylen, "output '%s'[%lld] = %.7g, expected %.7g (%lld of %lld beyond %s)", oname,
-            (long long)first, got[first], want[first], (long long)bad, (long long)n,
-            exact ? "exact" : "tolerance");
+        conf_fmt(why, whylen, "output '%s'[%lld] = %.7g, expected %.7g (%lld of %lld beyond %s)",
+                 oname, (long long)first, got[first], want[first], (long long)bad, (long long)n,
+                 exact ? "exact" : "tolerance");
     return bad == 0;
 }
 
@@ -532,13 +506,13 @@ static int set_read(const conf_test *t, const char *setdir, conf_set *s, char *w
     char path[700], err[LUMEN_ERR_MAX];
     struct stat st;
     for (int k = 0; k < MAX_IO; k++) {
-        fmt(path, sizeof path, "%s/input_%d.pb", setdir, k);
+        conf_fmt(path, sizeof path, "%s/input_%d.pb", setdir, k);
         if (stat(path, &st) != 0)
             break;
         int is_int = 0;
         lumen_status rc = lumen_onnx_read_tensor(path, &s->in[k], &is_int, err, sizeof err);
         if (rc != LUMEN_OK) {
-            fmt(why, n, "reading input_%d.pb: %s: %s", k, lumen_status_name(rc), err);
+            conf_fmt(why, n, "reading input_%d.pb: %s: %s", k, lumen_status_name(rc), err);
             return rc == LUMEN_EUNSUPPORTED ? R_SKIP : R_FAIL;
         }
         s->n_in = k + 1;
@@ -550,23 +524,23 @@ static int set_read(const conf_test *t, const char *setdir, conf_set *s, char *w
         for (int i = 0; i < t->n_in; i++)
             if (!strcmp(s->in_name[k], t->in[i].name) && is_const_input(&t->in[i]) &&
                 !(s->raw[k] = read_file(path, &s->raw_len[k]))) {
-                fmt(why, n, "cannot read %s", path);
+                conf_fmt(why, n, "cannot read %s", path);
                 return R_FAIL;
             }
     }
     for (int k = 0; k < MAX_IO; k++) {
-        fmt(path, sizeof path, "%s/output_%d.pb", setdir, k);
+        conf_fmt(path, sizeof path, "%s/output_%d.pb", setdir, k);
         if (stat(path, &st) != 0)
             break;
         lumen_status rc = lumen_onnx_read_tensor(path, &s->out[k], &s->out_int[k], err, sizeof err);
         if (rc != LUMEN_OK) {
-            fmt(why, n, "reading output_%d.pb: %s: %s", k, lumen_status_name(rc), err);
+            conf_fmt(why, n, "reading output_%d.pb: %s: %s", k, lumen_status_name(rc), err);
             return rc == LUMEN_EUNSUPPORTED ? R_SKIP : R_FAIL;
         }
         s->n_out = k + 1;
     }
     if (s->n_out == 0) {
-        fmt(why, n, "no output_0.pb");
+        conf_fmt(why, n, "no output_0.pb");
         return R_SKIP;
     }
     return R_NONE;
@@ -602,7 +576,7 @@ static int run_set(lumen_ctx *ctx, conf_test *t, const char *setdir, char *why, 
     lumen_onnx_options opt = {0};
     opt.n_shapes = n_shapes;
     opt.shapes = n_shapes ? shapes : NULL;
-    fmt(path, sizeof path, "%s/model.onnx", t->dir);
+    conf_fmt(path, sizeof path, "%s/model.onnx", t->dir);
     err[0] = 0;
     lumen_status rc;
     if (n_consts == 0) {
@@ -621,13 +595,13 @@ static int run_set(lumen_ctx *ctx, conf_test *t, const char *setdir, char *why, 
     }
     if (rc != LUMEN_OK) {
         res = rc == LUMEN_EUNSUPPORTED ? R_SKIP : R_FAIL;
-        fmt(why, n, "%s%s: %s", res == R_FAIL ? "load: " : "", lumen_status_name(rc), err);
+        conf_fmt(why, n, "%s%s: %s", res == R_FAIL ? "load: " : "", lumen_status_name(rc), err);
         goto done;
     }
     rc = lumen_model_new(ctx, g, NULL, &m);
     if (rc != LUMEN_OK) {
         res = rc == LUMEN_EUNSUPPORTED ? R_SKIP : R_FAIL;
-        fmt(why, n, "model: %s: %s", lumen_status_name(rc), lumen_ctx_error(ctx));
+        conf_fmt(why, n, "model: %s: %s", lumen_status_name(rc), lumen_ctx_error(ctx));
         goto done;
     }
     for (int k = 0; k < s.n_in; k++) {
@@ -635,23 +609,23 @@ static int run_set(lumen_ctx *ctx, conf_test *t, const char *setdir, char *why, 
         if (!x)
             continue; /* an initializer now, or an input the graph does not use */
         if (!lumen_shape_equal(lumen_tensor_shape(x), &s.in[k].shape)) {
-            fmt(why, n, "input '%s' has shape %s, data %s", s.in_name[k],
-                lumen_shape_format(lumen_tensor_shape(x), sa, sizeof sa),
-                lumen_shape_format(&s.in[k].shape, sb, sizeof sb));
+            conf_fmt(why, n, "input '%s' has shape %s, data %s", s.in_name[k],
+                     lumen_shape_format(lumen_tensor_shape(x), sa, sizeof sa),
+                     lumen_shape_format(&s.in[k].shape, sb, sizeof sb));
             res = R_FAIL;
             goto done;
         }
         rc = lumen_tensor_write(x, s.in[k].data, (size_t)lumen_shape_numel(&s.in[k].shape));
         if (rc != LUMEN_OK) {
-            fmt(why, n, "write '%s': %s: %s", s.in_name[k], lumen_status_name(rc),
-                lumen_ctx_error(ctx));
+            conf_fmt(why, n, "write '%s': %s: %s", s.in_name[k], lumen_status_name(rc),
+                     lumen_ctx_error(ctx));
             res = R_FAIL;
             goto done;
         }
     }
     rc = lumen_model_run(m);
     if (rc != LUMEN_OK) {
-        fmt(why, n, "run: %s: %s", lumen_status_name(rc), lumen_ctx_error(ctx));
+        conf_fmt(why, n, "run: %s: %s", lumen_status_name(rc), lumen_ctx_error(ctx));
         res = R_FAIL;
         goto done;
     }
@@ -662,14 +636,14 @@ static int run_set(lumen_ctx *ctx, conf_test *t, const char *setdir, char *why, 
         if (!y)
             y = lumen_model_output(m, k);
         if (!y) {
-            fmt(why, n, "model has no output '%s' (#%d)", oname, k);
+            conf_fmt(why, n, "model has no output '%s' (#%d)", oname, k);
             res = R_FAIL;
             goto done;
         }
         if (!lumen_shape_equal(lumen_tensor_shape(y), &s.out[k].shape)) {
-            fmt(why, n, "output '%s' has shape %s, expected %s", oname,
-                lumen_shape_format(lumen_tensor_shape(y), sa, sizeof sa),
-                lumen_shape_format(&s.out[k].shape, sb, sizeof sb));
+            conf_fmt(why, n, "output '%s' has shape %s, expected %s", oname,
+                     lumen_shape_format(lumen_tensor_shape(y), sa, sizeof sa),
+                     lumen_shape_format(&s.out[k].shape, sb, sizeof sb));
             res = R_FAIL;
             goto done;
         }
@@ -677,7 +651,8 @@ static int run_set(lumen_ctx *ctx, conf_test *t, const char *setdir, char *why, 
         float *got = malloc(sizeof *got * (size_t)(numel > 0 ? numel : 1));
         rc = got ? lumen_tensor_read(y, got, (size_t)numel) : LUMEN_ENOMEM;
         if (rc != LUMEN_OK) {
-            fmt(why, n, "read '%s': %s: %s", oname, lumen_status_name(rc), lumen_ctx_error(ctx));
+            conf_fmt(why, n, "read '%s': %s: %s", oname, lumen_status_name(rc),
+                     lumen_ctx_error(ctx));
             free(got);
             res = R_FAIL;
             goto done;
@@ -702,11 +677,11 @@ static int run_test(lumen_ctx *ctx, conf_test *t)
     t->maxerr = 0;
     t->reason[0] = 0;
     for (int k = 0; k < t->n_sets && res == R_PASS; k++) {
-        fmt(setdir, sizeof setdir, "%s/test_data_set_%d", t->dir, k);
+        conf_fmt(setdir, sizeof setdir, "%s/test_data_set_%d", t->dir, k);
         res = run_set(ctx, t, setdir, t->reason, sizeof t->reason);
         if (res == R_FAIL && t->n_sets > 1) {
             char tmp[sizeof t->reason];
-            fmt(tmp, sizeof tmp, "set %d: %s", k, t->reason);
+            conf_fmt(tmp, sizeof tmp, "set %d: %s", k, t->reason);
             memcpy(t->reason, tmp, sizeof tmp);
         }
     }
@@ -738,7 +713,7 @@ static int worker(int from, int fd)
         for (char *p = err; *p; p++)
             if (*p == '\n')
                 *p = ' ';
-        fmt(line, sizeof line, "X %s: %s\n", lumen_status_name(rc), err);
+        conf_fmt(line, sizeof line, "X %s: %s\n", lumen_status_name(rc), err);
         put_line(fd, line);
         return 1;
     }
@@ -746,15 +721,15 @@ static int worker(int from, int fd)
         conf_test *t = &tests[i];
         if (t->result != R_NONE)
             continue;
-        fmt(line, sizeof line, "S %d\n", i);
+        conf_fmt(line, sizeof line, "S %d\n", i);
         put_line(fd, line);
         double t0 = now_ms();
         int res = run_test(ctx, t);
         for (char *p = t->reason; *p; p++)
             if (*p == '\n' || *p == '\t' || *p == '\r')
                 *p = ' ';
-        fmt(line, sizeof line, "R %d %d %.3g %.1f %s\n", i, res, t->maxerr, now_ms() - t0,
-            t->reason);
+        conf_fmt(line, sizeof line, "R %d %d %.3g %.1f %s\n", i, res, t->maxerr, now_ms() - t0,
+                 t->reason);
         put_line(fd, line);
     }
     close(fd);
@@ -794,10 +769,10 @@ static int handle_line(char *line, int *fatal)
     t->ms = strtod(end, &end);
     if (*end == ' ')
         end++;
-    fmt(t->reason, sizeof t->reason, "%s", end);
+    conf_fmt(t->reason, sizeof t->reason, "%s", end);
     if (t->result < R_PASS || t->result > R_SKIP) {
         t->result = R_FAIL;
-        fmt(t->reason, sizeof t->reason, "worker sent a bad result line");
+        conf_fmt(t->reason, sizeof t->reason, "worker sent a bad result line");
     }
     print_result(t);
     return -1;
@@ -882,14 +857,14 @@ static int run_all(double timeout_ms)
             t->result = R_FAIL;
             t->ms = now_ms() - started;
             if (timed_out)
-                fmt(t->reason, sizeof t->reason, "timeout after %.0f s (worker killed)",
-                    timeout_ms / 1e3);
+                conf_fmt(t->reason, sizeof t->reason, "timeout after %.0f s (worker killed)",
+                         timeout_ms / 1e3);
             else if (WIFSIGNALED(st))
-                fmt(t->reason, sizeof t->reason, "crashed: signal %d (%s)", WTERMSIG(st),
-                    strsignal(WTERMSIG(st)));
+                conf_fmt(t->reason, sizeof t->reason, "crashed: signal %d (%s)", WTERMSIG(st),
+                         strsignal(WTERMSIG(st)));
             else
-                fmt(t->reason, sizeof t->reason, "worker exited with status %d",
-                    WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+                conf_fmt(t->reason, sizeof t->reason, "worker exited with status %d",
+                         WIFEXITED(st) ? WEXITSTATUS(st) : -1);
             print_result(t);
             from = cur + 1;
         } else if (timed_out) {
@@ -904,109 +879,6 @@ static int run_all(double timeout_ms)
             return bad_exits;
     }
     return bad_exits;
-}
-
-/* ---- summary ---- */
-
-typedef struct conf_row {
-    char label[64];
-    int run, pass, fail, skip;
-} conf_row;
-
-static int cmp_row(const void *a, const void *b)
-{
-    return strcmp(((const conf_row *)a)->label, ((const conf_row *)b)->label);
-}
-
-/* The reason of a skipped test with its node names blanked, so that equal reasons group. */
-static void reason_key(const conf_test *t, char *out, size_t n)
-{
-    fmt(out, n, "%s", t->reason);
-    for (int i = 0; i < t->n_node_names; i++) {
-        const char *nm = t->node_names[i];
-        size_t k = strlen(nm);
-        char *p;
-        while (k && (p = strstr(out, nm)) != NULL) {
-            memmove(p + 1, p + k, strlen(p + k) + 1);
-            *p = '*';
-        }
-    }
-}
-
-typedef struct conf_group {
-    char key[512];
-    int count;
-    char examples[3][64];
-} conf_group;
-
-static int cmp_group(const void *a, const void *b)
-{
-    const conf_group *x = a, *y = b;
-    return x->count != y->count ? y->count - x->count : strcmp(x->key, y->key);
-}
-
-static void summarize(double total_ms)
-{
-    conf_row *rows = calloc((size_t)n_tests + 1, sizeof *rows);
-    conf_group *groups = calloc((size_t)n_tests + 1, sizeof *groups);
-    int n_rows = 0, n_groups = 0, pass = 0, fail = 0, skip = 0;
-    if (!rows || !groups) {
-        free(rows);
-        free(groups);
-        return;
-    }
-    for (int i = 0; i < n_tests; i++) {
-        const conf_test *t = &tests[i];
-        int r = 0;
-        while (r < n_rows && strcmp(rows[r].label, t->label))
-            r++;
-        if (r == n_rows)
-            fmt(rows[n_rows++].label, sizeof rows[0].label, "%s", t->label);
-        rows[r].run++;
-        rows[r].pass += t->result == R_PASS;
-        rows[r].fail += t->result == R_FAIL;
-        rows[r].skip += t->result == R_SKIP;
-        pass += t->result == R_PASS;
-        fail += t->result == R_FAIL;
-        skip += t->result == R_SKIP;
-        if (t->result == R_SKIP) {
-            char key[512];
-            reason_key(t, key, sizeof key);
-            int g = 0;
-            while (g < n_groups && strcmp(groups[g].key, key))
-                g++;
-            if (g == n_groups)
-                fmt(groups[n_groups++].key, sizeof key, "%s", key);
-            if (groups[g].count < 3)
-                fmt(groups[g].examples[groups[g].count], 64, "%s", strrchr(t->id, '/') + 1);
-            groups[g].count++;
-        }
-    }
-    qsort(rows, (size_t)n_rows, sizeof *rows, cmp_row);
-    printf("\n%-26s %5s %7s %7s %8s\n", "op", "run", "passed", "failed", "skipped");
-    for (int r = 0; r < n_rows; r++)
-        printf("%-26s %5d %7d %7d %8d%s\n", rows[r].label, rows[r].run, rows[r].pass, rows[r].fail,
-               rows[r].skip, rows[r].fail ? "   <- failures" : "");
-    printf("%-26s %5d %7d %7d %8d\n", "total", n_tests, pass, fail, skip);
-
-    qsort(groups, (size_t)n_groups, sizeof *groups, cmp_group);
-    printf("\nskipped, by reason (%d tests, %d reasons):\n", skip, n_groups);
-    for (int g = 0; g < n_groups; g++) {
-        printf("%5d  %s  (", groups[g].count, groups[g].key);
-        for (int k = 0; k < groups[g].count && k < 3; k++)
-            printf("%s%s", k ? ", " : "", groups[g].examples[k]);
-        printf("%s)\n", groups[g].count > 3 ? ", ..." : "");
-    }
-    if (fail) {
-        printf("\nfailed (%d):\n", fail);
-        for (int i = 0; i < n_tests; i++)
-            if (tests[i].result == R_FAIL)
-                printf("  %s [%s] %s\n", tests[i].id, tests[i].label, tests[i].reason);
-    }
-    printf("\nonnx conformance: %d tests, %d passed, %d failed, %d skipped in %.1f s\n", n_tests,
-           pass, fail, skip, total_ms / 1e3);
-    free(rows);
-    free(groups);
 }
 
 int main(int argc, char **argv)
@@ -1051,7 +923,7 @@ int main(int argc, char **argv)
         t->n_sets = count_sets(t->dir);
         if (parse_model(t) != 0) {
             t->result = R_FAIL;
-            fmt(t->reason, sizeof t->reason, "the test's model.onnx did not parse");
+            conf_fmt(t->reason, sizeof t->reason, "the test's model.onnx did not parse");
             parse_failed++;
         }
         for (int k = 0; known && k < t->n_ops; k++) {
@@ -1085,7 +957,7 @@ int main(int argc, char **argv)
         free(tests);
         return 1;
     }
-    summarize(now_ms() - t0);
+    conf_summarize(tests, n_tests, now_ms() - t0);
     int failed = 0;
     for (int i = 0; i < n_tests; i++)
         failed += tests[i].result == R_FAIL;

@@ -1,0 +1,45 @@
+/*
+ * onnx_conformance.h - what the two files of the ONNX conformance runner share
+ * (onnx_conformance.c runs the tests, onnx_conformance_summary.c prints the tables).
+ */
+#ifndef LUMEN_ONNX_CONFORMANCE_H
+#define LUMEN_ONNX_CONFORMANCE_H
+
+#include <stddef.h>
+
+#define RTOL 1e-3
+#define ATOL 1e-5
+#define MAX_IO 16
+#define MAX_OPS 24
+#define MAX_NODE_NAMES 8
+
+enum { R_NONE, R_PASS, R_FAIL, R_SKIP };
+
+typedef struct conf_io {
+    char name[128];
+    int kind;  /* TYPE_TENSOR, TYPE_SEQUENCE, ... (0: no type given) */
+    int dtype; /* elem_type of a tensor */
+} conf_io;
+
+typedef struct conf_test {
+    char id[200];  /* "node/test_abs" */
+    char dir[512]; /* the test's folder */
+    char label[64];
+    int n_in, n_out, n_sets, n_nodes, n_ops, n_node_names;
+    int n_consts;                    /* integer inputs fed as initializers (see is_const_input) */
+    conf_io in[MAX_IO], out[MAX_IO]; /* graph inputs without initializers; outputs */
+    char ops[MAX_OPS][48];           /* distinct op types in node order */
+    char node_names[MAX_NODE_NAMES][64];
+    /* result */
+    int result;
+    double maxerr, ms;
+    char reason[512];
+} conf_test;
+
+/* snprintf that may truncate on purpose (messages into fixed buffers). */
+void conf_fmt(char *dst, size_t n, const char *f, ...) __attribute__((format(printf, 3, 4)));
+
+/* The table by op, the skip reasons grouped, the failures and the totals of tests[0..n). */
+void conf_summarize(const conf_test *tests, int n_tests, double total_ms);
+
+#endif
