@@ -53,12 +53,21 @@ __attribute__((always_inline)) inline floatV loadV(__global const float *row, in
 }
 
 /* The hot loop of conv_f32 and convt_f32: for each input channel of the group, one vector of
- * inputs (LOAD, reading 'row') times one weight per output channel (wp[off[j]]). */
+ * inputs (LOAD, reading 'row') times one weight per output channel (wp[off[j]]). The channels
+ * are summed in blocks of CONV_CB, each block's partial sums added to acc, so the rounding error
+ * grows with CONV_CB + Cin*taps / CONV_CB terms rather than Cin*taps (thousands for 3x3 convs
+ * over hundreds of channels), as in gemm.cl. */
+#define CONV_CB 64
 #define CHANNEL_LOOP(LOAD)                                                                         \
-    for (int ci = 0; ci < Cig; ci++, row += plane, wp += wstep) {                                 \
-        floatV v = LOAD;                                                                           \
-        _Pragma("unroll") for (int j = 0; j < COB; j++)                                            \
-            acc[j] = mad(v, (floatV)(wp[off[j]]), acc[j]);                                         \
+    for (int c0 = 0; c0 < Cig; c0 += CONV_CB) {                                                    \
+        floatV part[COB];                                                                          \
+        _Pragma("unroll") for (int j = 0; j < COB; j++) part[j] = (floatV)(0.0f);                  \
+        for (int ci = c0; ci < min(c0 + CONV_CB, Cig); ci++, row += plane, wp += wstep) {          \
+            floatV v = LOAD;                                                                       \
+            _Pragma("unroll") for (int j = 0; j < COB; j++)                                        \
+                part[j] = mad(v, (floatV)(wp[off[j]]), part[j]);                                   \
+        }                                                                                          \
+        _Pragma("unroll") for (int j = 0; j < COB; j++) acc[j] += part[j];                         \
     }
 
 /* Runs CHANNEL_LOOP with the cheapest load for inputs row[ix0 + t*step]. */

@@ -156,6 +156,9 @@ int cases_conv(lumen_ctx *ctx)
          3,
          {SHAPE(1, 1, 64, 61), SHAPE(16, 1, 3, 3), SHAPE(16)}},
         {"3x3 s3 p0", cv2(3, 0, 1, 1, NO), 3, {SHAPE(1, 4, 20, 29), SHAPE(9, 4, 3, 3), SHAPE(9)}},
+        /* more than CONV_CB = 64 input channels per group: several partial-sum blocks + a tail */
+        {"3x3 Cin 150 blocked", cv2(1, 1, 1, 1, NO), 3, {SHAPE(1, 150, 9, 11), SHAPE(10, 150, 3, 3), SHAPE(10)}},
+        {"3x3 groups 2 Cig 70 blocked", cv2(1, 1, 1, 2, NO), 3, {SHAPE(1, 140, 7, 9), SHAPE(6, 70, 3, 3), SHAPE(6)}},
         {"3x3 dil2 p2 Cout5",
          cv2(1, 2, 2, 1, NO),
          3,
@@ -282,6 +285,7 @@ int cases_conv(lumen_ctx *ctx)
          cv(T, 2, 2, 0, 1, 1, NO),
          3,
          {SHAPE(1, 8, 9, 7), SHAPE(8, 4, 2, 2), SHAPE(4)}},
+        {"T2d k2 s2 Cin 130 blocked", cv(T, 2, 2, 0, 1, 1, NO), 3, {SHAPE(1, 130, 5, 6), SHAPE(130, 4, 2, 2), SHAPE(4)}},
         {"T2d k2 s2 wide",
          cv(T, 2, 2, 0, 1, 1, LUMEN_ACT_RELU),
          3,
