@@ -130,3 +130,32 @@ def write_state_dict_list(path, model, title, extra=()):
 
 def folder_size(path):
     return sum(os.path.getsize(os.path.join(path, f)) for f in os.listdir(path))
+
+
+def generate(out, name, model_cls, cases, save_outputs, calib_batch=4, config_json=None):
+    """The fixtures of one seed network, one case at a time (unet, liver25d, cmb3d).
+
+    Each case is (prefix, seed, constructor arguments, input shape).  The model is built with
+    torch.manual_seed(seed) and randomized on two calibration batches of 'calib_batch' inputs from
+    a generator seeded with seed + 1000, which then draws the input.  Writes <prefix>.safetensors,
+    <prefix>_config.json (config_json(cfg) when given, else cfg) and <prefix>_input.npy under
+    'out', then calls save_outputs(prefix, model, y) with the model's output(s) y to store them."""
+    os.makedirs(out, exist_ok=True)
+    torch.set_num_threads(1)
+    for prefix, seed, cfg, shape in cases:
+        torch.manual_seed(seed)
+        gen = torch.Generator().manual_seed(seed + 1000)
+        model = model_cls(**cfg)
+        randomize(model, [torch.randn((calib_batch,) + tuple(shape[1:]), generator=gen)
+                          for _ in range(2)], gen)
+        x = torch.randn(shape, generator=gen)
+        with torch.no_grad():
+            y = model(x)
+        save_safetensors(os.path.join(out, prefix + ".safetensors"), export_state(model),
+                         {"model": name, "config": json.dumps(cfg), "note": "random weights, parity only"})
+        with open(os.path.join(out, prefix + "_config.json"), "w") as f:
+            json.dump(config_json(cfg) if config_json else cfg, f, indent=1)
+            f.write("\n")
+        save_npy(os.path.join(out, prefix + "_input.npy"), x.numpy())
+        save_outputs(prefix, model, y)
+    print("fixtures: %.2f MB" % (folder_size(out) / 1e6))
