@@ -40,6 +40,14 @@ void lb_new_class(lua_State *L, const char *name, const luaL_Reg *methods, const
     lua_pop(L, 1);
 }
 
+int lb_push_method(lua_State *L, const char *name, const char *k)
+{
+    luaL_getmetatable(L, name);
+    lua_getfield(L, -1, "methods");
+    lua_getfield(L, -1, k);
+    return 1;
+}
+
 lctx *lb_check_ctx(lua_State *L, int i)
 {
     lctx *c = luaL_checkudata(L, i, CTX_MT);

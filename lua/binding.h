@@ -41,6 +41,8 @@ int lb_fail(lua_State *L, const char *msg);
  */
 void lb_new_class(lua_State *L, const char *name, const luaL_Reg *methods, const luaL_Reg *meta,
                   lua_CFunction release);
+/* For a class whose __index is computed: pushes its method k (nil when none) and returns 1. */
+int lb_push_method(lua_State *L, const char *name, const char *k);
 /* The open context at i (raises "attempt to use a closed context"). */
 lctx *lb_check_ctx(lua_State *L, int i);
 /* The live tensor at i (raises "attempt to use a freed tensor"). */
