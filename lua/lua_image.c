@@ -191,18 +191,12 @@ static int l_mask_stats(lua_State *L)
     if (k < 0)
         return luaL_error(L, "out of memory");
     lua_createtable(L, 0, 7);
-    lua_pushinteger(L, (lua_Integer)nonfinite);
-    lua_setfield(L, -2, "nonfinite");
-    lua_pushnumber(L, n ? (double)on / (double)n : 0);
-    lua_setfield(L, -2, "area_fraction");
-    lua_pushinteger(L, (lua_Integer)on);
-    lua_setfield(L, -2, "pixels");
-    lua_pushinteger(L, k);
-    lua_setfield(L, -2, "components");
-    lua_pushinteger(L, (lua_Integer)sizes[0]);
-    lua_setfield(L, -2, "largest");
-    lua_pushnumber(L, on ? (double)sizes[0] / (double)on : 0);
-    lua_setfield(L, -2, "largest_share");
+    lb_set_int(L, "nonfinite", (lua_Integer)nonfinite);
+    lb_set_num(L, "area_fraction", n ? (double)on / (double)n : 0);
+    lb_set_int(L, "pixels", (lua_Integer)on);
+    lb_set_int(L, "components", k);
+    lb_set_int(L, "largest", (lua_Integer)sizes[0]);
+    lb_set_num(L, "largest_share", on ? (double)sizes[0] / (double)on : 0);
     lua_createtable(L, k < 16 ? k : 16, 0);
     for (int i = 0; i < k && i < 16; i++) {
         lua_pushinteger(L, (lua_Integer)sizes[i]);
