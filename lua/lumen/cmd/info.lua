@@ -4,7 +4,6 @@
 local lumen = require "lumen"
 local models = require "lumen.models"
 local cli = require "lumen.cli"
-local shape = require "lumen.shape"
 
 local M = {
   summary = "show a model package and a model's inputs, outputs, parameters, MACs, memory plan",
@@ -122,7 +121,7 @@ function M.run(args)
   local name = pos[1]
   local size
   if opts.size then
-    size = shape.parse_hw(opts.size)
+    size = require("lumen.shape").parse_hw(opts.size)
     if not size then
       return cli.usage_error("info", "--size needs HxW, got '" .. opts.size .. "'")
     end
@@ -172,7 +171,7 @@ function M.run(args)
     end
   end
   for _, r in ipairs(io_list) do
-    print(string.format("%-9s %-12s f32%s", r[1], r[2], shape.str(r[3])))
+    print(string.format("%-9s %-12s f32%s", r[1], r[2], require("lumen.shape").str(r[3])))
   end
   local sz = m.config and m.config.size
   print(string.format("params    %s", thousands(m.params)))
