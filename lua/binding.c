@@ -40,6 +40,38 @@ void lb_new_class(lua_State *L, const char *name, const luaL_Reg *methods, const
     lua_pop(L, 1);
 }
 
+void lb_set_str(lua_State *L, const char *k, const char *v)
+{
+    lua_pushstring(L, v);
+    lua_setfield(L, -2, k);
+}
+
+void lb_set_int(lua_State *L, const char *k, lua_Integer v)
+{
+    lua_pushinteger(L, v);
+    lua_setfield(L, -2, k);
+}
+
+void lb_set_num(lua_State *L, const char *k, lua_Number v)
+{
+    lua_pushnumber(L, v);
+    lua_setfield(L, -2, k);
+}
+
+void lb_set_bool(lua_State *L, const char *k, int v)
+{
+    lua_pushboolean(L, v);
+    lua_setfield(L, -2, k);
+}
+
+int lb_push_method(lua_State *L, const char *name, const char *k)
+{
+    luaL_getmetatable(L, name);
+    lua_getfield(L, -1, "methods");
+    lua_getfield(L, -1, k);
+    return 1;
+}
+
 lctx *lb_check_ctx(lua_State *L, int i)
 {
     lctx *c = luaL_checkudata(L, i, CTX_MT);

@@ -41,6 +41,13 @@ int lb_fail(lua_State *L, const char *msg);
  */
 void lb_new_class(lua_State *L, const char *name, const luaL_Reg *methods, const luaL_Reg *meta,
                   lua_CFunction release);
+/* Field k of the table on top of the stack set to v (lb_set_str: NULL sets nil). */
+void lb_set_str(lua_State *L, const char *k, const char *v);
+void lb_set_int(lua_State *L, const char *k, lua_Integer v);
+void lb_set_num(lua_State *L, const char *k, lua_Number v);
+void lb_set_bool(lua_State *L, const char *k, int v);
+/* For a class whose __index is computed: pushes its method k (nil when none) and returns 1. */
+int lb_push_method(lua_State *L, const char *name, const char *k);
 /* The open context at i (raises "attempt to use a closed context"). */
 lctx *lb_check_ctx(lua_State *L, int i);
 /* The live tensor at i (raises "attempt to use a freed tensor"). */

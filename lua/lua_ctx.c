@@ -20,46 +20,28 @@
 
 #include "binding.h"
 
-static void set_str(lua_State *L, const char *k, const char *v)
-{
-    lua_pushstring(L, v);
-    lua_setfield(L, -2, k);
-}
-
-static void set_int(lua_State *L, const char *k, lua_Integer v)
-{
-    lua_pushinteger(L, v);
-    lua_setfield(L, -2, k);
-}
-
-static void set_bool(lua_State *L, const char *k, int v)
-{
-    lua_pushboolean(L, v);
-    lua_setfield(L, -2, k);
-}
-
 static void push_device(lua_State *L, const lumen_device_info *d)
 {
     char sel[32];
     lua_createtable(L, 0, 20);
     snprintf(sel, sizeof sel, "%d:%d", d->platform_index, d->device_index);
-    set_str(L, "index", sel);
-    set_str(L, "platform", d->platform);
-    set_str(L, "name", d->name);
-    set_str(L, "vendor", d->vendor);
-    set_str(L, "type", lumen_devtype_name(d->type));
-    set_str(L, "driver", d->driver);
-    set_str(L, "version", d->version);
-    set_str(L, "opencl_c", d->opencl_c);
-    set_int(L, "compute_units", d->compute_units);
-    set_int(L, "clock_mhz", d->clock_mhz);
-    set_int(L, "global_mem", (lua_Integer)d->global_mem);
-    set_int(L, "local_mem", (lua_Integer)d->local_mem);
-    set_int(L, "max_alloc", (lua_Integer)d->max_alloc);
-    set_int(L, "max_work_group", (lua_Integer)d->max_work_group);
-    set_bool(L, "fp16", d->fp16);
-    set_bool(L, "fp64", d->fp64);
-    set_bool(L, "compiler", d->compiler);
+    lb_set_str(L, "index", sel);
+    lb_set_str(L, "platform", d->platform);
+    lb_set_str(L, "name", d->name);
+    lb_set_str(L, "vendor", d->vendor);
+    lb_set_str(L, "type", lumen_devtype_name(d->type));
+    lb_set_str(L, "driver", d->driver);
+    lb_set_str(L, "version", d->version);
+    lb_set_str(L, "opencl_c", d->opencl_c);
+    lb_set_int(L, "compute_units", d->compute_units);
+    lb_set_int(L, "clock_mhz", d->clock_mhz);
+    lb_set_int(L, "global_mem", (lua_Integer)d->global_mem);
+    lb_set_int(L, "local_mem", (lua_Integer)d->local_mem);
+    lb_set_int(L, "max_alloc", (lua_Integer)d->max_alloc);
+    lb_set_int(L, "max_work_group", (lua_Integer)d->max_work_group);
+    lb_set_bool(L, "fp16", d->fp16);
+    lb_set_bool(L, "fp64", d->fp64);
+    lb_set_bool(L, "compiler", d->compiler);
 }
 
 /* lumen.devices() -> array of device tables | nil, msg */
@@ -132,14 +114,13 @@ static int c_cache_stats(lua_State *L)
     lumen_cache_stats s;
     lumen_ctx_cache_stats(c->ctx, &s);
     lua_createtable(L, 0, 7);
-    set_int(L, "memory_hits", s.memory_hits);
-    set_int(L, "disk_hits", s.disk_hits);
-    set_int(L, "disk_misses", s.disk_misses);
-    set_int(L, "disk_rejected", s.disk_rejected);
-    set_int(L, "binary_file", s.binary_file);
-    lua_pushnumber(L, s.build_ms);
-    lua_setfield(L, -2, "build_ms");
-    set_str(L, "dir", lumen_ctx_cache_dir(c->ctx));
+    lb_set_int(L, "memory_hits", s.memory_hits);
+    lb_set_int(L, "disk_hits", s.disk_hits);
+    lb_set_int(L, "disk_misses", s.disk_misses);
+    lb_set_int(L, "disk_rejected", s.disk_rejected);
+    lb_set_int(L, "binary_file", s.binary_file);
+    lb_set_num(L, "build_ms", s.build_ms);
+    lb_set_str(L, "dir", lumen_ctx_cache_dir(c->ctx));
     return 1;
 }
 

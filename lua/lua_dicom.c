@@ -162,10 +162,7 @@ static int d_index(lua_State *L)
     const char *k = luaL_checkstring(L, 2);
     if (push_field(L, lumen_dicom_get_info(u->d), k))
         return 1;
-    luaL_getmetatable(L, DICOM_MT);
-    lua_getfield(L, -1, "methods");
-    lua_getfield(L, -1, k);
-    return 1;
+    return lb_push_method(L, DICOM_MT, k);
 }
 
 static int d_info(lua_State *L)

@@ -339,20 +339,13 @@ static void push_graph_stats(lua_State *L, const lumen_graph *g)
     lumen_graph_stats s;
     lumen_graph_stats_get(g, &s);
     lua_createtable(L, 0, 7);
-    lua_pushinteger(L, s.inputs);
-    lua_setfield(L, -2, "inputs");
-    lua_pushinteger(L, s.outputs);
-    lua_setfield(L, -2, "outputs");
-    lua_pushinteger(L, s.consts);
-    lua_setfield(L, -2, "consts");
-    lua_pushinteger(L, s.nodes);
-    lua_setfield(L, -2, "nodes");
-    lua_pushnumber(L, s.const_elements);
-    lua_setfield(L, -2, "const_elements");
-    lua_pushnumber(L, s.macs);
-    lua_setfield(L, -2, "macs");
-    lua_pushnumber(L, s.flops);
-    lua_setfield(L, -2, "flops");
+    lb_set_int(L, "inputs", s.inputs);
+    lb_set_int(L, "outputs", s.outputs);
+    lb_set_int(L, "consts", s.consts);
+    lb_set_int(L, "nodes", s.nodes);
+    lb_set_num(L, "const_elements", s.const_elements);
+    lb_set_num(L, "macs", s.macs);
+    lb_set_num(L, "flops", s.flops);
 }
 
 static int g_stats(lua_State *L)
@@ -498,18 +491,13 @@ static int m_profile(lua_State *L)
     lua_createtable(L, n, 0);
     for (int i = 0; i < n; i++) {
         lua_createtable(L, 0, 6);
-        lua_pushstring(L, p[i].name);
-        lua_setfield(L, -2, "name");
-        lua_pushstring(L, lumen_op_name(p[i].op));
-        lua_setfield(L, -2, "op");
+        lb_set_str(L, "name", p[i].name);
+        lb_set_str(L, "op", lumen_op_name(p[i].op));
         lb_push_shape(L, &p[i].out);
         lua_setfield(L, -2, "shape");
-        lua_pushnumber(L, p[i].ms);
-        lua_setfield(L, -2, "ms");
-        lua_pushnumber(L, p[i].flops);
-        lua_setfield(L, -2, "flops");
-        lua_pushnumber(L, p[i].bytes);
-        lua_setfield(L, -2, "bytes");
+        lb_set_num(L, "ms", p[i].ms);
+        lb_set_num(L, "flops", p[i].flops);
+        lb_set_num(L, "bytes", p[i].bytes);
         lua_rawseti(L, -2, i + 1);
     }
     return 1;
@@ -521,18 +509,12 @@ static int m_plan(lua_State *L)
     lumen_plan_stats s;
     lumen_model_plan_stats(u->m, &s);
     lua_createtable(L, 0, 6);
-    lua_pushinteger(L, (lua_Integer)s.planned_bytes);
-    lua_setfield(L, -2, "planned_bytes");
-    lua_pushinteger(L, (lua_Integer)s.naive_bytes);
-    lua_setfield(L, -2, "naive_bytes");
-    lua_pushinteger(L, (lua_Integer)s.live_peak);
-    lua_setfield(L, -2, "live_peak");
-    lua_pushinteger(L, (lua_Integer)s.weight_bytes);
-    lua_setfield(L, -2, "weight_bytes");
-    lua_pushinteger(L, (lua_Integer)s.io_bytes);
-    lua_setfield(L, -2, "io_bytes");
-    lua_pushinteger(L, s.buffers);
-    lua_setfield(L, -2, "buffers");
+    lb_set_int(L, "planned_bytes", (lua_Integer)s.planned_bytes);
+    lb_set_int(L, "naive_bytes", (lua_Integer)s.naive_bytes);
+    lb_set_int(L, "live_peak", (lua_Integer)s.live_peak);
+    lb_set_int(L, "weight_bytes", (lua_Integer)s.weight_bytes);
+    lb_set_int(L, "io_bytes", (lua_Integer)s.io_bytes);
+    lb_set_int(L, "buffers", s.buffers);
     return 1;
 }
 
@@ -614,23 +596,17 @@ static int l_onnx_load(lua_State *L)
         return 3;
     }
     lua_createtable(L, 0, 8);
-    lua_pushinteger(L, info->ir_version);
-    lua_setfield(L, -2, "ir_version");
-    lua_pushinteger(L, info->opset);
-    lua_setfield(L, -2, "opset");
-    lua_pushstring(L, info->producer);
-    lua_setfield(L, -2, "producer");
-    lua_pushinteger(L, info->nodes);
-    lua_setfield(L, -2, "nodes");
-    lua_pushinteger(L, info->parameters);
-    lua_setfield(L, -2, "parameters");
+    lb_set_int(L, "ir_version", info->ir_version);
+    lb_set_int(L, "opset", info->opset);
+    lb_set_str(L, "producer", info->producer);
+    lb_set_int(L, "nodes", info->nodes);
+    lb_set_int(L, "parameters", info->parameters);
     for (int io = 0; io < 2; io++) {
         int n = io ? info->n_outputs : info->n_inputs;
         lua_createtable(L, n, 0);
         for (int i = 0; i < n && i < 16; i++) {
             lua_createtable(L, 0, 2);
-            lua_pushstring(L, io ? info->outputs[i].name : info->inputs[i].name);
-            lua_setfield(L, -2, "name");
+            lb_set_str(L, "name", io ? info->outputs[i].name : info->inputs[i].name);
             lb_push_shape(L, io ? &info->outputs[i].shape : &info->inputs[i].shape);
             lua_setfield(L, -2, "shape");
             if (!io) { /* dynamic = {1-based indices of the model's symbolic dims} */
@@ -649,10 +625,8 @@ static int l_onnx_load(lua_State *L)
     lua_createtable(L, info->n_op_types, 0);
     for (int i = 0; i < info->n_op_types && i < 64; i++) {
         lua_createtable(L, 0, 2);
-        lua_pushstring(L, info->op_types[i].type);
-        lua_setfield(L, -2, "type");
-        lua_pushinteger(L, info->op_types[i].count);
-        lua_setfield(L, -2, "count");
+        lb_set_str(L, "type", info->op_types[i].type);
+        lb_set_int(L, "count", info->op_types[i].count);
         lua_rawseti(L, -2, i + 1);
     }
     lua_setfield(L, -2, "op_types");

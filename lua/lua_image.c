@@ -70,11 +70,8 @@ static int i_index(lua_State *L)
         lua_pushinteger(L, u->img.channels);
     else if (!strcmp(k, "bit_depth"))
         lua_pushinteger(L, u->img.bit_depth);
-    else {
-        luaL_getmetatable(L, IMAGE_MT);
-        lua_getfield(L, -1, "methods");
-        lua_getfield(L, -1, k);
-    }
+    else
+        return lb_push_method(L, IMAGE_MT, k);
     return 1;
 }
 
@@ -128,6 +125,18 @@ static float opt_field(lua_State *L, int t, const char *k, float def)
     return v;
 }
 
+/* Writes img to path as PNG and frees img's data; true, or nil, msg. */
+static int write_png(lua_State *L, const char *path, lumen_image *img)
+{
+    char err[LUMEN_ERR_MAX];
+    lumen_status st = lumen_png_write(path, img, err, sizeof err);
+    free(img->data);
+    if (st != LUMEN_OK)
+        return lb_fail(L, err);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 /* lumen.png_write(path, tensor [, {bit_depth=8, scale=1, offset=0}]): tensor [1,C,H,W] or
  * [C,H,W] or [H,W] with C 1, 3 or 4; stored value = v*scale + offset. */
 static int l_png_write(lua_State *L)
@@ -147,13 +156,7 @@ static int l_png_write(lua_State *L)
     img.data = read_tensor(L, t, &n);
     for (int64_t i = 0; i < n; i++)
         img.data[i] = img.data[i] * scale + offset;
-    char err[LUMEN_ERR_MAX];
-    lumen_status st = lumen_png_write(path, &img, err, sizeof err);
-    free(img.data);
-    if (st != LUMEN_OK)
-        return lb_fail(L, err);
-    lua_pushboolean(L, 1);
-    return 1;
+    return write_png(L, path, &img);
 }
 
 /* The last two axes of a tensor as (H, W); the rest must be 1. */
@@ -188,18 +191,12 @@ static int l_mask_stats(lua_State *L)
     if (k < 0)
         return luaL_error(L, "out of memory");
     lua_createtable(L, 0, 7);
-    lua_pushinteger(L, (lua_Integer)nonfinite);
-    lua_setfield(L, -2, "nonfinite");
-    lua_pushnumber(L, n ? (double)on / (double)n : 0);
-    lua_setfield(L, -2, "area_fraction");
-    lua_pushinteger(L, (lua_Integer)on);
-    lua_setfield(L, -2, "pixels");
-    lua_pushinteger(L, k);
-    lua_setfield(L, -2, "components");
-    lua_pushinteger(L, (lua_Integer)sizes[0]);
-    lua_setfield(L, -2, "largest");
-    lua_pushnumber(L, on ? (double)sizes[0] / (double)on : 0);
-    lua_setfield(L, -2, "largest_share");
+    lb_set_int(L, "nonfinite", (lua_Integer)nonfinite);
+    lb_set_num(L, "area_fraction", n ? (double)on / (double)n : 0);
+    lb_set_int(L, "pixels", (lua_Integer)on);
+    lb_set_int(L, "components", k);
+    lb_set_int(L, "largest", (lua_Integer)sizes[0]);
+    lb_set_num(L, "largest_share", on ? (double)sizes[0] / (double)on : 0);
     lua_createtable(L, k < 16 ? k : 16, 0);
     for (int i = 0; i < k && i < 16; i++) {
         lua_pushinteger(L, (lua_Integer)sizes[i]);
@@ -250,13 +247,7 @@ static int l_overlay_png(lua_State *L)
         }
     free(f);
     free(p);
-    char err[LUMEN_ERR_MAX];
-    lumen_status st = lumen_png_write(path, &img, err, sizeof err);
-    free(img.data);
-    if (st != LUMEN_OK)
-        return lb_fail(L, err);
-    lua_pushboolean(L, 1);
-    return 1;
+    return write_png(L, path, &img);
 }
 
 static const luaL_Reg image_methods[] = {{"tensor", i_tensor}, {"free", i_free}, {NULL, NULL}};

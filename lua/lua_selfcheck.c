@@ -7,12 +7,6 @@
 
 #include "binding.h"
 
-static void set_str(lua_State *L, const char *k, const char *v)
-{
-    lua_pushstring(L, v);
-    lua_setfield(L, -2, k);
-}
-
 /*
  * ctx:selfcheck(["cached" | "run" | "stored"]) -> result | nil, msg
  * result = {passed =, from_cache =, ms =, key =, path =, families = {{name =, verdict =
@@ -29,28 +23,23 @@ static int c_selfcheck(lua_State *L)
     if (lumen_selfcheck(c->ctx, (lumen_selfcheck_mode)mode, r) != LUMEN_OK)
         return lb_fail(L, lumen_ctx_error(c->ctx));
     lua_createtable(L, 0, 6);
-    lua_pushboolean(L, r->passed);
-    lua_setfield(L, -2, "passed");
-    lua_pushboolean(L, r->from_cache);
-    lua_setfield(L, -2, "from_cache");
-    lua_pushnumber(L, r->ms);
-    lua_setfield(L, -2, "ms");
-    set_str(L, "key", r->key);
-    set_str(L, "path", r->path);
+    lb_set_bool(L, "passed", r->passed);
+    lb_set_bool(L, "from_cache", r->from_cache);
+    lb_set_num(L, "ms", r->ms);
+    lb_set_str(L, "key", r->key);
+    lb_set_str(L, "path", r->path);
     lua_createtable(L, LUMEN_CHECK_COUNT, 0);
     for (int f = 0; f < LUMEN_CHECK_COUNT; f++) {
         const lumen_check_verdict *v = &r->fam[f];
         lua_createtable(L, 0, 8);
-        set_str(L, "name", lumen_check_name((lumen_check_family)f));
-        set_str(L, "verdict", verdicts[v->verdict]);
-        lua_pushinteger(L, v->cases);
-        lua_setfield(L, -2, "cases");
-        lua_pushnumber(L, v->ms);
-        lua_setfield(L, -2, "ms");
-        set_str(L, "op", v->op);
-        set_str(L, "label", v->label);
-        set_str(L, "error", v->error);
-        set_str(L, "action", v->action);
+        lb_set_str(L, "name", lumen_check_name((lumen_check_family)f));
+        lb_set_str(L, "verdict", verdicts[v->verdict]);
+        lb_set_int(L, "cases", v->cases);
+        lb_set_num(L, "ms", v->ms);
+        lb_set_str(L, "op", v->op);
+        lb_set_str(L, "label", v->label);
+        lb_set_str(L, "error", v->error);
+        lb_set_str(L, "action", v->action);
         lua_rawseti(L, -2, f + 1);
     }
     lua_setfield(L, -2, "families");
@@ -66,12 +55,10 @@ static int c_quirks(lua_State *L)
     lumen_quirks(lumen_ctx_device(c->ctx), why, sizeof why);
     lua_createtable(L, 0, 2);
     if (q & LUMEN_QUIRK_NO_CLBLAST) {
-        lua_pushboolean(L, 1);
-        lua_setfield(L, -2, "no_clblast");
+        lb_set_bool(L, "no_clblast", 1);
     }
     if (q & LUMEN_QUIRK_NO_FP16) {
-        lua_pushboolean(L, 1);
-        lua_setfield(L, -2, "no_fp16");
+        lb_set_bool(L, "no_fp16", 1);
     }
     lua_pushstring(L, why);
     return 2;

@@ -1,4 +1,5 @@
-"""Helpers shared by the seed networks' fixture generators (models/{unet,liver25d,cmb3d,brats3d}).
+"""Helpers shared by the seed networks' fixture generators (models/{unet,liver25d,cmb3d,brats3d})
+and, for safetensors, by models/angio_qa (safetensors_io.py).
 
 Nothing here depends on the `safetensors` package (Debian does not ship it).  safetensors layout:
 an 8-byte little-endian u64 header length N, N bytes of UTF-8 JSON
@@ -29,7 +30,7 @@ def save_safetensors(path, tensors, metadata=None):
     """Writes name -> tensor (F32) in the given order, atomically (temp file + rename)."""
     header, blobs, off = OrderedDict(), [], 0
     for name, t in tensors.items():
-        a = np.ascontiguousarray(t.cpu().numpy(), dtype="<f4")
+        a = np.ascontiguousarray(t.detach().cpu().to(torch.float32).numpy(), dtype="<f4")
         b = a.tobytes()
         header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
         blobs.append(b)
@@ -49,13 +50,18 @@ def save_safetensors(path, tensors, metadata=None):
 
 def load_safetensors(path):
     """Returns an OrderedDict name -> float32 torch tensor (F32 files only)."""
+    return read_safetensors(path)[0]
+
+
+def read_safetensors(path):
+    """Returns (OrderedDict name -> float32 torch tensor, metadata dict); F32 files only."""
     with open(path, "rb") as f:
         data = f.read()
     (n,) = struct.unpack("<Q", data[:8])
     if n > len(data) - 8:
         raise ValueError("%s: header length out of range" % path)
     header = json.loads(data[8:8 + n].decode("utf-8"))
-    header.pop("__metadata__", None)
+    meta = header.pop("__metadata__", {})
     out = OrderedDict()
     for name, info in sorted(header.items(), key=lambda kv: kv[1]["data_offsets"][0]):
         if info["dtype"] != "F32":
@@ -66,7 +72,7 @@ def load_safetensors(path):
             raise ValueError("%s: bad data_offsets" % name)
         a = np.frombuffer(data, dtype="<f4", count=count, offset=8 + n + b).reshape(info["shape"])
         out[name] = torch.from_numpy(a.copy())
-    return out
+    return out, meta
 
 
 def save_npy(path, array):
@@ -130,3 +136,32 @@ def write_state_dict_list(path, model, title, extra=()):
 
 def folder_size(path):
     return sum(os.path.getsize(os.path.join(path, f)) for f in os.listdir(path))
+
+
+def generate(out, name, model_cls, cases, save_outputs, calib_batch=4, config_json=None):
+    """The fixtures of one seed network, one case at a time (unet, liver25d, cmb3d).
+
+    Each case is (prefix, seed, constructor arguments, input shape).  The model is built with
+    torch.manual_seed(seed) and randomized on two calibration batches of 'calib_batch' inputs from
+    a generator seeded with seed + 1000, which then draws the input.  Writes <prefix>.safetensors,
+    <prefix>_config.json (config_json(cfg) when given, else cfg) and <prefix>_input.npy under
+    'out', then calls save_outputs(prefix, model, y) with the model's output(s) y to store them."""
+    os.makedirs(out, exist_ok=True)
+    torch.set_num_threads(1)
+    for prefix, seed, cfg, shape in cases:
+        torch.manual_seed(seed)
+        gen = torch.Generator().manual_seed(seed + 1000)
+        model = model_cls(**cfg)
+        randomize(model, [torch.randn((calib_batch,) + tuple(shape[1:]), generator=gen)
+                          for _ in range(2)], gen)
+        x = torch.randn(shape, generator=gen)
+        with torch.no_grad():
+            y = model(x)
+        save_safetensors(os.path.join(out, prefix + ".safetensors"), export_state(model),
+                         {"model": name, "config": json.dumps(cfg), "note": "random weights, parity only"})
+        with open(os.path.join(out, prefix + "_config.json"), "w") as f:
+            json.dump(config_json(cfg) if config_json else cfg, f, indent=1)
+            f.write("\n")
+        save_npy(os.path.join(out, prefix + "_input.npy"), x.numpy())
+        save_outputs(prefix, model, y)
+    print("fixtures: %.2f MB" % (folder_size(out) / 1e6))

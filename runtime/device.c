@@ -62,24 +62,20 @@ static void fill_info(cl_platform_id p, cl_device_id d, int pi, int di, lumen_de
               : (t & CL_DEVICE_TYPE_ACCELERATOR) ? LUMEN_DEV_ACCELERATOR
               : (t & CL_DEVICE_TYPE_CPU)         ? LUMEN_DEV_CPU
                                                  : LUMEN_DEV_OTHER;
-    cl_uint u = 0;
-    clGetDeviceInfo(d, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof u, &u, NULL);
-    o->compute_units = u;
-    u = 0;
-    clGetDeviceInfo(d, CL_DEVICE_MAX_CLOCK_FREQUENCY, sizeof u, &u, NULL);
-    o->clock_mhz = u;
-    cl_ulong v = 0;
-    clGetDeviceInfo(d, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof v, &v, NULL);
-    o->global_mem = v;
-    v = 0;
-    clGetDeviceInfo(d, CL_DEVICE_LOCAL_MEM_SIZE, sizeof v, &v, NULL);
-    o->local_mem = v;
-    v = 0;
-    clGetDeviceInfo(d, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof v, &v, NULL);
-    o->max_alloc = v;
-    size_t wg = 0;
-    clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof wg, &wg, NULL);
-    o->max_work_group = wg;
+/* o->field = the device property 'what', of OpenCL type T (0 when the query fails). */
+#define NUM_INFO(T, what, field)                                                                   \
+    do {                                                                                           \
+        T v_ = 0;                                                                                  \
+        clGetDeviceInfo(d, what, sizeof v_, &v_, NULL);                                            \
+        o->field = v_;                                                                             \
+    } while (0)
+    NUM_INFO(cl_uint, CL_DEVICE_MAX_COMPUTE_UNITS, compute_units);
+    NUM_INFO(cl_uint, CL_DEVICE_MAX_CLOCK_FREQUENCY, clock_mhz);
+    NUM_INFO(cl_ulong, CL_DEVICE_GLOBAL_MEM_SIZE, global_mem);
+    NUM_INFO(cl_ulong, CL_DEVICE_LOCAL_MEM_SIZE, local_mem);
+    NUM_INFO(cl_ulong, CL_DEVICE_MAX_MEM_ALLOC_SIZE, max_alloc);
+    NUM_INFO(size_t, CL_DEVICE_MAX_WORK_GROUP_SIZE, max_work_group);
+#undef NUM_INFO
     cl_bool b = CL_FALSE;
     clGetDeviceInfo(d, CL_DEVICE_COMPILER_AVAILABLE, sizeof b, &b, NULL);
     o->compiler = b == CL_TRUE;

@@ -24,9 +24,12 @@
 
 /* ---- errors ---- */
 
+/* Formats a message into err (errlen bytes; NULL or 0 writes nothing) and returns st. Also the
+ * DICOM shim's (C++) error writer, declared again in runtime/dicom/shim.h. */
+lumen_status lumen__errfn(char *err, size_t errlen, lumen_status st, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* Formats a message into err (LUMEN_ERR_MAX bytes; NULL allowed) and returns st. */
-lumen_status lumen__errf(char *err, lumen_status st, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+#define lumen__errf(err, st, ...) lumen__errfn(err, LUMEN_ERR_MAX, st, __VA_ARGS__)
 /* Sets the context's message and returns st. */
 lumen_status lumen__fail(lumen_ctx *ctx, lumen_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -34,12 +34,12 @@ const char *lumen_status_message(lumen_status st)
     return status_messages[st];
 }
 
-lumen_status lumen__errf(char *err, lumen_status st, const char *fmt, ...)
+lumen_status lumen__errfn(char *err, size_t errlen, lumen_status st, const char *fmt, ...)
 {
-    if (err) {
+    if (err && errlen) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(err, LUMEN_ERR_MAX, fmt, ap);
+        vsnprintf(err, errlen, fmt, ap);
         va_end(ap);
     }
     return st;

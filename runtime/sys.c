@@ -37,18 +37,6 @@
 #define SYS_STALE_S (60 * 60) /* a temp file this old is stale even if its pid lives */
 #define SYS_TMP_TAG ".tmp-"   /* "<target>.tmp-<pid>-XXXXXX" */
 
-__attribute__((format(printf, 4, 5))) static lumen_status
-sys_fail(char *err, size_t errlen, lumen_status st, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
-
 /* ---- clock and number formats ---- */
 
 double lumen_clock_ms(void)
@@ -114,19 +102,19 @@ FILE *lumen__open_input(const char *path, char *err, size_t errlen)
 {
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
-        sys_fail(err, errlen, LUMEN_EIO, "%s: cannot open: %s", path, strerror(errno));
+        lumen__errfn(err, errlen, LUMEN_EIO, "%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
     struct stat st;
     if (fstat(fd, &st) != 0) {
-        sys_fail(err, errlen, LUMEN_EIO, "%s: cannot stat: %s", path, strerror(errno));
+        lumen__errfn(err, errlen, LUMEN_EIO, "%s: cannot stat: %s", path, strerror(errno));
         close(fd);
         return NULL;
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
-        sys_fail(err, errlen, LUMEN_EIO, "%s: not a regular file (%s)", path,
-                 S_ISDIR(st.st_mode) ? "a folder" : "a device, FIFO or socket");
+        lumen__errfn(err, errlen, LUMEN_EIO, "%s: not a regular file (%s)", path,
+                     S_ISDIR(st.st_mode) ? "a folder" : "a device, FIFO or socket");
         return NULL;
     }
     int flags = fcntl(fd, F_GETFL);
@@ -134,7 +122,7 @@ FILE *lumen__open_input(const char *path, char *err, size_t errlen)
         fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
     FILE *f = fdopen(fd, "rb");
     if (!f) {
-        sys_fail(err, errlen, LUMEN_ENOMEM, "%s: %s", path, strerror(errno));
+        lumen__errfn(err, errlen, LUMEN_ENOMEM, "%s: %s", path, strerror(errno));
         close(fd);
     }
     return f;
@@ -152,14 +140,14 @@ lumen_status lumen__read_file(const char *path, size_t limit, unsigned char **da
     lumen_status s = LUMEN_OK;
     unsigned char *buf = NULL;
     if (fstat(fileno(f), &st) != 0) {
-        s = sys_fail(err, errlen, LUMEN_EIO, "%s: %s", path, strerror(errno));
+        s = lumen__errfn(err, errlen, LUMEN_EIO, "%s: %s", path, strerror(errno));
     } else if ((uint64_t)st.st_size > limit) {
-        s = sys_fail(err, errlen, LUMEN_ERANGE, "%s: %lld bytes, above the limit of %zu", path,
-                     (long long)st.st_size, limit);
+        s = lumen__errfn(err, errlen, LUMEN_ERANGE, "%s: %lld bytes, above the limit of %zu", path,
+                         (long long)st.st_size, limit);
     } else if (!(buf = malloc((size_t)st.st_size + 1))) {
-        s = sys_fail(err, errlen, LUMEN_ENOMEM, "%s: out of memory", path);
+        s = lumen__errfn(err, errlen, LUMEN_ENOMEM, "%s: out of memory", path);
     } else if (fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
-        s = sys_fail(err, errlen, LUMEN_EIO, "%s: short read", path);
+        s = lumen__errfn(err, errlen, LUMEN_EIO, "%s: short read", path);
     }
     fclose(f);
     if (s != LUMEN_OK) {
@@ -206,23 +194,23 @@ lumen_status lumen_sha256_file(const char *path, char hex[65], char *err, size_t
     unsigned char *buf = malloc(SYS_BLOCK);
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     if (!buf || !md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
-        st = sys_fail(err, errlen, LUMEN_ENOMEM, "%s: out of memory for hashing", path);
+        st = lumen__errfn(err, errlen, LUMEN_ENOMEM, "%s: out of memory for hashing", path);
         goto done;
     }
     size_t n;
     while ((n = fread(buf, 1, SYS_BLOCK, f)) > 0)
         if (!EVP_DigestUpdate(md, buf, n)) {
-            st = sys_fail(err, errlen, LUMEN_ENOMEM, "%s: hashing failed", path);
+            st = lumen__errfn(err, errlen, LUMEN_ENOMEM, "%s: hashing failed", path);
             goto done;
         }
     if (ferror(f)) {
-        st = sys_fail(err, errlen, LUMEN_EIO, "%s: read error", path);
+        st = lumen__errfn(err, errlen, LUMEN_EIO, "%s: read error", path);
         goto done;
     }
     unsigned char d[EVP_MAX_MD_SIZE];
     unsigned dn = 0;
     if (!EVP_DigestFinal_ex(md, d, &dn) || dn != 32) {
-        st = sys_fail(err, errlen, LUMEN_ENOMEM, "%s: hashing failed", path);
+        st = lumen__errfn(err, errlen, LUMEN_ENOMEM, "%s: hashing failed", path);
         goto done;
     }
     sys_hex(d, dn, hex);
@@ -240,7 +228,7 @@ lumen_status lumen_mkdirs(const char *path, char *err, size_t errlen)
     size_t len = strlen(path);
     char *p = malloc(len + 1);
     if (!p)
-        return sys_fail(err, errlen, LUMEN_ENOMEM, "out of memory");
+        return lumen__errfn(err, errlen, LUMEN_ENOMEM, "out of memory");
     memcpy(p, path, len + 1);
     lumen_status st = LUMEN_OK;
     for (size_t i = 1; i <= len && st == LUMEN_OK; i++) {
@@ -250,10 +238,10 @@ lumen_status lumen_mkdirs(const char *path, char *err, size_t errlen)
         p[i] = '\0';
         struct stat s;
         if (mkdir(p, 0777) != 0 && errno != EEXIST)
-            st =
-                sys_fail(err, errlen, LUMEN_EIO, "cannot create folder %s: %s", p, strerror(errno));
+            st = lumen__errfn(err, errlen, LUMEN_EIO, "cannot create folder %s: %s", p,
+                              strerror(errno));
         else if (stat(p, &s) != 0 || !S_ISDIR(s.st_mode))
-            st = sys_fail(err, errlen, LUMEN_EIO, "cannot create folder %s: not a folder", p);
+            st = lumen__errfn(err, errlen, LUMEN_EIO, "cannot create folder %s: not a folder", p);
         p[i] = c;
     }
     free(p);
@@ -267,19 +255,20 @@ static lumen_status sys_check_target(const char *path, char *err, size_t errlen)
 {
     struct stat s;
     if (lstat(path, &s) != 0)
-        return errno == ENOENT ? LUMEN_OK
-                               : sys_fail(err, errlen, LUMEN_EIO, "%s: %s", path, strerror(errno));
+        return errno == ENOENT
+                   ? LUMEN_OK
+                   : lumen__errfn(err, errlen, LUMEN_EIO, "%s: %s", path, strerror(errno));
     if (S_ISREG(s.st_mode))
         return LUMEN_OK;
-    return sys_fail(err, errlen, LUMEN_EINVAL,
-                    "%s: refusing to replace a %s (lumen writes only regular files or new names)",
-                    path,
-                    S_ISLNK(s.st_mode)    ? "symbolic link"
-                    : S_ISDIR(s.st_mode)  ? "folder"
-                    : S_ISCHR(s.st_mode)  ? "character device"
-                    : S_ISBLK(s.st_mode)  ? "block device"
-                    : S_ISFIFO(s.st_mode) ? "FIFO"
-                                          : "special file");
+    return lumen__errfn(
+        err, errlen, LUMEN_EINVAL,
+        "%s: refusing to replace a %s (lumen writes only regular files or new names)", path,
+        S_ISLNK(s.st_mode)    ? "symbolic link"
+        : S_ISDIR(s.st_mode)  ? "folder"
+        : S_ISCHR(s.st_mode)  ? "character device"
+        : S_ISBLK(s.st_mode)  ? "block device"
+        : S_ISFIFO(s.st_mode) ? "FIFO"
+                              : "special file");
 }
 
 /* fsyncs the folder holding path (a failure is ignored: some file systems refuse it). */
@@ -309,14 +298,14 @@ lumen_status lumen__out_begin(lumen__out *o, const char *path, char *err, size_t
         free(o->path);
         free(o->tmp);
         memset(o, 0, sizeof *o);
-        return sys_fail(err, errlen, LUMEN_ENOMEM, "%s: out of memory", path);
+        return lumen__errfn(err, errlen, LUMEN_ENOMEM, "%s: out of memory", path);
     }
     memcpy(o->path, path, n + 1);
     snprintf(o->tmp, n + 48, "%s" SYS_TMP_TAG "%ld-XXXXXX", path, (long)getpid());
     int fd = mkstemp(o->tmp);
     if (fd < 0 || !(o->f = fdopen(fd, "wb"))) {
-        st = sys_fail(err, errlen, LUMEN_EIO, "cannot create a temporary file for %s: %s", path,
-                      strerror(errno));
+        st = lumen__errfn(err, errlen, LUMEN_EIO, "cannot create a temporary file for %s: %s", path,
+                          strerror(errno));
         if (fd >= 0) {
             close(fd);
             unlink(o->tmp);
@@ -341,12 +330,12 @@ lumen_status lumen__out_end(lumen__out *o, lumen_status st, char *err, size_t er
         e = errno ? errno : EIO;
     o->f = NULL;
     if (st == LUMEN_OK && e)
-        st = sys_fail(err, errlen, LUMEN_EIO, "cannot write %s: %s", o->path, strerror(e));
+        st = lumen__errfn(err, errlen, LUMEN_EIO, "cannot write %s: %s", o->path, strerror(e));
     if (st == LUMEN_OK)
         st = sys_check_target(o->path, err, errlen);
     if (st == LUMEN_OK && rename(o->tmp, o->path) != 0)
-        st = sys_fail(err, errlen, LUMEN_EIO, "cannot rename %s to %s: %s", o->tmp, o->path,
-                      strerror(errno));
+        st = lumen__errfn(err, errlen, LUMEN_EIO, "cannot rename %s to %s: %s", o->tmp, o->path,
+                          strerror(errno));
     if (st == LUMEN_OK)
         sys_sync_dir(o->path);
     else
@@ -365,7 +354,7 @@ lumen_status lumen_file_write(const char *path, const void *data, size_t len, ch
     if (st != LUMEN_OK)
         return st;
     if (len && fwrite(data, 1, len, o.f) != len)
-        st = sys_fail(err, errlen, LUMEN_EIO, "cannot write %s: %s", path, strerror(errno));
+        st = lumen__errfn(err, errlen, LUMEN_EIO, "cannot write %s: %s", path, strerror(errno));
     return lumen__out_end(&o, st, err, errlen);
 }
 

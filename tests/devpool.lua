@@ -4,11 +4,8 @@
 local lumen = require "lumen"
 local devpool = require "lumen.devpool"
 
-local function checkerror(pattern, f, ...)
-  local ok, err = pcall(f, ...)
-  assert(not ok, "expected an error matching '" .. pattern .. "'")
-  assert(tostring(err):find(pattern, 1, true), "error '" .. tostring(err) .. "' lacks '" .. pattern .. "'")
-end
+package.path = package.path .. ";" .. arg[0]:gsub("[^/]*$", "") .. "?.lua"
+local checkerror = require("testlib").checkerror
 
 local devs = assert(lumen.devices())
 assert(#devs >= 2, "this test needs two devices: run it with POCL_DEVICES='pthread pthread'")

@@ -55,7 +55,7 @@ expect "summary table has the 4 classes + failed" \
   "$(sed -n '/<table class="summary">/,/<\/table>/p' "$tmp/dom.html" | grep -o '<tr><td>' | wc -l)" 5
 expect "sortable headers" "$(grep -o '<th data-k=' "$tmp/dom.html" | wc -l)" 12
 for f in $(grep -oE 'images/[^"]+\.png' "$html" | sort -u); do
-  [ -s "$tmp/r/$f" ] || { echo "FAIL missing image $f"; fail=$((fail + 1)); }
+  [ -s "$tmp/r/$f" ] || bad "missing image $f"
 done
 # the page's width at 1366 px: a copy with a script that writes scrollWidth into the title
 sed 's|</body>|<script>document.title = "W" + document.documentElement.scrollWidth;</script></body>|' \

@@ -8,25 +8,9 @@ local post = require "lumen.postprocess"
 local pipeline = require "lumen.pipeline"
 local report = require "lumen.report"
 
-local failed = 0
-local function case(name, fn)
-  local ok, err = pcall(fn)
-  collectgarbage() -- finalizers of this case's userdata run between cases
-  if ok then
-    print("OK   " .. name)
-  else
-    failed = failed + 1
-    print("FAIL " .. name .. ": " .. tostring(err))
-  end
-end
-
--- Expects fn(...) to raise an error containing 'pattern' (plain text).
-local function checkerror(pattern, fn, ...)
-  local ok, err = pcall(fn, ...)
-  assert(not ok, "expected an error containing '" .. pattern .. "'")
-  assert(tostring(err):find(pattern, 1, true),
-         "error '" .. tostring(err) .. "' lacks '" .. pattern .. "'")
-end
+package.path = package.path .. ";" .. arg[0]:gsub("[^/]*$", "") .. "?.lua"
+local testlib = require "testlib"
+local case, checkerror = testlib.case, testlib.checkerror
 
 local function near(a, b, tol) return math.abs(a - b) <= (tol or 1e-6) end
 local function all_near(a, b, tol)
@@ -434,5 +418,4 @@ case("report: atomic write, csv escaping", function()
   assert(report.html_escape("<a href='x'>&") == "&lt;a href=&#39;x&#39;&gt;&amp;")
 end)
 
-print(failed == 0 and "all binding cases passed" or (failed .. " binding cases failed"))
-return failed == 0 and 0 or 1
+return testlib.finish("binding")

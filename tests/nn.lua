@@ -5,12 +5,8 @@ local lumen = require "lumen"
 local nn = require "lumen.nn"
 local F = nn.F
 
-local function checkerror(pattern, f, ...)
-  local ok, err = pcall(f, ...)
-  assert(not ok, "expected an error matching '" .. pattern .. "'")
-  assert(tostring(err):find(pattern, 1, true),
-         "error '" .. tostring(err) .. "' lacks '" .. pattern .. "'")
-end
+package.path = package.path .. ";" .. arg[0]:gsub("[^/]*$", "") .. "?.lua"
+local checkerror = require("testlib").checkerror
 
 local function keys(m)
   local out = {}

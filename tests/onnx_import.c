@@ -322,6 +322,26 @@ static float *load_run(lumen_ctx *ctx, const char *label, const uint8_t *buf, si
     return y;
 }
 
+/* Model b finished with output "y", as bytes (the caller frees them); frees b. */
+static uint8_t *pack_built(mb *b, size_t *len)
+{
+    mb_output(b, "y");
+    uint8_t *buf = mb_pack(b, len);
+    mb_free(b);
+    return buf;
+}
+
+/* load_run() of model b finished with output "y" (same contract); frees b. */
+static float *run_built(lumen_ctx *ctx, mb *b, const char *label, const float *x, int nodes[2],
+                        lumen_shape *oshape)
+{
+    size_t len;
+    uint8_t *buf = pack_built(b, &len);
+    float *y = load_run(ctx, label, buf, len, x, nodes, oshape);
+    free(buf);
+    return y;
+}
+
 static float *ref_op(const lumen_opdesc *d, int n_in, const lumen_shape *const *s,
                      const float *const *in, lumen_shape *os)
 {
@@ -367,19 +387,15 @@ static void case_conv_relu(lumen_ctx *ctx)
     mb_attr_ints(&b, c, "strides", 2, (int64_t[]){2, 2});
     mb_attr_ints(&b, c, "kernel_shape", 2, (int64_t[]){3, 3});
     mb_node(&b, "Relu", "relu1", "c", "y");
-    mb_output(&b, "y");
-    size_t len;
-    uint8_t *buf = mb_pack(&b, &len);
     int nodes[2] = {0, 0};
     lumen_shape os, rs;
-    float *got = load_run(ctx, "Conv+Relu", buf, len, x, nodes, &os);
+    float *got = run_built(ctx, &b, "Conv+Relu", x, nodes, &os);
     lumen_opdesc d = lumen_opdesc_conv2d(2, 1, 1, 1, LUMEN_ACT_RELU);
     const lumen_shape *s[] = {&xs, &ws, &bs};
     const float *in[] = {x, w, bias};
     float *want = ref_op(&d, 3, s, in, &rs);
     compare("Conv(3x3 s2 p1)+Relu x=[1,3,9,7]", got, &os, want, &rs, nodes[0], 2);
-    free(got), free(want), free(buf);
-    mb_free(&b);
+    free(got), free(want);
 }
 
 static void case_gemm(lumen_ctx *ctx)
@@ -396,12 +412,9 @@ static void case_gemm(lumen_ctx *ctx)
     mb_attr_i(&b, n, "transB", 1);
     mb_attr_f(&b, n, "alpha", 0.5f);
     mb_attr_f(&b, n, "beta", 2.0f);
-    mb_output(&b, "y");
-    size_t len;
-    uint8_t *buf = mb_pack(&b, &len);
     int nodes[2] = {0, 0};
     lumen_shape os, rs = {2, {2, 3}};
-    float *got = load_run(ctx, "Gemm", buf, len, x, nodes, &os), want[6];
+    float *got = run_built(ctx, &b, "Gemm", x, nodes, &os), want[6];
     for (int i = 0; i < 2; i++)
         for (int j = 0; j < 3; j++) {
             double acc = 0;
@@ -410,8 +423,7 @@ static void case_gemm(lumen_ctx *ctx)
             want[i * 3 + j] = (float)(0.5 * acc + 2.0 * C[j]);
         }
     compare("Gemm transB alpha=0.5 beta=2 bias[3] (hand)", got, &os, want, &rs, nodes[0], 1);
-    free(got), free(buf);
-    mb_free(&b);
+    free(got);
 }
 
 static void case_layernorm(lumen_ctx *ctx)
@@ -437,12 +449,9 @@ static void case_layernorm(lumen_ctx *ctx)
     mb_node(&b, "Div", "div", "d,s", "nrm");
     mb_node(&b, "Mul", "scale", "nrm,gamma", "sc");
     mb_node(&b, "Add", "shift", "sc,beta", "y");
-    mb_output(&b, "y");
-    size_t len;
-    uint8_t *buf = mb_pack(&b, &len);
     int nodes[2] = {0, 0};
     lumen_shape os;
-    float *got = load_run(ctx, "LayerNorm", buf, len, x, nodes, &os), want[48];
+    float *got = run_built(ctx, &b, "LayerNorm", x, nodes, &os), want[48];
     for (int r0 = 0; r0 < 8; r0++) {
         double mean = 0, var = 0;
         for (int k = 0; k < 6; k++)
@@ -455,8 +464,7 @@ static void case_layernorm(lumen_ctx *ctx)
     }
     compare("decomposed LayerNorm [2,4,6] fused into one layernorm (hand)", got, &os, want, &xs,
             nodes[1], 1);
-    free(got), free(buf);
-    mb_free(&b);
+    free(got);
 }
 
 static void case_gelu(lumen_ctx *ctx)
@@ -477,17 +485,13 @@ static void case_gelu(lumen_ctx *ctx)
     mb_node(&b, "Add", "g.add", "e,one", "p");
     mb_node(&b, "Mul", "g.mul", "x,p", "q");
     mb_node(&b, "Mul", "g.half", "q,half", "y");
-    mb_output(&b, "y");
-    size_t len;
-    uint8_t *buf = mb_pack(&b, &len);
     int nodes[2] = {0, 0};
     lumen_shape os;
-    float *got = load_run(ctx, "GELU", buf, len, x, nodes, &os), want[15];
+    float *got = run_built(ctx, &b, "GELU", x, nodes, &os), want[15];
     for (int i = 0; i < 15; i++)
         want[i] = (float)(0.5 * x[i] * (1 + erf(x[i] / sqrt(2.0))));
     compare("decomposed GELU [3,5] fused into unary gelu (hand)", got, &os, want, &xs, nodes[1], 1);
-    free(got), free(buf);
-    mb_free(&b);
+    free(got);
 }
 
 static void case_shape_arith(lumen_ctx *ctx)
@@ -509,18 +513,14 @@ static void case_shape_arith(lumen_ctx *ctx)
     mb_attr_i(&b, c, "axis", 0);
     mb_node(&b, "Reshape", "reshape", "x,target", "r");
     mb_node(&b, "Relu", "relu", "r", "y");
-    mb_output(&b, "y");
-    size_t len;
-    uint8_t *buf = mb_pack(&b, &len);
     int nodes[2] = {0, 0};
     lumen_shape os, ws = {2, {2, 12}};
-    float *got = load_run(ctx, "shape arithmetic", buf, len, x, nodes, &os), want[24];
+    float *got = run_built(ctx, &b, "shape arithmetic", x, nodes, &os), want[24];
     for (int i = 0; i < 24; i++)
         want[i] = x[i] > 0 ? x[i] : 0;
     compare("Reshape(x, Concat(Unsqueeze(Gather(Shape(x), 0)), [-1])) folded on the host", got, &os,
             want, &ws, nodes[0], 2);
-    free(got), free(buf);
-    mb_free(&b);
+    free(got);
 }
 
 static void case_resize(lumen_ctx *ctx, int linear)
@@ -539,12 +539,9 @@ static void case_resize(lumen_ctx *ctx, int linear)
         mb_attr_s(&b, n, "coordinate_transformation_mode", "asymmetric");
         mb_attr_s(&b, n, "nearest_mode", "floor");
     }
-    mb_output(&b, "y");
-    size_t len;
-    uint8_t *buf = mb_pack(&b, &len);
     int nodes[2] = {0, 0};
     lumen_shape os, rs;
-    float *got = load_run(ctx, "Resize", buf, len, x, nodes, &os);
+    float *got = run_built(ctx, &b, "Resize", x, nodes, &os);
     if (linear) {
         lumen_opdesc d = {.op = LUMEN_OP_RESIZE};
         d.p.resize = (lumen_resize_params){.mode = LUMEN_RESIZE_LINEAR,
@@ -563,8 +560,7 @@ static void case_resize(lumen_ctx *ctx, int linear)
         rs = (lumen_shape){4, {1, 1, 4, 4}};
         compare("Resize nearest asymmetric floor x2 (hand)", got, &os, want, &rs, nodes[0], 1);
     }
-    free(got), free(buf);
-    mb_free(&b);
+    free(got);
 }
 
 /* ---- rejections (the hostile-file suite is tests/onnx_hostile.c; these are the basics) ---- */
@@ -579,6 +575,15 @@ static void expect_error(const char *label, const uint8_t *buf, size_t len, lume
           lumen_status_name(st), err);
 }
 
+/* expect_error() of model b finished with output "y"; frees b. */
+static void expect_built_error(mb *b, const char *label, lumen_status want, const char *needle)
+{
+    size_t len;
+    uint8_t *buf = pack_built(b, &len);
+    expect_error(label, buf, len, want, needle);
+    free(buf);
+}
+
 static void case_rejections(void)
 {
     expect_error("empty buffer", (const uint8_t *)"", 0, LUMEN_EFORMAT, "empty");
@@ -590,20 +595,12 @@ static void case_rejections(void)
     mb_init(&b, 13);
     mb_input(&b, "x", (lumen_shape){1, {4}});
     mb_node(&b, "Frobnicate", "frob1", "x", "y");
-    mb_output(&b, "y");
-    buf = mb_pack(&b, &len);
-    expect_error("unknown op", buf, len, LUMEN_EUNSUPPORTED, "Frobnicate");
-    free(buf);
-    mb_free(&b);
+    expect_built_error(&b, "unknown op", LUMEN_EUNSUPPORTED, "Frobnicate");
 
     mb_init(&b, 13);
     mb_input(&b, "x", (lumen_shape){1, {4}});
     mb_node(&b, "Relu", "relu7", "nosuch", "y");
-    mb_output(&b, "y");
-    buf = mb_pack(&b, &len);
-    expect_error("input names an unknown value", buf, len, LUMEN_EFORMAT, "relu7");
-    free(buf);
-    mb_free(&b);
+    expect_built_error(&b, "input names an unknown value", LUMEN_EFORMAT, "relu7");
 
     mb_init(&b, 13);
     mb_input(&b, "x", (lumen_shape){4, {1, 1, 5, 5}});
@@ -614,22 +611,14 @@ static void case_rejections(void)
     else
         b.inits[0]->n_float_data -= 1;
     mb_node(&b, "Conv", "c", "x,w", "y");
-    mb_output(&b, "y");
-    buf = mb_pack(&b, &len);
-    expect_error("tensor data shorter than its dims", buf, len, LUMEN_EFORMAT, "initializer 'w'");
-    free(buf);
-    mb_free(&b);
+    expect_built_error(&b, "tensor data shorter than its dims", LUMEN_EFORMAT, "initializer 'w'");
 
     mb_init(&b, 13);
     mb_input(&b, "x", (lumen_shape){4, {1, 1, 5, 5}});
     mb_init_f(&b, "w", (lumen_shape){4, {1, 1, 3, 3}}, w);
     Onnx__NodeProto *n = mb_node(&b, "Conv", "conv_s0", "x,w", "y");
     mb_attr_ints(&b, n, "strides", 2, (int64_t[]){0, 1});
-    mb_output(&b, "y");
-    buf = mb_pack(&b, &len);
-    expect_error("stride 0", buf, len, LUMEN_EFORMAT, "conv_s0");
-    free(buf);
-    mb_free(&b);
+    expect_built_error(&b, "stride 0", LUMEN_EFORMAT, "conv_s0");
 
     mb_init(&b, 13);
     mb_input(&b, "x", (lumen_shape){1, {4}});

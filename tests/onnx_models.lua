@@ -31,7 +31,7 @@ local function errors(a, b)
   return worst, share
 end
 
-local function shape_str(s) return "[" .. table.concat(s, ",") .. "]" end
+local shape_str = require("lumen.shape").str
 
 -- name, whether the export has symbolic dims (then NAME.in2/out2.npy exist)
 local models = {

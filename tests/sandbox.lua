@@ -4,30 +4,9 @@ local lumen = require "lumen"
 local sandbox = require "lumen.sandbox"
 
 local run = lumen.sandbox_run
-local failed = 0
-
-local function case(name, fn)
-  local ok, err = pcall(fn)
-  if ok then
-    print("OK   " .. name)
-  else
-    failed = failed + 1
-    print("FAIL " .. name .. ": " .. tostring(err))
-  end
-end
-
--- Expects fn to raise an error whose message contains 'pattern' (plain text).
-local function checkerror(pattern, fn, ...)
-  local ok, err = pcall(fn, ...)
-  assert(not ok, "expected an error containing '" .. pattern .. "'")
-  assert(tostring(err):find(pattern, 1, true), "error '" .. tostring(err) .. "' lacks '" .. pattern .. "'")
-end
-
--- Expects nil, msg with msg containing 'pattern'.
-local function checkfail(pattern, v, msg)
-  assert(v == nil, "expected nil, got " .. tostring(v))
-  assert(tostring(msg):find(pattern, 1, true), "message '" .. tostring(msg) .. "' lacks '" .. pattern .. "'")
-end
+package.path = package.path .. ";" .. arg[0]:gsub("[^/]*$", "") .. "?.lua"
+local testlib = require "testlib"
+local case, checkerror, checkfail = testlib.case, testlib.checkerror, testlib.checkfail
 
 case("values come back as plain data", function()
   local a, b, c = run("return 1, 'two', {x = {1, 2.5}, [3] = true}", "=t")
@@ -211,5 +190,4 @@ case("lumen.sandbox.rules evaluates a rule file in the sandbox", function()
   checkfail("attempt to index a nil value", f, err)
 end)
 
-print(failed == 0 and "all sandbox cases passed" or (failed .. " sandbox cases failed"))
-return failed == 0 and 0 or 1
+return testlib.finish("sandbox")

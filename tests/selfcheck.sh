@@ -30,11 +30,8 @@ contains "CLBlast checked" " clblast +pass +[1-9]"
 # the stored (passing) verdict is read: a failure forced now cannot show, nothing runs
 check "qc reads the stored verdict (run skipped)" 0 env LUMEN_CACHE_DIR="$c" \
   LUMEN_DEBUG_SELFCHECK_FAIL=conv,gemm,clblast "$lumen" qc "$frame" --out "$tmp/q0"
-if grep -q "self-check" "$tmp/out"; then
-  echo "FAIL cache hit: the check ran again"; fail=$((fail + 1))
-else
-  echo "OK   cache hit: no self-check output"; pass=$((pass + 1))
-fi
+if grep -q "self-check" "$tmp/out"; then bad "cache hit: the check ran again"
+else ok "cache hit: no self-check output"; fi
 cat >"$tmp/hit.lua" <<'LUA'
 local lumen = require "lumen"
 local ctx = assert(lumen.context("pocl"))
@@ -61,11 +58,8 @@ check "qc refuses the model (exit 3)" 3 env LUMEN_CACHE_DIR="$c" "${qc[@]}"
 contains "refusal names node, family and case" "node '.*' \(conv\) refused: the device self-check failed for 'gemm' on .*\((matmul|conv) '"
 check "LUMEN_SELFCHECK=0 opts out (stored verdict ignored)" 0 env LUMEN_CACHE_DIR="$c" \
   LUMEN_SELFCHECK=0 "${qc[@]}"
-if grep -q "self-check" "$tmp/out"; then
-  echo "FAIL opt-out still checked"; fail=$((fail + 1))
-else
-  echo "OK   opt-out: no self-check output"; pass=$((pass + 1))
-fi
+if grep -q "self-check" "$tmp/out"; then bad "opt-out still checked"
+else ok "opt-out: no self-check output"; fi
 
 # another family: refused with no fallback
 check "forced conv failure" 1 env LUMEN_CACHE_DIR="$c" LUMEN_DEBUG_SELFCHECK_FAIL=conv \

@@ -4,10 +4,24 @@
 #   check DESCRIPTION EXPECTED_RC COMMAND...   runs COMMAND, output kept in $tmp/out
 #   contains DESCRIPTION REGEX                 the last check's output matches (grep -E)
 #   expect DESCRIPTION ACTUAL WANTED           two strings are equal
+#   ok DESCRIPTION, bad DESCRIPTION            a result checked by the test itself
 pass=0
 fail=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+
+# ok DESCRIPTION / bad DESCRIPTION [OUTPUT?]: count and print one result; with a second argument
+# bad also shows the last check's output.
+ok() {
+  echo "OK   $1"
+  pass=$((pass + 1))
+}
+
+bad() {
+  echo "FAIL $1"
+  [ $# -gt 1 ] && sed 's/^/     | /' "$tmp/out" | head -30
+  fail=$((fail + 1))
+}
 
 check() {
   local desc=$1 want=$2
@@ -15,34 +29,18 @@ check() {
   "$@" >"$tmp/out" 2>&1
   local rc=$?
   if [ "$rc" -eq "$want" ]; then
-    echo "OK   $desc (exit $rc)"
-    pass=$((pass + 1))
+    ok "$desc (exit $rc)"
   else
-    echo "FAIL $desc: exit $rc, expected $want"
-    sed 's/^/     | /' "$tmp/out" | head -30
-    fail=$((fail + 1))
+    bad "$desc: exit $rc, expected $want" output
   fi
 }
 
 contains() {
-  if grep -qE -- "$2" "$tmp/out"; then
-    echo "OK   $1"
-    pass=$((pass + 1))
-  else
-    echo "FAIL $1: output lacks /$2/"
-    sed 's/^/     | /' "$tmp/out" | head -30
-    fail=$((fail + 1))
-  fi
+  if grep -qE -- "$2" "$tmp/out"; then ok "$1"; else bad "$1: output lacks /$2/" output; fi
 }
 
 expect() {
-  if [ "$2" = "$3" ]; then
-    echo "OK   $1 ($2)"
-    pass=$((pass + 1))
-  else
-    echo "FAIL $1: got '$2', expected '$3'"
-    fail=$((fail + 1))
-  fi
+  if [ "$2" = "$3" ]; then ok "$1 ($2)"; else bad "$1: got '$2', expected '$3'"; fi
 }
 
 finish() {

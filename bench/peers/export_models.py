@@ -25,19 +25,26 @@ OUT = os.path.join(ROOT, "bench", "models")
 UNET_SEED = 7
 
 
-def unet_model():
-    """The default U-Net with seeded random weights (and BN statistics), in eval mode."""
-    sys.path.insert(0, os.path.join(ROOT, "models", "unet"))
-    sys.path.insert(0, os.path.join(ROOT, "models"))
-    from reference import UNet  # noqa: E402
-    torch.manual_seed(UNET_SEED)
-    m = UNet()
+def seeded_eval(make, seed):
+    """make() after torch.manual_seed(seed) (the modules' own initialisers), with BatchNorm running
+    statistics drawn from fixed distributions so that folding them is not a no-op; in eval mode.
+    Also used by export_torchvision.py."""
+    torch.manual_seed(seed)
+    m = make()
     with torch.no_grad():
         for mod in m.modules():
             if isinstance(mod, torch.nn.BatchNorm2d):
                 mod.running_mean.normal_(0, 0.1)
                 mod.running_var.uniform_(0.5, 1.5)
-    m.eval()
+    return m.eval()
+
+
+def unet_model():
+    """The default U-Net with seeded random weights (and BN statistics), in eval mode."""
+    sys.path.insert(0, os.path.join(ROOT, "models", "unet"))
+    sys.path.insert(0, os.path.join(ROOT, "models"))
+    from reference import UNet  # noqa: E402
+    m = seeded_eval(UNet, UNET_SEED)
     sys.path.pop(0)
     sys.path.pop(0)
     sys.modules.pop("reference", None)

@@ -22,6 +22,8 @@ import os
 import torch
 import torchvision
 
+from export_models import seeded_eval
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 OUT = os.path.join(ROOT, "bench", "models")
@@ -51,14 +53,7 @@ class OutOnly(torch.nn.Module):
 
 def build(name):
     make, size, out_name = NETS[name]
-    torch.manual_seed(SEED)
-    m = make()
-    with torch.no_grad():
-        for mod in m.modules():
-            if isinstance(mod, torch.nn.BatchNorm2d):
-                mod.running_mean.normal_(0, 0.1)
-                mod.running_var.uniform_(0.5, 1.5)
-    m.eval()
+    m = seeded_eval(make, SEED)
     if name == "lraspp":
         m = OutOnly(m)
     return m, size, out_name

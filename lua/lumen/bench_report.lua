@@ -13,11 +13,7 @@ local function f(fmt, ...) return string.format(fmt, ...) end
 local function num(x, fmt) return x and f(fmt or "%.2f", x) or "-" end
 local function mib(b) return b and lumen.format_bytes(b) or "-" end
 
-local function shape_str(s)
-  local t = {}
-  for i, d in ipairs(s or {}) do t[i] = tostring(math.tointeger(d) or d) end
-  return "[" .. table.concat(t, ",") .. "]"
-end
+local shape_str = require("lumen.shape").str
 
 -- Peer rows for one result: peers whose model is the result's spec or its model name.
 local function peers_for(doc, r)

@@ -181,6 +181,16 @@ local function parse_number(s, i)
   return v, i + #num
 end
 
+-- After an array element or object member: true and the index past the closing bracket
+-- 'close', or false and the index of the next item (past the ',' and white space).
+local function item_end(s, i, close)
+  i = skip(s, i)
+  local c = s:sub(i, i)
+  if c == close then return true, i + 1 end
+  if c ~= "," then error(decode_error(s, i, "expected ',' or '" .. close .. "'"), 0) end
+  return false, skip(s, i + 1)
+end
+
 local function parse_array(s, i, depth)
   local arr, n = {}, 0
   i = skip(s, i + 1)
@@ -190,11 +200,9 @@ local function parse_array(s, i, depth)
     v, i = parse_value(s, i, depth + 1)
     n = n + 1
     arr[n] = v
-    i = skip(s, i)
-    local c = s:sub(i, i)
-    if c == "]" then return arr, i + 1 end
-    if c ~= "," then error(decode_error(s, i, "expected ',' or ']'"), 0) end
-    i = skip(s, i + 1)
+    local closed
+    closed, i = item_end(s, i, "]")
+    if closed then return arr, i end
   end
 end
 
@@ -211,11 +219,9 @@ local function parse_object(s, i, depth)
     local v
     v, i = parse_value(s, skip(s, i + 1), depth + 1)
     obj[k] = v
-    i = skip(s, i)
-    local c = s:sub(i, i)
-    if c == "}" then return obj, i + 1 end
-    if c ~= "," then error(decode_error(s, i, "expected ',' or '}'"), 0) end
-    i = skip(s, i + 1)
+    local closed
+    closed, i = item_end(s, i, "}")
+    if closed then return obj, i end
   end
 end
 

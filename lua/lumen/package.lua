@@ -448,7 +448,7 @@ function Package:describe()
     outputs = { classes = self.class_output, segmentation = self.seg_output } }
 end
 
-local function shape_str(s) return "[" .. table.concat(s or {}, ",") .. "]" end
+local shape_str = require("lumen.shape").str
 
 -- A head guessed from a loaded network's inputs and outputs (see the header).
 local function guess_head(m)

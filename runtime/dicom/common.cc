@@ -26,17 +26,6 @@ void init(void)
     pthread_once(&once, init_once);
 }
 
-lumen_status set_err(char *err, size_t errlen, lumen_status st, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
-
 void copy_str(char *dst, size_t cap, const char *src)
 {
     snprintf(dst, cap, "%s", src ? src : "");

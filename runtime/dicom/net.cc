@@ -6,7 +6,6 @@
 
 using lumen_dcm::copy_str;
 using lumen_dcm::get_str;
-using lumen_dcm::set_err;
 using lumen_dcm::TempFiles;
 
 /* ---- network: a C-STORE SCP with a C callback per instance, and a C-STORE SCU ----
@@ -113,8 +112,8 @@ lumen_status lumen_scp_run(const lumen_scp_options *o, lumen_scp_store_fn on_sto
                            lumen_scp_idle_fn on_idle, void *user, char *err, size_t errlen)
 {
     if (!o || !o->aet || !o->store_dir || o->port <= 0 || o->port > 65535)
-        return set_err(err, errlen, LUMEN_EINVAL,
-                       "listen: aet, port 1..65535 and store_dir needed");
+        return lumen__errfn(err, errlen, LUMEN_EINVAL,
+                            "listen: aet, port 1..65535 and store_dir needed");
     try {
         lumen_dcm::init();
         LumenSCP scp;
@@ -149,14 +148,14 @@ lumen_status lumen_scp_run(const lumen_scp_options *o, lumen_scp_store_fn on_sto
         if (c.good())
             c = scp.listen();
         if (!scp.error.empty())
-            return set_err(err, errlen, LUMEN_EIO, "listen: %s", scp.error.c_str());
+            return lumen__errfn(err, errlen, LUMEN_EIO, "listen: %s", scp.error.c_str());
         if (c.bad() && !scp.stop)
-            return set_err(err, errlen, LUMEN_EIO, "listen on port %d: %s", o->port, c.text());
+            return lumen__errfn(err, errlen, LUMEN_EIO, "listen on port %d: %s", o->port, c.text());
         return LUMEN_OK;
     } catch (const std::bad_alloc &) {
-        return set_err(err, errlen, LUMEN_ENOMEM, "listen: out of memory");
+        return lumen__errfn(err, errlen, LUMEN_ENOMEM, "listen: out of memory");
     } catch (...) {
-        return set_err(err, errlen, LUMEN_EIO, "listen: unexpected DCMTK failure");
+        return lumen__errfn(err, errlen, LUMEN_EIO, "listen: unexpected DCMTK failure");
     }
 }
 
@@ -169,7 +168,7 @@ lumen_status lumen_scu_store(const char *path, const char *aet, const char *peer
         DcmFileFormat ff;
         OFCondition c = lumen_dcm::load(ff, path, 4096, (size_t)LUMEN_DICOM_MAX_BYTES, temps, NULL);
         if (c.bad())
-            return set_err(err, errlen, LUMEN_EIO, "send %s: %s", path, c.text());
+            return lumen__errfn(err, errlen, LUMEN_EIO, "send %s: %s", path, c.text());
         std::string cls = get_str(ff.getDataset(), DCM_SOPClassUID);
         const char *xfer = DcmXfer(ff.getDataset()->getOriginalXfer()).getXferID();
         DcmSCU scu;
@@ -191,8 +190,8 @@ lumen_status lumen_scu_store(const char *path, const char *aet, const char *peer
         if (c.good())
             c = scu.negotiateAssociation();
         if (c.bad())
-            return set_err(err, errlen, LUMEN_EIO, "send to %s@%s:%d: %s", peer_aet, host, port,
-                           c.text());
+            return lumen__errfn(err, errlen, LUMEN_EIO, "send to %s@%s:%d: %s", peer_aet, host,
+                                port, c.text());
         T_ASC_PresentationContextID pid = scu.findPresentationContextID(cls.c_str(), xfer);
         Uint16 status = 0xffff;
         if (pid == 0)
@@ -204,13 +203,13 @@ lumen_status lumen_scu_store(const char *path, const char *aet, const char *peer
         else
             scu.abortAssociation();
         if (c.bad())
-            return set_err(err, errlen, LUMEN_EIO, "send %s to %s@%s:%d: %s", path, peer_aet, host,
-                           port, c.text());
+            return lumen__errfn(err, errlen, LUMEN_EIO, "send %s to %s@%s:%d: %s", path, peer_aet,
+                                host, port, c.text());
         if (status != STATUS_Success)
-            return set_err(err, errlen, LUMEN_EIO, "send %s to %s: refused with status 0x%04x",
-                           path, peer_aet, status);
+            return lumen__errfn(err, errlen, LUMEN_EIO, "send %s to %s: refused with status 0x%04x",
+                                path, peer_aet, status);
         return LUMEN_OK;
     } catch (...) {
-        return set_err(err, errlen, LUMEN_EIO, "send %s: unexpected DCMTK failure", path);
+        return lumen__errfn(err, errlen, LUMEN_EIO, "send %s: unexpected DCMTK failure", path);
     }
 }

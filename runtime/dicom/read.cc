@@ -11,7 +11,6 @@
 
 using lumen_dcm::copy_str;
 using lumen_dcm::get_str;
-using lumen_dcm::set_err;
 using lumen_dcm::TempFiles;
 
 struct lumen_dicom {
@@ -115,15 +114,16 @@ static lumen_status dicom_check(lumen_dicom *d, const lumen_dicom_limits *lim, c
     if (!in->has_pixels)
         return LUMEN_OK;
     if (!xfer_supported(xs))
-        return set_err(err, errlen, LUMEN_EUNSUPPORTED,
-                       "%s: transfer syntax %s (%s) is not supported (lumen decodes uncompressed, "
-                       "deflate, RLE, JPEG baseline/extended/lossless and JPEG-LS)",
-                       p, xf.getXferName(), xf.getXferID());
+        return lumen__errfn(
+            err, errlen, LUMEN_EUNSUPPORTED,
+            "%s: transfer syntax %s (%s) is not supported (lumen decodes uncompressed, "
+            "deflate, RLE, JPEG baseline/extended/lossless and JPEG-LS)",
+            p, xf.getXferName(), xf.getXferID());
     Uint16 rows = 0, cols = 0, spp = 1, ba = 0, bs = 0, hb = 0, pr = 0;
     if (ds->findAndGetUint16(DCM_Rows, rows).bad() || ds->findAndGetUint16(DCM_Columns, cols).bad())
-        return set_err(err, errlen, LUMEN_EFORMAT, "%s: Rows or Columns missing", p);
+        return lumen__errfn(err, errlen, LUMEN_EFORMAT, "%s: Rows or Columns missing", p);
     if (ds->findAndGetUint16(DCM_BitsAllocated, ba).bad())
-        return set_err(err, errlen, LUMEN_EFORMAT, "%s: Bits Allocated missing", p);
+        return lumen__errfn(err, errlen, LUMEN_EFORMAT, "%s: Bits Allocated missing", p);
     if (ds->findAndGetUint16(DCM_BitsStored, bs).bad())
         bs = ba;
     if (ds->findAndGetUint16(DCM_HighBit, hb).bad())
@@ -135,44 +135,44 @@ static lumen_status dicom_check(lumen_dicom *d, const lumen_dicom_limits *lim, c
     Sint32 frames = 1;
     if (ds->tagExistsWithValue(DCM_NumberOfFrames) &&
         ds->findAndGetSint32(DCM_NumberOfFrames, frames).bad())
-        return set_err(err, errlen, LUMEN_EFORMAT, "%s: unreadable Number of Frames", p);
+        return lumen__errfn(err, errlen, LUMEN_EFORMAT, "%s: unreadable Number of Frames", p);
     std::string pi = get_str(ds, DCM_PhotometricInterpretation);
     copy_str(in->photometric, sizeof in->photometric, pi.c_str());
     int max_side = lim && lim->max_side > 0 ? lim->max_side : LUMEN_DICOM_MAX_SIDE;
     int64_t max_frames = lim && lim->max_frames > 0 ? lim->max_frames : LUMEN_DICOM_MAX_FRAMES;
     int64_t max_bytes = lim && lim->max_bytes > 0 ? lim->max_bytes : LUMEN_DICOM_MAX_BYTES;
     if (rows == 0 || cols == 0)
-        return set_err(err, errlen, LUMEN_EFORMAT, "%s: empty image (%ux%u)", p, cols, rows);
+        return lumen__errfn(err, errlen, LUMEN_EFORMAT, "%s: empty image (%ux%u)", p, cols, rows);
     if (rows > max_side || cols > max_side)
-        return set_err(err, errlen, LUMEN_ERANGE,
-                       "%s: %ux%u pixels is larger than the limit of %d pixels per side", p, cols,
-                       rows, max_side);
+        return lumen__errfn(err, errlen, LUMEN_ERANGE,
+                            "%s: %ux%u pixels is larger than the limit of %d pixels per side", p,
+                            cols, rows, max_side);
     if (frames < 1 || frames > max_frames)
-        return set_err(err, errlen, LUMEN_ERANGE,
-                       "%s: Number of Frames %ld is outside 1..%lld (the frame-count limit)", p,
-                       (long)frames, (long long)max_frames);
+        return lumen__errfn(err, errlen, LUMEN_ERANGE,
+                            "%s: Number of Frames %ld is outside 1..%lld (the frame-count limit)",
+                            p, (long)frames, (long long)max_frames);
     if (ba != 8 && ba != 16)
-        return set_err(err, errlen, LUMEN_EUNSUPPORTED,
-                       "%s: Bits Allocated %u is not supported (8 or 16)", p, ba);
+        return lumen__errfn(err, errlen, LUMEN_EUNSUPPORTED,
+                            "%s: Bits Allocated %u is not supported (8 or 16)", p, ba);
     if (bs < 1 || bs > ba || hb >= ba || hb + 1 < bs)
-        return set_err(err, errlen, LUMEN_EFORMAT,
-                       "%s: inconsistent Bits Stored %u / High Bit %u for Bits Allocated %u", p, bs,
-                       hb, ba);
+        return lumen__errfn(err, errlen, LUMEN_EFORMAT,
+                            "%s: inconsistent Bits Stored %u / High Bit %u for Bits Allocated %u",
+                            p, bs, hb, ba);
     if (pr > 1)
-        return set_err(err, errlen, LUMEN_EFORMAT, "%s: Pixel Representation %u", p, pr);
+        return lumen__errfn(err, errlen, LUMEN_EFORMAT, "%s: Pixel Representation %u", p, pr);
     bool mono = pi == "MONOCHROME1" || pi == "MONOCHROME2";
     bool color = pi == "RGB" || pi == "YBR_FULL" || pi == "YBR_FULL_422";
     if (!((spp == 1 && mono) || (spp == 3 && color)))
-        return set_err(err, errlen, LUMEN_EUNSUPPORTED,
-                       "%s: Photometric Interpretation '%s' with %u samples per pixel is not "
-                       "supported (MONOCHROME1/2, RGB, YBR_FULL)",
-                       p, pi.c_str(), spp);
+        return lumen__errfn(err, errlen, LUMEN_EUNSUPPORTED,
+                            "%s: Photometric Interpretation '%s' with %u samples per pixel is not "
+                            "supported (MONOCHROME1/2, RGB, YBR_FULL)",
+                            p, pi.c_str(), spp);
     uint64_t fb = (uint64_t)rows * cols * spp * (ba / 8);
     if (fb * (uint64_t)frames > (uint64_t)max_bytes)
-        return set_err(err, errlen, LUMEN_ERANGE,
-                       "%s: %ld frames of %ux%u need %llu bytes, over the limit of %lld", p,
-                       (long)frames, cols, rows, (unsigned long long)(fb * (uint64_t)frames),
-                       (long long)max_bytes);
+        return lumen__errfn(err, errlen, LUMEN_ERANGE,
+                            "%s: %ld frames of %ux%u need %llu bytes, over the limit of %lld", p,
+                            (long)frames, cols, rows, (unsigned long long)(fb * (uint64_t)frames),
+                            (long long)max_bytes);
     Float64 slope = 1.0, icpt = 0.0;
     if (ds->findAndGetFloat64(DCM_RescaleSlope, slope).bad() || slope == 0.0 || slope != slope)
         slope = 1.0;
@@ -197,8 +197,9 @@ static lumen_status dicom_finish_open(lumen_dicom *d, OFCondition cond,
                                       size_t errlen)
 {
     if (cond.bad()) {
-        lumen_status st = set_err(err, errlen, LUMEN_EFORMAT, "%s: not a readable DICOM file (%s)",
-                                  d->label.c_str(), cond.text());
+        lumen_status st =
+            lumen__errfn(err, errlen, LUMEN_EFORMAT, "%s: not a readable DICOM file (%s)",
+                         d->label.c_str(), cond.text());
         delete d;
         return st;
     }
@@ -221,7 +222,7 @@ lumen_status lumen_dicom_open(const char *path, const lumen_dicom_limits *lim, l
     try {
         lumen_dcm::init();
         if (lumen_dicom_probe(path) < 0)
-            return set_err(err, errlen, LUMEN_EIO, "%s: %s", path, strerror(errno));
+            return lumen__errfn(err, errlen, LUMEN_EIO, "%s: %s", path, strerror(errno));
         lumen_dicom *d = new lumen_dicom();
         d->label = path;
         /* values over 4 KB stay in the file until used (the pixel data, mostly); a deflated
@@ -231,9 +232,9 @@ lumen_status lumen_dicom_open(const char *path, const lumen_dicom_limits *lim, l
                                         d->temps, &d->file_xfer);
         return dicom_finish_open(d, c, lim, out, err, errlen);
     } catch (const std::bad_alloc &) {
-        return set_err(err, errlen, LUMEN_ENOMEM, "%s: out of memory", path);
+        return lumen__errfn(err, errlen, LUMEN_ENOMEM, "%s: out of memory", path);
     } catch (...) {
-        return set_err(err, errlen, LUMEN_EFORMAT, "%s: unexpected DCMTK failure", path);
+        return lumen__errfn(err, errlen, LUMEN_EFORMAT, "%s: unexpected DCMTK failure", path);
     }
 }
 
@@ -249,7 +250,8 @@ lumen_status lumen_dicom_open_buffer(const void *data, size_t len, const lumen_d
     std::string path = std::string(tmp && *tmp ? tmp : "/tmp") + "/lumen-dicom-XXXXXX";
     int fd = mkstemp(&path[0]);
     if (fd < 0)
-        return set_err(err, errlen, LUMEN_EIO, "<buffer>: temporary file: %s", strerror(errno));
+        return lumen__errfn(err, errlen, LUMEN_EIO, "<buffer>: temporary file: %s",
+                            strerror(errno));
     const unsigned char *p = (const unsigned char *)data;
     size_t left = len;
     while (left > 0) {
@@ -258,7 +260,8 @@ lumen_status lumen_dicom_open_buffer(const void *data, size_t len, const lumen_d
             int e = errno;
             close(fd);
             unlink(path.c_str());
-            return set_err(err, errlen, LUMEN_EIO, "<buffer>: temporary file: %s", strerror(e));
+            return lumen__errfn(err, errlen, LUMEN_EIO, "<buffer>: temporary file: %s",
+                                strerror(e));
         }
         p += n;
         left -= (size_t)n;
@@ -298,11 +301,11 @@ lumen_status lumen_dicom_read_frame(lumen_dicom *d, int frame, lumen_image *out,
     const lumen_dicom_info *in = &d->info;
     const char *p = d->label.c_str();
     if (!d->pixels)
-        return set_err(err, errlen, LUMEN_EFORMAT, "%s: no Pixel Data (SOP class %s)", p,
-                       in->sop_class_uid[0] ? in->sop_class_uid : "unknown");
+        return lumen__errfn(err, errlen, LUMEN_EFORMAT, "%s: no Pixel Data (SOP class %s)", p,
+                            in->sop_class_uid[0] ? in->sop_class_uid : "unknown");
     if (frame < 0 || frame >= in->frames)
-        return set_err(err, errlen, LUMEN_ERANGE, "%s: frame %d outside 1..%d", p, frame + 1,
-                       in->frames);
+        return lumen__errfn(err, errlen, LUMEN_ERANGE, "%s: frame %d outside 1..%d", p, frame + 1,
+                            in->frames);
     float *data = NULL;
     try {
         d->buf.resize(d->frame_bytes + 1); /* +1: DCMTK pads odd frames to even length */
@@ -313,15 +316,15 @@ lumen_status lumen_dicom_read_frame(lumen_dicom *d, int frame, lumen_image *out,
                                                         (Uint32)d->buf.size(), model, &d->cache);
         if (c.bad()) {
             d->last_frame = -1;
-            return set_err(err, errlen, LUMEN_EFORMAT, "%s: frame %d: %s (%s)", p, frame + 1,
-                           c.text(), in->transfer_syntax_name);
+            return lumen__errfn(err, errlen, LUMEN_EFORMAT, "%s: frame %d: %s (%s)", p, frame + 1,
+                                c.text(), in->transfer_syntax_name);
         }
         d->last_frame = frame;
         d->next_fragment = frag;
         size_t plane = (size_t)in->width * in->height, n = plane * in->samples;
         data = (float *)malloc(n * sizeof(float));
         if (!data)
-            return set_err(err, errlen, LUMEN_ENOMEM, "%s: out of memory", p);
+            return lumen__errfn(err, errlen, LUMEN_ENOMEM, "%s: out of memory", p);
         int planar = 0;
         if (in->samples == 3) {
             Uint16 pc = 0;
@@ -358,10 +361,10 @@ lumen_status lumen_dicom_read_frame(lumen_dicom *d, int frame, lumen_image *out,
         return LUMEN_OK;
     } catch (const std::bad_alloc &) {
         free(data);
-        return set_err(err, errlen, LUMEN_ENOMEM, "%s: out of memory", p);
+        return lumen__errfn(err, errlen, LUMEN_ENOMEM, "%s: out of memory", p);
     } catch (...) {
         free(data);
-        return set_err(err, errlen, LUMEN_EFORMAT, "%s: unexpected DCMTK failure", p);
+        return lumen__errfn(err, errlen, LUMEN_EFORMAT, "%s: unexpected DCMTK failure", p);
     }
 }
 

@@ -51,6 +51,10 @@
 
 extern "C" {
 #include "lumen_dicom.h"
+
+/* Writes the message to err (when given) and returns st (runtime/status.c, see internal.h). */
+lumen_status lumen__errfn(char *err, size_t errlen, lumen_status st, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 }
 
 namespace lumen_dcm
@@ -58,10 +62,6 @@ namespace lumen_dcm
 
 /* Registers the codecs and quiets DCMTK's logger, once per process. */
 void init(void);
-
-/* Writes the message to err (when given) and returns st. */
-lumen_status set_err(char *err, size_t errlen, lumen_status st, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
 
 /* snprintf(dst, cap, "%s", src or ""). */
 void copy_str(char *dst, size_t cap, const char *src);

@@ -7,7 +7,6 @@
 
 using lumen_dcm::copy_str;
 using lumen_dcm::get_str;
-using lumen_dcm::set_err;
 using lumen_dcm::TempFiles;
 
 /* ---- Structured Report per series ----
@@ -83,7 +82,7 @@ lumen_status lumen_sr_new(const lumen_sr_info *info, lumen_sr **out, char *err, 
 {
     *out = NULL;
     if (!info || !info->source_path || !info->verdict)
-        return set_err(err, errlen, LUMEN_EINVAL, "SR: source_path and verdict are required");
+        return lumen__errfn(err, errlen, LUMEN_EINVAL, "SR: source_path and verdict are required");
     try {
         lumen_sr *sr = new lumen_sr();
         sr->source = info->source_path;
@@ -100,7 +99,7 @@ lumen_status lumen_sr_new(const lumen_sr_info *info, lumen_sr **out, char *err, 
         *out = sr;
         return LUMEN_OK;
     } catch (...) {
-        return set_err(err, errlen, LUMEN_ENOMEM, "SR: out of memory");
+        return lumen__errfn(err, errlen, LUMEN_ENOMEM, "SR: out of memory");
     }
 }
 
@@ -108,9 +107,10 @@ lumen_status lumen_sr_add_frame(lumen_sr *sr, const lumen_sr_frame *f, char *err
 {
     if (!f || !f->sop_class_uid || !f->sop_instance_uid || !f->series_instance_uid ||
         !f->study_instance_uid || f->frame < 1)
-        return set_err(err, errlen, LUMEN_EINVAL,
-                       "SR: a frame needs its SOP class, SOP instance, series and study UIDs and a "
-                       "frame number >= 1");
+        return lumen__errfn(
+            err, errlen, LUMEN_EINVAL,
+            "SR: a frame needs its SOP class, SOP instance, series and study UIDs and a "
+            "frame number >= 1");
     try {
         sr_frame x;
         x.sop_class = f->sop_class_uid;
@@ -128,7 +128,7 @@ lumen_status lumen_sr_add_frame(lumen_sr *sr, const lumen_sr_frame *f, char *err
         sr->frames.push_back(std::move(x));
         return LUMEN_OK;
     } catch (...) {
-        return set_err(err, errlen, LUMEN_ENOMEM, "SR: out of memory");
+        return lumen__errfn(err, errlen, LUMEN_ENOMEM, "SR: out of memory");
     }
 }
 
@@ -273,14 +273,14 @@ lumen_status lumen_sr_write(lumen_sr *sr, const char *path, char *sop_uid, size_
         OFCondition c = lumen_dcm::load(src, sr->source.c_str(), 256, (size_t)LUMEN_DICOM_MAX_BYTES,
                                         temps, NULL);
         if (c.bad())
-            return set_err(err, errlen, LUMEN_EIO, "SR: reading %s: %s", sr->source.c_str(),
-                           c.text());
+            return lumen__errfn(err, errlen, LUMEN_EIO, "SR: reading %s: %s", sr->source.c_str(),
+                                c.text());
         DSRDocument doc(DSRTypes::DT_ComprehensiveSR);
         DcmDataset *sds = src.getDataset();
         std::string study = get_str(sds, DCM_StudyInstanceUID);
         if (study.empty())
-            return set_err(err, errlen, LUMEN_EFORMAT, "SR: %s has no Study Instance UID",
-                           sr->source.c_str());
+            return lumen__errfn(err, errlen, LUMEN_EFORMAT, "SR: %s has no Study Instance UID",
+                                sr->source.c_str());
         const char *step = "study data";
         c = doc.readStudyData(*sds);
         if (c.good()) {
@@ -331,13 +331,13 @@ lumen_status lumen_sr_write(lumen_sr *sr, const char *path, char *sop_uid, size_
             c = doc.write(*out.getDataset());
         }
         if (c.bad())
-            return set_err(err, errlen, LUMEN_EFORMAT, "SR: %s: %s", step, c.text());
+            return lumen__errfn(err, errlen, LUMEN_EFORMAT, "SR: %s: %s", step, c.text());
         std::string tmp = std::string(path) + ".tmp";
         c = out.saveFile(tmp.c_str(), EXS_LittleEndianExplicit);
         if (c.bad() || rename(tmp.c_str(), path) != 0) {
             unlink(tmp.c_str());
-            return set_err(err, errlen, LUMEN_EIO, "SR: writing %s: %s", path,
-                           c.bad() ? c.text() : strerror(errno));
+            return lumen__errfn(err, errlen, LUMEN_EIO, "SR: writing %s: %s", path,
+                                c.bad() ? c.text() : strerror(errno));
         }
         if (sop_uid && uid_len) {
             OFString u;
@@ -346,8 +346,8 @@ lumen_status lumen_sr_write(lumen_sr *sr, const char *path, char *sop_uid, size_
         }
         return LUMEN_OK;
     } catch (const std::bad_alloc &) {
-        return set_err(err, errlen, LUMEN_ENOMEM, "SR: out of memory");
+        return lumen__errfn(err, errlen, LUMEN_ENOMEM, "SR: out of memory");
     } catch (...) {
-        return set_err(err, errlen, LUMEN_EFORMAT, "SR: unexpected DCMTK failure");
+        return lumen__errfn(err, errlen, LUMEN_EFORMAT, "SR: unexpected DCMTK failure");
     }
 }

@@ -266,6 +266,31 @@ static void host_copy_elem(ox_host *dst, int64_t k, const ox_host *src, int64_t 
         dst->f[k] = (float)lumen__ox_host_get(src, j);
 }
 
+/* The 'reduction' attribute of ScatterND and ScatterElements: 0 none, 1 add, 2 mul; -1 for
+ * anything else, with the node's error set. */
+static int scatter_reduction(ox_ctx *c, ox_node *n)
+{
+    char red[16];
+    lumen__ox_attr_str(n, "reduction", "none", red, sizeof red);
+    int mode = !strcmp(red, "none") ? 0 : !strcmp(red, "add") ? 1 : !strcmp(red, "mul") ? 2 : -1;
+    if (mode < 0)
+        lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "reduction '%s'", red);
+    return mode;
+}
+
+/* Element k of dst becomes element j of up (mode 0), or is added to it (1) or multiplied by it
+ * (2), in dst's integer-ness. */
+static void host_scatter_elem(ox_host *dst, int64_t k, const ox_host *up, int64_t j, int mode)
+{
+    if (dst->is_int) {
+        int64_t u = lumen__ox_host_geti(up, j);
+        dst->i[k] = mode == 0 ? u : mode == 1 ? dst->i[k] + u : dst->i[k] * u;
+    } else {
+        float u = (float)lumen__ox_host_get(up, j);
+        dst->f[k] = mode == 0 ? u : mode == 1 ? dst->f[k] + u : dst->f[k] * u;
+    }
+}
+
 static lumen_status fold_gather(ox_ctx *c, ox_node *n)
 {
     ox_host *x = n->in[0]->host, *ix = n->in[1]->host;
@@ -308,11 +333,9 @@ static lumen_status fold_gather(ox_ctx *c, ox_node *n)
 static lumen_status fold_scatter_nd(ox_ctx *c, ox_node *n)
 {
     const ox_host *x = n->in[0]->host, *ix = n->in[1]->host, *up = n->in[2]->host;
-    char red[16];
-    lumen__ox_attr_str(n, "reduction", "none", red, sizeof red);
-    int mode = !strcmp(red, "none") ? 0 : !strcmp(red, "add") ? 1 : !strcmp(red, "mul") ? 2 : -1;
+    int mode = scatter_reduction(c, n);
     if (mode < 0)
-        return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "reduction '%s'", red);
+        return c->st;
     int r = x->shape.ndim, q = ix->shape.ndim;
     int64_t k = q > 0 ? ix->shape.d[q - 1] : -1;
     if (q < 1 || k < 1 || k > r)
@@ -345,16 +368,8 @@ static lumen_status fold_scatter_nd(ox_ctx *c, ox_node *n)
             }
             off = off * dim + v;
         }
-        for (int64_t e = 0; e < slice; e++) {
-            int64_t dst = off * slice + e, src = t * slice + e;
-            if (h->is_int) {
-                int64_t u = lumen__ox_host_geti(up, src);
-                h->i[dst] = mode == 0 ? u : mode == 1 ? h->i[dst] + u : h->i[dst] * u;
-            } else {
-                float u = (float)lumen__ox_host_get(up, src);
-                h->f[dst] = mode == 0 ? u : mode == 1 ? h->f[dst] + u : h->f[dst] * u;
-            }
-        }
+        for (int64_t e = 0; e < slice; e++)
+            host_scatter_elem(h, off * slice + e, up, t * slice + e, mode);
     }
     return lumen__ox_set_host(c, n, 0, h);
 }
@@ -371,11 +386,9 @@ static lumen_status fold_elements(ox_ctx *c, ox_node *n)
         return s;
     if (ix->shape.ndim != r || (up && !lumen_shape_equal(&up->shape, &ix->shape)))
         return lumen__ox_fail(c, n, LUMEN_ESHAPE, "indices (and updates) must have rank %d", r);
-    char red[16];
-    lumen__ox_attr_str(n, "reduction", "none", red, sizeof red);
-    int mode = !strcmp(red, "none") ? 0 : !strcmp(red, "add") ? 1 : !strcmp(red, "mul") ? 2 : -1;
+    int mode = scatter_reduction(c, n);
     if (mode < 0)
-        return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "reduction '%s'", red);
+        return c->st;
     ox_host *h = gather ? lumen__ox_host_new(c, n, x->is_int, &ix->shape) : lumen__ox_host_copy(x);
     if (!h)
         return c->st != LUMEN_OK ? c->st : lumen__ox_fail(c, n, LUMEN_ENOMEM, "out of memory");
@@ -401,15 +414,10 @@ static lumen_status fold_elements(ox_ctx *c, ox_node *n)
             return lumen__ox_fail(c, n, LUMEN_EFORMAT, "index %lld out of range",
                                   (long long)lumen__ox_host_geti(ix, e));
         }
-        if (gather) {
+        if (gather)
             host_copy_elem(h, e, x, off);
-        } else if (h->is_int) {
-            int64_t u = lumen__ox_host_geti(up, e);
-            h->i[off] = mode == 0 ? u : mode == 1 ? h->i[off] + u : h->i[off] * u;
-        } else {
-            float u = (float)lumen__ox_host_get(up, e);
-            h->f[off] = mode == 0 ? u : mode == 1 ? h->f[off] + u : h->f[off] * u;
-        }
+        else
+            host_scatter_elem(h, off, up, e, mode);
     }
     return lumen__ox_set_host(c, n, 0, h);
 }

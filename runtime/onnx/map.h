@@ -37,6 +37,9 @@ extern const ox_op lumen__ox_ops_take[];    /* ops_take.c: fixed rearrangements 
  * (reflect 1) or 'edge' mode. Each sets output 0 of n. */
 lumen_status lumen__ox_gather_take(ox_ctx *c, ox_node *n, int axis);
 lumen_status lumen__ox_pad_take(ox_ctx *c, ox_node *n, const lumen_pad_params *pp, int reflect);
+/* ops_nn.c, for ArgMax and ArgMin: output 0 of n is the argmax of graph value x (< 0: an input
+ * failed) with n's axis, keepdims and select_last_index, marked as int64 indices. */
+lumen_status lumen__ox_argmax(ox_ctx *c, ox_node *n, int x);
 
 /* Graph value of input i: -1 when absent, -2 after a failure (the message is set). */
 int lumen__ox_in(ox_ctx *c, ox_node *n, int i);

@@ -223,21 +223,7 @@ static lumen_status map_mvn(ox_ctx *c, ox_node *n)
 /* ArgMin: the argmax of -x (the first minimum is the first maximum of -x). */
 static lumen_status map_argmin(ox_ctx *c, ox_node *n)
 {
-    lumen_status st;
-    lumen_opdesc d = {.op = LUMEN_OP_ARGMAX};
-    d.p.argmax.last = lumen__ox_attr_int(n, "select_last_index", 0) != 0;
-    int axis;
-    if ((st = lumen__ox_axis(c, n, lumen__ox_attr_int(n, "axis", 0),
-                             lumen__ox_in_shape(c, n, 0)->ndim, &axis)) != LUMEN_OK)
-        return st;
-    d.p.argmax.axis = axis;
-    d.p.argmax.keepdims = lumen__ox_attr_int(n, "keepdims", 1) != 0;
-    int in = un(c, n, ".neg", LUMEN_ACT_NEG, 0, 0, lumen__ox_in(c, n, 0));
-    st = done(c, n, in < 0 ? -1 : lumen__ox_op(c, n, "", &d, 1, &in));
-    ox_val *v = lumen__ox_out(c, n, 0);
-    if (st == LUMEN_OK && v)
-        v->is_int = 1;
-    return st;
+    return lumen__ox_argmax(c, n, un(c, n, ".neg", LUMEN_ACT_NEG, 0, 0, lumen__ox_in(c, n, 0)));
 }
 
 /* Hardmax: 1 at the first maximum along the axis, else 0, as argmax compared with 0..K-1 (a

@@ -487,7 +487,7 @@ static lumen_status map_instancenorm(ox_ctx *c, ox_node *n)
     return lumen__ox_emit(c, n, &d, 3, in);
 }
 
-static lumen_status map_argmax(ox_ctx *c, ox_node *n)
+lumen_status lumen__ox_argmax(ox_ctx *c, ox_node *n, int x)
 {
     lumen_status st;
     lumen_opdesc d = {.op = LUMEN_OP_ARGMAX};
@@ -498,12 +498,16 @@ static lumen_status map_argmax(ox_ctx *c, ox_node *n)
         return st;
     d.p.argmax.axis = axis;
     d.p.argmax.keepdims = lumen__ox_attr_int(n, "keepdims", 1) != 0;
-    int in = lumen__ox_in(c, n, 0);
-    st = lumen__ox_emit(c, n, &d, 1, &in);
+    st = lumen__ox_set_gv(c, n, 0, x < 0 ? -1 : lumen__ox_op(c, n, "", &d, 1, &x));
     ox_val *v = lumen__ox_out(c, n, 0);
     if (st == LUMEN_OK && v)
         v->is_int = 1; /* int64 indices in ONNX: only a graph output may read them */
     return st;
+}
+
+static lumen_status map_argmax(ox_ctx *c, ox_node *n)
+{
+    return lumen__ox_argmax(c, n, lumen__ox_in(c, n, 0));
 }
 
 /* ---- the table ---- */

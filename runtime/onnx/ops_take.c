@@ -288,6 +288,43 @@ static lumen_status map_scatter_nd(ox_ctx *c, ox_node *n)
 
 /* ---- tiling, blocks and padding ---- */
 
+/* How an index outside an axis finds its source: the border element ('edge'), the mirror
+ * image without repeating the border ('reflect'), the periodic continuation ('wrap', Tile). */
+enum { TAKE_EDGE, TAKE_REFLECT, TAKE_WRAP };
+
+/* Source position of coordinate p (already less pad0) on an axis of extent d (d == 1 reflects
+ * to the element). */
+static int64_t pad_src(int64_t p, int64_t d, int mode)
+{
+    if (mode == TAKE_WRAP)
+        return (p % d + d) % d;
+    if (mode == TAKE_EDGE || d == 1)
+        return p < 0 ? 0 : p >= d ? d - 1 : p;
+    int64_t period = 2 * (d - 1);
+    p %= period;
+    if (p < 0)
+        p += period;
+    return p < d ? p : period - p;
+}
+
+/* Output 0 of n, of shape o, from input 0 (shape x): each coordinate of an output element is
+ * mapped on its own axis, by pad_src(coordinate - pad0, extent of x, mode). */
+static lumen_status take_by_axis(ox_ctx *c, ox_node *n, const lumen_shape *x, const lumen_shape *o,
+                                 const int64_t *pad0, int mode)
+{
+    float *idx = idx_new(c, n, o);
+    if (!idx)
+        return c->st;
+    int64_t coord[LUMEN_MAX_DIMS];
+    for (int64_t k = 0; k < lumen_shape_numel(o); k++) {
+        unravel(k, o, coord);
+        for (int i = 0; i < x->ndim; i++)
+            coord[i] = pad_src(coord[i] - pad0[i], x->d[i], mode);
+        idx[k] = (float)ravel(coord, x);
+    }
+    return emit_take(c, n, lumen__ox_in(c, n, 0), idx, o);
+}
+
 /* Tile: output extent d_i * repeats_i; element c reads x[c_i mod d_i]. */
 static lumen_status map_tile(ox_ctx *c, ox_node *n)
 {
@@ -308,17 +345,8 @@ static lumen_status map_tile(ox_ctx *c, ox_node *n)
                                   (long long)rep[i]);
         o.d[i] = x->d[i] * rep[i];
     }
-    float *idx = idx_new(c, n, &o);
-    if (!idx)
-        return c->st;
-    int64_t coord[LUMEN_MAX_DIMS];
-    for (int64_t k = 0; k < lumen_shape_numel(&o); k++) {
-        unravel(k, &o, coord);
-        for (int i = 0; i < x->ndim; i++)
-            coord[i] %= x->d[i];
-        idx[k] = (float)ravel(coord, x);
-    }
-    return emit_take(c, n, lumen__ox_in(c, n, 0), idx, &o);
+    static const int64_t zero[LUMEN_MAX_DIMS];
+    return take_by_axis(c, n, x, &o, zero, TAKE_WRAP);
 }
 
 /* DepthToSpace (modes DCR and CRD) and SpaceToDepth on [N, C, H, W] with block b. */
@@ -369,19 +397,6 @@ static lumen_status map_depth_space(ox_ctx *c, ox_node *n)
     return emit_take(c, n, lumen__ox_in(c, n, 0), idx, &o);
 }
 
-/* Source position of padded coordinate p (already less pad0) on an axis of extent d: 'edge'
- * repeats the border element, 'reflect' mirrors without repeating it (d == 1: the element). */
-static int64_t pad_src(int64_t p, int64_t d, int reflect)
-{
-    if (!reflect || d == 1)
-        return p < 0 ? 0 : p >= d ? d - 1 : p;
-    int64_t period = 2 * (d - 1);
-    p %= period;
-    if (p < 0)
-        p += period;
-    return p < d ? p : period - p;
-}
-
 lumen_status lumen__ox_pad_take(ox_ctx *c, ox_node *n, const lumen_pad_params *pp, int reflect)
 {
     const lumen_shape *x = lumen__ox_in_shape(c, n, 0);
@@ -394,17 +409,7 @@ lumen_status lumen__ox_pad_take(ox_ctx *c, ox_node *n, const lumen_pad_params *p
             return lumen__ox_fail(c, n, LUMEN_EFORMAT, "padding an empty axis %d", i);
         o.d[i] = x->d[i] + pp->pad0[i] + pp->pad1[i];
     }
-    float *idx = idx_new(c, n, &o);
-    if (!idx)
-        return c->st;
-    int64_t coord[LUMEN_MAX_DIMS];
-    for (int64_t k = 0; k < lumen_shape_numel(&o); k++) {
-        unravel(k, &o, coord);
-        for (int i = 0; i < x->ndim; i++)
-            coord[i] = pad_src(coord[i] - pp->pad0[i], x->d[i], reflect);
-        idx[k] = (float)ravel(coord, x);
-    }
-    return emit_take(c, n, lumen__ox_in(c, n, 0), idx, &o);
+    return take_by_axis(c, n, x, &o, pp->pad0, reflect ? TAKE_REFLECT : TAKE_EDGE);
 }
 
 /* ---- the table ---- */

@@ -28,18 +28,6 @@ sum (one buffer per value) and the largest set live at once.
   --random SEED    seeded random weights instead of the weight file]],
 }
 
-local function parse_size(s)
-  local h, w = s:match("^(%d+)[xX](%d+)$")
-  if h then return { tonumber(h), tonumber(w) } end
-  local n = s:match("^(%d+)$")
-  if n then return { tonumber(n), tonumber(n) } end
-  return nil
-end
-
-local function shape_str(s)
-  return "[" .. table.concat(s, ",") .. "]"
-end
-
 -- 3433986 -> "3,433,986"
 local function thousands(n)
   local s = string.format("%d", n)
@@ -133,7 +121,7 @@ function M.run(args)
   local name = pos[1]
   local size
   if opts.size then
-    size = parse_size(opts.size)
+    size = require("lumen.shape").parse_hw(opts.size)
     if not size then
       return cli.usage_error("info", "--size needs HxW, got '" .. opts.size .. "'")
     end
@@ -183,7 +171,7 @@ function M.run(args)
     end
   end
   for _, r in ipairs(io_list) do
-    print(string.format("%-9s %-12s f32%s", r[1], r[2], shape_str(r[3])))
+    print(string.format("%-9s %-12s f32%s", r[1], r[2], require("lumen.shape").str(r[3])))
   end
   local sz = m.config and m.config.size
   print(string.format("params    %s", thousands(m.params)))

@@ -95,21 +95,23 @@ function Module:add_module(name, m)
   return m
 end
 
--- Registers a parameter (init = {lo, hi}: the uniform range of random weights). The descriptor
--- {name, shape} is also reachable as self[name], like a PyTorch Parameter attribute.
-function Module:param(name, shape, lo, hi)
-  local p = { name = name, shape = shape, lo = lo, hi = hi, kind = "param" }
-  self._params[#self._params + 1] = p
+-- Appends the descriptor {name, shape, lo, hi, kind} to 'list' and makes it self[name].
+local function register(self, list, kind, name, shape, lo, hi)
+  local p = { name = name, shape = shape, lo = lo, hi = hi, kind = kind }
+  list[#list + 1] = p
   rawset(self, name, p)
   return p
 end
 
+-- Registers a parameter (init = {lo, hi}: the uniform range of random weights). The descriptor
+-- {name, shape} is also reachable as self[name], like a PyTorch Parameter attribute.
+function Module:param(name, shape, lo, hi)
+  return register(self, self._params, "param", name, shape, lo, hi)
+end
+
 -- Registers a buffer (BatchNorm running statistics): in the state_dict but not a parameter.
 function Module:buffer(name, shape, lo, hi)
-  local p = { name = name, shape = shape, lo = lo, hi = hi, kind = "buffer" }
-  self._buffers[#self._buffers + 1] = p
-  rawset(self, name, p)
-  return p
+  return register(self, self._buffers, "buffer", name, shape, lo, hi)
 end
 
 -- Walks the tree depth first; sets each module's path ("" for the root, "e4.2.cpe") and returns
