@@ -57,11 +57,11 @@ def soft_dice(logit, target, eps=1.0):
     return (2 * inter + eps) / (p.sum() + target.sum() + eps)
 
 
-def joint_loss(seg, cls, mask, label):
+def joint_loss(seg, cls, mask, label, ce_weight=1.0):
     bce = F.binary_cross_entropy_with_logits(seg, mask)
     dice = soft_dice(seg, mask)
     ce = F.cross_entropy(cls, label)
-    return bce + (1 - dice) + ce, bce.item(), dice.item(), ce.item()
+    return bce + (1 - dice) + ce_weight * ce, bce.item(), dice.item(), ce.item()
 
 
 def main():
