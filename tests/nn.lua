@@ -142,5 +142,20 @@ assert(nn.shape_str(b.g:shape(F.permute(b, x, { 2, 0, 1 }))) == "[4, 2, 6]")
 checkerror("more than one -1", F.reshape, b, x, { -1, -1 })
 b.g:free()
 print("OK   functional helpers")
-print("7 passed, 0 failed")
+
+-- model configuration helpers: defaults overlaid, unknown keys and bad sizes named
+local cfg = nn.config("m", { a = 1, size = 64 }, { size = 96 })
+assert(cfg.a == 1 and cfg.size == 96)
+checkerror("m: unknown config key 'b'", nn.config, "m", { a = 1 }, { b = 2 })
+local sz = nn.input_size("m", 96, 2, 32)
+assert(#sz == 2 and sz[1] == 96 and sz[2] == 96)
+sz = nn.input_size("m", { 8, 16, 24 }, 3, 8)
+assert(sz[3] == 24)
+checkerror("m: size must be {H, W}, multiples of 32, got [64,48]", nn.input_size, "m", { 64, 48 },
+           2, 32)
+checkerror("got [64]", nn.input_size, "m", { 64 }, 2, 32)
+checkerror("got 0", nn.input_size, "m", 0, 2, 32)
+checkerror("got 2.5", nn.input_size, "m", 2.5, 2, 1)
+print("OK   model configuration")
+print("8 passed, 0 failed")
 return 0

@@ -232,17 +232,8 @@ end
 
 -- The constructor: config (see the header) -> the module, with inputs/outputs for one size.
 return function(config)
-  local cfg = {}
-  for k, v in pairs(DEFAULTS) do cfg[k] = v end
-  for k, v in pairs(config or {}) do
-    if DEFAULTS[k] == nil then error("angio_qa: unknown config key '" .. tostring(k) .. "'", 2) end
-    cfg[k] = v
-  end
-  local size = type(cfg.size) == "number" and { cfg.size, cfg.size } or cfg.size
-  if #size ~= 2 or size[1] % 32 ~= 0 or size[2] % 32 ~= 0 or size[1] < 32 or size[2] < 32 then
-    error(string.format("angio_qa: input size %s must be H x W, both multiples of 32",
-                        table.concat(size, "x")), 2)
-  end
+  local cfg = nn.config("angio_qa", DEFAULTS, config, 2)
+  local size = nn.input_size("angio_qa", cfg.size, 2, 32, 2)
   cfg.size = size
   local net = AngioQA(cfg)
   net.config = cfg

@@ -28,19 +28,10 @@ end
 local BraTS3D = nn.class("BraTS3D")
 
 function BraTS3D:__init(config)
-  local c = {}
-  for k, v in pairs(DEFAULTS) do c[k] = v end
-  for k, v in pairs(config or {}) do
-    if DEFAULTS[k] == nil then error("brats3d: unknown config key '" .. tostring(k) .. "'", 3) end
-    c[k] = v
-  end
+  local c = nn.config("brats3d", DEFAULTS, config, 3)
   local w = c.widths
   local L = #w
-  local size = type(c.size) == "number" and { c.size, c.size, c.size } or c.size
-  local mult = 1 << (L - 1)
-  if #size ~= 3 or size[1] % mult ~= 0 or size[2] % mult ~= 0 or size[3] % mult ~= 0 then
-    error(string.format("brats3d: size must be {D, H, W}, multiples of %d", mult), 3)
-  end
+  local size = nn.input_size("brats3d", c.size, 3, 1 << (L - 1), 3)
   c.size = size
   rawset(self, "config", c)
 

@@ -35,19 +35,11 @@ end
 local CMB3D = nn.class("CMB3D")
 
 function CMB3D:__init(config)
-  local c = {}
-  for k, v in pairs(DEFAULTS) do c[k] = v end
-  for k, v in pairs(config or {}) do
-    if DEFAULTS[k] == nil then error("cmb3d: unknown config key '" .. tostring(k) .. "'", 3) end
-    c[k] = v
-  end
+  local c = nn.config("cmb3d", DEFAULTS, config, 3)
   if c.up_mode ~= "trilinear" and c.up_mode ~= "transpose" then
     error("cmb3d: up_mode must be 'trilinear' or 'transpose'", 3)
   end
-  local size = type(c.size) == "number" and { c.size, c.size, c.size } or c.size
-  if #size ~= 3 or size[1] % 4 ~= 0 or size[2] % 4 ~= 0 or size[3] % 4 ~= 0 then
-    error("cmb3d: size must be {D, H, W}, multiples of 4", 3)
-  end
+  local size = nn.input_size("cmb3d", c.size, 3, 4, 3)
   c.size = size
   rawset(self, "config", c)
   local w = c.widths

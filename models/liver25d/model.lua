@@ -67,17 +67,9 @@ end
 local Liver25D = nn.class("Liver25D")
 
 function Liver25D:__init(config)
-  local c = {}
-  for k, v in pairs(DEFAULTS) do c[k] = v end
-  for k, v in pairs(config or {}) do
-    if DEFAULTS[k] == nil then error("liver25d: unknown config key '" .. tostring(k) .. "'", 3) end
-    c[k] = v
-  end
-  local size = type(c.size) == "number" and { c.size, c.size } or c.size
+  local c = nn.config("liver25d", DEFAULTS, config, 3)
   if c.slices < 5 then error("liver25d: slices must be >= 5", 3) end
-  if #size ~= 2 or size[1] % 8 ~= 0 or size[2] % 8 ~= 0 then
-    error("liver25d: size must be {H, W}, multiples of 8", 3)
-  end
+  local size = nn.input_size("liver25d", c.size, 2, 8, 3)
   c.size = size
   rawset(self, "config", c)
   local e, k = c.enc, c.slices

@@ -25,21 +25,13 @@ end
 local UNet = nn.class("UNet")
 
 function UNet:__init(config)
-  local c = {}
-  for k, v in pairs(DEFAULTS) do c[k] = v end
-  for k, v in pairs(config or {}) do
-    if DEFAULTS[k] == nil then error("unet: unknown config key '" .. tostring(k) .. "'", 3) end
-    c[k] = v
-  end
+  local c = nn.config("unet", DEFAULTS, config, 3)
   if c.up_mode ~= "bilinear" and c.up_mode ~= "transpose" then
     error("unet: up_mode must be 'bilinear' or 'transpose'", 3)
   end
   local w = c.widths
   if #w ~= 5 then error("unet: widths must list 5 channel counts", 3) end
-  local size = type(c.size) == "number" and { c.size, c.size } or c.size
-  if #size ~= 2 or size[1] % 16 ~= 0 or size[2] % 16 ~= 0 then
-    error("unet: size must be {H, W}, multiples of 16", 3)
-  end
+  local size = nn.input_size("unet", c.size, 2, 16, 3)
   c.size = size
   rawset(self, "config", c)
 

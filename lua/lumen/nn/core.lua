@@ -57,6 +57,44 @@ end
 
 local METAMETHODS = { "__newindex", "__call", "__tostring", "__module" }
 
+-- A model's configuration: a copy of 'defaults' overlaid with 'config' (nil: the defaults alone).
+-- A key that 'defaults' lacks raises "<who>: unknown config key 'k'"; 'level' counts as error()
+-- does, from the function that calls nn.config.
+function nn.config(who, defaults, config, level)
+  local c = {}
+  for k, v in pairs(defaults) do c[k] = v end
+  for k, v in pairs(config or {}) do
+    if defaults[k] == nil then
+      error(string.format("%s: unknown config key '%s'", who, tostring(k)), (level or 1) + 1)
+    end
+    c[k] = v
+  end
+  return c
+end
+
+-- A model's input size: a number (the same extent on every axis) or a list of 'rank' extents,
+-- each a positive multiple of 'mult'. Returns the list, or raises "<who>: size must be {H, W}
+-- (multiples of 'mult'), got ..." at 'level' (as nn.config).
+function nn.input_size(who, size, rank, mult, level)
+  local t = {}
+  if type(size) == "number" then
+    for i = 1, rank do t[i] = size end
+  elseif type(size) == "table" then
+    for i, v in ipairs(size) do t[i] = v end
+  end
+  local ok = #t == rank
+  for i = 1, #t do
+    ok = ok and math.type(t[i]) == "integer" and t[i] >= mult and t[i] % mult == 0
+  end
+  if not ok then
+    local names = rank == 3 and "{D, H, W}" or rank == 2 and "{H, W}" or rank .. " extents"
+    local got = type(size) == "table" and shapes.str(size) or tostring(size)
+    error(string.format("%s: size must be %s, multiples of %d, got %s", who, names, mult, got),
+          (level or 1) + 1)
+  end
+  return t
+end
+
 -- nn.class(name [, parent]) -> class table. `Class(...)` makes an instance and calls
 -- instance:__init(...). Methods are looked up in the class, then in its parents.
 function nn.class(name, parent)
