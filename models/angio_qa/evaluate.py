@@ -35,7 +35,7 @@ sys.path.insert(0, HERE)
 import synth  # noqa: E402
 from reference import CLASS_NAMES  # noqa: E402
 from safetensors_io import load_model  # noqa: E402
-from train_heads import heads  # noqa: E402
+from train_heads import ece, heads  # noqa: E402
 
 
 def backbone_sha256(model):
@@ -85,17 +85,8 @@ def main():
     if a.png_dir:
         os.makedirs(a.png_dir, exist_ok=True)
 
-    def ece(T, bins=15):
-        lg = torch.cat(all_logits)
-        p = torch.softmax(lg / T, 1)
-        conf_, pred = p.max(1)
-        ok = (pred == torch.tensor(all_labels)).float()
-        e = 0.0
-        for b in range(bins):
-            sel = (conf_ > b / bins) & (conf_ <= (b + 1) / bins)
-            if sel.any():
-                e += float(sel.float().mean()) * abs(float(ok[sel].mean()) - float(conf_[sel].mean()))
-        return e
+    def ece_at(T):
+        return ece(torch.cat(all_logits), torch.tensor(all_labels), T)
 
     def result(done):
         """Figures over the first `done` frames; also written to --out."""
@@ -112,7 +103,7 @@ def main():
             "per_class_recall": {CLASS_NAMES[k]: float(conf[k, k] / max(conf[k].sum(), 1)) for k in range(K)},
             "per_class_precision": {CLASS_NAMES[k]: float(conf[k, k] / max(conf[:, k].sum(), 1)) for k in range(K)},
             "temperature": a.temperature, "ece_bins": 15,
-            "ece_uncalibrated": ece(1.0), "ece_calibrated": ece(a.temperature),
+            "ece_uncalibrated": ece_at(1.0), "ece_calibrated": ece_at(a.temperature),
             "confusion_matrix": conf.tolist(), "confusion_rows": "true class", "confusion_cols": "predicted class",
             "class_names": CLASS_NAMES[:K],
             "seconds_per_frame_model_cpu": t_model / max(done, 1),

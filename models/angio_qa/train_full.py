@@ -26,7 +26,6 @@ every --ckpt-every steps (--resume).  Outputs in <outdir>: train.log, best.safet
 """
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -42,7 +41,7 @@ import synth  # noqa: E402
 from reference import CLASS_NAMES  # noqa: E402
 from safetensors_io import load_model, save_safetensors, state_dict_for_export  # noqa: E402
 from train import joint_loss, make_batch  # noqa: E402
-from train_heads import ece, fit_temperature, metrics  # noqa: E402
+from train_heads import ece, fit_temperature, metrics, write_results  # noqa: E402
 
 
 def fixed_set(seed, n, size):
@@ -104,6 +103,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--ckpt-every", type=int, default=20, help="steps")
     ap.add_argument("--log-every", type=int, default=10, help="steps")
+    ap.add_argument("--no-init-val", action="store_true",
+                    help="do not validate the starting weights (their figures are known from an "
+                         "earlier run; only fine-tuned checkpoints compete)")
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--summary", default=None, help="copy of the log lines (committed)")
     a = ap.parse_args()
@@ -143,7 +145,7 @@ def main():
         t = time.time()
         logits, dice = run_set(model, val)
         r = figures(logits, val[2], dice)
-        better = best is None or key(r) > key(best)
+        better = best is None or key(r) > key(best)  # 'best' is None until the first validation
         if better:
             best = {"step": step, **r}
             save_safetensors(best_path, state_dict_for_export(model),
@@ -157,7 +159,8 @@ def main():
         say("# %s init=%s size=%d batch=%d lr=%g warm=%d ce_weight=%g seed=%d budget=%.0f min threads=%d" % (
             time.strftime("%Y-%m-%d %H:%M:%S"), os.path.basename(a.init), a.size, a.batch, a.lr, a.warm,
             a.ce_weight, a.seed, a.minutes, a.threads))
-        validate()  # the starting point is a candidate too
+        if not a.no_init_val:
+            validate()  # the starting point is a candidate too
 
     def save_ck():
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
@@ -212,11 +215,7 @@ def main():
         "calibration frames (ECE %.4f -> %.4f); %d steps, %.0f s of training, cpu %.0f s" % (
             best["step"], best["accuracy"], best["macro_f1"], best["recall"][0], best["dice_mean"], T, a.cal_n,
             best["cal_ece_T1"], best["cal_ece_T"], step, best["train_seconds"], best["cpu_seconds"]))
-    with open(os.path.join(a.outdir, "best.json"), "w") as f:
-        json.dump(best, f, indent=1)
-    if a.summary:
-        with open(a.summary, "w") as f:
-            f.write("\n".join(lines) + "\n")
+    write_results(os.path.join(a.outdir, "best.json"), best, a.summary, lines)
 
 
 if __name__ == "__main__":

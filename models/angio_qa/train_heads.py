@@ -122,6 +122,15 @@ def ece(logits, labels, T=1.0, bins=15):
     return e
 
 
+def write_results(json_path, best, summary, lines):
+    """The selected checkpoint's figures as JSON, and the log lines to the committed summary."""
+    with open(json_path, "w") as f:
+        json.dump(best, f, indent=1)
+    if summary:
+        with open(summary, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--init", default="/work/train-ckpt/stage1_shipped.safetensors")
@@ -260,11 +269,7 @@ def main():
         "(val ECE %.4f -> %.4f); cpu %.0f s, wall %.0f s (this run)" % (
             best["epoch"], best["accuracy"], best["macro_f1"], best["recall"][0], best["dice_mean"], T,
             best["val_ece_T1"], best["val_ece_T"], best["cpu_seconds"], best["wall_seconds_this_run"]))
-    with open(os.path.join(a.work, a.tag + "_best.json"), "w") as f:
-        json.dump(best, f, indent=1)
-    if a.summary:
-        with open(a.summary, "w") as f:
-            f.write("\n".join(lines) + "\n")
+    write_results(os.path.join(a.work, a.tag + "_best.json"), best, a.summary, lines)
 
 
 if __name__ == "__main__":
