@@ -4,6 +4,13 @@ predictions for the same 16-bit PNG frames (evaluate.py --png-dir D --png-n N).
   build/lumen qc /tmp/angio_test_png --out /tmp/angio_test_qc
   /usr/bin/python3 models/angio_qa/lumen_check.py eval_synthetic.json /tmp/angio_test_qc/report.jsonl
 
+With --labels (the main job's sample frames): `lumen qc examples/data` records against the
+generator's labels.csv instead; prints each frame's label, lumen's class and probability, and the
+count that agree.
+
+  build/lumen qc examples/data --out /tmp/qc_samples
+  /usr/bin/python3 models/angio_qa/lumen_check.py --labels examples/data/labels.csv /tmp/qc_samples/report.jsonl
+
 Prints the class agreement (the issue asks for >= 99.5 % identical), the test-set class metrics
 recomputed from lumen's records (accuracy, recall and precision per class, confusion matrix),
 the largest probability difference and the vessel area fraction difference, and writes them as
@@ -18,20 +25,53 @@ import sys
 import numpy as np
 
 
+def read_records(path):
+    recs = {}
+    for line in open(path):
+        r = json.loads(line)
+        recs[os.path.basename(r["input"])] = r
+    return recs
+
+
+def check_samples(labels_csv, recs, out):
+    """lumen's classes on the sample frames against the generator's labels (file,class,class_name)."""
+    rows, agree = [], 0
+    with open(labels_csv) as f:
+        next(f)
+        for line in f:
+            name, cls, cname = line.strip().split(",")
+            r = recs.get(name, {})
+            got = r.get("class_name") if r.get("status") == "ok" else "(%s)" % r.get("status", "missing")
+            p = r.get("probabilities", {}).get(got) if r.get("status") == "ok" else None
+            ok = r.get("status") == "ok" and r.get("class") == int(cls)
+            agree += ok
+            rows.append({"file": name, "label": cname, "lumen": got, "p": p, "agree": ok})
+            print("%-28s %-24s %-24s %s %s" % (name, cname, got, "%.3f" % p if p is not None else "-",
+                                                "" if ok else "  <- differs"))
+    print("%d of %d sample frames get their generator's label" % (agree, len(rows)))
+    if out:
+        with open(out, "w") as fo:
+            json.dump({"data": "SYNTHETIC sample frames (synth.py --examples)", "agree": agree,
+                       "frames": len(rows), "rows": rows}, fo, indent=1)
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("eval_json")
+    ap.add_argument("eval_json", nargs="?", help="evaluate.py's JSON (not with --labels)")
     ap.add_argument("report_jsonl")
+    ap.add_argument("--labels", default=None, help="labels.csv of the sample frames instead of eval_json")
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
+    recs = read_records(a.report_jsonl)
+    if a.labels:
+        return check_samples(a.labels, recs, a.out)
+    if not a.eval_json:
+        ap.error("eval_json is required without --labels")
     ev = json.load(open(a.eval_json))
     names = ev["class_names"]
     K = len(names)
     torch_frames = {f["file"]: f for f in ev["frames"]}
-    recs = {}
-    for line in open(a.report_jsonl):
-        r = json.loads(line)
-        recs[os.path.basename(r["input"])] = r
     same, n, errors, dp, dv = 0, 0, [], 0.0, []
     conf = np.zeros((K, K), np.int64)
     differ = []
