@@ -699,3 +699,15 @@ lumen_status lumen_selfcheck(lumen_ctx *ctx, lumen_selfcheck_mode mode, lumen_se
     *out = s->r;
     return LUMEN_OK;
 }
+
+int lumen__selfcheck_fp16_ok(lumen_ctx *ctx, const lumen_graph *g, char *why, size_t len)
+{
+    (void)g;
+    if (ctx->quirks & LUMEN_QUIRK_NO_FP16) {
+        char q[256];
+        lumen_quirks(&ctx->info, q, sizeof q);
+        snprintf(why, len, "quirk no_fp16 (%s)", q);
+        return 0;
+    }
+    return 1;
+}
