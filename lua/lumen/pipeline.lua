@@ -33,7 +33,8 @@
 -- anywhere becomes a record with status "error" and the batch goes on. Frames whose input
 -- hash, frame number, model hash, head hash, threshold and precision match a finished record
 -- in the output folder are not run again: their record is kept (flags re-evaluated with the
--- current rules). Then frames are grouped into series and each series gets a verdict (lumen.series).
+-- current rules). Then frames are grouped into series and each series gets a verdict
+-- (lumen.series).
 --
 -- Failures of the whole run return nil, msg, kind with kind "usage" (bad options, a missing
 -- input path, an unknown model, a bad rules file: nothing loaded or written) or "runtime" (no
@@ -858,7 +859,8 @@ function M.open(opts)
     temperature = pkg.temperature, seg_label = pkg.seg_output and pkg.seg_label or nil,
     device = dev.name, device_index = dev.index, platform = dev.platform, driver = dev.driver,
     precision = plan.precision or "fp32",
-    rules = opts.rules_file or (opts.rules and "(table)") or "package", rules_sha256 = st.rules_sha256, sandbox = opts.sandbox and true or nil, thresholds = th,
+    rules = opts.rules_file or (opts.rules and "(table)") or "package",
+    rules_sha256 = st.rules_sha256, sandbox = opts.sandbox and true or nil, thresholds = th,
     series_pattern = st.series_pattern, command = opts.command }
   -- one worker per device: the session itself, then a view of it per further device with
   -- its own context, network and preprocessing (see Session:process_all)
