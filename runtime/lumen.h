@@ -600,7 +600,8 @@ lumen_gemm_engine lumen_ctx_gemm(lumen_ctx *ctx);
  *             if (r.fam[f].verdict == LUMEN_CHECK_FAIL) puts(r.fam[f].action);
  *
  * Debugging: $LUMEN_DEBUG_SELFCHECK_FAIL=gemm,conv (family names) corrupts one output value of
- * those families inside the check, so the failure paths can be tested on a healthy device.
+ * those families inside the check, so the failure paths can be tested on a healthy device;
+ * "fp16:conv" does the same to the fp16-storage check of conv.
  */
 #define LUMEN_CHECK_LIST(X)                                                                        \
     X(ELTWISE, "eltwise")     /* unary, binary */                                                  \
@@ -639,7 +640,12 @@ typedef struct lumen_check_verdict {
 
 typedef struct lumen_selfcheck_result {
     lumen_check_verdict fam[LUMEN_CHECK_COUNT];
-    int passed;     /* 1 when no family failed */
+    /* The same families with fp16 storage (LUMEN_FP16 tensors, inputs rounded to half, the
+     * reference's tolerance plus 1e-3 relative): a failure makes fp16 models that use the
+     * family run in fp32 (lumen_model_options.precision). clblast is always skipped (fp32
+     * only), and every family where the device has LUMEN_QUIRK_NO_FP16. */
+    lumen_check_verdict fp16[LUMEN_CHECK_COUNT];
+    int passed;     /* 1 when no family failed, in either precision */
     int from_cache; /* 1 when the verdict was read from the cache and nothing ran */
     double ms;      /* wall time of the run (on a cache hit: of the run that stored it) */
     char key[512];  /* "platform=...|device=...|driver=...|lumen=..." */
