@@ -620,7 +620,8 @@ static void apply(lumen_ctx *ctx, check_state *s, lumen_gemm_engine gemm_before)
         r->passed = 0;
         s->fp16_refused |= 1u << f;
         ops_of((lumen_check_family)f, ops, sizeof ops);
-        snprintf(v->action, sizeof v->action, "fallback: fp16 models using %s run in fp32", ops);
+        snprintf(v->action, sizeof v->action, "fallback: fp16 models using %.140s run in fp32",
+                 ops);
     }
 }
 
