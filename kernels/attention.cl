@@ -31,7 +31,7 @@
 #ifdef HEAD_DIM
 #define QAT(c) qv[c]
 #else
-#define QAT(c) (qp[(c) * hw] * scale)
+#define QAT(c) (LD(qp, (c) * hw) * scale)
 #endif
 
 /* One key of the online softmax: score s joins the running maximum *m and sum *l (acc[0..DC),
@@ -51,8 +51,9 @@ inline float softmax_step(float s, float *m, float *l, float *acc)
     return e;
 }
 
-__kernel void attention_f32(__global const float *q, int q_off, __global const float *k, int k_off,
-                            __global const float *v, int v_off, __global float *y, int y_off,
+__kernel void attention_f32(__global const STORE_T *q, int q_off, __global const STORE_T *k,
+                            int k_off, __global const STORE_T *v, int v_off, __global STORE_T *y,
+                            int y_off,
                             int H, int W, int Hk, int Wk, int Cq, int Ck, int Cv, int q_c0,
                             int k_c0, int v_c0, int heads, int head_dim, int window, float scale)
 {
@@ -64,14 +65,14 @@ __kernel void attention_f32(__global const float *q, int q_off, __global const f
     /* the key set: t's tile, or everything */
     int ky0 = window ? ty / window * window : 0, kx0 = window ? tx / window * window : 0;
     int kh = window ? window : Hk, kw = window ? window : Wk;
-    __global const float *qp = q + q_off + (n * Cq + q_c0 + h * HD) * hw + t;
-    __global const float *kp = k + k_off + (n * Ck + k_c0 + h * HD) * khw;
-    __global const float *vp = v + v_off + (n * Cv + v_c0 + h * HD) * khw;
-    __global float *yp = y + y_off + (n * heads * HD + h * HD) * hw + t;
+    __global const STORE_T *qp = q + q_off + (n * Cq + q_c0 + h * HD) * hw + t;
+    __global const STORE_T *kp = k + k_off + (n * Ck + k_c0 + h * HD) * khw;
+    __global const STORE_T *vp = v + v_off + (n * Cv + v_c0 + h * HD) * khw;
+    __global STORE_T *yp = y + y_off + (n * heads * HD + h * HD) * hw + t;
 #ifdef HEAD_DIM
     float qv[HD];
     for (int c = 0; c < HD; c++)
-        qv[c] = qp[c * hw] * scale;
+        qv[c] = LD(qp, c * hw) * scale;
 #endif
     for (int c0 = 0; c0 < HD; c0 += DC) {
         float acc[DC];
@@ -83,21 +84,22 @@ __kernel void attention_f32(__global const float *q, int q_off, __global const f
                 int j = ky * Wk + kx;
                 float s = 0.0f;
                 for (int c = 0; c < HD; c++)
-                    s += QAT(c) * kp[c * khw + j];
+                    s += QAT(c) * LD(kp, c * khw + j);
                 float e = softmax_step(s, &m, &l, acc);
                 for (int u = 0; u < DC; u++)
                     if (c0 + u < HD)
-                        acc[u] += e * vp[(c0 + u) * khw + j];
+                        acc[u] += e * LD(vp, (c0 + u) * khw + j);
             }
         float inv = 1.0f / l;
         for (int u = 0; u < DC; u++)
             if (c0 + u < HD)
-                yp[(c0 + u) * hw] = acc[u] * inv;
+                ST(yp, (c0 + u) * hw, acc[u] * inv);
     }
 }
 
-__kernel void attention_tiled_f32(__global const float *q, int q_off, __global const float *k,
-                                  int k_off, __global const float *v, int v_off, __global float *y,
+__kernel void attention_tiled_f32(__global const STORE_T *q, int q_off,
+                                  __global const STORE_T *k, int k_off,
+                                  __global const STORE_T *v, int v_off, __global STORE_T *y,
                                   int y_off, int H, int W, int Hk, int Wk, int Cq, int Ck, int Cv,
                                   int q_c0, int k_c0, int v_c0, int heads, int head_dim,
                                   int window, float scale, int kt, __local float *kv)
@@ -115,15 +117,15 @@ __kernel void attention_tiled_f32(__global const float *q, int q_off, __global c
         nkeys = khw;
     }
     int active = t < hw; /* inactive work-items still help to stage keys */
-    __global const float *qp = q + q_off + (n * Cq + q_c0 + h * HD) * hw + (active ? t : 0);
-    __global const float *kp = k + k_off + (n * Ck + k_c0 + h * HD) * khw;
-    __global const float *vp = v + v_off + (n * Cv + v_c0 + h * HD) * khw;
-    __global float *yp = y + y_off + (n * heads * HD + h * HD) * hw + t;
+    __global const STORE_T *qp = q + q_off + (n * Cq + q_c0 + h * HD) * hw + (active ? t : 0);
+    __global const STORE_T *kp = k + k_off + (n * Ck + k_c0 + h * HD) * khw;
+    __global const STORE_T *vp = v + v_off + (n * Cv + v_c0 + h * HD) * khw;
+    __global STORE_T *yp = y + y_off + (n * heads * HD + h * HD) * hw + t;
     __local float *ks = kv, *vs = kv + kt * (HD + 1); /* [key][channel], row pitch HD + 1 */
 #ifdef HEAD_DIM
     float qv[HD];
     for (int c = 0; c < HD; c++)
-        qv[c] = qp[c * hw] * scale;
+        qv[c] = LD(qp, c * hw) * scale;
 #endif
     for (int c0 = 0; c0 < HD; c0 += DC) {
         float acc[DC];
@@ -136,8 +138,8 @@ __kernel void attention_tiled_f32(__global const float *q, int q_off, __global c
             for (int e = lid; e < cnt * HD; e += lsz) {
                 int c = e / cnt, key = kc + e % cnt;
                 int j = window ? (wy0 + key / window) * Wk + wx0 + key % window : key;
-                ks[(key - kc) * (HD + 1) + c] = kp[c * khw + j];
-                vs[(key - kc) * (HD + 1) + c] = vp[c * khw + j];
+                ks[(key - kc) * (HD + 1) + c] = LD(kp, c * khw + j);
+                vs[(key - kc) * (HD + 1) + c] = LD(vp, c * khw + j);
             }
             barrier(CLK_LOCAL_MEM_FENCE);
             if (!active)
@@ -169,7 +171,7 @@ __kernel void attention_tiled_f32(__global const float *q, int q_off, __global c
             float inv = 1.0f / l;
             for (int u = 0; u < DC; u++)
                 if (c0 + u < HD)
-                    yp[(c0 + u) * hw] = acc[u] * inv;
+                    ST(yp, (c0 + u) * hw, acc[u] * inv);
         }
     }
 }

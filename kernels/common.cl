@@ -3,7 +3,50 @@
  *
  * The activation codes ACT_<NAME> come from LUMEN_ACT_LIST in runtime/lumen.h: the runtime
  * prepends them to every program as an enum (runtime/variants.c), so they are never copied here.
+ *
+ * Storage. Tensors in global memory are 'STORE_T' arrays, read and written only through the
+ * macros below: with -DLUMEN_FP16 (the fp16 twin of every program, runtime/variants.c) STORE_T
+ * is half and the macros are vload_half / vstore_half (core OpenCL 1.2: no cl_khr_fp16 needed,
+ * and half is only ever a pointer type); without it they are plain float accesses, so the fp32
+ * programs compile to what they always did. Either way every value is a float once loaded:
+ * arithmetic, accumulators, local memory and private arrays stay fp32, and rounding to half
+ * (to nearest even, NaN kept, overflow to inf) happens once, in the store. GEMM's packed panels
+ * (gemm.cl) are scratch, not tensors: always float.
+ *   LD(p, i)        p[i] as a float
+ *   ST(p, i, v)     p[i] = v
+ *   LD4/LD8/LD16(p, i), ST8/ST16(p, i, v)   4/8/16 consecutive elements from p + i (no
+ *                   alignment beyond the element's is required, as for vloadn / vload_halfn)
  */
+#ifdef LUMEN_FP16
+/* The 8- and 16-wide loads are made of vload_half4: PoCL 3.1's vload_half8 faults on an
+ * address that is not 16-byte aligned (a segfault in binary_same_f32 at element offset 3),
+ * although the specification asks only for 2-byte alignment. */
+#define STORE_T half
+#define LD(p, i) vload_half((i), (p))
+#define ST(p, i, v) vstore_half((v), (i), (p))
+#define LD4(p, i) vload_half4(0, (p) + (i))
+#define LD8(p, i) lumen_ld8((p) + (i))
+#define LD16(p, i) lumen_ld16((p) + (i))
+#define ST8(p, i, v) vstore_half8((v), 0, (p) + (i))
+#define ST16(p, i, v) vstore_half16((v), 0, (p) + (i))
+inline float8 lumen_ld8(__global const half *p)
+{
+    return (float8)(vload_half4(0, p), vload_half4(1, p));
+}
+inline float16 lumen_ld16(__global const half *p)
+{
+    return (float16)(vload_half4(0, p), vload_half4(1, p), vload_half4(2, p), vload_half4(3, p));
+}
+#else
+#define STORE_T float
+#define LD(p, i) ((p)[i])
+#define ST(p, i, v) ((p)[i] = (v))
+#define LD4(p, i) vload4(0, (p) + (i))
+#define LD8(p, i) vload8(0, (p) + (i))
+#define LD16(p, i) vload16(0, (p) + (i))
+#define ST8(p, i, v) vstore8((v), 0, (p) + (i))
+#define ST16(p, i, v) vstore16((v), 0, (p) + (i))
+#endif
 
 /* erf(x) to within 1.5e-7 (Abramowitz & Stegun 7.1.26) with one exp: PoCL's built-in erf is a
  * scalar library call that made GELU epilogues ten times slower than the convolution itself. */

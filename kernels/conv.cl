@@ -33,22 +33,25 @@
 #define floatV VCAT(float, VW)
 #define vloadV VCAT(vload, VW)
 #define vstoreV VCAT(vstore, VW)
+/* VW elements of a tensor (common.cl's storage macros) */
+#define LDV(p, i) VCAT(LD, VW)(p, i)
+#define STV(p, i, v) VCAT(ST, VW)(p, i, v)
 
 /* row[ix0 + t*step] for t = 0..VW-1, zero where the index falls outside [0, W). */
-__attribute__((always_inline)) inline floatV loadV(__global const float *row, int ix0, int step,
-                                                   int W)
+__attribute__((always_inline)) inline floatV loadV(__global const STORE_T *row, int ix0,
+                                                   int step, int W)
 {
     if (ix0 >= 0 && ix0 + (VW - 1) * step < W) {
         if (step == 1)
-            return vloadV(0, row + ix0);
+            return LDV(row, ix0);
         if (step == 2 && ix0 + 2 * VW - 1 < W) {
-            floatV lo = vloadV(0, row + ix0), hi = vloadV(1, row + ix0);
+            floatV lo = LDV(row, ix0), hi = LDV(row, ix0 + VW);
             return (floatV)(lo.even, hi.even);
         }
     }
     float t[VW];
     for (int u = 0; u < VW; u++)
-        t[u] = (uint)(ix0 + u * step) < (uint)W ? row[ix0 + u * step] : 0.0f;
+        t[u] = (uint)(ix0 + u * step) < (uint)W ? LD(row, ix0 + u * step) : 0.0f;
     return vloadV(0, t);
 }
 
@@ -65,7 +68,7 @@ __attribute__((always_inline)) inline floatV loadV(__global const float *row, in
         for (int ci = c0; ci < min(c0 + CONV_CB, Cig); ci++, row += plane, wp += wstep) {          \
             floatV v = LOAD;                                                                       \
             _Pragma("unroll") for (int j = 0; j < COB; j++)                                        \
-                part[j] = mad(v, (floatV)(wp[off[j]]), part[j]);                                   \
+                part[j] = mad(v, (floatV)(LD(wp, off[j])), part[j]);                               \
         }                                                                                          \
         _Pragma("unroll") for (int j = 0; j < COB; j++) acc[j] += part[j];                         \
     }
@@ -73,9 +76,9 @@ __attribute__((always_inline)) inline floatV loadV(__global const float *row, in
 /* Runs CHANNEL_LOOP with the cheapest load for inputs row[ix0 + t*step]. */
 #define TAP(ix0, step)                                                                             \
     if ((step) == 1 && (ix0) >= 0 && (ix0) + VW <= W) {                                            \
-        CHANNEL_LOOP(vloadV(0, row + (ix0)))                                                       \
+        CHANNEL_LOOP(LDV(row, (ix0)))                                                              \
     } else if ((step) == 2 && (ix0) >= 0 && (ix0) + 2 * VW <= W) {                                 \
-        CHANNEL_LOOP((floatV)(vloadV(0, row + (ix0)).even, vloadV(1, row + (ix0)).even))           \
+        CHANNEL_LOOP((floatV)(LDV(row, (ix0)).even, LDV(row, (ix0) + VW).even))                    \
     } else {                                                                                       \
         CHANNEL_LOOP(loadV(row, (ix0), (step), W))                                                 \
     }
@@ -103,16 +106,16 @@ __attribute__((always_inline)) inline floatV actV(int act, float a, float b, flo
 /* y[base + ox0 + t*step] = act(v[t] + bias + res[...]) for the lanes with ox0 + t*step < OW;
  * res may be NULL. */
 __attribute__((always_inline)) inline void storeV(floatV v, float bias,
-                                                  __global const float *res, int r_off,
-                                                  __global float *y, int y_off, int base,
+                                                  __global const STORE_T *res, int r_off,
+                                                  __global STORE_T *y, int y_off, int base,
                                                   int ox0, int step, int OW, int act, float a,
                                                   float b)
 {
     v += bias;
     if (step == 1 && ox0 + VW <= OW) {
         if (res)
-            v += vloadV(0, res + r_off + base + ox0);
-        vstoreV(actV(act, a, b, v), 0, y + y_off + base + ox0);
+            v += LDV(res, r_off + base + ox0);
+        STV(y, y_off + base + ox0, actV(act, a, b, v));
         return;
     }
     float t[VW];
@@ -123,8 +126,8 @@ __attribute__((always_inline)) inline void storeV(floatV v, float bias,
             break;
         float s = t[u];
         if (res)
-            s += res[r_off + base + ox];
-        y[y_off + base + ox] = lumen_act(act, a, b, s);
+            s += LD(res, r_off + base + ox);
+        ST(y, y_off + base + ox, lumen_act(act, a, b, s));
     }
 }
 
@@ -134,10 +137,11 @@ __attribute__((always_inline)) inline void storeV(floatV v, float bias,
  *   x[n, ci, oz*sz + kz*dz - pz, oy*sy + ky*dy - py, ox*sx + kx*dx - px] * w[co, ci, kz, ky, kx]
  *   + bias[co] + res[n, co, oz, oy, ox]).
  * Grid: (ceil(OW/VW), OD*OH, N * groups * ceil(Cog/COB)). bias and res may be NULL. */
-__kernel void conv_f32(__global const float *x, int x_off, __global const float *w, int w_off,
-                       __global const float *bias, int b_off, __global const float *res,
-                       int r_off, __global float *y, int y_off, int4 xd, int4 yd, int4 kd,
-                       int4 st, int4 dl, int4 pd, int act, float a, float b)
+__kernel void conv_f32(__global const STORE_T *x, int x_off, __global const STORE_T *w,
+                       int w_off, __global const STORE_T *bias, int b_off,
+                       __global const STORE_T *res, int r_off, __global STORE_T *y, int y_off,
+                       int4 xd, int4 yd, int4 kd, int4 st, int4 dl, int4 pd, int act, float a,
+                       float b)
 {
     const int Cin = xd.s0, D = xd.s1, H = xd.s2, W = xd.s3;
     const int Cout = yd.s0, OD = yd.s1, OH = yd.s2, OW = yd.s3;
@@ -159,8 +163,8 @@ __kernel void conv_f32(__global const float *x, int x_off, __global const float 
         acc[j] = (floatV)(0.0f);
     }
     const int plane = D * H * W, wstep = kvol;
-    __global const float *xg = x + x_off + (n * Cin + g * Cig) * plane;
-    __global const float *wg = w + w_off + (g * Cog + blk * COB) * Cig * kvol;
+    __global const STORE_T *xg = x + x_off + (n * Cin + g * Cig) * plane;
+    __global const STORE_T *wg = w + w_off + (g * Cog + blk * COB) * Cig * kvol;
     for (int kz = 0; kz < KD; kz++) {
         int iz = oz * st.s1 + kz * dl.s1 - pd.s1;
         if (iz < 0 || iz >= D)
@@ -170,8 +174,8 @@ __kernel void conv_f32(__global const float *x, int x_off, __global const float 
             if (iy < 0 || iy >= H)
                 continue;
             for (int kx = 0; kx < KW; kx++) {
-                __global const float *row = xg + (iz * H + iy) * W;
-                __global const float *wp = wg + (kz * KH + ky) * KW + kx;
+                __global const STORE_T *row = xg + (iz * H + iy) * W;
+                __global const STORE_T *wp = wg + (kz * KH + ky) * KW + kx;
                 int ix = ix0 + kx * dl.s3;
                 TAP(ix, st.s3)
             }
@@ -180,7 +184,7 @@ __kernel void conv_f32(__global const float *x, int x_off, __global const float 
     for (int j = 0; j < COB && blk * COB + j < Cog; j++) {
         int co = g * Cog + blk * COB + j;
         int base = ((n * Cout + co) * OD + oz) * OH * OW + oy * OW;
-        storeV(acc[j], bias ? bias[b_off + co] : 0.0f, res, r_off, y, y_off, base, ox0, 1, OW,
+        storeV(acc[j], bias ? LD(bias, b_off + co) : 0.0f, res, r_off, y, y_off, base, ox0, 1, OW,
                act, a, b);
     }
 }
@@ -191,10 +195,10 @@ __kernel void conv_f32(__global const float *x, int x_off, __global const float 
  * Along W a work-item takes VW outputs of one phase r = ox mod sx, ox = r + sx*(m0 + t): they
  * share their taps and read consecutive inputs. Grid: (sx * ceil(ceil(OW/sx)/VW), OD*OH,
  * N * groups * ceil(Cog/COB)). */
-__kernel void convt_f32(__global const float *x, int x_off, __global const float *w, int w_off,
-                        __global const float *bias, int b_off, __global float *y, int y_off,
-                        int4 xd, int4 yd, int4 kd, int4 st, int4 dl, int4 pd, int act, float a,
-                        float b)
+__kernel void convt_f32(__global const STORE_T *x, int x_off, __global const STORE_T *w,
+                        int w_off, __global const STORE_T *bias, int b_off, __global STORE_T *y,
+                        int y_off, int4 xd, int4 yd, int4 kd, int4 st, int4 dl, int4 pd, int act,
+                        float a, float b)
 {
     const int Cin = xd.s0, D = xd.s1, H = xd.s2, W = xd.s3;
     const int Cout = yd.s0, OD = yd.s1, OH = yd.s2, OW = yd.s3;
@@ -215,8 +219,8 @@ __kernel void convt_f32(__global const float *x, int x_off, __global const float
         acc[j] = (floatV)(0.0f);
     }
     const int plane = D * H * W, wstep = Cog * kvol;
-    __global const float *xg = x + x_off + (n * Cin + g * Cig) * plane;
-    __global const float *wg = w + w_off + (g * Cig * Cog + blk * COB) * kvol;
+    __global const STORE_T *xg = x + x_off + (n * Cin + g * Cig) * plane;
+    __global const STORE_T *wg = w + w_off + (g * Cig * Cog + blk * COB) * kvol;
     for (int kz = 0; kz < KD; kz++) {
         int qz = oz + pd.s1 - kz * dl.s1, iz = qz / st.s1;
         if (qz % st.s1 != 0 || iz < 0 || iz >= D)
@@ -229,8 +233,8 @@ __kernel void convt_f32(__global const float *x, int x_off, __global const float
                 int qx = r + pd.s3 - kx * dl.s3;
                 if (qx % sx != 0)
                     continue;
-                __global const float *row = xg + (iz * H + iy) * W;
-                __global const float *wp = wg + (kz * KH + ky) * KW + kx;
+                __global const STORE_T *row = xg + (iz * H + iy) * W;
+                __global const STORE_T *wp = wg + (kz * KH + ky) * KW + kx;
                 int ix = qx / sx + m0;
                 TAP(ix, 1)
             }
@@ -239,7 +243,7 @@ __kernel void convt_f32(__global const float *x, int x_off, __global const float
     for (int j = 0; j < COB && blk * COB + j < Cog; j++) {
         int co = g * Cog + blk * COB + j;
         int base = ((n * Cout + co) * OD + oz) * OH * OW + oy * OW;
-        storeV(acc[j], bias ? bias[b_off + co] : 0.0f, 0, 0, y, y_off, base, r + sx * m0, sx,
+        storeV(acc[j], bias ? LD(bias, b_off + co) : 0.0f, 0, 0, y, y_off, base, r + sx * m0, sx,
                OW, act, a, b);
     }
 }
@@ -250,10 +254,10 @@ __kernel void convt_f32(__global const float *x, int x_off, __global const float
  * y[n, c, oy, ox] = act(sum over ky, kx of x[n, c, oy*sy + ky*dy - py, ox*sx + kx*dx - px]
  *   * w[c, 0, ky, kx] + bias[c] + res[n, c, oy, ox]).
  * Geometry: xd (C, 1, H, W), yd (C, 1, OH, OW). Grid: (ceil(OW/VW), OH, N*C). */
-__kernel void dwconv_f32(__global const float *x, int x_off, __global const float *w, int w_off,
-                         __global const float *bias, int b_off, __global const float *res,
-                         int r_off, __global float *y, int y_off, int4 xd, int4 yd, int4 st,
-                         int4 dl, int4 pd, int act, float a, float b)
+__kernel void dwconv_f32(__global const STORE_T *x, int x_off, __global const STORE_T *w,
+                         int w_off, __global const STORE_T *bias, int b_off,
+                         __global const STORE_T *res, int r_off, __global STORE_T *y, int y_off,
+                         int4 xd, int4 yd, int4 st, int4 dl, int4 pd, int act, float a, float b)
 {
     const int C = xd.s0, H = xd.s2, W = xd.s3, OH = yd.s2, OW = yd.s3;
     const int ox0 = (int)get_global_id(0) * VW, oy = (int)get_global_id(1);
@@ -261,20 +265,20 @@ __kernel void dwconv_f32(__global const float *x, int x_off, __global const floa
     const int c = nc % C, ix0 = ox0 * st.s3 - pd.s3;
     if (ox0 >= OW)
         return;
-    __global const float *xc = x + x_off + nc * H * W;
-    __global const float *wc = w + w_off + c * KS * KS;
+    __global const STORE_T *xc = x + x_off + nc * H * W;
+    __global const STORE_T *wc = w + w_off + c * KS * KS;
     floatV acc = (floatV)(0.0f);
 #pragma unroll
     for (int ky = 0; ky < KS; ky++) {
         int iy = oy * st.s2 + ky * dl.s2 - pd.s2;
         if (iy < 0 || iy >= H)
             continue;
-        __global const float *row = xc + iy * W;
+        __global const STORE_T *row = xc + iy * W;
 #pragma unroll
         for (int kx = 0; kx < KS; kx++)
-            acc = mad(loadV(row, ix0 + kx * dl.s3, st.s3, W), (floatV)(wc[ky * KS + kx]), acc);
+            acc = mad(loadV(row, ix0 + kx * dl.s3, st.s3, W), (floatV)(LD(wc, ky * KS + kx)), acc);
     }
-    storeV(acc, bias ? bias[b_off + c] : 0.0f, res, r_off, y, y_off, nc * OH * OW + oy * OW,
+    storeV(acc, bias ? LD(bias, b_off + c) : 0.0f, res, r_off, y, y_off, nc * OH * OW + oy * OW,
            ox0, 1, OW, act, a, b);
 }
 

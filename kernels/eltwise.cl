@@ -70,19 +70,18 @@ inline float8 lumen_math8(int act, float a, float b, float8 x)
 }
 
 /* Grid: ceil(n / 8). */
-__kernel void unary_f32(__global const float *x, int x_off, __global float *y, int y_off, int n,
-                        int act, float a, float b)
+__kernel void unary_f32(__global const STORE_T *x, int x_off, __global STORE_T *y, int y_off,
+                        int n, int act, float a, float b)
 {
     int i = (int)get_global_id(0) * 8;
     if (i + 8 <= n) {
-        float8 v = vload8(0, x + x_off + i);
-        vstore8(act >= ACT_SIN ? lumen_math8(act, a, b, v) : lumen_act8(act, a, b, v), 0,
-                y + y_off + i);
+        float8 v = LD8(x, x_off + i);
+        ST8(y, y_off + i, act >= ACT_SIN ? lumen_math8(act, a, b, v) : lumen_act8(act, a, b, v));
         return;
     }
     for (; i < n; i++) {
-        float v = x[x_off + i];
-        y[y_off + i] = act >= ACT_SIN ? lumen_math(act, a, b, v) : lumen_act(act, a, b, v);
+        float v = LD(x, x_off + i);
+        ST(y, y_off + i, act >= ACT_SIN ? lumen_math(act, a, b, v) : lumen_act(act, a, b, v));
     }
 }
 
@@ -129,48 +128,48 @@ inline float8 binop8(int kind, float8 u, float8 v)
 }
 
 /* Both inputs have the output's shape. Grid: ceil(n / 8). */
-__kernel void binary_same_f32(__global const float *a, int a_off, __global const float *b,
-                              int b_off, __global float *y, int y_off, int n, int kind, int act,
+__kernel void binary_same_f32(__global const STORE_T *a, int a_off, __global const STORE_T *b,
+                              int b_off, __global STORE_T *y, int y_off, int n, int kind, int act,
                               float p, float q)
 {
     int i = (int)get_global_id(0) * 8;
     if (i + 8 <= n) {
-        float8 r = binop8(kind, vload8(0, a + a_off + i), vload8(0, b + b_off + i));
-        vstore8(lumen_act8(act, p, q, r), 0, y + y_off + i);
+        float8 r = binop8(kind, LD8(a, a_off + i), LD8(b, b_off + i));
+        ST8(y, y_off + i, lumen_act8(act, p, q, r));
         return;
     }
     for (; i < n; i++)
-        y[y_off + i] = lumen_act(act, p, q, binop(kind, a[a_off + i], b[b_off + i]));
+        ST(y, y_off + i, lumen_act(act, p, q, binop(kind, LD(a, a_off + i), LD(b, b_off + i))));
 }
 
 /* Two axes, the inner one a multiple of 8 long and each input's inner stride 0 or 1:
  * grid (inner / 8, outer). */
-__kernel void binary_2d8_f32(__global const float *a, int a_off, __global const float *b,
-                             int b_off, __global float *y, int y_off, int4 st, int kind, int act,
+__kernel void binary_2d8_f32(__global const STORE_T *a, int a_off, __global const STORE_T *b,
+                             int b_off, __global STORE_T *y, int y_off, int4 st, int kind, int act,
                              float p, float q)
 {
     int c = (int)get_global_id(0) * 8, r = (int)get_global_id(1);
     int inner = (int)get_global_size(0) * 8;
-    __global const float *pa = a + a_off + r * st.s0 + c * st.s1;
-    __global const float *pb = b + b_off + r * st.s2 + c * st.s3;
-    float8 u = st.s1 ? vload8(0, pa) : (float8)(*pa);
-    float8 v = st.s3 ? vload8(0, pb) : (float8)(*pb);
-    vstore8(lumen_act8(act, p, q, binop8(kind, u, v)), 0, y + y_off + r * inner + c);
+    __global const STORE_T *pa = a + a_off + r * st.s0 + c * st.s1;
+    __global const STORE_T *pb = b + b_off + r * st.s2 + c * st.s3;
+    float8 u = st.s1 ? LD8(pa, 0) : (float8)(LD(pa, 0));
+    float8 v = st.s3 ? LD8(pb, 0) : (float8)(LD(pb, 0));
+    ST8(y, y_off + r * inner + c, lumen_act8(act, p, q, binop8(kind, u, v)));
 }
 
 /* At most two axes after collapsing: grid (inner, outer), st = (a outer, a inner, b outer,
  * b inner) strides. The grid is exact, so there is no bounds test. */
-__kernel void binary_2d_f32(__global const float *a, int a_off, __global const float *b,
-                            int b_off, __global float *y, int y_off, int4 st, int kind, int act,
+__kernel void binary_2d_f32(__global const STORE_T *a, int a_off, __global const STORE_T *b,
+                            int b_off, __global STORE_T *y, int y_off, int4 st, int kind, int act,
                             float p, float q)
 {
     int c = get_global_id(0), r = get_global_id(1);
-    float u = a[a_off + r * st.s0 + c * st.s1], v = b[b_off + r * st.s2 + c * st.s3];
-    y[y_off + r * (int)get_global_size(0) + c] = lumen_act(act, p, q, binop(kind, u, v));
+    float u = LD(a, a_off + r * st.s0 + c * st.s1), v = LD(b, b_off + r * st.s2 + c * st.s3);
+    ST(y, y_off + r * (int)get_global_size(0) + c, lumen_act(act, p, q, binop(kind, u, v)));
 }
 
-__kernel void binary_bcast_f32(__global const float *a, int a_off, __global const float *b,
-                               int b_off, __global float *y, int y_off, int n, int8 os, int8 as,
+__kernel void binary_bcast_f32(__global const STORE_T *a, int a_off, __global const STORE_T *b,
+                               int b_off, __global STORE_T *y, int y_off, int n, int8 os, int8 as,
                                int8 bs, int kind, int act, float p, float q)
 {
     int i = get_global_id(0);
@@ -183,5 +182,5 @@ __kernel void binary_bcast_f32(__global const float *a, int a_off, __global cons
     c = r % os.s2; r /= os.s2; ia += c * as.s2; ib += c * bs.s2;
     c = r % os.s1; r /= os.s1; ia += c * as.s1; ib += c * bs.s1;
     ia += r * as.s0; ib += r * bs.s0;
-    y[y_off + i] = lumen_act(act, p, q, binop(kind, a[a_off + ia], b[b_off + ib]));
+    ST(y, y_off + i, lumen_act(act, p, q, binop(kind, LD(a, a_off + ia), LD(b, b_off + ib))));
 }

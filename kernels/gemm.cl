@@ -23,17 +23,17 @@
 #define BIAS_COL 2
 
 /* The epilogue shared by every kernel: alpha, bias, residual, activation. */
-inline float gemm_epi(float acc, float alpha, __global const float *bias, int bias_off,
-                      int bias_mode, __global const float *res, int res_off, int m, int n,
+inline float gemm_epi(float acc, float alpha, __global const STORE_T *bias, int bias_off,
+                      int bias_mode, __global const STORE_T *res, int res_off, int m, int n,
                       int act, float pa, float pb)
 {
     float v = alpha * acc;
     if (bias_mode == BIAS_ROW)
-        v += bias[bias_off + m];
+        v += LD(bias, bias_off + m);
     else if (bias_mode == BIAS_COL)
-        v += bias[bias_off + n];
+        v += LD(bias, bias_off + n);
     if (res_off >= 0)
-        v += res[res_off];
+        v += LD(res, res_off);
     return lumen_act(act, pa, pb, v);
 }
 
@@ -41,57 +41,60 @@ inline float gemm_epi(float acc, float alpha, __global const float *bias, int bi
  * One work-item per element of the region rows [m0, M) x cols [n0, N) of every batch:
  * gws = (N - n0, M - m0, batch). res_off < 0 means no residual.
  */
-__kernel void gemm_general_f32(__global const float *a, int a_off, int a_sm, int a_sk, int a_bs,
-                               __global const float *b, int b_off, int b_sk, int b_sn, int b_bs,
-                               __global float *c, int c_off, int ldc, int c_bs,
-                               __global const float *bias, int bias_off, int bias_mode,
-                               __global const float *res, int res_off, int M, int N, int K,
+__kernel void gemm_general_f32(__global const STORE_T *a, int a_off, int a_sm, int a_sk,
+                               int a_bs, __global const STORE_T *b, int b_off, int b_sk, int b_sn,
+                               int b_bs, __global STORE_T *c, int c_off, int ldc, int c_bs,
+                               __global const STORE_T *bias, int bias_off, int bias_mode,
+                               __global const STORE_T *res, int res_off, int M, int N, int K,
                                int m0, int n0, float alpha, int act, float pa, float pb)
 {
     int n = n0 + get_global_id(0), m = m0 + get_global_id(1), bi = get_global_id(2);
     if (m >= M || n >= N)
         return;
-    __global const float *ap = a + a_off + bi * a_bs + m * a_sm;
-    __global const float *bp = b + b_off + bi * b_bs + n * b_sn;
+    __global const STORE_T *ap = a + a_off + bi * a_bs + m * a_sm;
+    __global const STORE_T *bp = b + b_off + bi * b_bs + n * b_sn;
     float acc = 0.0f;
     for (int k0 = 0; k0 < K; k0 += GEMM_KB) {
         float part = 0.0f;
         for (int k = k0; k < min(k0 + GEMM_KB, K); k++)
-            part = fma(ap[k * a_sk], bp[k * b_sk], part);
+            part = fma(LD(ap, k * a_sk), LD(bp, k * b_sk), part);
         acc += part;
     }
     int ci = bi * c_bs + m * ldc + n;
-    c[c_off + ci] = gemm_epi(acc, alpha, bias, bias_off, bias_mode, res,
-                             res_off >= 0 ? res_off + ci : -1, m, n, act, pa, pb);
+    ST(c, c_off + ci, gemm_epi(acc, alpha, bias, bias_off, bias_mode, res,
+                               res_off >= 0 ? res_off + ci : -1, m, n, act, pa, pb));
 }
 
-/* In place after CLBlast: C = act(C + bias + R). gws = (N, M, batch). */
-__kernel void gemm_epilogue_f32(__global float *c, int c_off, int ldc, int c_bs,
-                                __global const float *bias, int bias_off, int bias_mode,
-                                __global const float *res, int res_off, int M, int N, int act,
+/* In place after CLBlast: C = act(C + bias + R). gws = (N, M, batch). CLBlast is fp32 only
+ * (fp16 storage always runs the own kernels), so the fp16 program leaves it out. */
+#ifndef LUMEN_FP16
+__kernel void gemm_epilogue_f32(__global STORE_T *c, int c_off, int ldc, int c_bs,
+                                __global const STORE_T *bias, int bias_off, int bias_mode,
+                                __global const STORE_T *res, int res_off, int M, int N, int act,
                                 float pa, float pb)
 {
     int n = get_global_id(0), m = get_global_id(1), bi = get_global_id(2);
     if (m >= M || n >= N)
         return;
     int ci = bi * c_bs + m * ldc + n;
-    c[c_off + ci] = gemm_epi(c[c_off + ci], 1.0f, bias, bias_off, bias_mode, res,
-                             res_off >= 0 ? res_off + ci : -1, m, n, act, pa, pb);
+    ST(c, c_off + ci, gemm_epi(LD(c, c_off + ci), 1.0f, bias, bias_off, bias_mode, res,
+                               res_off >= 0 ? res_off + ci : -1, m, n, act, pa, pb));
 }
+#endif
 
 /* C rows m..m+7 as float8 accumulators c0..c7: one epilogue row. */
-inline void gemm_store8(__global float *c, int ci, float8 acc, float alpha,
-                        __global const float *bias, int bias_off, int bias_mode,
-                        __global const float *res, int res_off, int m, int n, int act, float pa,
+inline void gemm_store8(__global STORE_T *c, int ci, float8 acc, float alpha,
+                        __global const STORE_T *bias, int bias_off, int bias_mode,
+                        __global const STORE_T *res, int res_off, int m, int n, int act, float pa,
                         float pb)
 {
     float8 v = alpha * acc;
     if (bias_mode == BIAS_ROW)
-        v += bias[bias_off + m];
+        v += LD(bias, bias_off + m);
     else if (bias_mode == BIAS_COL)
-        v += vload8(0, bias + bias_off + n);
+        v += LD8(bias, bias_off + n);
     if (res_off >= 0)
-        v += vload8(0, res + res_off + ci);
+        v += LD8(res, res_off + ci);
     if (act != ACT_NONE) {
         v.s0 = lumen_act(act, pa, pb, v.s0);
         v.s1 = lumen_act(act, pa, pb, v.s1);
@@ -102,7 +105,7 @@ inline void gemm_store8(__global float *c, int ci, float8 acc, float alpha,
         v.s6 = lumen_act(act, pa, pb, v.s6);
         v.s7 = lumen_act(act, pa, pb, v.s7);
     }
-    vstore8(v, 0, c + ci);
+    ST8(c, ci, v);
 }
 
 /*
@@ -115,9 +118,9 @@ inline void gemm_store8(__global float *c, int ci, float8 acc, float alpha,
  */
 __kernel void gemm_tile_f32(__global const float *pa_, int a_po, int a_ps,
                             __global const float *pb_, int b_po, int b_ps, int K,
-                            __global float *c, int c_off, int ldc, int c_bs,
-                            __global const float *bias, int bias_off, int bias_mode,
-                            __global const float *res, int res_off, float alpha, int act,
+                            __global STORE_T *c, int c_off, int ldc, int c_bs,
+                            __global const STORE_T *bias, int bias_off, int bias_mode,
+                            __global const STORE_T *res, int res_off, float alpha, int act,
                             float pa, float pb)
 {
     int j = get_global_id(0), i = get_global_id(1), bi = get_global_id(2);
@@ -171,11 +174,11 @@ __kernel void gemm_tile_f32(__global const float *pa_, int a_po, int a_ps,
  * where X(u, k) = x[x_off + bi*x_bs + u*x_su + k*x_sk] (u runs over M for A, N for B; the
  * strides express any transpose). gws = (8 * tiles, K, slabs).
  */
-__kernel void gemm_pack_f32(__global const float *x, int x_off, int x_su, int x_sk, int x_bs,
+__kernel void gemm_pack_f32(__global const STORE_T *x, int x_off, int x_su, int x_sk, int x_bs,
                             __global float *p, int p_off, int K, int tiles)
 {
     int u = get_global_id(0), k = get_global_id(1), bi = get_global_id(2);
-    float v = x[x_off + bi * x_bs + u * x_su + k * x_sk];
+    float v = LD(x, x_off + bi * x_bs + u * x_su + k * x_sk);
     p[p_off + ((bi * tiles + u / 8) * K + k) * 8 + u % 8] = v;
 }
 
@@ -190,19 +193,20 @@ __kernel void gemm_pack_f32(__global const float *x, int x_off, int x_su, int x_
  * past N are loaded as zeros and not stored. gws = (ceil(M/8), ceil(N/DW), batch): the row
  * tiles that share a strip of B run next to each other.
  */
-#define GEMM_DIRECT(NAME, DW, VT, VLOAD, VSTORE, ACT)                                              \
-    __kernel void NAME(__global const float *a, int a_off, int lda, int a_bs,                      \
-                       __global const float *b, int b_off, int ldb, int b_bs, __global float *c,   \
-                       int c_off, int ldc, int c_bs, __global const float *bias, int bias_off,    \
-                       int bias_mode, __global const float *res, int res_off, int M, int N,       \
-                       int K, float alpha, int act, float pa, float pb)                           \
+#define GEMM_DIRECT(NAME, DW, VT, VLOAD, VSTORE, LDS, STS, ACT)                                    \
+    __kernel void NAME(__global const STORE_T *a, int a_off, int lda, int a_bs,                    \
+                       __global const STORE_T *b, int b_off, int ldb, int b_bs,                    \
+                       __global STORE_T *c, int c_off, int ldc, int c_bs,                          \
+                       __global const STORE_T *bias, int bias_off, int bias_mode,                  \
+                       __global const STORE_T *res, int res_off, int M, int N, int K, float alpha, \
+                       int act, float pa, float pb)                                                \
     {                                                                                              \
         int n = DW * (int)get_global_id(1), m = 8 * (int)get_global_id(0),                         \
             bi = (int)get_global_id(2);                                                            \
         if (n >= N || m >= M)                                                                      \
             return;                                                                                \
-        __global const float *ap = a + a_off + bi * a_bs;                                          \
-        __global const float *a0 = ap + min(m + 0, M - 1) * lda,                                   \
+        __global const STORE_T *ap = a + a_off + bi * a_bs;                                        \
+        __global const STORE_T *a0 = ap + min(m + 0, M - 1) * lda,                                 \
                              *a1 = ap + min(m + 1, M - 1) * lda,                                   \
                              *a2 = ap + min(m + 2, M - 1) * lda,                                   \
                              *a3 = ap + min(m + 3, M - 1) * lda,                                   \
@@ -210,7 +214,7 @@ __kernel void gemm_pack_f32(__global const float *x, int x_off, int x_su, int x_
                              *a5 = ap + min(m + 5, M - 1) * lda,                                   \
                              *a6 = ap + min(m + 6, M - 1) * lda,                                   \
                              *a7 = ap + min(m + 7, M - 1) * lda;                                   \
-        __global const float *bp = b + b_off + bi * b_bs + n;                                      \
+        __global const STORE_T *bp = b + b_off + bi * b_bs + n;                                    \
         VT c0 = 0.0f, c1 = 0.0f, c2 = 0.0f, c3 = 0.0f, c4 = 0.0f, c5 = 0.0f, c6 = 0.0f,            \
            c7 = 0.0f;                                                                              \
         int full = n + DW <= N;                                                                    \
@@ -220,21 +224,21 @@ __kernel void gemm_pack_f32(__global const float *x, int x_off, int x_su, int x_
             for (int k = k0; k < min(k0 + GEMM_KB, K); k++, bp += ldb) {                           \
                 VT bv;                                                                             \
                 if (full) {                                                                        \
-                    bv = VLOAD(0, bp);                                                             \
+                    bv = LDS(bp, 0);                                                               \
                 } else {                                                                           \
                     float t[DW];                                                                   \
                     for (int u = 0; u < DW; u++)                                                   \
-                        t[u] = n + u < N ? bp[u] : 0.0f;                                           \
+                        t[u] = n + u < N ? LD(bp, u) : 0.0f;                                       \
                     bv = VLOAD(0, t);                                                              \
                 }                                                                                  \
-                d0 = fma((VT)(a0[k]), bv, d0);                                                     \
-                d1 = fma((VT)(a1[k]), bv, d1);                                                     \
-                d2 = fma((VT)(a2[k]), bv, d2);                                                     \
-                d3 = fma((VT)(a3[k]), bv, d3);                                                     \
-                d4 = fma((VT)(a4[k]), bv, d4);                                                     \
-                d5 = fma((VT)(a5[k]), bv, d5);                                                     \
-                d6 = fma((VT)(a6[k]), bv, d6);                                                     \
-                d7 = fma((VT)(a7[k]), bv, d7);                                                     \
+                d0 = fma((VT)(LD(a0, k)), bv, d0);                                                 \
+                d1 = fma((VT)(LD(a1, k)), bv, d1);                                                 \
+                d2 = fma((VT)(LD(a2, k)), bv, d2);                                                 \
+                d3 = fma((VT)(LD(a3, k)), bv, d3);                                                 \
+                d4 = fma((VT)(LD(a4, k)), bv, d4);                                                 \
+                d5 = fma((VT)(LD(a5, k)), bv, d5);                                                 \
+                d6 = fma((VT)(LD(a6, k)), bv, d6);                                                 \
+                d7 = fma((VT)(LD(a7, k)), bv, d7);                                                 \
             }                                                                                      \
             c0 += d0;                                                                              \
             c1 += d1;                                                                              \
@@ -250,20 +254,20 @@ __kernel void gemm_pack_f32(__global const float *x, int x_off, int x_su, int x_
             int ci = bi * c_bs + (m + r) * ldc + n;                                                \
             VT v = alpha * acc[r];                                                                 \
             if (bias_mode == BIAS_ROW)                                                             \
-                v += bias[bias_off + m + r];                                                       \
+                v += LD(bias, bias_off + m + r);                                                   \
             if (full) {                                                                            \
                 if (bias_mode == BIAS_COL)                                                         \
-                    v += VLOAD(0, bias + bias_off + n);                                            \
+                    v += LDS(bias, bias_off + n);                                                  \
                 if (res_off >= 0)                                                                  \
-                    v += VLOAD(0, res + res_off + ci);                                             \
-                VSTORE(ACT(act, pa, pb, v), 0, c + c_off + ci);                                    \
+                    v += LDS(res, res_off + ci);                                                   \
+                STS(c, c_off + ci, ACT(act, pa, pb, v));                                           \
             } else {                                                                               \
                 float t[DW];                                                                       \
                 VSTORE(v, 0, t);                                                                   \
                 for (int u = 0; u < DW && n + u < N; u++)                                          \
-                    c[c_off + ci + u] =                                                            \
-                        gemm_epi(t[u], 1.0f, bias, bias_off, bias_mode == BIAS_COL ? 2 : 0, res,   \
-                                 res_off >= 0 ? res_off + ci + u : -1, m + r, n + u, act, pa, pb); \
+                    ST(c, c_off + ci + u,                                                          \
+                       gemm_epi(t[u], 1.0f, bias, bias_off, bias_mode == BIAS_COL ? 2 : 0, res,    \
+                                res_off >= 0 ? res_off + ci + u : -1, m + r, n + u, act, pa, pb)); \
             }                                                                                      \
         }                                                                                          \
     }
@@ -273,5 +277,5 @@ inline float16 lumen_act16(int act, float a, float b, float16 x)
     return (float16)(lumen_act8(act, a, b, x.lo), lumen_act8(act, a, b, x.hi));
 }
 
-GEMM_DIRECT(gemm_direct8_f32, 8, float8, vload8, vstore8, lumen_act8)
-GEMM_DIRECT(gemm_direct16_f32, 16, float16, vload16, vstore16, lumen_act16)
+GEMM_DIRECT(gemm_direct8_f32, 8, float8, vload8, vstore8, LD8, ST8, lumen_act8)
+GEMM_DIRECT(gemm_direct16_f32, 16, float16, vload16, vstore16, LD16, ST16, lumen_act16)

@@ -5,12 +5,12 @@
 #define TILE 16 /* transpose tile edge; must match TILE in layout.c */
 
 /* y[r * ldy + col_off + c] = x[r * cols + c]: CONCAT (one launch per input) and plain copies. */
-__kernel void copy2d_f32(__global const float *x, int x_off, __global float *y, int y_off,
+__kernel void copy2d_f32(__global const STORE_T *x, int x_off, __global STORE_T *y, int y_off,
                          int rows, int cols, int ldy, int col_off)
 {
     int c = get_global_id(0), r = get_global_id(1);
     if (c < cols && r < rows)
-        y[y_off + r * ldy + col_off + c] = x[x_off + r * cols + c];
+        ST(y, y_off + r * ldy + col_off + c, LD(x, x_off + r * cols + c));
 }
 
 /*
@@ -20,7 +20,7 @@ __kernel void copy2d_f32(__global const float *x, int x_off, __global float *y, 
  */
 
 /* y[c] = x[sum c_k * is_k] for output coordinates c: SLICE and TRANSPOSE. */
-__kernel void gather_f32(__global const float *x, int x_off, __global float *y, int y_off,
+__kernel void gather_f32(__global const STORE_T *x, int x_off, __global STORE_T *y, int y_off,
                          int8 os, int8 is)
 {
     int c5 = get_global_id(0), c4 = get_global_id(1), r = get_global_id(2);
@@ -35,12 +35,12 @@ __kernel void gather_f32(__global const float *x, int x_off, __global float *y, 
         c = r % os.s1; r /= os.s1; src += c * is.s1;
         src += r * is.s0;
     }
-    y[y_off + i] = x[x_off + src];
+    ST(y, y_off + i, LD(x, x_off + src));
 }
 
 /* Constant padding: input coordinate = output coordinate - p0; outside the input reads value. */
-__kernel void pad_f32(__global const float *x, int x_off, __global float *y, int y_off, int8 os,
-                      int8 isz, int8 p0, float value)
+__kernel void pad_f32(__global const STORE_T *x, int x_off, __global STORE_T *y, int y_off,
+                      int8 os, int8 isz, int8 p0, float value)
 {
     int o5 = get_global_id(0), o4 = get_global_id(1), r = get_global_id(2);
     int outer = os.s0 * os.s1 * os.s2 * os.s3;
@@ -60,8 +60,8 @@ __kernel void pad_f32(__global const float *x, int x_off, __global float *y, int
         row = ((c0 * isz.s1 + c1) * isz.s2 + c2) * isz.s3 + c3;
     }
     int src = (row * isz.s4 + c4) * isz.s5 + c5;
-    float v = x[x_off + (inside ? src : 0)]; /* a valid address either way: no branch */
-    y[y_off + i] = inside ? v : value;
+    float v = LD(x, x_off + (inside ? src : 0)); /* a valid address either way: no branch */
+    ST(y, y_off + i, inside ? v : value);
 }
 
 /*
@@ -69,31 +69,50 @@ __kernel void pad_f32(__global const float *x, int x_off, __global float *y, int
  * local memory (one column of padding avoids bank conflicts), so reads and writes both walk
  * contiguous memory. Grid (C, R, B) rounded up to TILE, work-group (TILE, TILE, 1).
  */
-__kernel void transpose_tile_f32(__global const float *x, int x_off, __global float *y, int y_off,
-                                 int R, int C)
+__kernel void transpose_tile_f32(__global const STORE_T *x, int x_off, __global STORE_T *y,
+                                 int y_off, int R, int C)
 {
     __local float tile[TILE][TILE + 1];
     int lx = get_local_id(0), ly = get_local_id(1), b = get_global_id(2);
     int c0 = get_group_id(0) * TILE, r0 = get_group_id(1) * TILE;
     int c = c0 + lx, r = r0 + ly;
-    __global const float *xb = x + x_off + b * R * C;
+    __global const STORE_T *xb = x + x_off + b * R * C;
     if (c < C && r < R)
-        tile[ly][lx] = xb[r * C + c];
+        tile[ly][lx] = LD(xb, r * C + c);
     barrier(CLK_LOCAL_MEM_FENCE);
     int oc = r0 + lx, orow = c0 + ly; /* output element (orow, oc) of the [C, R] matrix */
     if (oc < R && orow < C)
-        y[y_off + b * R * C + orow * R + oc] = tile[lx][ly];
+        ST(y, y_off + b * R * C + orow * R + oc, tile[lx][ly]);
 }
 
 /* y[i] = x[idx[i]] (TAKE): idx holds integers as floats; one outside [0, nx) gives NaN, so a
  * bad index never reads outside x. Grid: n. */
-__kernel void take_f32(__global const float *x, int x_off, int nx, __global const float *idx,
-                       int idx_off, __global float *y, int y_off, int n)
+__kernel void take_f32(__global const STORE_T *x, int x_off, int nx, __global const STORE_T *idx,
+                       int idx_off, __global STORE_T *y, int y_off, int n)
 {
     int i = get_global_id(0);
     if (i >= n)
         return;
-    float f = idx[idx_off + i];
+    float f = LD(idx, idx_off + i);
     int ok = f >= 0.0f && f < (float)nx && floor(f) == f; /* false for NaN */
-    y[y_off + i] = ok ? x[x_off + (int)f] : NAN;
+    ST(y, y_off + i, ok ? LD(x, x_off + (int)f) : NAN);
 }
+
+/* Precision conversions for lumen_tensor_copy between an fp32 and an fp16 tensor: in the fp32
+ * program only (runtime/tensor.c asks for that one). half is a pointer type here, as OpenCL 1.2
+ * allows without cl_khr_fp16; vstore_half rounds to nearest even. Grid: n rounded up. */
+#ifndef LUMEN_FP16
+__kernel void f32_to_f16(__global const float *x, int x_off, __global half *y, int y_off, int n)
+{
+    int i = get_global_id(0);
+    if (i < n)
+        vstore_half(x[x_off + i], y_off + i, y);
+}
+
+__kernel void f16_to_f32(__global const half *x, int x_off, __global float *y, int y_off, int n)
+{
+    int i = get_global_id(0);
+    if (i < n)
+        y[y_off + i] = vload_half(x_off + i, x);
+}
+#endif

@@ -45,64 +45,76 @@ inline float wg_max(float v, __local float *scratch)
 
 /* ---- softmax ---- */
 
-__kernel void softmax_col_f32(__global const float *x, int x_off, __global float *y, int y_off,
-                              int outer, int red, int inner)
+/* The third pass of softmax: y = e * inv. fp32 storage keeps e = exp(x - m) in y from the
+ * second pass (one exp per element); half storage would round e there and again here, so it
+ * recomputes e from x instead (same value, one rounding). x and y may be the same buffer: each
+ * element is read before it is written, by the same work-item. */
+#ifdef LUMEN_FP16
+#define SOFTMAX_KEEP(yr, at, e)
+#define SOFTMAX_OUT(xr, yr, at, m, inv) ST(yr, at, exp(LD(xr, at) - (m)) * (inv))
+#else
+#define SOFTMAX_KEEP(yr, at, e) ST(yr, at, e)
+#define SOFTMAX_OUT(xr, yr, at, m, inv) ST(yr, at, LD(yr, at) * (inv))
+#endif
+
+__kernel void softmax_col_f32(__global const STORE_T *x, int x_off, __global STORE_T *y,
+                              int y_off, int outer, int red, int inner)
 {
     int i = get_global_id(0), o = get_global_id(1);
     if (i >= inner || o >= outer)
         return;
-    __global const float *xr = x + x_off + o * red * inner + i;
-    __global float *yr = y + y_off + o * red * inner + i;
+    __global const STORE_T *xr = x + x_off + o * red * inner + i;
+    __global STORE_T *yr = y + y_off + o * red * inner + i;
     float m = -INFINITY, s = 0.0f;
     for (int r = 0; r < red; r++)
-        m = fmax(m, xr[r * inner]);
+        m = fmax(m, LD(xr, r * inner));
     for (int r = 0; r < red; r++) {
-        float e = exp(xr[r * inner] - m);
-        yr[r * inner] = e; /* one exp per element; x is read before y is written (in place) */
+        float e = exp(LD(xr, r * inner) - m);
+        SOFTMAX_KEEP(yr, r * inner, e); /* x is read before y is written (in place) */
         s += e;
     }
     float inv = 1.0f / s;
     for (int r = 0; r < red; r++)
-        yr[r * inner] *= inv;
+        SOFTMAX_OUT(xr, yr, r * inner, m, inv);
 }
 
-__kernel void softmax_row_f32(__global const float *x, int x_off, __global float *y, int y_off,
-                              int outer, int red, int inner, __local float *scratch)
+__kernel void softmax_row_f32(__global const STORE_T *x, int x_off, __global STORE_T *y,
+                              int y_off, int outer, int red, int inner, __local float *scratch)
 {
     int g = get_group_id(0), lid = get_local_id(0), ls = get_local_size(0);
     int o = g / inner, i = g % inner;
     if (o >= outer)
         return; /* uniform over the group: no barrier is skipped by part of it */
-    __global const float *xr = x + x_off + o * red * inner + i;
-    __global float *yr = y + y_off + o * red * inner + i;
+    __global const STORE_T *xr = x + x_off + o * red * inner + i;
+    __global STORE_T *yr = y + y_off + o * red * inner + i;
     float m = -INFINITY, s = 0.0f;
     for (int r = lid; r < red; r += ls)
-        m = fmax(m, xr[r * inner]);
+        m = fmax(m, LD(xr, r * inner));
     m = wg_max(m, scratch);
     for (int r = lid; r < red; r += ls) {
-        float e = exp(xr[r * inner] - m);
-        yr[r * inner] = e; /* each work-item rescales only what it wrote */
+        float e = exp(LD(xr, r * inner) - m);
+        SOFTMAX_KEEP(yr, r * inner, e); /* each work-item rescales only what it wrote */
         s += e;
     }
     float inv = 1.0f / wg_sum(s, scratch);
     for (int r = lid; r < red; r += ls)
-        yr[r * inner] *= inv;
+        SOFTMAX_OUT(xr, yr, r * inner, m, inv);
 }
 
 /* ---- batchnorm (inference): global size (spatial, N*C) ---- */
 
-__kernel void batchnorm_f32(__global const float *x, int x_off, __global const float *scale,
-                            int scale_off, __global const float *bias, int bias_off,
-                            __global const float *mean, int mean_off, __global const float *var,
-                            int var_off, __global float *y, int y_off, int C, int inner,
-                            float eps)
+__kernel void batchnorm_f32(__global const STORE_T *x, int x_off, __global const STORE_T *scale,
+                            int scale_off, __global const STORE_T *bias, int bias_off,
+                            __global const STORE_T *mean, int mean_off,
+                            __global const STORE_T *var, int var_off, __global STORE_T *y,
+                            int y_off, int C, int inner, float eps)
 {
     int i = get_global_id(0), nc = get_global_id(1), c = nc % C;
     if (i >= inner)
         return;
-    float a = scale[scale_off + c] / sqrt(var[var_off + c] + eps);
+    float a = LD(scale, scale_off + c) / sqrt(LD(var, var_off + c) + eps);
     int at = nc * inner + i;
-    y[y_off + at] = (x[x_off + at] - mean[mean_off + c]) * a + bias[bias_off + c];
+    ST(y, y_off + at, (LD(x, x_off + at) - LD(mean, mean_off + c)) * a + LD(bias, bias_off + c));
 }
 
 /* ---- layernorm and instancenorm ----
@@ -111,14 +123,14 @@ __kernel void batchnorm_f32(__global const float *x, int x_off, __global const f
  * chan == 0) or by the row's channel o % chan (InstanceNorm: o = n * C + c). has_w / has_b 0:
  * the parameter is absent (1 and 0) and its buffer argument is a stand-in. */
 
-inline float affine(float v, int r, int o, int chan, __global const float *w, int w_off,
-                    int has_w, __global const float *b, int b_off, int has_b)
+inline float affine(float v, int r, int o, int chan, __global const STORE_T *w, int w_off,
+                    int has_w, __global const STORE_T *b, int b_off, int has_b)
 {
     int wi = chan > 0 ? o % chan : r;
     if (has_w)
-        v *= w[w_off + wi];
+        v *= LD(w, w_off + wi);
     if (has_b)
-        v += b[b_off + wi];
+        v += LD(b, b_off + wi);
     return v;
 }
 
@@ -130,75 +142,75 @@ inline float kahan_add(float sum, float v, float *comp)
     return t;
 }
 
-__kernel void norm_col_f32(__global const float *x, int x_off, __global const float *w, int w_off,
-                           int has_w, __global const float *b, int b_off, int has_b,
-                           __global float *y, int y_off, int outer, int red, int inner, int chan,
-                           float eps)
+__kernel void norm_col_f32(__global const STORE_T *x, int x_off, __global const STORE_T *w,
+                           int w_off, int has_w, __global const STORE_T *b, int b_off, int has_b,
+                           __global STORE_T *y, int y_off, int outer, int red, int inner,
+                           int chan, float eps)
 {
     int i = get_global_id(0), o = get_global_id(1);
     if (i >= inner || o >= outer)
         return;
-    __global const float *xr = x + x_off + o * red * inner + i;
-    __global float *yr = y + y_off + o * red * inner + i;
+    __global const STORE_T *xr = x + x_off + o * red * inner + i;
+    __global STORE_T *yr = y + y_off + o * red * inner + i;
     /* One work-item sums a whole row (InstanceNorm: all of H*W), so the sums are compensated
      * (Kahan); the 'row' kernel's tree sums need no such help. mean is of x - shift. */
-    float shift = xr[0], mean = 0.0f, var = 0.0f, cm = 0.0f, cv = 0.0f;
+    float shift = LD(xr, 0), mean = 0.0f, var = 0.0f, cm = 0.0f, cv = 0.0f;
     for (int r = 0; r < red; r++)
-        mean = kahan_add(mean, xr[r * inner] - shift, &cm);
+        mean = kahan_add(mean, LD(xr, r * inner) - shift, &cm);
     mean /= red;
     for (int r = 0; r < red; r++) {
-        float t = (xr[r * inner] - shift) - mean;
+        float t = (LD(xr, r * inner) - shift) - mean;
         var = kahan_add(var, t * t, &cv);
     }
     float rstd = 1.0f / sqrt(var / red + eps);
     for (int r = 0; r < red; r++)
-        yr[r * inner] = affine(((xr[r * inner] - shift) - mean) * rstd, r, o, chan, w, w_off,
-                               has_w, b, b_off, has_b);
+        ST(yr, r * inner, affine(((LD(xr, r * inner) - shift) - mean) * rstd, r, o, chan, w, w_off,
+                                 has_w, b, b_off, has_b));
 }
 
-__kernel void norm_row_f32(__global const float *x, int x_off, __global const float *w, int w_off,
-                           int has_w, __global const float *b, int b_off, int has_b,
-                           __global float *y, int y_off, int outer, int red, int inner, int chan,
-                           float eps, __local float *scratch)
+__kernel void norm_row_f32(__global const STORE_T *x, int x_off, __global const STORE_T *w,
+                           int w_off, int has_w, __global const STORE_T *b, int b_off, int has_b,
+                           __global STORE_T *y, int y_off, int outer, int red, int inner,
+                           int chan, float eps, __local float *scratch)
 {
     int g = get_group_id(0), lid = get_local_id(0), ls = get_local_size(0);
     int o = g / inner, i = g % inner;
     if (o >= outer)
         return;
-    __global const float *xr = x + x_off + o * red * inner + i;
-    __global float *yr = y + y_off + o * red * inner + i;
-    float shift = xr[0], mean = 0.0f, var = 0.0f; /* mean is of x - shift */
+    __global const STORE_T *xr = x + x_off + o * red * inner + i;
+    __global STORE_T *yr = y + y_off + o * red * inner + i;
+    float shift = LD(xr, 0), mean = 0.0f, var = 0.0f; /* mean is of x - shift */
     for (int r = lid; r < red; r += ls)
-        mean += xr[r * inner] - shift;
+        mean += LD(xr, r * inner) - shift;
     mean = wg_sum(mean, scratch) / red;
     for (int r = lid; r < red; r += ls) {
-        float t = (xr[r * inner] - shift) - mean;
+        float t = (LD(xr, r * inner) - shift) - mean;
         var += t * t;
     }
     var = wg_sum(var, scratch) / red;
     float rstd = 1.0f / sqrt(var + eps);
     for (int r = lid; r < red; r += ls)
-        yr[r * inner] = affine(((xr[r * inner] - shift) - mean) * rstd, r, o, chan, w, w_off,
-                               has_w, b, b_off, has_b);
+        ST(yr, r * inner, affine(((LD(xr, r * inner) - shift) - mean) * rstd, r, o, chan, w, w_off,
+                                 has_w, b, b_off, has_b));
 }
 
 /* ---- argmax: global size (inner, outer); ties keep the first index, or the last one ---- */
 
-__kernel void argmax_f32(__global const float *x, int x_off, __global float *y, int y_off, int red,
-                         int inner, int last)
+__kernel void argmax_f32(__global const STORE_T *x, int x_off, __global STORE_T *y, int y_off,
+                         int red, int inner, int last)
 {
     int i = get_global_id(0), o = get_global_id(1);
     if (i >= inner)
         return;
-    __global const float *xr = x + x_off + o * red * inner + i;
-    float best = xr[0];
+    __global const STORE_T *xr = x + x_off + o * red * inner + i;
+    float best = LD(xr, 0);
     int at = 0;
     for (int r = 1; r < red; r++) {
-        float v = xr[r * inner];
+        float v = LD(xr, r * inner);
         if (v > best || (last && v == best)) {
             best = v;
             at = r;
         }
     }
-    y[y_off + o * inner + i] = (float)at;
+    ST(y, y_off + o * inner + i, (float)at);
 }

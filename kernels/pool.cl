@@ -23,14 +23,14 @@ inline float red_step(int kind, float acc, float v)
     return kind == REDUCE_MAX ? lumen_max(acc, v) : kind == REDUCE_PROD ? acc * v : acc + v;
 }
 
-__kernel void maxpool_f32(__global const float *x, int x_off, __global float *y, int y_off,
+__kernel void maxpool_f32(__global const STORE_T *x, int x_off, __global STORE_T *y, int y_off,
                           int nc, int4 isz, int4 osz, int4 k, int4 s, int4 p0, int4 lim,
                           int4 dil, int incl)
 {
     int ow = get_global_id(0), oh = get_global_id(1), z = get_global_id(2);
     int od = z % osz.x, c = z / osz.x;
     int d0 = od * s.x - p0.x, h0 = oh * s.y - p0.y, w0 = ow * s.z - p0.z;
-    __global const float *xc = x + x_off + c * isz.x * isz.y * isz.z;
+    __global const STORE_T *xc = x + x_off + c * isz.x * isz.y * isz.z;
     float acc = -INFINITY;
     for (int kd = 0; kd < k.x; kd++) {
         int id = d0 + kd * dil.x;
@@ -38,26 +38,26 @@ __kernel void maxpool_f32(__global const float *x, int x_off, __global float *y,
         for (int kh = 0; kh < k.y; kh++) {
             int ih = h0 + kh * dil.y;
             int vh = vd && ih >= 0 && ih < isz.y, ch = clamp(ih, 0, isz.y - 1);
-            __global const float *row = xc + (cd * isz.y + ch) * isz.z;
+            __global const STORE_T *row = xc + (cd * isz.y + ch) * isz.z;
             for (int kw = 0; kw < k.z; kw++) {
                 int iw = w0 + kw * dil.z;
-                float v = row[clamp(iw, 0, isz.z - 1)];
+                float v = LD(row, clamp(iw, 0, isz.z - 1));
                 acc = (vh && iw >= 0 && iw < isz.z) ? lumen_max(acc, v) : acc;
             }
         }
     }
-    y[y_off + (z * osz.y + oh) * osz.z + ow] = acc;
+    ST(y, y_off + (z * osz.y + oh) * osz.z + ow, acc);
 }
 
 /* incl: count_include_pad; the divisor then counts window positions below lim (in + pad1). */
-__kernel void avgpool_f32(__global const float *x, int x_off, __global float *y, int y_off,
+__kernel void avgpool_f32(__global const STORE_T *x, int x_off, __global STORE_T *y, int y_off,
                           int nc, int4 isz, int4 osz, int4 k, int4 s, int4 p0, int4 lim,
                           int4 dil, int incl)
 {
     int ow = get_global_id(0), oh = get_global_id(1), z = get_global_id(2);
     int od = z % osz.x, c = z / osz.x;
     int d0 = od * s.x - p0.x, h0 = oh * s.y - p0.y, w0 = ow * s.z - p0.z;
-    __global const float *xc = x + x_off + c * isz.x * isz.y * isz.z;
+    __global const STORE_T *xc = x + x_off + c * isz.x * isz.y * isz.z;
     float acc = 0.0f;
     int count = 0;
     for (int kd = 0; kd < k.x; kd++) {
@@ -67,24 +67,24 @@ __kernel void avgpool_f32(__global const float *x, int x_off, __global float *y,
             int ih = h0 + kh * dil.y;
             int vh = vd && ih >= 0 && ih < isz.y, ch = clamp(ih, 0, isz.y - 1);
             int ph = pd && ih < lim.y;
-            __global const float *row = xc + (cd * isz.y + ch) * isz.z;
+            __global const STORE_T *row = xc + (cd * isz.y + ch) * isz.z;
             for (int kw = 0; kw < k.z; kw++) {
                 int iw = w0 + kw * dil.z;
                 int inside = vh && iw >= 0 && iw < isz.z;
-                float v = row[clamp(iw, 0, isz.z - 1)];
+                float v = LD(row, clamp(iw, 0, isz.z - 1));
                 acc += inside ? v : 0.0f;
                 count += incl ? (ph && iw < lim.z) : inside;
             }
         }
     }
-    y[y_off + (z * osz.y + oh) * osz.z + ow] = acc / (float)count;
+    ST(y, y_off + (z * osz.y + oh) * osz.z + ow, acc / (float)count);
 }
 
 /*
  * General reduction: one work-item per output element. The input is seen as kept groups
  * (extents ke, strides ks) and reduced groups (re, rs), outermost first, in .x .y .z.
  */
-__kernel void reduce_f32(__global const float *x, int x_off, __global float *y, int y_off,
+__kernel void reduce_f32(__global const STORE_T *x, int x_off, __global STORE_T *y, int y_off,
                          int rows, int4 ke, int4 ks, int4 re, int4 rs, int len, int kind)
 {
     int i = get_global_id(0);
@@ -92,15 +92,15 @@ __kernel void reduce_f32(__global const float *x, int x_off, __global float *y, 
         return;
     int k2 = i % ke.z, r = i / ke.z;
     int k1 = r % ke.y, k0 = r / ke.y;
-    __global const float *xb = x + x_off + k0 * ks.x + k1 * ks.y + k2 * ks.z;
+    __global const STORE_T *xb = x + x_off + k0 * ks.x + k1 * ks.y + k2 * ks.z;
     float acc = red_init(kind);
     for (int r0 = 0; r0 < re.x; r0++)
         for (int r1 = 0; r1 < re.y; r1++)
             for (int r2 = 0; r2 < re.z; r2++) {
-                float v = xb[r0 * rs.x + r1 * rs.y + r2 * rs.z];
+                float v = LD(xb, r0 * rs.x + r1 * rs.y + r2 * rs.z);
                 acc = red_step(kind, acc, v);
             }
-    y[y_off + i] = kind == REDUCE_MEAN ? acc / (float)len : acc;
+    ST(y, y_off + i, kind == REDUCE_MEAN ? acc / (float)len : acc);
 }
 
 /*
@@ -108,14 +108,15 @@ __kernel void reduce_f32(__global const float *x, int x_off, __global float *y, 
  * accumulates a strided part of the row (neighbouring work-items read neighbouring elements),
  * then a tree in local memory combines the partial results. The group size is a power of two.
  */
-__kernel void reduce_rows_f32(__global const float *x, int x_off, __global float *y, int y_off,
+__kernel void reduce_rows_f32(__global const STORE_T *x, int x_off, __global STORE_T *y,
+                              int y_off,
                               int len, int kind, __local float *part)
 {
     int row = get_group_id(0), lid = get_local_id(0), lsz = get_local_size(0);
-    __global const float *xr = x + x_off + row * len;
+    __global const STORE_T *xr = x + x_off + row * len;
     float acc = red_init(kind);
     for (int j = lid; j < len; j += lsz) {
-        float v = xr[j];
+        float v = LD(xr, j);
         acc = red_step(kind, acc, v);
     }
     part[lid] = acc;
@@ -128,5 +129,5 @@ __kernel void reduce_rows_f32(__global const float *x, int x_off, __global float
         barrier(CLK_LOCAL_MEM_FENCE);
     }
     if (lid == 0)
-        y[y_off + row] = kind == REDUCE_MEAN ? part[0] / (float)len : part[0];
+        ST(y, y_off + row, kind == REDUCE_MEAN ? part[0] / (float)len : part[0]);
 }

@@ -364,7 +364,9 @@ static int g_free(lua_State *L)
 
 /* ---- Model ---- */
 
-/* ctx:model(graph [, {no_fold_bn=true, ...}]) -> Model | nil, msg. Consumes the graph. */
+/* ctx:model(graph [, {no_fold_bn=true, ..., precision="fp16"}]) -> Model | nil, msg. Consumes
+ * the graph. precision: "fp32" (default) or "fp16" (half storage; model:plan().precision says
+ * what runs, and precision_note why fp16 fell back to fp32 on this device). */
 int lb_model_new(lua_State *L)
 {
     lctx *c = lb_check_ctx(L, 1);
@@ -372,6 +374,12 @@ int lb_model_new(lua_State *L)
     lumen_model_options o = {0};
     if (!lua_isnoneornil(L, 3)) {
         luaL_checktype(L, 3, LUA_TTABLE);
+        lua_getfield(L, 3, "precision");
+        if (!lua_isnil(L, -1)) {
+            static const char *const names[] = {"fp32", "fp16", NULL};
+            o.precision = luaL_checkoption(L, -1, NULL, names) ? LUMEN_FP16 : LUMEN_FP32;
+        }
+        lua_pop(L, 1);
         o.no_fold_const = opt_int(L, 3, "no_fold_const", 0);
         o.no_fold_bn = opt_int(L, 3, "no_fold_bn", 0);
         o.no_fuse_residual = opt_int(L, 3, "no_fuse_residual", 0);
@@ -508,7 +516,10 @@ static int m_plan(lua_State *L)
     lmodel *u = check_model(L, 1);
     lumen_plan_stats s;
     lumen_model_plan_stats(u->m, &s);
-    lua_createtable(L, 0, 6);
+    lua_createtable(L, 0, 8);
+    lb_set_str(L, "precision", lumen_precision_name(s.precision));
+    if (s.precision_note[0])
+        lb_set_str(L, "precision_note", s.precision_note);
     lb_set_int(L, "planned_bytes", (lua_Integer)s.planned_bytes);
     lb_set_int(L, "naive_bytes", (lua_Integer)s.naive_bytes);
     lb_set_int(L, "live_peak", (lua_Integer)s.live_peak);

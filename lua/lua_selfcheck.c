@@ -2,6 +2,8 @@
  * lua_selfcheck.c - the device self-check and the quirks table in Lua (runtime/selfcheck.c,
  * runtime/quirks.c): ctx:selfcheck([mode]) and ctx:quirks().
  */
+#include <stdio.h>
+
 #include <lauxlib.h>
 #include <lua.h>
 
@@ -9,9 +11,11 @@
 
 /*
  * ctx:selfcheck(["cached" | "run" | "stored"]) -> result | nil, msg
- * result = {passed =, from_cache =, ms =, key =, path =, families = {{name =, verdict =
- * "pass"|"fail"|"skip", cases =, ms =, op =, label =, error =, action =}, ...}} in the order of
- * LUMEN_CHECK_LIST. "stored" returns nil, msg when nothing is stored for this device.
+ * result = {passed =, from_cache =, ms =, key =, path =, families = {{name =, precision =,
+ * verdict = "pass"|"fail"|"skip", cases =, ms =, op =, label =, error =, action =}, ...}}: the
+ * families of LUMEN_CHECK_LIST with fp32 tensors ("conv", precision "fp32"), then again with
+ * fp16 storage ("fp16:conv", precision "fp16"). "stored" returns nil, msg when nothing is
+ * stored for this device.
  */
 static int c_selfcheck(lua_State *L)
 {
@@ -28,11 +32,16 @@ static int c_selfcheck(lua_State *L)
     lb_set_num(L, "ms", r->ms);
     lb_set_str(L, "key", r->key);
     lb_set_str(L, "path", r->path);
-    lua_createtable(L, LUMEN_CHECK_COUNT, 0);
-    for (int f = 0; f < LUMEN_CHECK_COUNT; f++) {
-        const lumen_check_verdict *v = &r->fam[f];
-        lua_createtable(L, 0, 8);
-        lb_set_str(L, "name", lumen_check_name((lumen_check_family)f));
+    lua_createtable(L, 2 * LUMEN_CHECK_COUNT, 0);
+    for (int k = 0; k < 2 * LUMEN_CHECK_COUNT; k++) {
+        int f = k % LUMEN_CHECK_COUNT, fp16 = k >= LUMEN_CHECK_COUNT;
+        const lumen_check_verdict *v = fp16 ? &r->fp16[f] : &r->fam[f];
+        char name[32];
+        snprintf(name, sizeof name, "%s%s", fp16 ? "fp16:" : "",
+                 lumen_check_name((lumen_check_family)f));
+        lua_createtable(L, 0, 9);
+        lb_set_str(L, "name", name);
+        lb_set_str(L, "precision", fp16 ? "fp16" : "fp32");
         lb_set_str(L, "verdict", verdicts[v->verdict]);
         lb_set_int(L, "cases", v->cases);
         lb_set_num(L, "ms", v->ms);
@@ -40,7 +49,7 @@ static int c_selfcheck(lua_State *L)
         lb_set_str(L, "label", v->label);
         lb_set_str(L, "error", v->error);
         lb_set_str(L, "action", v->action);
-        lua_rawseti(L, -2, f + 1);
+        lua_rawseti(L, -2, k + 1);
     }
     lua_setfield(L, -2, "families");
     return 1;

@@ -22,6 +22,9 @@
  * driver and lumen version, so later processes skip the measurement; $LUMEN_GEMM (parsed in
  * device.c) and lumen_ctx_set_gemm force an engine.
  *
+ * fp16 storage (ctx->launch_prec): always the own kernels, their -DLUMEN_FP16 programs; the
+ * packed panels stay float (scratch, not tensors), so packing also widens the operands once.
+ *
  * State: ctx->gemm_state (lumen__gemm_state, internal.h): the own engine's scratch buffer,
  * created on first use and released by lumen__gemm_free, and CLBlast's fallback reason.
  */
@@ -492,6 +495,10 @@ lumen_status lumen__gemm(lumen_ctx *ctx, const lumen__gemm_args *g)
     if (g->batch == 0 || g->M == 0 || g->N == 0)
         return LUMEN_OK;
     gemm_state *s = &ctx->gemm_state;
+    /* CLBlast's Sgemm is fp32: half storage always takes the own kernels (and needs no
+     * measurement to know it). */
+    if (ctx->launch_prec == LUMEN_FP16)
+        return own_gemm(ctx, s, g);
     if (ctx->gemm == LUMEN_GEMM_AUTO)
         choose_engine(ctx, s);
     lumen_gemm_engine e = ctx->gemm;

@@ -103,7 +103,11 @@ struct lumen_ctx {
     int vec_width;                /* lumen__vec_width: 8 or 16, 0 until asked (tests force it) */
     lumen__gemm_state gemm_state; /* both GEMM engines' state (gemm.c) */
     unsigned quirks;              /* quirks.c: LUMEN_QUIRK_* flags applied when opened */
-    void *selfcheck;              /* selfcheck.c: the verdict applied to this context, or NULL */
+    /* The storage precision of the op being launched: lumen_op_run sets it from the op's
+     * tensors (and puts FP32 back after), so that lumen__kernel builds the matching program
+     * without every launcher passing it on. FP32 outside an op. */
+    lumen_precision launch_prec;
+    void *selfcheck; /* selfcheck.c: the verdict applied to this context, or NULL */
     /* profiling: one event per launch while profiling is on */
     cl_event *events;
     lumen_prof_record *records;
@@ -121,17 +125,28 @@ typedef struct lumen__kernel_src {
 extern const lumen__kernel_src lumen__kernel_sources[];
 extern const int lumen__kernel_source_count;
 
-/* One program: a kernel family and its build options. */
+/* One program: a kernel family, its build options and its storage precision. Op tables list
+ * fp32 ones (fp16 left 0); lumen__variants adds each one's fp16 twin. */
 typedef struct lumen__variant {
     const char *family;
     const char *options;
+    int fp16; /* 1: built with LUMEN_FP16_OPTION in front of options (lumen__prec_options) */
 } lumen__variant;
 /*
  * Every program the runtime may ask for, gathered from the op families' variant lists (and
- * GEMM's): what 'lumen compile' writes out, and all that binary-only mode has. Fills up to cap
- * entries of out, each (family, options) once, and returns how many there are in all.
+ * GEMM's): what 'lumen compile' writes out, and all that binary-only mode has. Each listed
+ * variant comes twice, fp32 storage first, then its fp16 twin (fp16 = 1). Fills up to cap
+ * entries of out, each (family, options, fp16) once, and returns how many there are in all.
  */
 int lumen__variants(lumen__variant *out, int cap);
+/* The build option that makes a program's kernels read and write half (kernels/common.cl). */
+#define LUMEN_FP16_OPTION "-DLUMEN_FP16"
+/* The options of a variant for storage precision prec: options itself for FP32, else
+ * "-DLUMEN_FP16" + (" " + options when not empty), written into buf (len bytes). Returns the
+ * string to use (options or buf). */
+const char *lumen__prec_options(lumen_precision prec, const char *options, char *buf, size_t len);
+/* The build options of variant v: lumen__prec_options of its precision, in buf. */
+const char *lumen__variant_options(const lumen__variant *v, char *buf, size_t len);
 /* GEMM's programs (gemm.c): the ops that use GEMM list these too. */
 extern const lumen__variant lumen__gemm_variants[];
 
@@ -140,12 +155,16 @@ extern const lumen__variant lumen__gemm_variants[];
 extern const char lumen__cl_prelude[];
 
 /*
- * Returns the kernel 'name' of program (family, options), building or loading it on first use.
- * The kernel object is owned by the context and cached: callers set its arguments and launch it
- * and must not release it. Not reentrant on one context.
+ * Returns the kernel 'name' of program (family, options) for the storage precision of the
+ * launch in progress (ctx->launch_prec: lumen__prec_options), building or loading it on first
+ * use. The kernel object is owned by the context and cached: callers set its arguments and
+ * launch it and must not release it. Not reentrant on one context.
  */
 lumen_status lumen__kernel(lumen_ctx *ctx, const char *family, const char *options,
                            const char *name, cl_kernel *out);
+/* The same for an explicit precision (tensor conversions, which are outside any op). */
+lumen_status lumen__kernel_prec(lumen_ctx *ctx, lumen_precision prec, const char *family,
+                                const char *options, const char *name, cl_kernel *out);
 void lumen__programs_free(lumen_ctx *ctx);
 /* For coverage tests: the kernel names of variant v (one of lumen__variants), ';'-separated
  * (building the program when needed), and whether this context has ever launched a kernel. */
@@ -222,8 +241,9 @@ static inline size_t lumen__round_up(size_t x, size_t m)
 /* ---- tensors (tensor.c) ---- */
 struct lumen_tensor {
     lumen_ctx *ctx;
-    cl_mem mem;     /* retained by every view */
-    int64_t offset; /* first element inside mem */
+    cl_mem mem;           /* retained by every view */
+    int64_t offset;       /* first element inside mem (elements of prec's size) */
+    lumen_precision prec; /* storage of mem's elements; a view has its base's */
     lumen_shape shape;
     char name[64];
 };

@@ -20,7 +20,9 @@
  *     lumen_tensor_free(x); lumen_tensor_free(y); lumen_ctx_free(ctx);
  *
  * Conventions
- * - Tensors are float32, row-major ("C order"): NCHW for images, NCDHW for volumes.
+ * - Tensors are float32, row-major ("C order"): NCHW for images, NCDHW for volumes. A tensor
+ *   may instead be *stored* as IEEE half (LUMEN_FP16, lumen_tensor_new_prec): kernels still
+ *   compute in fp32, and the host API still takes and returns float32.
  * - Errors are values. Functions return lumen_status; the context keeps a message
  *   (lumen_ctx_error) naming the OpenCL call, error name or build log. Nothing aborts or exits.
  * - Ownership: whoever calls _new owns the result and calls _free; _free(NULL) is a no-op.
@@ -180,20 +182,41 @@ void lumen_ctx_profile_reset(lumen_ctx *ctx);
 /* ---- tensors: float32 device buffers with a name and a shape ---- */
 typedef struct lumen_tensor lumen_tensor;
 
+/*
+ * Storage precision of a tensor's device buffer. FP32 is the default everywhere. FP16 stores
+ * IEEE binary16 (2 bytes per element, vload_half / vstore_half, core OpenCL 1.2, so no device
+ * extension is needed); every kernel converts to float on load and computes, accumulates,
+ * normalises and reduces in fp32, rounding to half (to nearest even) only when it stores.
+ * Values beyond +-65504 become +-inf, below 6e-8 zero; NaN stays NaN. Integers (argmax and
+ * take indices) are exact up to 2048.
+ */
+typedef enum { LUMEN_FP32 = 0, LUMEN_FP16 = 1 } lumen_precision;
+/* "fp32" / "fp16"; NULL when out of range. */
+const char *lumen_precision_name(lumen_precision p);
+/* Parses "fp32" / "fp16" into *out; LUMEN_EINVAL for anything else. */
+lumen_status lumen_precision_parse(const char *name, lumen_precision *out);
+/* Bytes per element: 4 or 2. */
+size_t lumen_precision_size(lumen_precision p);
+
 /* Allocates an uninitialised tensor. name may be NULL. Fails with LUMEN_ERANGE when the size
  * overflows or exceeds the device's max allocation, LUMEN_ENOMEM/ECL when OpenCL refuses. */
 lumen_status lumen_tensor_new(lumen_ctx *ctx, const char *name, const lumen_shape *shape,
                               lumen_tensor **out);
-/* A view of 'numel(shape)' elements of base starting at element 'offset' (no copy). The view
- * keeps the storage alive; base may be freed first. */
+/* The same with a storage precision (lumen_tensor_new is LUMEN_FP32). */
+lumen_status lumen_tensor_new_prec(lumen_ctx *ctx, const char *name, const lumen_shape *shape,
+                                   lumen_precision prec, lumen_tensor **out);
+/* A view of 'numel(shape)' elements of base starting at element 'offset' (no copy), with
+ * base's precision. The view keeps the storage alive; base may be freed first. */
 lumen_status lumen_tensor_view(lumen_tensor *base, const char *name, int64_t offset,
                                const lumen_shape *shape, lumen_tensor **out);
 void lumen_tensor_free(lumen_tensor *t);
-/* Copies count floats from host (count must equal numel). Blocking. */
+/* Copies count floats from host (count must equal numel). Blocking. An FP16 tensor converts
+ * on the host (round to nearest even on write, exact on read). */
 lumen_status lumen_tensor_write(lumen_tensor *t, const float *src, size_t count);
 lumen_status lumen_tensor_read(const lumen_tensor *t, float *dst, size_t count);
 /* Copies src into dst on the device (same element count; shapes may differ, as in a reshape).
- * Both must belong to the same context. Does not wait. */
+ * Both must belong to the same context. Precisions may differ: a kernel converts on the device
+ * (layout.cl). Does not wait. */
 lumen_status lumen_tensor_copy(lumen_tensor *dst, const lumen_tensor *src);
 /* Fills with a constant. */
 lumen_status lumen_tensor_fill(lumen_tensor *t, float value);
@@ -201,7 +224,8 @@ const lumen_shape *lumen_tensor_shape(const lumen_tensor *t);
 int64_t lumen_tensor_numel(const lumen_tensor *t);
 const char *lumen_tensor_name(const lumen_tensor *t);
 lumen_ctx *lumen_tensor_ctx(const lumen_tensor *t);
-/* Writes "name f32[1,16,34,17]". */
+lumen_precision lumen_tensor_precision(const lumen_tensor *t);
+/* Writes "name f32[1,16,34,17]" ("f16[...]" for an FP16 tensor). */
 char *lumen_tensor_format(const lumen_tensor *t, char *buf, size_t len);
 
 /* ---- operators ---- */
@@ -541,6 +565,8 @@ lumen_status lumen_op_ref(const lumen_opdesc *d, int n_in, const lumen_shape *co
 /*
  * Runs op d on the device: checks shapes (y must already have the inferred shape), then enqueues
  * the kernels. Does not wait for completion. On failure the message is in lumen_ctx_error.
+ * Every tensor of one op has the same precision (else LUMEN_EINVAL): its kernels are built for
+ * that storage (FP16: the programs' -DLUMEN_FP16 variants).
  */
 lumen_status lumen_op_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
                           const lumen_tensor *const *in, lumen_tensor *y);
@@ -574,7 +600,8 @@ lumen_gemm_engine lumen_ctx_gemm(lumen_ctx *ctx);
  *             if (r.fam[f].verdict == LUMEN_CHECK_FAIL) puts(r.fam[f].action);
  *
  * Debugging: $LUMEN_DEBUG_SELFCHECK_FAIL=gemm,conv (family names) corrupts one output value of
- * those families inside the check, so the failure paths can be tested on a healthy device.
+ * those families inside the check, so the failure paths can be tested on a healthy device;
+ * "fp16:conv" does the same to the fp16-storage check of conv.
  */
 #define LUMEN_CHECK_LIST(X)                                                                        \
     X(ELTWISE, "eltwise")     /* unary, binary */                                                  \
@@ -613,7 +640,12 @@ typedef struct lumen_check_verdict {
 
 typedef struct lumen_selfcheck_result {
     lumen_check_verdict fam[LUMEN_CHECK_COUNT];
-    int passed;     /* 1 when no family failed */
+    /* The same families with fp16 storage (LUMEN_FP16 tensors, inputs rounded to half, the
+     * reference's tolerance plus 1e-3 relative): a failure makes fp16 models that use the
+     * family run in fp32 (lumen_model_options.precision). clblast is always skipped (fp32
+     * only), and every family where the device has LUMEN_QUIRK_NO_FP16. */
+    lumen_check_verdict fp16[LUMEN_CHECK_COUNT];
+    int passed;     /* 1 when no family failed, in either precision */
     int from_cache; /* 1 when the verdict was read from the cache and nothing ran */
     double ms;      /* wall time of the run (on a cache hit: of the run that stored it) */
     char key[512];  /* "platform=...|device=...|driver=...|lumen=..." */
@@ -693,6 +725,14 @@ typedef struct lumen_model_options {
     int no_fold_const, no_fold_bn, no_fuse_residual, no_fuse_act, no_dead_code;
     int no_fuse_patterns; /* decomposed GELU / LayerNorm stay as written (fuse.c) */
     int no_memory_plan;   /* every intermediate gets its own buffer */
+    /* Storage of every device tensor of the model: weights, inputs, outputs, intermediates
+     * (0, LUMEN_FP32, by default). With LUMEN_FP16 inputs and outputs are half too: write and
+     * read them as float (lumen_tensor_write/read convert), or lumen_tensor_copy from / to a
+     * tensor of either precision. Where the device has LUMEN_QUIRK_NO_FP16 or failed its fp16
+     * self-check on a family the graph uses, the model falls back to FP32 and says why
+     * (lumen_plan_stats.precision, precision_note). Constant TAKE indices beyond 2048 are
+     * refused in FP16 (LUMEN_EUNSUPPORTED): half holds integers exactly only up to there. */
+    lumen_precision precision;
 } lumen_model_options;
 
 typedef struct lumen_model lumen_model;
@@ -728,11 +768,14 @@ lumen_status lumen_model_poll(lumen_model *m, int *done);
 lumen_status lumen_model_wait(lumen_model *m);
 
 typedef struct lumen_plan_stats {
-    uint64_t planned_bytes; /* all intermediate buffers of the plan */
-    uint64_t naive_bytes;   /* sum of every intermediate value, no reuse */
-    uint64_t live_peak;     /* the largest set of intermediates live at one time */
+    lumen_precision precision; /* of every buffer below (lumen_model_options.precision) */
+    uint64_t planned_bytes;    /* all intermediate buffers of the plan */
+    uint64_t naive_bytes;      /* sum of every intermediate value, no reuse */
+    uint64_t live_peak;        /* the largest set of intermediates live at one time */
     uint64_t weight_bytes, io_bytes;
     int buffers;
+    char precision_note[384]; /* why FP16 was asked for and FP32 runs (a quirk, a failed fp16
+                                 self-check), "" otherwise */
 } lumen_plan_stats;
 void lumen_model_plan_stats(const lumen_model *m, lumen_plan_stats *out);
 

@@ -23,6 +23,9 @@
 #include "graph.h"
 
 lumen_status lumen__selfcheck_admit(lumen_ctx *ctx, const lumen_graph *g); /* selfcheck.c */
+/* selfcheck.c: 1 when fp16 storage may run g on ctx (no quirk, no failed fp16 family it uses);
+ * else 0 with the reason in why. */
+int lumen__selfcheck_fp16_ok(lumen_ctx *ctx, const lumen_graph *g, char *why, size_t len);
 
 struct lumen_model {
     lumen_ctx *ctx;
@@ -34,7 +37,7 @@ struct lumen_model {
     int n_order;
     int *inputs; /* value ids of graph inputs */
     int n_inputs;
-    lumen_plan_stats plan;
+    lumen_plan_stats plan; /* plan.precision: the storage of every tensor below */
     lumen_node_prof *prof;
     cl_event done; /* marker enqueued after the last lumen_model_start; NULL when none pending */
 };
@@ -46,9 +49,9 @@ void lumen_ctx_set_profiling(lumen_ctx *ctx, int on)
         lumen_ctx_profile_reset(ctx);
 }
 
-static uint64_t value_bytes(const lumen__value *v)
+static uint64_t value_bytes(const lumen_model *m, const lumen__value *v)
 {
-    return (uint64_t)lumen_shape_numel(&v->shape) * sizeof(float);
+    return (uint64_t)lumen_shape_numel(&v->shape) * lumen_precision_size(m->plan.precision);
 }
 
 void lumen_model_free(lumen_model *m)
@@ -71,6 +74,43 @@ void lumen_model_free(lumen_model *m)
     }
     lumen_graph_free(m->g);
     free(m);
+}
+
+/*
+ * Settles m->plan.precision from the one asked for. FP16 falls back to FP32, saying why in
+ * plan.precision_note, where the device has LUMEN_QUIRK_NO_FP16 or failed its fp16 self-check
+ * on a family the graph uses. Refuses (EUNSUPPORTED) an FP16 graph whose constant take indices
+ * half cannot hold exactly (beyond 2048).
+ */
+static lumen_status choose_precision(lumen_model *m, lumen_precision want)
+{
+    lumen_graph *g = m->g;
+    char why[200];
+    m->plan.precision = LUMEN_FP32;
+    if (want == LUMEN_FP32)
+        return LUMEN_OK;
+    if (!lumen_precision_name(want))
+        return lumen__fail(m->ctx, LUMEN_EINVAL, "lumen_model_new: unknown precision %d",
+                           (int)want);
+    if (!lumen__selfcheck_fp16_ok(m->ctx, g, why, sizeof why)) {
+        snprintf(m->plan.precision_note, sizeof m->plan.precision_note,
+                 "fp16 storage not used on %s: %s; running fp32", m->ctx->info.name, why);
+        return LUMEN_OK;
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        const lumen__node *n = &g->nodes[i];
+        const lumen__value *idx = n->n_in > 1 && n->in[1] >= 0 ? &g->values[n->in[1]] : NULL;
+        if (n->dead || n->d.op != LUMEN_OP_TAKE || !idx || idx->kind != LUMEN__VAL_CONST)
+            continue;
+        for (int64_t k = 0; k < lumen_shape_numel(&idx->shape); k++)
+            if (fabsf(idx->data[k]) > 2048)
+                return lumen__fail(m->ctx, LUMEN_EUNSUPPORTED,
+                                   "node '%s' (take): index %g is not exact in fp16 storage "
+                                   "(integers up to 2048 are); use fp32",
+                                   n->name, idx->data[k]);
+    }
+    m->plan.precision = LUMEN_FP16;
+    return LUMEN_OK;
 }
 
 /* Value whose storage v uses (follows aliases). */
@@ -160,10 +200,10 @@ static lumen_status plan_memory(lumen_model *m, const lumen_model_options *o, in
         const lumen__value *out = &g->values[n->out];
         int r = root_of(g, n->out);
         if (!out->is_output) /* naive: every intermediate its own buffer, elided ones included */
-            m->plan.naive_bytes += value_bytes(out);
+            m->plan.naive_bytes += value_bytes(m, out);
         if (g->values[r].kind == LUMEN__VAL_NODE && !g->values[r].is_output && item_of[r] < 0) {
             item_of[r] = n_items;
-            items[n_items++] = (plan_item){r, value_bytes(&g->values[r]), k, k};
+            items[n_items++] = (plan_item){r, value_bytes(m, &g->values[r]), k, k};
         }
         for (int j = 0; j < n->n_in; j++)
             if (n->in[j] >= 0 && item_of[root_of(g, n->in[j])] >= 0)
@@ -203,10 +243,11 @@ static lumen_status plan_memory(lumen_model *m, const lumen_model_options *o, in
         goto cleanup;
     }
     for (int s = 0; s < n_slots; s++) {
-        lumen_shape sh = {1, {(int64_t)(slot_size[s] / sizeof(float))}};
+        lumen_precision prec = m->plan.precision;
+        lumen_shape sh = {1, {(int64_t)(slot_size[s] / lumen_precision_size(prec))}};
         char name[32];
         snprintf(name, sizeof name, "slot%d", s);
-        st = lumen_tensor_new(m->ctx, name, &sh, &m->slots[s]);
+        st = lumen_tensor_new_prec(m->ctx, name, &sh, prec, &m->slots[s]);
         if (st != LUMEN_OK)
             goto cleanup;
         m->plan.planned_bytes += slot_size[s];
@@ -236,10 +277,11 @@ static lumen_status make_tensors(lumen_model *m, const int *slot_of)
                    (val->kind == LUMEN__VAL_CONST && val->uses > 0)) {
             if (val->kind == LUMEN__VAL_NODE && g->nodes[val->producer].dead)
                 continue;
-            st = lumen_tensor_new(m->ctx, val->name, &val->shape, &m->vt[v]);
+            st =
+                lumen_tensor_new_prec(m->ctx, val->name, &val->shape, m->plan.precision, &m->vt[v]);
             if (st != LUMEN_OK)
                 return st;
-            uint64_t b = value_bytes(val);
+            uint64_t b = value_bytes(m, val);
             if (val->kind == LUMEN__VAL_CONST) {
                 m->plan.weight_bytes += b;
                 st =
@@ -290,6 +332,8 @@ lumen_status lumen_model_new(lumen_ctx *ctx, lumen_graph *g, const lumen_model_o
     }
     if ((st = lumen__selfcheck_admit(ctx, g)) != LUMEN_OK)
         goto fail; /* a family this device failed its self-check on */
+    if ((st = choose_precision(m, opt->precision)) != LUMEN_OK)
+        goto fail;
     m->vt = calloc((size_t)g->n_values + 1, sizeof *m->vt);
     m->order = malloc(((size_t)g->n_nodes + 1) * sizeof *m->order);
     m->inputs = malloc(((size_t)g->n_values + 1) * sizeof *m->inputs);
@@ -502,10 +546,10 @@ lumen_status lumen_model_profile(lumen_model *m, const lumen_node_prof **out, in
         for (int e = first[k]; e < first[k + 1]; e++)
             p->ms += rec[e].ms;
         p->flops = lumen__node_flops(m->g, n);
-        p->bytes = (double)value_bytes(&m->g->values[n->out]);
+        p->bytes = (double)value_bytes(m, &m->g->values[n->out]);
         for (int j = 0; j < n->n_in; j++)
             if (n->in[j] >= 0)
-                p->bytes += (double)value_bytes(&m->g->values[n->in[j]]);
+                p->bytes += (double)value_bytes(m, &m->g->values[n->in[j]]);
         if (n->elided)
             p->bytes = 0;
     }

@@ -203,8 +203,18 @@ lumen_status lumen_op_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
     if (!im->run)
         return lumen__fail(ctx, LUMEN_EUNSUPPORTED, "%s: no OpenCL implementation",
                            op_names[d->op]);
+    for (int i = 0; i < n_in; i++)
+        if (in[i] && in[i]->prec != y->prec)
+            return lumen__fail(ctx, LUMEN_EINVAL,
+                               "%s: input %d '%s' is %s, the output '%s' %s: one op takes one "
+                               "precision (lumen_tensor_copy converts)",
+                               op_names[d->op], i, in[i]->name, lumen_precision_name(in[i]->prec),
+                               y->name, lumen_precision_name(y->prec));
     ctx->err[0] = '\0';
-    return im->run(ctx, d, n_in, in, y);
+    ctx->launch_prec = y->prec; /* lumen__kernel builds this storage's programs */
+    st = im->run(ctx, d, n_in, in, y);
+    ctx->launch_prec = LUMEN_FP32;
+    return st;
 }
 
 double lumen_op_flops(const lumen_opdesc *d, int n_in, const lumen_shape *const *in,

@@ -423,7 +423,15 @@ static lumen_status get_program(lumen_ctx *ctx, const char *family, const char *
 lumen_status lumen__kernel(lumen_ctx *ctx, const char *family, const char *options,
                            const char *name, cl_kernel *out)
 {
+    return lumen__kernel_prec(ctx, ctx->launch_prec, family, options, name, out);
+}
+
+lumen_status lumen__kernel_prec(lumen_ctx *ctx, lumen_precision prec, const char *family,
+                                const char *options, const char *name, cl_kernel *out)
+{
     lumen__program *p;
+    char buf[256];
+    options = lumen__prec_options(prec, options, buf, sizeof buf);
     lumen_status st = get_program(ctx, family, options, &p);
     if (st != LUMEN_OK)
         return st;
@@ -461,7 +469,7 @@ void lumen__programs_free(lumen_ctx *ctx)
     ctx->programs = NULL;
 }
 
-#define MAX_VARIANTS 64
+#define MAX_VARIANTS 128
 
 /* Every program of every op (lumen__variants), or ERANGE when there are more than fit. */
 static lumen_status all_variants(lumen_ctx *ctx, lumen__variant *vs, int *n)
@@ -482,7 +490,8 @@ lumen_status lumen_ctx_build_all(lumen_ctx *ctx)
         return st;
     for (int i = 0; i < nv; i++) {
         lumen__program *p;
-        st = get_program(ctx, vs[i].family, vs[i].options, &p);
+        char buf[256];
+        st = get_program(ctx, vs[i].family, lumen__variant_options(&vs[i], buf, sizeof buf), &p);
         if (st != LUMEN_OK)
             return st;
     }
@@ -493,7 +502,8 @@ lumen_status lumen__variant_kernels(lumen_ctx *ctx, const lumen__variant *v, cha
                                     size_t len)
 {
     lumen__program *p;
-    lumen_status st = get_program(ctx, v->family, v->options, &p);
+    char buf[256];
+    lumen_status st = get_program(ctx, v->family, lumen__variant_options(v, buf, sizeof buf), &p);
     if (st != LUMEN_OK)
         return st;
     names[0] = '\0';
@@ -631,27 +641,30 @@ lumen_status lumen__kernels_file_open(lumen_ctx *ctx)
      * fail on the first op that needs one, halfway through a model. */
     char missing[LUMEN_ERR_MAX / 2] = "";
     lumen__variant vs[MAX_VARIANTS];
-    int n_missing = 0, nv;
+    int n_missing = 0, n_fp16 = 0, nv;
     if ((st = all_variants(ctx, vs, &nv)) != LUMEN_OK)
         goto cleanup;
     for (int i = 0; i < nv; i++) {
         const lumen__variant *v = &vs[i];
+        char buf[256];
+        const char *opts = lumen__variant_options(v, buf, sizeof buf);
         int found = 0;
         for (int j = 0; j < kf->n && !found; j++)
-            found = !strcmp(kf->e[j].family, v->family) && !strcmp(kf->e[j].options, v->options);
+            found = !strcmp(kf->e[j].family, v->family) && !strcmp(kf->e[j].options, opts);
         if (found)
             continue;
         size_t at = strlen(missing);
         if (at < sizeof missing - 1)
-            snprintf(missing + at, sizeof missing - at, "%s%s.cl [%s]", n_missing ? ", " : "",
-                     v->family, v->options);
+            snprintf(missing + at, sizeof missing - at, "%s%s.cl [%s] (%s)", n_missing ? ", " : "",
+                     v->family, opts, v->fp16 ? "fp16" : "fp32");
         n_missing++;
+        n_fp16 += v->fp16;
     }
     if (n_missing) {
         st = lumen__fail(ctx, LUMEN_ENOTFOUND,
-                         "kernels file %s lacks %d of the %d kernel variants: %s; rebuild it "
-                         "with 'lumen compile'",
-                         ctx->kernels_path, n_missing, nv, missing);
+                         "kernels file %s lacks %d of the %d kernel variants (%d fp32, %d "
+                         "fp16 storage): %s; rebuild it with 'lumen compile'",
+                         ctx->kernels_path, n_missing, nv, n_missing - n_fp16, n_fp16, missing);
         goto cleanup;
     }
     ctx->kernels_file = kf;
@@ -712,7 +725,9 @@ lumen_status lumen_ctx_compile_all(lumen_ctx *ctx, const char *path)
              fwrite(&count, 8, 1, f) == 1;
     for (int i = 0; ok && st == LUMEN_OK && i < nv; i++) {
         const lumen__variant *v = &vs[i];
-        lumen__program *p = find_program(ctx, v->family, v->options);
+        char buf[256];
+        const char *opts = lumen__variant_options(v, buf, sizeof buf);
+        lumen__program *p = find_program(ctx, v->family, opts);
         unsigned char *bin = NULL;
         size_t len = 0;
         uint64_t h = 0;
@@ -721,7 +736,7 @@ lumen_status lumen_ctx_compile_all(lumen_ctx *ctx, const char *path)
         if (st == LUMEN_OK)
             st = source_hash(ctx, v->family, 0, &h);
         if (st == LUMEN_OK)
-            ok = wr_str(f, v->family) && wr_str(f, v->options) && fwrite(&h, 8, 1, f) == 1 &&
+            ok = wr_str(f, v->family) && wr_str(f, opts) && fwrite(&h, 8, 1, f) == 1 &&
                  wr_blob(f, bin, len);
         free(bin);
     }

@@ -9,6 +9,12 @@
  * (xorshift seeded by the case label); a case may plant a NaN, which the device must return
  * where the reference does. Each input and the output sit inside larger buffers at odd offsets,
  * the output between guard values that no op may touch. Tolerance: |a-b| <= 1e-5 + 1e-4*|b|.
+ * Precision: every family runs twice, with fp32 tensors and with fp16 storage (inputs rounded
+ * to half on the host first, so the reference sees what the device stores; tolerance plus
+ * FP16_RTOL relative and FP16_ATOL absolute for the rounding of the output to half, as the op
+ * tests use). An fp16 failure does not refuse anything: fp16 models using that family run in
+ * fp32 (lumen__selfcheck_fp16_ok, asked by lumen_model_new), as they do under the no_fp16
+ * quirk, which skips the fp16 checks.
  * The GEMM cases run on the own kernels (family "gemm") and through CLBlast ("clblast"); a
  * CLBlast error (which gemm.c would hide by falling back) fails the "clblast" family. CLBlast
  * compiles its kernels on first use (a minute on a cold PoCL), so it is checked only where it
@@ -19,6 +25,7 @@
  *     key platform=...|device=...|driver=...|lumen=...
  *     ms 812.4
  *     family<TAB>verdict<TAB>cases<TAB>ms<TAB>op<TAB>label<TAB>error     (one per family)
+ *     fp16:family<TAB>...                                              (one per family)
  * A file for another key, or one that does not parse, is ignored (and replaced by the next run).
  *
  * Applying a verdict (apply): own GEMM <-> CLBlast stand in for each other; any other failed
@@ -38,6 +45,8 @@ lumen_gemm_engine lumen__gemm_resolve(lumen_ctx *ctx); /* gemm.c: AUTO measured 
 #define GUARD 17            /* guard elements before and after each output */
 #define GUARD_VALUE 1234.5f /* no op writes this by chance */
 #define IN_PAD 3            /* inputs start at an odd offset inside their buffer */
+#define FP16_RTOL 1e-3      /* fp16 storage: the output's rounding to half, 2^-11, twice */
+#define FP16_ATOL 1e-6
 
 _Static_assert(LUMEN_CHECK_COUNT == 8, "a new check family needs cases and a verdict line");
 
@@ -248,10 +257,13 @@ static void fill(float *x, int64_t n, float lo, float hi, uint64_t seed)
     }
 }
 
-/* 1 when $LUMEN_DEBUG_SELFCHECK_FAIL lists family f (a ','-separated list of names). */
-static int debug_fail(lumen_check_family f)
+/* 1 when $LUMEN_DEBUG_SELFCHECK_FAIL lists family f (a ','-separated list of names; "fp16:f"
+ * for its fp16-storage check). */
+static int debug_fail(lumen_check_family f, lumen_precision prec)
 {
-    const char *s = getenv("LUMEN_DEBUG_SELFCHECK_FAIL"), *name = family_names[f];
+    const char *s = getenv("LUMEN_DEBUG_SELFCHECK_FAIL");
+    char name[32];
+    snprintf(name, sizeof name, "%s%s", prec == LUMEN_FP16 ? "fp16:" : "", family_names[f]);
     size_t n = strlen(name);
     for (; s && *s; s += strcspn(s, ","), s += *s == ',')
         if (strcspn(s, ",") == n && !strncmp(s, name, n))
@@ -262,11 +274,11 @@ static int debug_fail(lumen_check_family f)
 /* A device tensor of numel(s) + 2 * pad floats filled with GUARD_VALUE, and a view of s at
  * offset pad holding data (when not NULL). */
 static lumen_status upload(lumen_ctx *ctx, const lumen_shape *s, const float *data, int pad,
-                           lumen_tensor **base, lumen_tensor **view)
+                           lumen_precision prec, lumen_tensor **base, lumen_tensor **view)
 {
     int64_t n = lumen_shape_numel(s);
     lumen_shape bs = {1, {n + 2 * pad}};
-    lumen_status st = lumen_tensor_new(ctx, "check", &bs, base);
+    lumen_status st = lumen_tensor_new_prec(ctx, "check", &bs, prec, base);
     if (st == LUMEN_OK)
         st = lumen_tensor_fill(*base, GUARD_VALUE);
     if (st == LUMEN_OK)
@@ -276,21 +288,30 @@ static lumen_status upload(lumen_ctx *ctx, const lumen_shape *s, const float *da
     return st;
 }
 
-/* Compares the device's output (with its guards) against the reference; "" when it matches. */
-static void compare(const float *dev, const float *ref, int64_t on, char *why, size_t len)
+/* x as the precision stores it. */
+static float stored(float x, lumen_precision prec)
 {
+    return prec == LUMEN_FP16 ? lumen__half_to_float(lumen__float_to_half(x)) : x;
+}
+
+/* Compares the device's output (with its guards) against the reference; "" when it matches. */
+static void compare(const float *dev, const float *ref, int64_t on, lumen_precision prec, char *why,
+                    size_t len)
+{
+    const float guard = stored(GUARD_VALUE, prec);
+    const double atol = 1e-5 + (prec == LUMEN_FP16 ? FP16_ATOL : 0);
+    const double rtol = 1e-4 + (prec == LUMEN_FP16 ? FP16_RTOL : 0);
     why[0] = '\0';
     for (int i = 0; i < GUARD; i++)
-        if (dev[i] != GUARD_VALUE || dev[GUARD + on + i] != GUARD_VALUE) {
-            snprintf(why, len, "guard value overwritten at %s%d", dev[i] != GUARD_VALUE ? "-" : "+",
-                     i);
+        if (dev[i] != guard || dev[GUARD + on + i] != guard) {
+            snprintf(why, len, "guard value overwritten at %s%d", dev[i] != guard ? "-" : "+", i);
             return;
         }
     for (int64_t i = 0; i < on; i++) {
         float a = dev[GUARD + i], b = ref[i];
         int ok = isnan(b)   ? isnan(a)
                  : isinf(b) ? a == b
-                            : isfinite(a) && fabs((double)a - b) <= 1e-5 + 1e-4 * fabs(b);
+                            : isfinite(a) && fabs((double)a - b) <= atol + rtol * fabs(b);
         if (!ok) {
             snprintf(why, len, "at %lld: device %.9g, reference %.9g", (long long)i, a, b);
             return;
@@ -302,8 +323,8 @@ static void compare(const float *dev, const float *ref, int64_t on, char *why, s
  * Runs case c on ctx as family f. Returns 1 when it passed; otherwise why says what failed (a
  * device error included). LUMEN_ENOMEM in *st when host memory ran out (no verdict then).
  */
-static int run_case(lumen_ctx *ctx, const sc_case *c, lumen_check_family f, char *why, size_t len,
-                    lumen_status *st)
+static int run_case(lumen_ctx *ctx, const sc_case *c, lumen_check_family f, lumen_precision prec,
+                    char *why, size_t len, lumen_status *st)
 {
     const lumen_shape *shapes[5] = {0};
     float *host[5] = {0}, *ref = NULL, *dev = NULL;
@@ -328,6 +349,8 @@ static int run_case(lumen_ctx *ctx, const sc_case *c, lumen_check_family f, char
             goto nomem;
         int pos = (c->positive >> i) & 1;
         fill(host[i], n, pos ? 0.25f : -1.0f, pos ? 1.25f : 1.0f, seed + 977u * (uint64_t)i);
+        for (int64_t k = 0; prec == LUMEN_FP16 && k < n; k++)
+            host[i][k] = stored(host[i][k], prec); /* the reference sees what is stored */
     }
     if (c->nan_at > 0)
         host[0][c->nan_at - 1] = NAN;
@@ -342,9 +365,9 @@ static int run_case(lumen_ctx *ctx, const sc_case *c, lumen_check_family f, char
     lumen_status dst = LUMEN_OK;
     for (int i = 0; i < c->n_in && dst == LUMEN_OK; i++)
         if (shapes[i])
-            dst = upload(ctx, shapes[i], host[i], IN_PAD + 2 * i, &bases[i], &views[i]);
+            dst = upload(ctx, shapes[i], host[i], IN_PAD + 2 * i, prec, &bases[i], &views[i]);
     if (dst == LUMEN_OK)
-        dst = upload(ctx, &os, NULL, GUARD, &ybase, &y);
+        dst = upload(ctx, &os, NULL, GUARD, prec, &ybase, &y);
     if (dst == LUMEN_OK)
         dst = lumen_op_run(ctx, &c->d, c->n_in, (const lumen_tensor *const *)views, y);
     if (dst == LUMEN_OK)
@@ -355,9 +378,9 @@ static int run_case(lumen_ctx *ctx, const sc_case *c, lumen_check_family f, char
         snprintf(why, len, "device: %s: %s", lumen_status_name(dst), lumen_ctx_error(ctx));
         goto cleanup;
     }
-    if (debug_fail(f)) /* $LUMEN_DEBUG_SELFCHECK_FAIL: one wrong value, as a broken driver */
+    if (debug_fail(f, prec)) /* $LUMEN_DEBUG_SELFCHECK_FAIL: one wrong value, as a broken driver */
         dev[GUARD + on / 2] = ref[on / 2] + 1.0f;
-    compare(dev, ref, on, why, len);
+    compare(dev, ref, on, prec, why, len);
     ok = why[0] == '\0';
     goto cleanup;
 nomem:
@@ -376,13 +399,23 @@ cleanup:
     return ok;
 }
 
-/* Runs family f's cases into v, stopping at the first failure. */
-static lumen_status run_family(lumen_ctx *ctx, lumen_check_family f, lumen_check_verdict *v)
+/* Runs family f's cases with tensors of precision prec into v, stopping at the first failure. */
+static lumen_status run_family(lumen_ctx *ctx, lumen_check_family f, lumen_precision prec,
+                               lumen_check_verdict *v)
 {
     lumen_check_family table_fam = f == LUMEN_CHECK_CLBLAST ? LUMEN_CHECK_GEMM : f;
     lumen_status st = LUMEN_OK;
     double t0 = lumen_clock_ms();
     memset(v, 0, sizeof *v);
+    if (prec == LUMEN_FP16 && (f == LUMEN_CHECK_CLBLAST || (ctx->quirks & LUMEN_QUIRK_NO_FP16))) {
+        v->verdict = LUMEN_CHECK_SKIP;
+        if (f == LUMEN_CHECK_CLBLAST)
+            snprintf(v->error, sizeof v->error,
+                     "CLBlast is fp32 only: fp16 storage runs the own GEMM kernels");
+        else
+            lumen_quirks(&ctx->info, v->error, sizeof v->error);
+        return LUMEN_OK;
+    }
     if (f == LUMEN_CHECK_CLBLAST && (ctx->quirks & LUMEN_QUIRK_NO_CLBLAST)) {
         v->verdict = LUMEN_CHECK_SKIP;
         lumen_quirks(&ctx->info, v->error, sizeof v->error);
@@ -399,7 +432,7 @@ static lumen_status run_family(lumen_ctx *ctx, lumen_check_family f, lumen_check
         if (c->fam != table_fam)
             continue;
         char why[256] = "";
-        int ok = run_case(ctx, c, f, why, sizeof why, &st);
+        int ok = run_case(ctx, c, f, prec, why, sizeof why, &st);
         /* gemm.c falls back to the own kernel when CLBlast fails: that is CLBlast failing */
         if (ok && f == LUMEN_CHECK_CLBLAST && lumen__gemm_reason(ctx)[0]) {
             ok = 0;
@@ -451,10 +484,11 @@ static void store(const lumen_ctx *ctx, const lumen_selfcheck_result *r)
         lumen__out_begin(&o, r->path, NULL, 0) != LUMEN_OK)
         return;
     fprintf(o.f, "key %s\nms %.1f\n", r->key, r->ms);
-    for (int f = 0; f < LUMEN_CHECK_COUNT; f++) {
-        const lumen_check_verdict *v = &r->fam[f];
-        fprintf(o.f, "%s\t%s\t%d\t%.1f", family_names[f], verdict_name(v->verdict), v->cases,
-                v->ms);
+    for (int k = 0; k < 2 * LUMEN_CHECK_COUNT; k++) {
+        int f = k % LUMEN_CHECK_COUNT, fp16 = k >= LUMEN_CHECK_COUNT;
+        const lumen_check_verdict *v = fp16 ? &r->fp16[f] : &r->fam[f];
+        fprintf(o.f, "%s%s\t%s\t%d\t%.1f", fp16 ? "fp16:" : "", family_names[f],
+                verdict_name(v->verdict), v->cases, v->ms);
         put_field(o.f, v->op);
         put_field(o.f, v->label);
         put_field(o.f, v->error);
@@ -483,7 +517,7 @@ static int split_tabs(char *line, char **field, int n)
 static int load(lumen_selfcheck_result *r)
 {
     char line[1024], want[600];
-    int seen = 0;
+    unsigned seen = 0; /* bit f: fam[f]; bit COUNT + f: fp16[f] */
     FILE *f = r->path[0] ? fopen(r->path, "r") : NULL;
     if (!f)
         return 0;
@@ -495,34 +529,36 @@ static int load(lumen_selfcheck_result *r)
         char *fl[7];
         if (split_tabs(line, fl, 7) != 7)
             goto done;
-        int fam = -1;
+        int fam = -1, fp16 = !strncmp(fl[0], "fp16:", 5);
         for (int i = 0; i < LUMEN_CHECK_COUNT; i++)
-            if (!strcmp(fl[0], family_names[i]))
+            if (!strcmp(fl[0] + (fp16 ? 5 : 0), family_names[i]))
                 fam = i;
         int verdict = !strcmp(fl[1], "pass")   ? LUMEN_CHECK_PASS
                       : !strcmp(fl[1], "fail") ? LUMEN_CHECK_FAIL
                       : !strcmp(fl[1], "skip") ? LUMEN_CHECK_SKIP
                                                : -1;
-        if (fam < 0 || verdict < 0 || (seen >> fam) & 1)
+        int bit = fam + (fp16 ? LUMEN_CHECK_COUNT : 0);
+        if (fam < 0 || verdict < 0 || (seen >> bit) & 1)
             goto done;
-        lumen_check_verdict *v = &r->fam[fam];
+        lumen_check_verdict *v = fp16 ? &r->fp16[fam] : &r->fam[fam];
         v->verdict = verdict;
         v->cases = atoi(fl[2]);
         v->ms = atof(fl[3]);
         snprintf(v->op, sizeof v->op, "%s", fl[4]);
         snprintf(v->label, sizeof v->label, "%s", fl[5]);
         snprintf(v->error, sizeof v->error, "%s", fl[6]);
-        seen |= 1 << fam;
+        seen |= 1u << bit;
     }
 done:
     fclose(f);
-    return seen == (1 << LUMEN_CHECK_COUNT) - 1;
+    return seen == (1u << 2 * LUMEN_CHECK_COUNT) - 1; /* an older file without fp16: run again */
 }
 
 /* ---- applying a verdict to the context ---- */
 
 typedef struct check_state {
-    unsigned refused; /* bit per lumen_check_family: models using it are refused */
+    unsigned refused;      /* bit per lumen_check_family: models using it are refused */
+    unsigned fp16_refused; /* bit per family failed with fp16 storage: such models run fp32 */
     lumen_selfcheck_result r;
 } check_state;
 
@@ -574,6 +610,18 @@ static void apply(lumen_ctx *ctx, check_state *s, lumen_gemm_engine gemm_before)
         } else {
             snprintf(v->action, sizeof v->action, "CLBlast is not used (the own GEMM failed too)");
         }
+    }
+    s->fp16_refused = 0;
+    for (int f = 0; f < LUMEN_CHECK_COUNT; f++) {
+        lumen_check_verdict *v = &r->fp16[f];
+        v->action[0] = '\0';
+        if (v->verdict != LUMEN_CHECK_FAIL)
+            continue;
+        r->passed = 0;
+        s->fp16_refused |= 1u << f;
+        ops_of((lumen_check_family)f, ops, sizeof ops);
+        snprintf(v->action, sizeof v->action, "fallback: fp16 models using %.140s run in fp32",
+                 ops);
     }
 }
 
@@ -680,8 +728,11 @@ lumen_status lumen_selfcheck(lumen_ctx *ctx, lumen_selfcheck_mode mode, lumen_se
                          "not in use: the own GEMM engine is selected on this device");
                 continue;
             }
-            st = run_family(ctx, (lumen_check_family)f, &r->fam[f]);
+            st = run_family(ctx, (lumen_check_family)f, LUMEN_FP32, &r->fam[f]);
         }
+        ctx->gemm = engine;
+        for (int f = 0; f < LUMEN_CHECK_COUNT && st == LUMEN_OK; f++)
+            st = run_family(ctx, (lumen_check_family)f, LUMEN_FP16, &r->fp16[f]);
         ctx->profiling = profiling;
         ctx->gemm = engine;
         r->ms = lumen_clock_ms() - t0;
@@ -698,4 +749,35 @@ lumen_status lumen_selfcheck(lumen_ctx *ctx, lumen_selfcheck_mode mode, lumen_se
     apply(ctx, s, engine);
     *out = s->r;
     return LUMEN_OK;
+}
+
+/* Called by lumen_model_new for a model asked to run with fp16 storage: 0 (and why) when the
+ * device has the no_fp16 quirk or failed the fp16 check of a family the graph uses, so that
+ * the model runs in fp32 instead. */
+int lumen__selfcheck_fp16_ok(lumen_ctx *ctx, const lumen_graph *g, char *why, size_t len)
+{
+    const check_state *s = ctx->selfcheck;
+    if (ctx->quirks & LUMEN_QUIRK_NO_FP16) {
+        char q[256];
+        lumen_quirks(&ctx->info, q, sizeof q);
+        snprintf(why, len, "quirk no_fp16 (%s)", q);
+        return 0;
+    }
+    for (int i = 0; s && s->fp16_refused && i < g->n_nodes; i++) {
+        const lumen__node *n = &g->nodes[i];
+        const lumen_shape *in[LUMEN_MAX_IN] = {0};
+        if (n->dead)
+            continue;
+        for (int j = 0; j < n->n_in; j++)
+            in[j] = n->in[j] >= 0 ? &g->values[n->in[j]].shape : NULL;
+        unsigned bad = lumen_check_families_of(&n->d, in) & s->fp16_refused;
+        for (int f = 0; bad && f < LUMEN_CHECK_COUNT; f++)
+            if ((bad >> f) & 1) {
+                const lumen_check_verdict *v = &s->r.fp16[f];
+                snprintf(why, len, "the fp16 self-check failed for '%s' (%s '%s': %s)",
+                         family_names[f], v->op, v->label, v->error);
+                return 0;
+            }
+    }
+    return 1;
 }

@@ -3,8 +3,8 @@
 # kernel into one file, then the whole op suite runs from that file alone (LUMEN_KERNELS), on a
 # device that reports no compiler (LUMEN_DEBUG_LIMITS=compiler=0), with LUMEN_KERNEL_DIR
 # pointing nowhere to prove no source is read and no cache to prove nothing is compiled;
-# --coverage proves every kernel of every variant (tuned and specialised ones included) ran
-# from the file. Without the file such a device is refused with a message saying what to do,
+# --coverage proves every kernel of every variant (tuned and specialised ones included, and
+# every fp16-storage twin: --precision both) ran from the file. Without the file such a device is refused with a message saying what to do,
 # and a file lacking variants is refused with the list of what it lacks.
 set -u
 source "$(dirname "$0")/testlib.sh"
@@ -17,8 +17,8 @@ check "no compiler, no kernels file: refused" 1 env LUMEN_DEBUG_LIMITS=compiler=
 contains "the refusal says how to run it" "no OpenCL C compiler: run it in binary-only mode"
 check "no compiler: every op from the kernels file alone" 0 env LUMEN_DEBUG_LIMITS=compiler=0 \
   LUMEN_KERNELS="$tmp/kernels.bin" LUMEN_KERNEL_DIR=/nonexistent LUMEN_CACHE_DIR="" \
-  "$test_ops" --coverage
-contains "every kernel of every variant launched" "coverage: every kernel of the [0-9]+ variants"
+  "$test_ops" --coverage --precision both
+contains "every kernel of every variant launched" "coverage: every kernel of the [0-9]+ variants launched OK \(fp32 and fp16 storage\)"
 # a file from an older build: the same file without its last two programs
 python3 - "$tmp/kernels.bin" "$tmp/short.bin" <<'PY'
 import struct, sys
@@ -41,5 +41,5 @@ open(sys.argv[2], "wb").write(out)
 PY
 check "a kernels file lacking variants: refused" 1 env LUMEN_DEBUG_LIMITS=compiler=0 \
   LUMEN_KERNELS="$tmp/short.bin" LUMEN_CACHE_DIR="" "$test_ops" eltwise
-contains "the refusal lists what is missing" "lacks 2 of the [0-9]+ kernel variants: [a-z]+\.cl \[.*\], [a-z]+\.cl \[.*\]; rebuild it"
+contains "the refusal lists what is missing" "lacks 2 of the [0-9]+ kernel variants \(0 fp32, 2 fp16 storage\): [a-z]+\.cl \[-DLUMEN_FP16.*\] \(fp16\), [a-z]+\.cl \[-DLUMEN_FP16.*\] \(fp16\); rebuild it"
 finish

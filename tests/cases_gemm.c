@@ -39,7 +39,7 @@ typedef struct gcase {
 static lumen_status upload(lumen_ctx *ctx, const float *h, int n, int pad, lumen_tensor **t)
 {
     lumen_shape s = {1, {n + pad}};
-    lumen_status st = lumen_tensor_new(ctx, "g", &s, t);
+    lumen_status st = lumen_tensor_new_prec(ctx, "g", &s, test_precision, t);
     if (st != LUMEN_OK)
         return st;
     float *tmp = malloc((size_t)(n + pad) * sizeof(float));
@@ -47,7 +47,7 @@ static lumen_status upload(lumen_ctx *ctx, const float *h, int n, int pad, lumen
         return LUMEN_ENOMEM;
     for (int i = 0; i < pad; i++)
         tmp[i] = 1234.5f;
-    memcpy(tmp + pad, h, (size_t)n * sizeof(float));
+    memcpy(tmp + pad, h, (size_t)n * sizeof(float)); /* h is already test_round'ed */
     st = lumen_tensor_write(*t, tmp, (size_t)(n + pad));
     free(tmp);
     return st;
@@ -82,6 +82,8 @@ static int run_gcase(lumen_ctx *ctx, const gcase *c)
     test_rand_fill(hb, tb, -1, 1, 12);
     test_rand_fill(hr, tc, -1, 1, 13);
     test_rand_fill(hbias, tbias, -1, 1, 14);
+    test_round_all(ha, ta), test_round_all(hb, tb), test_round_all(hr, tc);
+    test_round_all(hbias, tbias);
     for (int i = 0; i < tc; i++)
         hc[i] = ref[i] = c->has_res == 2 ? hr[i] : 777.0f; /* padding columns stay untouched */
     g.bias_mode = c->bias_mode;
@@ -100,18 +102,22 @@ static int run_gcase(lumen_ctx *ctx, const gcase *c)
         g.res = C->mem, g.res_off = PAD;
     g.label = "gemm test";
     g.vec = c->vec;
-    if ((st = lumen__gemm(ctx, &g)) || (st = lumen_ctx_finish(ctx)) ||
+    ctx->launch_prec = test_precision; /* as lumen_op_run does around a launcher */
+    st = lumen__gemm(ctx, &g);
+    ctx->launch_prec = LUMEN_FP32;
+    if (st || (st = lumen_ctx_finish(ctx)) ||
         (st = lumen_tensor_read(C, dev, (size_t)(tc + PAD))))
         goto done;
-    double maxabs = 0;
+    double maxabs = 0, rtol = 1e-4 + (test_precision == LUMEN_FP16 ? TEST_FP16_RTOL : 0);
+    double atol = 1e-5 + (test_precision == LUMEN_FP16 ? TEST_FP16_ATOL : 0);
     for (int i = 0; i < PAD; i++)
-        if (dev[i] != 1234.5f) {
+        if (dev[i] != test_round(1234.5f)) {
             snprintf(line, sizeof line, "guard overwritten at -%d", PAD - i);
             goto done;
         }
     for (int i = 0; i < tc; i++) {
         double d = fabs((double)dev[PAD + i] - ref[i]);
-        if (!(d <= 1e-5 + 1e-4 * fabs(ref[i]))) {
+        if (!(d <= atol + rtol * fabs(ref[i]))) {
             snprintf(line, sizeof line, "at %d: device %.9g, reference %.9g", i, dev[PAD + i],
                      ref[i]);
             goto done;

@@ -1,5 +1,7 @@
 /* cases_layout.c - CONCAT, SLICE, PAD, TRANSPOSE, RESHAPE and TAKE cases. */
 #include <math.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "harness.h"
 
@@ -47,6 +49,52 @@ static lumen_opdesc reshape(lumen_shape s)
     lumen_opdesc d = {.op = LUMEN_OP_RESHAPE};
     d.p.reshape.shape = s;
     return d;
+}
+
+/*
+ * fp16 storage only: lumen_tensor_copy between precisions (layout.cl's f32_to_f16 and
+ * f16_to_f32 at odd offsets) against the host's own conversion (test_round), over values that
+ * exercise every class: normal, subnormal, underflow to 0, overflow to inf, the largest half,
+ * ties to even, signed zero, inf and NaN. Both directions must agree bit for bit.
+ */
+static int convert_case(lumen_ctx *ctx)
+{
+    static const float v[] = {0.0f, -0.0f, 1.0f, -2.5f, 0.1f, 65504.0f, 65520.0f, -70000.0f,
+                              6.1035156e-05f, 5.9604645e-08f, 2.9802322e-08f, 2.0e-8f,
+                              1.0009765625f, 1.00048828125f, 1.00146484375f, 3.0e-6f,
+                              INFINITY, -INFINITY, NAN, 1234.5f, 2049.0f, -1e-3f};
+    enum { N = (int)(sizeof v / sizeof v[0]), OFF = 3 };
+    lumen_shape s = {1, {N}}, sb = {1, {N + OFF}};
+    lumen_tensor *f32 = NULL, *base = NULL, *f16 = NULL, *back = NULL;
+    float out[N];
+    char line[256] = "";
+    int ok = 0;
+    lumen_status st;
+    if ((st = lumen_tensor_new(ctx, "f32", &s, &f32)) ||
+        (st = lumen_tensor_new_prec(ctx, "base", &sb, LUMEN_FP16, &base)) ||
+        (st = lumen_tensor_view(base, "f16", OFF, &s, &f16)) ||
+        (st = lumen_tensor_new(ctx, "back", &s, &back)) ||
+        (st = lumen_tensor_write(f32, v, N)) || (st = lumen_tensor_copy(f16, f32)) ||
+        (st = lumen_tensor_copy(back, f16)) || (st = lumen_ctx_finish(ctx)) ||
+        (st = lumen_tensor_read(back, out, N))) {
+        snprintf(line, sizeof line, "device: %s", lumen_ctx_error(ctx));
+        goto done;
+    }
+    for (int i = 0; i < N; i++) {
+        float want = test_round(v[i]);
+        if (isnan(want) ? !isnan(out[i]) : memcmp(&want, &out[i], sizeof want) != 0) {
+            snprintf(line, sizeof line, "at %d: %.9g -> device %.9g, host %.9g", i, v[i], out[i],
+                     want);
+            goto done;
+        }
+    }
+    ok = 1;
+    snprintf(line, sizeof line, "%d values bit-exact", N);
+done:
+    printf("%-12s %-34s %s %s\n", "copy", "fp32 <-> fp16 conversion", line, ok ? "OK" : "FAIL");
+    lumen_tensor_free(f32), lumen_tensor_free(f16), lumen_tensor_free(base);
+    lumen_tensor_free(back);
+    return ok;
 }
 
 int cases_layout(lumen_ctx *ctx)
@@ -124,5 +172,8 @@ int cases_layout(lumen_ctx *ctx)
         {"odd to flat", reshape(SHAPE(5202)), 1, {SHAPE(17, 34, 9)}},
         {"to scalar", reshape((lumen_shape){0, {0}}), 1, {SHAPE(1, 1)}},
     };
-    return run_cases(ctx, "layout", cases, (int)(sizeof cases / sizeof cases[0]));
+    int failed = run_cases(ctx, "layout", cases, (int)(sizeof cases / sizeof cases[0]));
+    if (test_precision == LUMEN_FP16)
+        failed += !convert_case(ctx);
+    return failed;
 }

@@ -5,6 +5,7 @@
 #include "harness.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,22 @@ void test_rand_fill(float *x, int64_t n, float lo, float hi, uint64_t seed)
 }
 
 double test_max_cost = 0;
+lumen_precision test_precision = LUMEN_FP32;
+
+/* runtime/sys.c's converters (the library's own, tested in test_runtime against _Float16) */
+float lumen__half_to_float(uint16_t h);
+uint16_t lumen__float_to_half(float f);
+
+float test_round(float x)
+{
+    return test_precision == LUMEN_FP16 ? lumen__half_to_float(lumen__float_to_half(x)) : x;
+}
+
+void test_round_all(float *x, int64_t n)
+{
+    for (int64_t i = 0; test_precision == LUMEN_FP16 && i < n; i++)
+        x[i] = test_round(x[i]);
+}
 
 double test_case_cost(const lumen_opdesc *d, int n_in, const lumen_shape *const *in,
                       const lumen_shape *out)
@@ -92,7 +109,7 @@ static lumen_status upload(lumen_ctx *ctx, const lumen_shape *s, const float *da
 {
     int64_t n = lumen_shape_numel(s);
     lumen_shape bs = {1, {n + 2 * pad}};
-    lumen_status st = lumen_tensor_new(ctx, "base", &bs, base);
+    lumen_status st = lumen_tensor_new_prec(ctx, "base", &bs, test_precision, base);
     if (st != LUMEN_OK)
         return st;
     if ((st = lumen_tensor_fill(*base, GUARD_VALUE)) != LUMEN_OK ||
@@ -113,6 +130,9 @@ int run_case(lumen_ctx *ctx, const char *family, const tcase *c)
     int ok = 0;
     double maxabs = 0, maxrel = 0;
     float atol = c->atol > 0 ? c->atol : 1e-5f, rtol = c->rtol > 0 ? c->rtol : 1e-4f;
+    const int fp16 = test_precision == LUMEN_FP16;
+    const float guard = test_round(GUARD_VALUE);
+    double xatol = atol + (fp16 ? TEST_FP16_ATOL : 0), xrtol = rtol + (fp16 ? TEST_FP16_RTOL : 0);
     uint64_t seed = label_seed(family, c->label);
     lumen_status st;
 
@@ -148,6 +168,7 @@ int run_case(lumen_ctx *ctx, const char *family, const tcase *c)
                 lo = -1, hi = 1;
             test_rand_fill(host[i], n, lo, hi, seed + 977u * (uint64_t)i);
         }
+        test_round_all(host[i], n); /* what the device will store */
     }
     ref = malloc((size_t)(on ? on : 1) * sizeof(float));
     dev = malloc((size_t)(on + 2 * GUARD) * sizeof(float));
@@ -171,9 +192,9 @@ int run_case(lumen_ctx *ctx, const char *family, const tcase *c)
         (st = lumen_tensor_read(ybase, dev, (size_t)(on + 2 * GUARD))) != LUMEN_OK)
         goto device_error;
     for (int i = 0; i < GUARD; i++)
-        if (dev[i] != GUARD_VALUE || dev[GUARD + on + i] != GUARD_VALUE) {
+        if (dev[i] != guard || dev[GUARD + on + i] != guard) {
             snprintf(line, sizeof line, "guard value overwritten at %s%d",
-                     dev[i] != GUARD_VALUE ? "-" : "+", i);
+                     dev[i] != guard ? "-" : "+", i);
             goto report;
         }
     for (int64_t i = 0; i < on; i++) {
@@ -195,22 +216,23 @@ int run_case(lumen_ctx *ctx, const char *family, const tcase *c)
             maxabs = d;
         if (fabs(b) > 1e-6 && d / fabs(b) > maxrel)
             maxrel = d / fabs(b);
-        if (d > atol + rtol * fabs(b)) {
+        if (d > xatol + xrtol * fabs(b)) {
             snprintf(line, sizeof line, "at %lld: device %.9g, reference %.9g (|diff| %.3g)",
                      (long long)i, a, b, d);
             goto report;
         }
-        if (c->expect && (isnan(c->expect[i]) ? !isnan(b)
-                                              : fabs((double)c->expect[i] - b) >
-                                                    atol + rtol * fabs(c->expect[i]))) {
+        if (c->expect && !fp16 &&
+            (isnan(c->expect[i])
+                 ? !isnan(b)
+                 : fabs((double)c->expect[i] - b) > atol + rtol * fabs(c->expect[i]))) {
             snprintf(line, sizeof line, "at %lld: reference %.9g, hand-computed %.9g", (long long)i,
                      b, c->expect[i]);
             goto report;
         }
     }
     ok = 1;
-    snprintf(line, sizeof line, "maxabs=%.2g maxrel=%.2g%s", maxabs, maxrel,
-             c->expect ? " hand-checked" : "");
+    snprintf(line, sizeof line, "maxabs=%.2g maxrel=%.2g%s%s", maxabs, maxrel,
+             c->expect && !fp16 ? " hand-checked" : "", fp16 ? " fp16" : "");
     goto report;
 device_error:
     snprintf(line, sizeof line, "device: %s: %s", lumen_status_name(st), lumen_ctx_error(ctx));

@@ -7,6 +7,7 @@
  * op on the device with inputs and output placed at odd offsets inside larger buffers, and
  * checks: no NaN/Inf (unless the reference has them too), |dev - ref| <= 1e-5 + 1e-4*|ref|,
  * guard values before and after the output untouched, and the hand-computed values if given.
+ * Every case can run with fp16 storage as well (test_precision, below).
  */
 #ifndef LUMEN_TEST_HARNESS_H
 #define LUMEN_TEST_HARNESS_H
@@ -28,6 +29,26 @@ typedef struct tcase {
 #define SHAPE(...)                                                                                 \
     ((lumen_shape){sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t), {__VA_ARGS__}})
 #define ABSENT ((lumen_shape){-1, {0}})
+
+/*
+ * Storage precision of every tensor run_case makes (test_ops --precision). With LUMEN_FP16 the
+ * same plain-C fp32 reference is the oracle, and:
+ * - inputs are rounded to half on the host first (test_round), so the reference sees exactly
+ *   what the device stores; what is left is the kernels' fp32 arithmetic (the fp32 tolerance)
+ *   and the rounding of the output to half, at most 2^-11 relative (4.9e-4; subnormal halves,
+ *   below 6.1e-5, are 6e-8 apart). So the tolerance is the case's fp32 one plus
+ *   TEST_FP16_RTOL = 1e-3 relative (two such roundings) and TEST_FP16_ATOL = 1e-6;
+ * - the hand-computed values are not checked (they check the reference, which the fp32 run
+ *   does on the same inputs);
+ * - guard values are compared with their half rounding.
+ */
+extern lumen_precision test_precision;
+#define TEST_FP16_RTOL 1e-3
+#define TEST_FP16_ATOL 1e-6
+/* x rounded to test_precision's storage (identity for fp32). */
+float test_round(float x);
+/* Every element of x[0..n) through test_round. */
+void test_round_all(float *x, int64_t n);
 
 /* Cases whose cost (flops plus elements read and written, as lumen_op_flops counts them)
  * exceeds this are skipped with a SKIP line; 0 (the default) runs everything. Set by test_ops

@@ -20,6 +20,10 @@ for fam in eltwise conv gemm pool layout norm attention; do
   contains "verdict for $fam" " $fam +pass +[1-9]"
 done
 contains "CLBlast skipped where the own GEMM is in use" " clblast +skip +0 .*not in use"
+for fam in eltwise conv gemm pool layout norm attention; do
+  contains "fp16-storage verdict for $fam" " fp16:$fam +pass +[1-9]"
+done
+contains "fp16: CLBlast skipped (fp32 only)" " fp16:clblast +skip +0 .*fp32 only"
 contains "total line with the stored file" "self-check passed in [0-9]+ ms; verdict stored in .*/selfcheck-"
 expect "one verdict file" "$(ls "$c" | grep -c '^selfcheck-.*\.txt$')" 1
 
@@ -67,6 +71,28 @@ check "forced conv failure" 1 env LUMEN_CACHE_DIR="$c" LUMEN_DEBUG_SELFCHECK_FAI
 contains "conv refused" " conv +FAIL .*refused: models using conv, conv_transpose"
 check "qc refuses the conv model" 3 env LUMEN_CACHE_DIR="$c" "${qc[@]}"
 contains "refusal names the conv case" "failed for 'conv' .*\(conv '3x3 s1 p1 odd'"
+
+# fp16 storage failing a family: no refusal, fp16 models run in fp32 and say why
+c16="$tmp/c16"
+check "forced fp16 conv failure" 1 env LUMEN_CACHE_DIR="$c16" LUMEN_DEBUG_SELFCHECK_FAIL=fp16:conv \
+  "$lumen" devices --check --device pocl
+contains "fp32 conv still passes" " conv +pass +[1-9]"
+contains "fp16:conv FAIL with the fallback" " fp16:conv +FAIL .*fallback: fp16 models using conv, conv_transpose run in fp32"
+check "qc --precision fp16 after it: runs (in fp32)" 0 env LUMEN_CACHE_DIR="$c16" "${qc[@]}" \
+  --precision fp16 --out "$tmp/q16"
+contains "qc warns why" "warning: fp16 storage not used on .*: the fp16 self-check failed for 'conv'.*; running fp32"
+expect "the record says fp32" "$(grep -c '"precision":"fp32"' "$tmp/q16/report.jsonl")" 1
+check "qc --precision fp16 on a healthy verdict" 0 env LUMEN_CACHE_DIR="$tmp/clb" "${qc[@]}" \
+  --precision fp16 --out "$tmp/q16ok"
+expect "the record says fp16" "$(grep -c '"precision":"fp16"' "$tmp/q16ok/report.jsonl")" 1
+check "the no_fp16 quirk: fp16 falls back too" 0 env LUMEN_CACHE_DIR="$tmp/clb" \
+  LUMEN_DEBUG_QUIRKS=no_fp16:pthread "${qc[@]}" --precision fp16 --out "$tmp/q16q"
+contains "qc warns about the quirk" "warning: fp16 storage not used on .*: quirk no_fp16 \(test entry"
+check "devices --check under no_fp16" 0 env LUMEN_CACHE_DIR="$tmp/quirk16" \
+  LUMEN_DEBUG_QUIRKS=no_fp16:pthread "$lumen" devices --check --device pocl
+contains "fp16 families skipped, reason given" " fp16:conv +skip +0 .*test entry from LUMEN_DEBUG_QUIRKS"
+check "qc --precision fp17: usage error" 2 "${qc[@]}" --precision fp17
+contains "says what is allowed" "--precision must be fp32 or fp16"
 
 # first use: qc on a fresh cache runs the check and stores the verdict; opted out, it does not
 check "qc on a fresh cache" 0 env LUMEN_CACHE_DIR="$tmp/fresh" "${qc[@]}"

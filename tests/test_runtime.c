@@ -4,6 +4,8 @@
  * on-disk program cache (miss, hit, corrupt entry rebuilt) and binary-only mode.
  * One line per check; exits non-zero when any check fails.
  */
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -328,6 +330,94 @@ static void test_params(void)
           "conv 'pads' entry 3 is the end pad of axis 1");
 }
 
+/* runtime/sys.c's converters, behind fp16 tensors' host writes and reads */
+float lumen__half_to_float(uint16_t h);
+uint16_t lumen__float_to_half(float f);
+
+/*
+ * The host's float <-> half conversion against the compiler's _Float16 (GCC 12 on x86-64
+ * converts with F16C or soft-float, both IEEE round to nearest even): every one of the 65536
+ * halves widens to the same float and narrows back to itself (NaNs: to a NaN), and floats
+ * around every half boundary (ties, subnormals, the overflow edge near 65520, below the
+ * smallest subnormal) narrow as _Float16 does. Then fp16 tensors round-trip through
+ * lumen_tensor_write / read / fill the same way, and the public precision helpers.
+ */
+static void test_half(lumen_ctx *ctx)
+{
+    int bad = 0;
+    for (uint32_t h = 0; h < 65536 && bad < 5; h++) {
+        float f = lumen__half_to_float((uint16_t)h);
+        _Float16 c;
+        uint16_t cb = (uint16_t)h;
+        memcpy(&c, &cb, 2);
+        int nan = (h & 0x7c00u) == 0x7c00u && (h & 0x3ffu);
+        if (nan ? !isnan(f) || !(lumen__float_to_half(f) & 0x3ffu)
+                : (f != (float)c || lumen__float_to_half(f) != h))
+            bad++, printf("  half 0x%04x -> %g (compiler %g)\n", (unsigned)h, f, (float)c);
+    }
+    CHECK(bad == 0, "all 65536 halves widen exactly and narrow back to themselves");
+    bad = 0;
+    uint64_t s = 88172645463325252ull;
+    for (int i = 0; i < 2000000 && bad < 5; i++) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        uint32_t u = (uint32_t)s;
+        if (i % 4 == 0) /* near a half boundary: low 13 bits 0x1000 +- 1 */
+            u = (u & ~0x1fffu) | (0x1000u + (uint32_t)(s >> 40) % 3 - 1);
+        if (i % 8 == 1) /* small exponents: subnormal halves and underflow */
+            u = (u & 0x807fffffu) | ((uint32_t)(95 + (s >> 50) % 20) << 23);
+        float f;
+        memcpy(&f, &u, 4);
+        if (isnan(f))
+            continue;
+        _Float16 c = (_Float16)f;
+        uint16_t cb;
+        memcpy(&cb, &c, 2);
+        if (lumen__float_to_half(f) != cb)
+            bad++, printf("  float %.9g (0x%08x) -> 0x%04x, compiler 0x%04x\n", f, u,
+                          lumen__float_to_half(f), cb);
+    }
+    CHECK(bad == 0, "2e6 floats (ties, subnormals, overflow) narrow as _Float16 does");
+    const float v[] = {1.0f, 0.1f, -65504.0f, 65520.0f, 3e-8f, NAN, -INFINITY, 1234.5f};
+    float back[8], filled[3];
+    lumen_shape sh = {1, {8}}, s3 = {1, {3}};
+    lumen_tensor *t = NULL, *u = NULL;
+    CHECK(lumen_tensor_new_prec(ctx, "h", &sh, LUMEN_FP16, &t) == LUMEN_OK &&
+              lumen_tensor_write(t, v, 8) == LUMEN_OK && lumen_tensor_read(t, back, 8) == LUMEN_OK,
+          "fp16 tensor write / read");
+    bad = 0;
+    for (int i = 0; i < 8; i++) {
+        float want = lumen__half_to_float(lumen__float_to_half(v[i]));
+        bad += isnan(want) ? !isnan(back[i]) : back[i] != want;
+    }
+    CHECK(bad == 0, "fp16 tensor holds the half rounding of what was written (inf, NaN kept)");
+    CHECK(lumen_tensor_new_prec(ctx, "u", &s3, LUMEN_FP16, &u) == LUMEN_OK &&
+              lumen_tensor_fill(u, 0.1f) == LUMEN_OK &&
+              lumen_tensor_read(u, filled, 3) == LUMEN_OK &&
+              filled[2] == lumen__half_to_float(lumen__float_to_half(0.1f)),
+          "fp16 tensor fill rounds once (%g)", filled[2]);
+    char buf[64];
+    CHECK(lumen_tensor_precision(t) == LUMEN_FP16 &&
+              !strcmp(lumen_tensor_format(t, buf, sizeof buf), "h f16[8]"),
+          "precision and format of an fp16 tensor (%s)", buf);
+    lumen_precision p = LUMEN_FP32;
+    CHECK(lumen_precision_parse("fp16", &p) == LUMEN_OK && p == LUMEN_FP16 &&
+              lumen_precision_parse("fp8", &p) == LUMEN_EINVAL &&
+              lumen_precision_size(LUMEN_FP16) == 2 && lumen_precision_size(LUMEN_FP32) == 4 &&
+              !strcmp(lumen_precision_name(LUMEN_FP16), "fp16"),
+          "precision names, parsing and sizes");
+    /* one op, one precision: an fp16 input with an fp32 output is refused */
+    lumen_tensor *y = NULL;
+    lumen_opdesc d = lumen_opdesc_unary(LUMEN_ACT_RELU);
+    const lumen_tensor *in[] = {t};
+    CHECK(lumen_tensor_new(ctx, "y", &sh, &y) == LUMEN_OK &&
+              lumen_op_run(ctx, &d, 1, in, y) == LUMEN_EINVAL &&
+              strstr(lumen_ctx_error(ctx), "one op takes one precision"),
+          "mixed precisions in one op refused: %s", lumen_ctx_error(ctx));
+    lumen_tensor_free(y);
+    lumen_tensor_free(t);
+    lumen_tensor_free(u);
+}
+
 int main(void)
 {
     char err[LUMEN_ERR_MAX];
@@ -343,6 +433,7 @@ int main(void)
     }
     CHECK(run_relu(ctx) == LUMEN_OK, "relu on %s", lumen_ctx_device(ctx)->name);
     test_errors(ctx);
+    test_half(ctx);
     lumen_ctx_free(ctx);
     test_build_failure();
     test_cache();

@@ -27,7 +27,7 @@ R.peers_for = peers_for
 
 local function text_one(doc, r, out)
   local d = r.device
-  out[#out + 1] = f("== %s on %s %s ==", r.model, d.index, d.name)
+  out[#out + 1] = f("== %s on %s %s (%s) ==", r.model, d.index, d.name, r.precision or "fp32")
   out[#out + 1] = f("device      %s (%s), driver %s, %s, %d compute units @ %d MHz, memory %s, fp16 %s",
     d.name, d.platform, d.driver, d.type, d.compute_units, d.clock_mhz, mib(d.global_mem),
     d.fp16 and "yes" or "no")
@@ -82,8 +82,8 @@ local function text_one(doc, r, out)
   end
   if r.plan then
     local p = r.plan
-    out[#out + 1] = f("memory plan planned %s in %d buffers, naive %s, largest live set %s (planned/live %.2f); weights %s, io %s",
-      mib(p.planned_bytes), p.buffers, mib(p.naive_bytes), mib(p.live_peak),
+    out[#out + 1] = f("memory plan (%s) planned %s in %d buffers, naive %s, largest live set %s (planned/live %.2f); weights %s, io %s",
+      p.precision or "fp32", mib(p.planned_bytes), p.buffers, mib(p.naive_bytes), mib(p.live_peak),
       p.live_peak > 0 and p.planned_bytes / p.live_peak or 0, mib(p.weight_bytes), mib(p.io_bytes))
   end
   if r.limits then
@@ -141,10 +141,30 @@ local function text_one(doc, r, out)
 end
 
 -- The terminal table for the whole document.
+-- fp16 next to fp32 for every model and device measured in both: memory plan and latency.
+local function precision_table(doc, out)
+  local fp32 = {}
+  for _, r in ipairs(doc.results) do
+    if r.precision == "fp32" then fp32[r.model .. "@" .. r.device.index] = r end
+  end
+  for _, r in ipairs(doc.results) do
+    local b = r.precision == "fp16" and fp32[r.model .. "@" .. r.device.index]
+    if b and r.plan and b.plan then
+      if #out > 0 and out[#out] ~= "" then out[#out + 1] = "" end
+      out[#out + 1] = f("fp16 vs fp32 %s on %s: memory plan %s vs %s (%.2fx), weights %s vs %s, "
+        .. "median latency %s vs %s ms", r.model, r.device.index, mib(r.plan.planned_bytes),
+        mib(b.plan.planned_bytes), b.plan.planned_bytes > 0 and r.plan.planned_bytes
+          / b.plan.planned_bytes or 0, mib(r.plan.weight_bytes), mib(b.plan.weight_bytes),
+        num(r.latency and r.latency.median), num(b.latency and b.latency.median))
+    end
+  end
+end
+
 function R.text(doc)
   local out = { f("lumen bench %s, %s; %d runs after %d warm-ups", doc.lumen_version, doc.date,
     doc.options.runs, doc.options.warmup), "" }
   for _, r in ipairs(doc.results) do text_one(doc, r, out) end
+  precision_table(doc, out)
   return table.concat(out, "\n") .. "\n"
 end
 

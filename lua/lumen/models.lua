@@ -101,12 +101,22 @@ local function shape_key(list)
   return table.concat(parts, ";")
 end
 
+-- ctx:model's options from a loader's opts: opts.passes plus opts.precision ("fp32" or "fp16").
+local function model_options(opts)
+  if not opts.precision then return opts.passes end
+  local o = {}
+  for k, v in pairs(opts.passes or {}) do o[k] = v end
+  o.precision = opts.precision
+  return o
+end
+
 -- The ONNX front door: lumen.onnx_load(path [, opts]) -> loaded model, info | nil, msg, status.
 -- Returns the same runnable object as lumen.load_model (m:run{...}, m.inputs, m.outputs, ...).
 -- opts: ctx | device, shapes = {input name = {dims}} (for symbolic dims, or to plan the model at
 -- another size), size = {H, W} (the first 4-D input planned at this height and width),
 -- symbolic_size = {H, W} (the same, but only for an input whose dims are symbolic), passes,
--- graph_only, max_depth, max_elements (lumen.onnx_graph's limits). info is lumen.onnx_graph's.
+-- precision ("fp32" or "fp16": see lumen.load_model), graph_only, max_depth, max_elements
+-- (lumen.onnx_graph's limits). info is lumen.onnx_graph's.
 function M.onnx_load(path, opts)
   opts = opts or {}
   local gopts = { shapes = opts.shapes, max_depth = opts.max_depth,
@@ -144,7 +154,7 @@ function M.onnx_load(path, opts)
     g:free()
     return nil, err
   end
-  local model, merr = ctx:model(g, opts.passes) -- consumes g
+  local model, merr = ctx:model(g, model_options(opts)) -- consumes g
   if not model then return nil, self.name .. ": " .. merr end
   self.ctx, self.model = ctx, model
   self.inputs, self.outputs = model:inputs(), model:outputs()
@@ -153,7 +163,7 @@ function M.onnx_load(path, opts)
   -- symbolic input dims: later inputs of other shapes re-plan the model (cached per shape)
   for _, i in ipairs(info.inputs) do
     if #i.dynamic > 0 then
-      self.replan = { gopts = gopts, passes = opts.passes, cache = {} }
+      self.replan = { gopts = gopts, passes = model_options(opts), cache = {} }
       self.replan.cache[shape_key(info.inputs)] = { model = model, info = info }
       break
     end
@@ -165,8 +175,10 @@ end
 -- opts: ctx (a lumen.Context) or device (a selector or a Context; default: the best device),
 --   size = {H, W} (or a number, or {D, H, W}), batch = N, config = {...} (more constructor
 --   arguments), weights = path, random = seed (or true: seed 0) to use seeded random weights,
---   passes = {no_fold_bn = true, ...} (ctx:model options), graph_only = true to stop before the
---   device (no model, no plan: for counting parameters and MACs without OpenCL).
+--   passes = {no_fold_bn = true, ...} (ctx:model options), precision = "fp16" (weights and
+--   activations stored as half, arithmetic in fp32; "fp32" by default; plan.precision says what
+--   runs and plan.precision_note why fp16 fell back to fp32), graph_only = true to stop before
+--   the device (no model, no plan: for counting parameters and MACs without OpenCL).
 -- The result has: name, file, config, module (the nn module), model (the lumen.Model), ctx,
 --   inputs / outputs ({name=, shape=} lists), params (PyTorch's count), graph_stats (as built),
 --   stats (after the load-time passes), macs, plan (memory plan), weights (path or nil), seed.
@@ -220,7 +232,7 @@ function M.load_model(name_or_path, opts)
     g:free()
     return nil, err
   end
-  local model, merr = ctx:model(g, opts.passes) -- consumes g
+  local model, merr = ctx:model(g, model_options(opts)) -- consumes g
   if not model then return nil, where.name .. ": " .. merr end
   self.ctx, self.model = ctx, model
   self.inputs, self.outputs = model:inputs(), model:outputs()

@@ -471,14 +471,16 @@ end
 -- Loads a package: resolves spec (see M.resolve), loads the network through its door on
 -- opts.ctx (or opts.device), planned at the head's input size (opts.size = N overrides it
 -- with N x N), and checks the head against the network. opts: ctx | device, size, head,
--- thresholds (overrides, merged over the head's). Returns a Package | nil, msg, kind.
+-- thresholds (overrides, merged over the head's), precision ("fp32" or "fp16", as for
+-- lumen.load_model). Returns a Package | nil, msg, kind.
 function M.load(spec, opts)
   opts = opts or {}
   local w, err, kind = M.resolve(spec, opts.head)
   if not w then return nil, err, kind end
   local head = w.head
   local size = opts.size and { opts.size, opts.size } or (head and head.input.size)
-  local lopts = { ctx = opts.ctx, device = opts.device, weights = w.weights }
+  local lopts = { ctx = opts.ctx, device = opts.device, weights = w.weights,
+                  precision = opts.precision }
   if w.door == "onnx" then
     if size and head and head.input.name then
       lopts.shapes = { [head.input.name] = { 1, head.input.channels, size[1], size[2] } }

@@ -6,6 +6,7 @@
 --     model = "angio_qa",             -- a package: NAME | DIR | FILE.onnx | FILE.lua
 --     head = nil,                     -- an explicit head file for the model
 --     device = nil, size = nil,       -- size: N plans the network at N x N (default: the head's)
+--     precision = "fp32",             -- "fp16": weights and activations stored as half
 --     threshold = nil,                -- segmentation probability threshold (default: the head's)
 --     out = "report",                 -- nil: no files written
 --     rules = nil,                    -- a rule set or {rules=, thresholds=, series=} table, or
@@ -30,9 +31,10 @@
 -- cached pipeline per input shape) -> the network -> class probabilities (softmax(logits /
 -- temperature)), segmentation statistics, thumbnail + overlay -> rules. A frame that fails
 -- anywhere becomes a record with status "error" and the batch goes on. Frames whose input
--- hash, frame number, model hash, head hash and threshold match a finished record in the
--- output folder are not run again: their record is kept (flags re-evaluated with the current
--- rules). Then frames are grouped into series and each series gets a verdict (lumen.series).
+-- hash, frame number, model hash, head hash, threshold and precision match a finished record
+-- in the output folder are not run again: their record is kept (flags re-evaluated with the
+-- current rules). Then frames are grouped into series and each series gets a verdict
+-- (lumen.series).
 --
 -- Failures of the whole run return nil, msg, kind with kind "usage" (bad options, a missing
 -- input path, an unknown model, a bad rules file: nothing loaded or written) or "runtime" (no
@@ -583,7 +585,8 @@ function Session:process(path)
   end
   local function reuse(frame)
     local old = self.report and self.report:lookup(ih, self.model_sha256, self.threshold,
-      { head_sha256 = self.pkg.head_sha256, frame = frame, input = (M.input_name(path)) })
+      { head_sha256 = self.pkg.head_sha256, frame = frame, input = (M.input_name(path)),
+        precision = self.provenance.precision })
     if not old then return false end
     -- a copy (records are never shared between frames), under this path
     self:revive(old, path)
@@ -794,6 +797,10 @@ function M.open(opts)
     end
     st.size = sz
   end
+  st.precision = opts.precision or "fp32"
+  if st.precision ~= "fp32" and st.precision ~= "fp16" then
+    return nil, "--precision must be fp32 or fp16", "usage"
+  end
   if opts.threshold ~= nil and (type(opts.threshold) ~= "number" or opts.threshold <= 0
       or opts.threshold >= 1) then
     return nil, "--threshold must be between 0 and 1", "usage"
@@ -826,9 +833,14 @@ function M.open(opts)
     nil, opts.getenv)
   if not ctx then return nil, cerr, "runtime" end
   st.ctx, st.readers = ctx, {}
-  local load_opts = { ctx = ctx, size = st.size, head = opts.head, thresholds = st.thresholds }
+  local load_opts = { ctx = ctx, size = st.size, head = opts.head, thresholds = st.thresholds,
+    precision = st.precision }
   local pkg, perr, pkind = pk.load(opts.model or pk.DEFAULT, load_opts)
   if not pkg then return nil, perr, pkind end
+  -- what runs: fp16 storage falls back to fp32 on a device with the no_fp16 quirk or a failed
+  -- fp16 self-check, and says so once
+  local plan = pkg.loaded.plan or {}
+  if plan.precision_note then io.stderr:write("warning: ", plan.precision_note, "\n") end
   st.pkg = pkg
   st.thresholds = pkg.thresholds
   if not st.rules then st.rules = pk.rules(pkg, st.thresholds) end
@@ -846,7 +858,8 @@ function M.open(opts)
     weights_status = pkg.weights_status, weights_note = pkg.weights_note,
     temperature = pkg.temperature, seg_label = pkg.seg_output and pkg.seg_label or nil,
     device = dev.name, device_index = dev.index, platform = dev.platform, driver = dev.driver,
-    precision = "fp32", rules = opts.rules_file or (opts.rules and "(table)") or "package",
+    precision = plan.precision or "fp32",
+    rules = opts.rules_file or (opts.rules and "(table)") or "package",
     rules_sha256 = st.rules_sha256, sandbox = opts.sandbox and true or nil, thresholds = th,
     series_pattern = st.series_pattern, command = opts.command }
   -- one worker per device: the session itself, then a view of it per further device with

@@ -330,11 +330,14 @@ end
 M.copy = copy
 
 -- The key under which a finished record is reused: input bytes, frame number (multi-frame
--- inputs), model weights, package head and segmentation threshold.
+-- inputs), model weights, package head, segmentation threshold and storage precision
+-- (extra.precision, else a record's provenance.precision; "fp32" when neither says).
 function M.reuse_key(input_sha, model_sha, threshold, extra)
   extra = extra or {}
+  local prov = type(extra.provenance) == "table" and extra.provenance or {}
   return table.concat({ input_sha, tostring(extra.frame or ""), model_sha,
-    tostring(extra.head_sha256 or ""), tostring(threshold) }, "/")
+    tostring(extra.head_sha256 or ""), tostring(threshold),
+    tostring(extra.precision or prov.precision or "fp32") }, "/")
 end
 
 -- The identity of a record within one report: its input path and frame number.
@@ -343,8 +346,8 @@ function M.record_key(rec)
 end
 
 -- A finished record of an earlier run for the same input bytes, model and threshold (whose
--- images still exist), or nil. extra: {head_sha256=, frame=} (nil fields match records without
--- them).
+-- images still exist), or nil. extra: {head_sha256=, frame=, precision=} (nil fields match
+-- records without them; a nil precision is "fp32").
 -- extra.input: the path the record is for (its own record is preferred; another path with the
 -- same bytes gives its record under this path). The result is a copy the caller owns.
 function Report:lookup(input_sha, model_sha, threshold, extra)

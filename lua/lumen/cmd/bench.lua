@@ -35,6 +35,9 @@ achieved share of each. Progress goes to stderr, the table to stdout.
   --batch LIST     batch sizes for throughput, comma-separated (default 1,4,8; --quick 1,2)
   --random SEED    seeded random weights instead of the shipped ones
   --weights FILE   a safetensors file for Lua-defined models (default: the shipped weights)
+  --precision LIST fp32 (default), fp16 (weights and activations stored as half, arithmetic
+                   in fp32) or fp32,fp16: each model and device once per precision, the memory
+                   plan and latency side by side
   --quick          tiny sizes and few runs (a smoke run for CI)
   --no-cold        skip the cold-start child processes
   --latency-only   header and warm latency only (what bench/compare.sh alternates with peers)
@@ -50,6 +53,7 @@ local SPEC = {
   model = "string", device = "string", runs = "number", warmup = "number", size = "string",
   batch = "string", random = "number", weights = "string", quick = "boolean", ["no-cold"] = "boolean",
   ["latency-only"] = "boolean", out = "string", plot = "boolean", peers = "string",
+  precision = "string",
   phase = "string", -- internal: "cold" for the child processes
 }
 
@@ -103,7 +107,8 @@ end
 
 -- Loads a model for ctx: an .onnx file through lumen.onnx_graph, anything else through
 -- lumen.load_model (lumen.models). Returns {model=, inputs=, outputs=, stats=, name=} | nil, msg.
-local function load(ctx, spec, size, batch, seed, weights)
+local function load(ctx, spec, size, batch, seed, weights, precision)
+  local mopts = precision and { precision = precision } or nil
   if spec:match("%.onnx$") then
     if not lumen.onnx_graph then
       return nil, "this build has no ONNX front door (lumen.onnx_graph)"
@@ -121,7 +126,7 @@ local function load(ctx, spec, size, batch, seed, weights)
         if not g then return nil, info end
       end
     end
-    local m, merr = ctx:model(g)
+    local m, merr = ctx:model(g, mopts)
     if not m then return nil, merr end
     return { model = m, inputs = m:inputs(), outputs = m:outputs(), stats = m:stats(),
              name = spec:match("([^/]+)%.onnx$") }
@@ -129,7 +134,7 @@ local function load(ctx, spec, size, batch, seed, weights)
   local ok, models = pcall(require, "lumen.models")
   if not ok then return nil, "lumen.models is not available: " .. tostring(models) end
   local lm, err = models.load_model(spec, { ctx = ctx, size = size, batch = batch, random = seed,
-                                                  weights = weights })
+                                            weights = weights, precision = precision })
   if not lm then return nil, err end
   return { model = lm.model, inputs = lm.inputs, outputs = lm.outputs, stats = lm.stats,
            name = lm.name, params = lm.params, weights = lm.weights }
@@ -227,7 +232,7 @@ local function cold_child(opts)
     return cli.EXIT_RUNTIME
   end
   local t_ctx = lumen.clock()
-  local lm, lerr = load(ctx, opts.model, opts.size, 1, opts.random, opts.weights)
+  local lm, lerr = load(ctx, opts.model, opts.size, 1, opts.random, opts.weights, opts.precision)
   local t_load = lumen.clock()
   local r = { ctx_ms = t_ctx - t_start, load_ms = t_load - t_ctx }
   if lm then
@@ -256,6 +261,7 @@ local function run_child(self_exe, env, opts)
   if opts.size then args[#args + 1] = "--size=" .. opts.size[1] .. "x" .. opts.size[2] end
   if opts.random then args[#args + 1] = "--random=" .. math.tointeger(opts.random) end
   if opts.weights then args[#args + 1] = "--weights=" .. opts.weights end
+  if opts.precision then args[#args + 1] = "--precision=" .. opts.precision end
   local cmd = env .. " " .. shell_quote(self_exe) .. " bench"
   for _, a in ipairs(args) do cmd = cmd .. " " .. shell_quote(a) end
   local t0 = lumen.clock()
@@ -325,13 +331,13 @@ local function profile(m, reps)
   return { nodes = nodes, total_ms = total }
 end
 
-local function bench_one(spec, dev, o)
-  local r = { model = spec, device = dev, precision = "fp32", lumen_version = lumen.version }
-  progress("%s on %s [%s]: loading", spec, dev.index, dev.name)
+local function bench_one(spec, dev, o, precision)
+  local r = { model = spec, device = dev, precision = precision, lumen_version = lumen.version }
+  progress("%s on %s [%s]: loading (%s)", spec, dev.index, dev.name, precision)
   if not o.no_cold then
     progress("%s on %s: cold start (fresh processes, empty caches; then warm)", spec, dev.index)
     r.cold = measure_cold({ model = spec, device = dev.index, size = o.size, random = o.random,
-                            weights = o.weights },
+                            weights = o.weights, precision = precision },
       o.quick and 1 or 3)
   end
   local ctx, err = require("lumen.selfcheck").context(dev.index)
@@ -340,13 +346,16 @@ local function bench_one(spec, dev, o)
     return r
   end
   local t0 = lumen.clock()
-  local lm, lerr = load(ctx, spec, o.size, 1, o.random, o.weights)
+  local lm, lerr = load(ctx, spec, o.size, 1, o.random, o.weights, precision)
   if not lm then
     r.error = lerr
     ctx:close()
     return r
   end
   r.load_ms = lumen.clock() - t0
+  r.plan = lm.model:plan() -- the memory plan is reported even with --latency-only
+  r.precision = r.plan.precision -- what runs (fp16 may fall back to fp32: precision_note)
+  if r.plan.precision_note then progress("%s", r.plan.precision_note) end
   r.name, r.inputs, r.outputs, r.stats, r.params = lm.name, lm.inputs, lm.outputs, lm.stats,
     lm.params
   assert(write_inputs(lm))
@@ -375,7 +384,6 @@ local function bench_one(spec, dev, o)
     ctx:close()
     return r
   end
-  r.plan = lm.model:plan()
   progress("%s on %s: per-node profile", spec, dev.index)
   r.profile, err = profile(lm.model, o.quick and 1 or 3)
   if not r.profile then r.profile_error = err end
@@ -390,7 +398,7 @@ local function bench_one(spec, dev, o)
     local bm, berr = b == 1 and { median = r.latency.median } or nil, nil
     if b ~= 1 then
       local lb
-      lb, berr = load(ctx, spec, o.size, b, o.random, o.weights)
+      lb, berr = load(ctx, spec, o.size, b, o.random, o.weights, precision)
       if lb then
         write_inputs(lb)
         bm, berr = time_runs(lb.model, 1, math.max(3, math.min(o.runs, 10)))
@@ -437,7 +445,13 @@ local function options(args)
     out = opts.out, plot = opts.plot, peers = opts.peers, random = opts.random,
     weights = opts.weights,
     phase = opts.phase, models = split(opts.model or "angio_qa"),
+    precisions = split(opts.precision or "fp32"),
   }
+  for _, p in ipairs(o.precisions) do
+    if p ~= "fp32" and p ~= "fp16" then
+      return nil, "--precision needs fp32, fp16 or a list of them, got '" .. p .. "'"
+    end
+  end
   o.runs = math.tointeger(opts.runs or (o.quick and 3 or 20))
   o.warmup = math.tointeger(opts.warmup or (o.quick and 1 or 3))
   if not o.runs or o.runs < 1 then return nil, "--runs needs a positive integer" end
@@ -474,7 +488,7 @@ function M.run(args)
   if not o then return cli.usage_error("bench", err) end
   if o.phase == "cold" then
     return cold_child({ device = o.device, model = o.models[1], size = o.size, random = o.random,
-                        weights = o.weights })
+                        weights = o.weights, precision = o.precisions[1] })
   elseif o.phase then
     return cli.usage_error("bench", "unknown --phase '" .. o.phase .. "'")
   end
@@ -493,13 +507,15 @@ function M.run(args)
   local results, status = {}, cli.EXIT_OK
   for _, spec in ipairs(o.models) do
     for _, dev in ipairs(devs) do
-      local r = bench_one(spec, dev, o)
-      if r.error then
-        progress("%s on %s: FAILED: %s", spec, dev.index, r.error)
-        status = cli.EXIT_PARTIAL
+      for _, precision in ipairs(o.precisions) do
+        local r = bench_one(spec, dev, o, precision)
+        if r.error then
+          progress("%s on %s (%s): FAILED: %s", spec, dev.index, precision, r.error)
+          status = cli.EXIT_PARTIAL
+        end
+        results[#results + 1] = r
+        collectgarbage()
       end
-      results[#results + 1] = r
-      collectgarbage()
     end
   end
   local doc = { lumen_version = lumen.version, date = os.date("!%Y-%m-%dT%H:%M:%SZ"),

@@ -21,7 +21,9 @@ marked with '*'.
             per op family against the C references; prints device, family, verdict (pass,
             FAIL, skip), cases, milliseconds, and for a failure the op, case, error and what
             lumen does about it (the other GEMM engine, or refusing models that use the
-            family). The verdict is stored in the cache directory, where 'lumen qc', 'infer'
+            family). Every family runs with fp32 tensors, then again with fp16 storage
+            ('fp16:conv', ...; a failure there makes fp16 models using it run in fp32).
+            The verdict is stored in the cache directory, where 'lumen qc', 'infer'
             and 'bench' read it on first use of the device (LUMEN_SELFCHECK=0: they skip it).
             Exit code 1 when a family failed.
   --device  with --check: the device to check (as 'lumen qc --device')
@@ -44,7 +46,7 @@ local function check(devs, selector)
     if not d then return cli.runtime_error("devices", err) end
     list = { d }
   end
-  local fmt = "%-5s %-34s %-9s %-7s %5s %8s  %s"
+  local fmt = "%-5s %-34s %-14s %-7s %5s %8s  %s"
   print("")
   print(string.format(fmt, "index", "device", "family", "verdict", "cases", "ms", "detail"))
   local status = cli.EXIT_OK

@@ -20,6 +20,8 @@ and given shapes).
   --device D          device selector: "P:D", gpu, cpu, or a name substring (default:
                       $LUMEN_DEVICE, else the first GPU, accelerator, CPU)
   --out DIR           where to write the outputs (default: .)
+  --precision P       fp32 (default) or fp16: weights and activations stored as half,
+                      arithmetic in fp32; inputs and outputs stay float32 .npy files
   --profile           also print the 15 slowest nodes (name, op, shape, ms, share, GFLOP/s)
   --info              print inputs, outputs, op counts, parameters and MACs; run nothing
 
@@ -112,8 +114,12 @@ function M.run(args)
   local inputs, given, rest = split_inputs(args)
   if not inputs then return cli.usage_error("infer", given) end
   local opts, pos = cli.parse(rest, { device = "string", out = "string", profile = "boolean",
-    info = "boolean" })
+    info = "boolean", precision = "string" })
   if not opts then return cli.usage_error("infer", pos) end
+  local precision = opts.precision or "fp32"
+  if precision ~= "fp32" and precision ~= "fp16" then
+    return cli.usage_error("infer", "--precision must be fp32 or fp16")
+  end
   local model = pos[1]
   if not model then return cli.usage_error("infer", "missing MODEL.onnx") end
   if #pos > 1 then return cli.usage_error("infer", "unexpected argument '" .. pos[2] .. "'") end
@@ -151,8 +157,10 @@ function M.run(args)
   local ctx, err = require("lumen.selfcheck").context(opts.device)
   if not ctx then return cli.runtime_error("infer", err) end
   local m
-  m, err = ctx:model(g)
+  m, err = ctx:model(g, { precision = precision })
   if not m then return cli.runtime_error("infer", err) end
+  local note = m:plan().precision_note
+  if note then io.stderr:write("lumen infer: warning: ", note, "\n") end
   for _, name in ipairs(names) do
     local ok, werr = m:tensor(name):write(arrays[name].data)
     if not ok then return cli.runtime_error("infer", "input '" .. name .. "': " .. werr) end

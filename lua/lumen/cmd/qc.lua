@@ -35,6 +35,9 @@ INPUT is a usage error (nothing is loaded or written).
   --series-pattern P  group frames into series by a Lua pattern on the file name (its first
                    capture), e.g. '^(series%a+)_'; default: DICOM series UID, else the folder
   --size S         plan the network at S x S, a multiple of 32 (default: the package's size)
+  --precision P    fp32 (default) or fp16: weights and activations stored as half, arithmetic,
+                   softmax, norms and reductions in fp32 (falls back to fp32, with a warning,
+                   on a device with the no_fp16 quirk or a failed fp16 self-check)
   --phi            put DICOM PatientID and PatientName in reports (default: only a hash of
                    PatientID salted per report folder, DIR/phi-salt)
   --quiet          no summary, only errors
@@ -109,9 +112,10 @@ function M.print_summary(res)
     end
     on = #res.devices .. " devices [" .. table.concat(parts, "; ") .. "]"
   end
-  print(string.format("model %s (%s door, sha256 %s, weights %s) on %s; wall time %.1f s",
+  local prec = res.provenance and res.provenance.precision or "fp32"
+  print(string.format("model %s (%s door, sha256 %s, weights %s%s) on %s; wall time %.1f s",
     res.model, res.package.door, res.model_sha256:sub(1, 12), res.package.weights_status,
-    on, res.wall_s))
+    prec ~= "fp32" and ", " .. prec .. " storage" or "", on, res.wall_s))
   if res.paths then
     print(string.format("report: %s, %s, %s, %s", res.paths.jsonl, res.paths.csv,
       res.paths.series_csv, res.paths.html))
@@ -130,7 +134,8 @@ end
 function M.run(args)
   local opts, pos = cli.parse(args, { model = "string", head = "string", device = "string",
     out = "string", shard = "string", threshold = "number", rules = "string", sandbox = "boolean",
-    ["series-pattern"] = "string", size = "number", quiet = "boolean", phi = "boolean" })
+    ["series-pattern"] = "string", size = "number", quiet = "boolean", phi = "boolean",
+    precision = "string" })
   if not opts then return cli.usage_error("qc", pos) end
   if #pos == 0 then return cli.usage_error("qc", "missing INPUTS (folders, patterns, files)") end
   if opts.sandbox and not opts.rules then
@@ -150,7 +155,7 @@ function M.run(args)
     device = opts.device, out = opts.out or "report", shard = opts.shard,
     threshold = opts.threshold, rules_file = opts.rules, sandbox = opts.sandbox,
     size = opts.size, series_pattern = opts["series-pattern"], phi = opts.phi,
-    command = table.concat(words, " ") })
+    precision = opts.precision, command = table.concat(words, " ") })
   if not res then
     if kind == "usage" then return cli.usage_error("qc", err) end
     return cli.runtime_error("qc", err)
