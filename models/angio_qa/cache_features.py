@@ -12,6 +12,7 @@ f5 [256,16,16], m [1,16,16], the vessel mask [512,512], the label, seg0 (seg_log
 Sets (all 512x512, classes balanced: frame i has class i % 4, SYNTHETIC frames from synth.py):
   val    numpy default_rng(--val-seed, default 31337)   -- model selection and temperature fitting
   train  numpy default_rng([1234, 2, 512])              -- a stream stage 1 (train.py) never drew
+  cal    numpy default_rng(--cal-seed, default 4242)    -- with --n-cal: the temperature only
 The test seed (evaluate.py) is neither.  Shards of --shard frames are written to
 <work>/cache/{val,train}_NNNN.pt and skipped when present, so the job is resumable.
 """
@@ -69,6 +70,9 @@ def main():
     ap.add_argument("--weights", default=os.path.join(HERE, "angio_qa.safetensors"))
     ap.add_argument("--work", default="/work/train-ckpt")
     ap.add_argument("--n-val", type=int, default=100)
+    ap.add_argument("--n-cal", type=int, default=0,
+                    help="calibration frames (default_rng(--cal-seed)): the temperature only")
+    ap.add_argument("--cal-seed", type=int, default=4242)
     ap.add_argument("--n-train", type=int, default=400)
     ap.add_argument("--val-seed", type=int, default=31337)
     ap.add_argument("--shard", type=int, default=20)
@@ -83,6 +87,8 @@ def main():
     log.write("# start %s weights=%s\n" % (time.strftime("%H:%M:%S"), a.weights))
     run_set(model, "val", a.val_seed, a.n_val, a.shard, out, log)
     run_set(model, "train", [1234, 2, 512], a.n_train, a.shard, out, log)
+    if a.n_cal:
+        run_set(model, "cal", a.cal_seed, a.n_cal, a.shard, out, log)
     log.write("# done %s cpu=%.0f s\n" % (time.strftime("%H:%M:%S"), time.process_time()))
 
 

@@ -257,18 +257,24 @@ def main():
                 ["%.3f" % v for v in r["recall"]], ["%.3f" % v for v in r["precision"]], r["dice_mean"],
                 r["nll"], "  *best" if better else ""))
         save_ck()
-    # temperature on validation, for the selected checkpoint
+    # temperature for the selected checkpoint: on the calibration set when one is cached (cache_features
+    # --n-cal), else on validation (which also chose the epoch, so it looks better separated)
     bm, _ = load_model(os.path.join(a.work, a.tag + "_best.safetensors"))
-    r, logits = evaluate(bm, val)
-    T = fit_temperature(logits, val["label"])
-    best.update({"temperature": T, "val_ece_T1": ece(logits, val["label"]),
-                 "val_ece_T": ece(logits, val["label"], T),
+    tset, tname = val, "val"
+    if glob.glob(os.path.join(a.work, "cache", "cal_*.pt")):
+        tset, _ = load_set(a.work, "cal", bm)
+        tname = "cal"
+    r, logits = evaluate(bm, tset)
+    T = fit_temperature(logits, tset["label"])
+    best.update({"temperature": T, "temperature_set": tname, "temperature_frames": len(tset["label"]),
+                 "ece_T1": ece(logits, tset["label"]), "ece_T": ece(logits, tset["label"], T),
                  "cpu_seconds": cpu0 + time.process_time(), "wall_seconds_this_run": time.time() - tw,
                  "class_names": CLASS_NAMES[:K]})
     say("# best epoch %d val acc=%.4f macroF1=%.4f diag recall=%.4f dice=%.4f; temperature %.4f "
-        "(val ECE %.4f -> %.4f); cpu %.0f s, wall %.0f s (this run)" % (
+        "fitted on %d %s frames (ECE there %.4f -> %.4f); cpu %.0f s, wall %.0f s (this run)" % (
             best["epoch"], best["accuracy"], best["macro_f1"], best["recall"][0], best["dice_mean"], T,
-            best["val_ece_T1"], best["val_ece_T"], best["cpu_seconds"], best["wall_seconds_this_run"]))
+            len(tset["label"]), tname, best["ece_T1"], best["ece_T"], best["cpu_seconds"],
+            best["wall_seconds_this_run"]))
     write_results(os.path.join(a.work, a.tag + "_best.json"), best, a.summary, lines)
 
 
