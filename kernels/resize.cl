@@ -1,20 +1,27 @@
 /*
- * resize.cl - nearest and (bi,tri)linear resizing of the last 3 axes (runtime/ops/resize.c has
- * the reference and the coordinate formulas). Grid: exactly (OW, OH, OD * outer), one output
+ * resize.cl - nearest, (bi,tri)linear and (bi,tri)cubic resizing of the last 3 axes
+ * (runtime/ops/resize.c has the reference and the coordinate and weight formulas). Grid: exactly (OW, OH, OD * outer), one output
  * each; the launcher never rounds it up, so there is no bounds test (on PoCL such a test alone
  * halved the speed).
- * Vectors hold (depth, height, width, unused); a and c give x_orig = (x + c) * a - c.
+ * Vectors hold (depth, height, width, unused); a, c and e give x_orig = (x + c) * a - e. With
+ * 'crop' (tf_crop_and_resize) an output whose x_orig leaves [0, in-1] on any axis is 'extra'.
  *
  * Contraction into fma stays off: the reference computes the same float expression, and a
  * nearest index must not flip on an exact tie because one side fused a multiply-add.
  */
 #pragma OPENCL FP_CONTRACT OFF
 
-inline float resize_coord(int o, float a, float c)
+inline float resize_coord(int o, float a, float c, float e)
 {
     float t = (float)o + c;
     float u = t * a;
-    return u - c;
+    return u - e;
+}
+
+inline int resize_outside(float4 v, int4 isz)
+{
+    return v.x < 0.0f || v.x > (float)(isz.x - 1) || v.y < 0.0f || v.y > (float)(isz.y - 1) ||
+           v.z < 0.0f || v.z > (float)(isz.z - 1);
 }
 
 /*
@@ -29,26 +36,40 @@ inline int resize_nearest(float v, float sgn, float off, int in)
 }
 
 __kernel void resize_nearest_f32(__global const float *x, int x_off, __global float *y, int y_off,
-                                 int outer, int4 isz, int4 osz, float4 a, float4 c, float sgn,
-                                 float off)
+                                 int outer, int4 isz, int4 osz, float4 a, float4 c, float4 e,
+                                 int crop, float extra, float sgn, float off)
 {
     int ow = get_global_id(0), oh = get_global_id(1), z = get_global_id(2);
     int od = z % osz.x, b = z / osz.x;
-    int id = resize_nearest(resize_coord(od, a.x, c.x), sgn, off, isz.x);
-    int ih = resize_nearest(resize_coord(oh, a.y, c.y), sgn, off, isz.y);
-    int iw = resize_nearest(resize_coord(ow, a.z, c.z), sgn, off, isz.z);
-    y[y_off + (z * osz.y + oh) * osz.z + ow] =
-        x[x_off + ((b * isz.x + id) * isz.y + ih) * isz.z + iw];
+    float4 v = (float4)(resize_coord(od, a.x, c.x, e.x), resize_coord(oh, a.y, c.y, e.y),
+                        resize_coord(ow, a.z, c.z, e.z), 0.0f);
+    int yi = y_off + (z * osz.y + oh) * osz.z + ow;
+    if (crop && resize_outside(v, isz)) {
+        y[yi] = extra;
+        return;
+    }
+    int id = resize_nearest(v.x, sgn, off, isz.x);
+    int ih = resize_nearest(v.y, sgn, off, isz.y);
+    int iw = resize_nearest(v.z, sgn, off, isz.z);
+    y[yi] = x[x_off + ((b * isz.x + id) * isz.y + ih) * isz.z + iw];
 }
 
 __kernel void resize_linear_f32(__global const float *x, int x_off, __global float *y, int y_off,
-                                int outer, int4 isz, int4 osz, float4 a, float4 c)
+                                int outer, int4 isz, int4 osz, float4 a, float4 c, float4 e,
+                                int crop, float extra)
 {
     int ow = get_global_id(0), oh = get_global_id(1), z = get_global_id(2);
     int od = z % osz.x, b = z / osz.x;
-    float vd = clamp(resize_coord(od, a.x, c.x), 0.0f, (float)(isz.x - 1));
-    float vh = clamp(resize_coord(oh, a.y, c.y), 0.0f, (float)(isz.y - 1));
-    float vw = clamp(resize_coord(ow, a.z, c.z), 0.0f, (float)(isz.z - 1));
+    float4 v = (float4)(resize_coord(od, a.x, c.x, e.x), resize_coord(oh, a.y, c.y, e.y),
+                        resize_coord(ow, a.z, c.z, e.z), 0.0f);
+    int yi = y_off + (z * osz.y + oh) * osz.z + ow;
+    if (crop && resize_outside(v, isz)) {
+        y[yi] = extra;
+        return;
+    }
+    float vd = clamp(v.x, 0.0f, (float)(isz.x - 1));
+    float vh = clamp(v.y, 0.0f, (float)(isz.y - 1));
+    float vw = clamp(v.z, 0.0f, (float)(isz.z - 1));
     int d0 = (int)vd, h0 = (int)vh, w0 = (int)vw;
     int d1 = min(d0 + 1, isz.x - 1), h1 = min(h0 + 1, isz.y - 1), w1 = min(w0 + 1, isz.z - 1);
     float wd = vd - (float)d0, wh = vh - (float)h0, ww = vw - (float)w0;
@@ -60,7 +81,59 @@ __kernel void resize_linear_f32(__global const float *x, int x_off, __global flo
     if (isz.x > 1) /* launch-wide: only a 3d resize reads a second plane */
         v1 = (1.0f - wh) * ((1.0f - ww) * p1[h0 * isz.z + w0] + ww * p1[h0 * isz.z + w1]) +
              wh * ((1.0f - ww) * p1[h1 * isz.z + w0] + ww * p1[h1 * isz.z + w1]);
-    y[y_off + (z * osz.y + oh) * osz.z + ow] = (1.0f - wd) * v0 + wd * v1;
+    y[yi] = (1.0f - wd) * v0 + wd * v1;
+}
+
+/* Cubic: the 4 taps of coordinate v on an axis of extent in (clamped) and their weights, as
+ * cubic_of in resize.c. */
+inline void resize_cubic_taps(float v, int in, float ca, int excl, int *idx, float *w)
+{
+    float f = floor(v), t = v - f, s = 1.0f - t;
+    w[0] = ((ca * (t + 1.0f) - 5.0f * ca) * (t + 1.0f) + 8.0f * ca) * (t + 1.0f) - 4.0f * ca;
+    w[1] = ((ca + 2.0f) * t - (ca + 3.0f)) * t * t + 1.0f;
+    w[2] = ((ca + 2.0f) * s - (ca + 3.0f)) * s * s + 1.0f;
+    w[3] = ((ca * (s + 1.0f) - 5.0f * ca) * (s + 1.0f) + 8.0f * ca) * (s + 1.0f) - 4.0f * ca;
+    float sum = 0.0f;
+    for (int k = 0; k < 4; k++) {
+        int i = (int)f - 1 + k;
+        if (excl && (i < 0 || i >= in))
+            w[k] = 0.0f;
+        sum += w[k];
+        idx[k] = clamp(i, 0, in - 1);
+    }
+    for (int k = 0; excl && k < 4; k++)
+        w[k] = sum != 0.0f ? w[k] / sum : 0.0f;
+}
+
+__kernel void resize_cubic_f32(__global const float *x, int x_off, __global float *y, int y_off,
+                               int outer, int4 isz, int4 osz, float4 a, float4 c, float4 e,
+                               int crop, float extra, float ca, int excl)
+{
+    int ow = get_global_id(0), oh = get_global_id(1), z = get_global_id(2);
+    int od = z % osz.x, b = z / osz.x;
+    float4 v = (float4)(resize_coord(od, a.x, c.x, e.x), resize_coord(oh, a.y, c.y, e.y),
+                        resize_coord(ow, a.z, c.z, e.z), 0.0f);
+    int yi = y_off + (z * osz.y + oh) * osz.z + ow;
+    if (crop && resize_outside(v, isz)) {
+        y[yi] = extra;
+        return;
+    }
+    int di[4], hi[4], wi[4];
+    float fd[4], fh[4], fw[4];
+    resize_cubic_taps(v.x, isz.x, ca, excl, di, fd);
+    resize_cubic_taps(v.y, isz.y, ca, excl, hi, fh);
+    resize_cubic_taps(v.z, isz.z, ca, excl, wi, fw);
+    __global const float *xb = x + x_off + b * isz.x * isz.y * isz.z;
+    int nd = isz.x > 1 ? 4 : 1, d0 = isz.x > 1 ? 0 : 1; /* a 2d resize reads one plane */
+    float acc = 0.0f;
+    for (int p = d0; p < d0 + nd; p++)
+        for (int q = 0; q < 4; q++) {
+            __global const float *row = xb + (di[p] * isz.y + hi[q]) * isz.z;
+            float r = fw[0] * row[wi[0]] + fw[1] * row[wi[1]] + fw[2] * row[wi[2]] +
+                      fw[3] * row[wi[3]];
+            acc += (nd > 1 ? fd[p] : 1.0f) * fh[q] * r; /* an extent-1 axis: weights sum to 1 */
+        }
+    y[yi] = acc;
 }
 
 /* Bilinear x2, half-pixel centres, on planes of H x W (W a multiple of 4). Output row oh blends

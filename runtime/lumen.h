@@ -213,7 +213,7 @@ char *lumen_tensor_format(const lumen_tensor *t, char *buf, size_t len);
     X(CONV_TRANSPOSE, "conv_transpose") /* in: x, w[Cin,Cout/g,k..], bias? */                      \
     X(POOL, "pool")                     /* in: x; max / average, 2d / 3d */                        \
     X(REDUCE, "reduce")                 /* in: x; sum / mean / max / prod over an axis set */      \
-    X(RESIZE, "resize")                 /* in: x; nearest / (bi,tri)linear */                      \
+    X(RESIZE, "resize")                 /* in: x; nearest / (bi,tri)linear / cubic */              \
     X(CONCAT, "concat")                 /* in: x0..xn-1 along an axis */                           \
     X(SLICE, "slice")                   /* in: x; start/step/count per axis */                     \
     X(PAD, "pad")                       /* in: x; constant padding */                              \
@@ -332,12 +332,14 @@ typedef struct lumen_reduce_params {
     int keepdims;
 } lumen_reduce_params;
 
-enum { LUMEN_RESIZE_NEAREST, LUMEN_RESIZE_LINEAR };
+enum { LUMEN_RESIZE_NEAREST, LUMEN_RESIZE_LINEAR, LUMEN_RESIZE_CUBIC };
 enum { /* how an output coordinate maps to an input coordinate (ONNX names) */
        LUMEN_COORD_HALF_PIXEL,
        LUMEN_COORD_ALIGN_CORNERS,
        LUMEN_COORD_ASYMMETRIC,
-       LUMEN_COORD_PYTORCH_HALF_PIXEL
+       LUMEN_COORD_PYTORCH_HALF_PIXEL,
+       LUMEN_COORD_TF_HALF_PIXEL_FOR_NN,
+       LUMEN_COORD_TF_CROP_AND_RESIZE /* samples roi; outside the input: 'extrapolation' */
 };
 enum {
     LUMEN_NEAREST_FLOOR,
@@ -349,6 +351,10 @@ typedef struct lumen_resize_params {
     int mode, coord, nearest, nsp; /* the last nsp axes are resized */
     int64_t out[3];                /* output extents of those axes */
     float scale[3];                /* output/input; 0: use out/in */
+    float cubic_a;                 /* CUBIC: the kernel's a (ONNX default -0.75) */
+    int exclude_outside;           /* CUBIC: taps outside the input get weight 0, rest renormed */
+    float roi0[3], roi1[3];        /* TF_CROP_AND_RESIZE: start and end of each axis in [0, 1] */
+    float extrapolation;           /* TF_CROP_AND_RESIZE: value outside the input */
 } lumen_resize_params;
 
 typedef struct lumen_concat_params {

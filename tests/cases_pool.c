@@ -51,6 +51,25 @@ static lumen_opdesc resize(int mode, int coord, int nearest, int nsp, int64_t o0
     return d;
 }
 
+/* Cubic resize of the last nsp axes with kernel parameter a, exclude_outside excl. */
+static lumen_opdesc cubic(int coord, int nsp, int64_t o0, int64_t o1, int64_t o2, float s, float a,
+                          int excl)
+{
+    lumen_opdesc d = resize(LUMEN_RESIZE_CUBIC, coord, 0, nsp, o0, o1, o2, s);
+    d.p.resize.cubic_a = a, d.p.resize.exclude_outside = excl;
+    return d;
+}
+
+/* tf_crop_and_resize of the last nsp axes, every axis cropped to [r0, r1], outside: 'extra'. */
+static lumen_opdesc crop(int mode, int nsp, int64_t o0, int64_t o1, float r0, float r1, float extra)
+{
+    lumen_opdesc d = resize(mode, LUMEN_COORD_TF_CROP_AND_RESIZE, 0, nsp, o0, o1, 0, 0);
+    d.p.resize.cubic_a = -0.75f, d.p.resize.extrapolation = extra;
+    for (int i = 0; i < nsp; i++)
+        d.p.resize.roi0[i] = r0, d.p.resize.roi1[i] = r1;
+    return d;
+}
+
 enum {
     MAX = LUMEN_POOL_MAX,
     AVG = LUMEN_POOL_AVG,
@@ -60,6 +79,7 @@ enum {
     ALIGN = LUMEN_COORD_ALIGN_CORNERS,
     ASYM = LUMEN_COORD_ASYMMETRIC,
     PTHALF = LUMEN_COORD_PYTORCH_HALF_PIXEL,
+    TFNN = LUMEN_COORD_TF_HALF_PIXEL_FOR_NN,
     FLOOR = LUMEN_NEAREST_FLOOR,
     RFLOOR = LUMEN_NEAREST_ROUND_PREFER_FLOOR,
     RCEIL = LUMEN_NEAREST_ROUND_PREFER_CEIL,
@@ -92,6 +112,14 @@ int cases_pool(lumen_ctx *ctx)
     static const float x0210[] = {0, 2, 10}, lin_align_x[] = {0, 1, 2, 6, 10};
     static const float x8[] = {0, 1, 2, 3, 4, 5, 6, 7};
     static const float tie_floor_x[] = {0, 2, 4, 6}, tie_ceil_x[] = {1, 3, 5, 7};
+    /* cubic, a = -0.75, asymmetric x2 of [1, 2, 4, 8]: the taps clamp at both ends */
+    static const float x1248[] = {1, 2, 4, 8};
+    static const float cubic_x[] = {1, 1.3125f, 2, 2.71875f, 4, 6.1875f, 8, 8.375f};
+    /* tf_crop_and_resize of 5 values to 4 over roi [-0.25, 0.5]: x_orig = o - 1, the first
+     * outside (extrapolation 7) */
+    static const float x5s[] = {0, 10, 20, 30, 40}, crop_x[] = {7, 0, 10, 20};
+    /* tf_half_pixel_for_nn, 8 -> 3: x_orig = (o + 0.5) * 8/3 = 1.33, 4, 6.67, floored */
+    static const float tfnn_x[] = {1, 4, 6};
     const tcase cases[] = {
         /* POOL */
         {"max 2x2 s2 hand",
@@ -247,6 +275,18 @@ int cases_pool(lumen_ctx *ctx)
          resize(NN, ASYM, RCEIL, 3, 8, 10, 6, 0),
          1,
          {SHAPE(1, 2, 4, 5, 3)}},
+        {"cubic asym x2 hand", cubic(ASYM, 1, 8, 0, 0, 2, -0.75f, 0), 1, {SHAPE(1, 4)}, {x1248}, .expect = cubic_x},
+        {"crop linear extrapolate hand", crop(LIN, 1, 4, 0, -0.25f, 0.5f, 7), 1, {SHAPE(1, 5)}, {x5s}, .expect = crop_x},
+        {"nearest tf_half_pixel_for_nn hand", resize(NN, TFNN, FLOOR, 1, 3, 0, 0, 0), 1, {SHAPE(1, 8)}, {x8}, .expect = tfnn_x},
+        {"bicubic x2 half_pixel odd", cubic(HALF, 2, 34, 13, 0, 0, -0.75f, 0), 1, {SHAPE(2, 3, 17, 9)}},
+        {"bicubic down excl a-0.5", cubic(HALF, 2, 5, 17, 0, 0, -0.5f, 1), 1, {SHAPE(1, 2, 9, 34)}},
+        {"bicubic align non-int", cubic(ALIGN, 2, 13, 20, 0, 0, -0.75f, 0), 1, {SHAPE(2, 2, 17, 9)}},
+        {"bicubic asym scale 1.7", cubic(ASYM, 2, 17, 18, 0, 1.7f, -0.75f, 1), 1, {SHAPE(1, 3, 10, 11)}},
+        {"bicubic pt_half out 1", cubic(PTHALF, 2, 1, 13, 0, 0, -0.75f, 0), 1, {SHAPE(1, 2, 5, 7)}},
+        {"tricubic half_pixel", cubic(HALF, 3, 7, 9, 5, 0, -0.75f, 0), 1, {SHAPE(1, 2, 5, 6, 7)}},
+        {"tricubic depth 1 excl", cubic(HALF, 3, 3, 9, 5, 0, -0.75f, 1), 1, {SHAPE(1, 2, 1, 6, 7)}},
+        {"crop bicubic 2d", crop(LUMEN_RESIZE_CUBIC, 2, 9, 7, 0.1f, 1.2f, -3), 1, {SHAPE(1, 3, 13, 11)}},
+        {"crop nearest out 1", crop(NN, 2, 1, 5, 0.4f, 0.6f, 0), 1, {SHAPE(2, 1, 7, 9)}},
     };
     return run_cases(ctx, "pool", cases, (int)(sizeof cases / sizeof cases[0]));
 }

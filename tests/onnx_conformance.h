@@ -19,6 +19,7 @@ typedef struct conf_io {
     char name[128];
     int kind;  /* TYPE_TENSOR, TYPE_SEQUENCE, ... (0: no type given) */
     int dtype; /* elem_type of a tensor */
+    int param; /* feeds an op's load-time parameter (see is_param_input) */
 } conf_io;
 
 typedef struct conf_test {
@@ -27,6 +28,7 @@ typedef struct conf_test {
     char label[64];
     int n_in, n_out, n_sets, n_nodes, n_ops, n_node_names;
     int n_consts;                    /* integer inputs fed as initializers (see is_const_input) */
+    int n_params;                    /* of those, float inputs that are op parameters */
     conf_io in[MAX_IO], out[MAX_IO]; /* graph inputs without initializers; outputs */
     char ops[MAX_OPS][48];           /* distinct op types in node order */
     char node_names[MAX_NODE_NAMES][64];

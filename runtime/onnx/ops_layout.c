@@ -284,25 +284,55 @@ static lumen_status map_resize(ox_ctx *c, ox_node *n)
         p->mode = LUMEN_RESIZE_NEAREST;
     else if (!strcmp(mode, "linear") || !strcmp(mode, "bilinear") || !strcmp(mode, "trilinear"))
         p->mode = LUMEN_RESIZE_LINEAR;
+    else if (!strcmp(mode, "cubic") || !strcmp(mode, "bicubic"))
+        p->mode = LUMEN_RESIZE_CUBIC;
     else
         return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "mode '%s' (opset %d)", mode, c->opset);
-    static const char *const coords[] = {"half_pixel", "align_corners", "asymmetric",
-                                         "pytorch_half_pixel"};
+    static const char *const coords[] = {"half_pixel",           "align_corners",
+                                         "asymmetric",           "pytorch_half_pixel",
+                                         "tf_half_pixel_for_nn", "tf_crop_and_resize"};
     static const char *const nearests[] = {"floor", "round_prefer_floor", "round_prefer_ceil",
                                            "ceil"};
     p->coord = p->nearest = -1;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 6; i++) {
         if (!strcmp(coord, coords[i]))
             p->coord = i;
-        if (!strcmp(nearest, nearests[i]))
+        if (i < 4 && !strcmp(nearest, nearests[i]))
             p->nearest = i;
     }
     if (p->coord < 0 || p->nearest < 0)
         return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED,
                               "coordinate_transformation_mode '%s' / nearest_mode '%s' (opset %d)",
                               coord, nearest, c->opset);
-    if (lumen__ox_attr_int(n, "exclude_outside", 0) != 0)
-        return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "exclude_outside 1");
+    int64_t excl = lumen__ox_attr_int(n, "exclude_outside", 0);
+    p->cubic_a = lumen__ox_attr_float(n, "cubic_coeff_a", -0.75f);
+    p->extrapolation = lumen__ox_attr_float(n, "extrapolation_value", 0.0f);
+    if (excl != 0 && excl != 1)
+        return lumen__ox_fail(c, n, LUMEN_EFORMAT, "exclude_outside %lld (0 or 1)",
+                              (long long)excl);
+    if (!(fabsf(p->cubic_a) <= 1e6f))
+        return lumen__ox_fail(c, n, LUMEN_EFORMAT, "cubic_coeff_a %g", p->cubic_a);
+    p->exclude_outside = (int)excl;
+    /* tf_crop_and_resize samples the region roi (input 1 from opset 11): start[r], end[r] */
+    float roi[2 * LUMEN_MAX_DIMS];
+    int crop = p->coord == LUMEN_COORD_TF_CROP_AND_RESIZE;
+    for (int i = 0; i < r; i++)
+        roi[i] = 0.0f, roi[r + i] = 1.0f;
+    if (crop) {
+        ox_val *rv = !upsample && c->opset >= 11 && n->n_in > 1 ? n->in[1] : NULL;
+        if (!rv)
+            return lumen__ox_fail(c, n, LUMEN_EFORMAT, "tf_crop_and_resize without roi");
+        if (!rv->host)
+            return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "roi '%s' is not known at load time",
+                                  rv->name);
+        if (lumen_shape_numel(&rv->host->shape) != 2 * r)
+            return lumen__ox_fail(c, n, LUMEN_EFORMAT, "roi must have %d entries", 2 * r);
+        for (int i = 0; i < 2 * r; i++) {
+            roi[i] = (float)lumen__ox_host_get(rv->host, i);
+            if (!(fabsf(roi[i]) <= 1e6f))
+                return lumen__ox_fail(c, n, LUMEN_EFORMAT, "roi entry %d is %g", i, roi[i]);
+        }
+    }
     /* scales or sizes: attribute (Upsample 7-8), input 1 (Resize 10, Upsample 9), input 2 / 3 */
     double scales[LUMEN_MAX_DIMS];
     int64_t out[LUMEN_MAX_DIMS];
@@ -353,7 +383,8 @@ static lumen_status map_resize(ox_ctx *c, ox_node *n)
         if (out[i] < 1 || out[i] > OX_INT_MAX)
             return lumen__ox_fail(c, n, LUMEN_EFORMAT, "output extent %lld on axis %d",
                                   (long long)out[i], i);
-        if (first == r && (out[i] != x->d[i] || (have_scales && scales[i] != 1.0)))
+        if (first == r && (out[i] != x->d[i] || (have_scales && scales[i] != 1.0) ||
+                           (crop && (roi[i] != 0.0f || roi[r + i] != 1.0f))))
             first = i;
     }
     if (first == r)
@@ -367,6 +398,8 @@ static lumen_status map_resize(ox_ctx *c, ox_node *n)
     for (int i = 0; i < p->nsp; i++) {
         p->out[i] = out[first + i];
         p->scale[i] = have_scales ? (float)scales[first + i] : 0.0f;
+        p->roi0[i] = roi[first + i];
+        p->roi1[i] = roi[r + first + i];
     }
     int in = lumen__ox_in(c, n, 0);
     return lumen__ox_emit(c, n, &d, 1, &in);
