@@ -226,6 +226,46 @@ static lumen_status map_transpose(ox_ctx *c, ox_node *n)
     return set_gv_wide(c, n, y, o, r);
 }
 
+/* Constant Pad whose value is a run-time scalar v: pad(x, 0) + mask(v, border), where border is
+ * a constant of the output's shape, 1 in the padding and 0 inside, and mask(v, b) is v where b
+ * is non-zero and 0 elsewhere (so a NaN or inf v does not reach the inside). */
+static lumen_status pad_runtime_value(ox_ctx *c, ox_node *n, const lumen_opdesc *d, int x, int v)
+{
+    const lumen_shape *xs = lumen__ox_in_shape(c, n, 0), *vs = lumen__ox_in_shape(c, n, 2);
+    if (lumen_shape_numel(vs) != 1)
+        return lumen__ox_fail(c, n, LUMEN_EFORMAT, "value must be a scalar");
+    lumen_shape o = *xs;
+    for (int i = 0; i < xs->ndim; i++)
+        o.d[i] = xs->d[i] + d->p.pad.pad0[i] + d->p.pad.pad1[i];
+    int64_t no = lumen_shape_numel(&o);
+    if (no < 0 || no > c->max_elements)
+        return lumen__ox_fail(c, n, LUMEN_ERANGE, "output of %lld elements", (long long)no);
+    float *b = malloc(sizeof *b * (size_t)(no ? no : 1));
+    if (!b)
+        return lumen__ox_fail(c, n, LUMEN_ENOMEM, "out of host memory");
+    for (int64_t k = 0; k < no; k++) {
+        int64_t rest = k, inside = 1;
+        for (int i = o.ndim - 1; i >= 0; i--) {
+            int64_t p = rest % o.d[i];
+            rest /= o.d[i];
+            inside &= p >= d->p.pad.pad0[i] && p < d->p.pad.pad0[i] + xs->d[i];
+        }
+        b[k] = inside ? 0.0f : 1.0f;
+    }
+    int bv = lumen__ox_const(c, n, ".border", &o, b);
+    free(b);
+    lumen_shape sc = {0, {0}};
+    int vv = lumen__ox_reshape(c, n, ".value", v, &sc);
+    lumen_opdesc mask = {.op = LUMEN_OP_BINARY}, add = {.op = LUMEN_OP_BINARY};
+    mask.p.binary.kind = LUMEN_BIN_MASK;
+    add.p.binary.kind = LUMEN_BIN_ADD;
+    int in[2] = {vv, bv};
+    int edge = vv < 0 || bv < 0 ? -1 : lumen__ox_op(c, n, ".edge", &mask, 2, in);
+    in[0] = x < 0 ? -1 : lumen__ox_op(c, n, ".pad", d, 1, &x), in[1] = edge;
+    return lumen__ox_set_gv(c, n, 0,
+                            in[0] < 0 || edge < 0 ? -1 : lumen__ox_op(c, n, "", &add, 2, in));
+}
+
 static lumen_status map_pad(ox_ctx *c, ox_node *n)
 {
     lumen_status st;
@@ -236,7 +276,7 @@ static lumen_status map_pad(ox_ctx *c, ox_node *n)
         return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "mode '%s'", mode);
     const lumen_shape *x = lumen__ox_in_shape(c, n, 0);
     int64_t pads[2 * LUMEN_MAX_DIMS];
-    int np;
+    int np, value = -1;
     lumen_opdesc d = {.op = LUMEN_OP_PAD};
     if (c->opset < 11) {
         np = lumen__ox_attr_ints(n, "pads", pads, 2 * LUMEN_MAX_DIMS);
@@ -244,9 +284,11 @@ static lumen_status map_pad(ox_ctx *c, ox_node *n)
     } else {
         if ((st = lumen__ox_const_ints(c, n, 1, pads, 2 * LUMEN_MAX_DIMS, &np)) != LUMEN_OK)
             return st;
-        if (n->n_in > 2 && n->in[2] &&
+        if (n->n_in > 2 && n->in[2] && n->in[2]->host &&
             (st = lumen__ox_const_float(c, n, 2, &d.p.pad.value)) != LUMEN_OK)
             return st;
+        if (n->n_in > 2 && n->in[2] && !n->in[2]->host)
+            value = lumen__ox_in(c, n, 2); /* a run-time scalar: see the end */
         if (n->n_in > 3 && n->in[3])
             return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "axes input");
     }
@@ -263,7 +305,9 @@ static lumen_status map_pad(ox_ctx *c, ox_node *n)
     if (strcmp(mode, "constant")) /* reflect, edge: an index map (ops_take.c) */
         return lumen__ox_pad_take(c, n, &d.p.pad, reflect);
     int in = lumen__ox_in(c, n, 0);
-    return lumen__ox_emit(c, n, &d, 1, &in);
+    if (value < 0)
+        return lumen__ox_emit(c, n, &d, 1, &in);
+    return pad_runtime_value(c, n, &d, in, value);
 }
 
 static lumen_status map_resize(ox_ctx *c, ox_node *n)
@@ -605,6 +649,10 @@ const ox_op lumen__ox_ops_layout[] = {
     {"Shape", 1, 17, 0, map_host_only},
     {"Size", 1, 17, 0, map_host_only},
     {"EyeLike", 9, 17, 0, map_host_only},
+    {"HannWindow", 17, 17, 0, map_host_only},
+    {"HammingWindow", 17, 17, 0, map_host_only},
+    {"BlackmanWindow", 17, 17, 0, map_host_only},
+    {"NonZero", 9, 17, 0, map_host_only},
     {"ConstantOfShape", 9, 17, 0, map_host_only},
     {"Range", 11, 17, 0, map_host_only},
     {"BitShift", 11, 17, 0, map_host_only},
