@@ -1,6 +1,7 @@
 /*
- * resize.cl - nearest, (bi,tri)linear and (bi,tri)cubic resizing of the last 3 axes
- * (runtime/ops/resize.c has the reference and the coordinate and weight formulas). Grid: exactly (OW, OH, OD * outer), one output
+ * resize.cl - nearest, (bi,tri)linear and (bi,tri)cubic resizing of the last 3 axes, grid_sample
+ * and roi_align (runtime/ops/resize.c has the references and the coordinate and weight
+ * formulas). Grid: exactly (OW, OH, OD * outer), one output
  * each; the launcher never rounds it up, so there is no bounds test (on PoCL such a test alone
  * halved the speed).
  * Vectors hold (depth, height, width, unused); a, c and e give x_orig = (x + c) * a - e. With
@@ -86,13 +87,19 @@ __kernel void resize_linear_f32(__global const float *x, int x_off, __global flo
 
 /* Cubic: the 4 taps of coordinate v on an axis of extent in (clamped) and their weights, as
  * cubic_of in resize.c. */
-inline void resize_cubic_taps(float v, int in, float ca, int excl, int *idx, float *w)
+inline void resize_cubic_weights(float t, float ca, float *w)
 {
-    float f = floor(v), t = v - f, s = 1.0f - t;
+    float s = 1.0f - t;
     w[0] = ((ca * (t + 1.0f) - 5.0f * ca) * (t + 1.0f) + 8.0f * ca) * (t + 1.0f) - 4.0f * ca;
     w[1] = ((ca + 2.0f) * t - (ca + 3.0f)) * t * t + 1.0f;
     w[2] = ((ca + 2.0f) * s - (ca + 3.0f)) * s * s + 1.0f;
     w[3] = ((ca * (s + 1.0f) - 5.0f * ca) * (s + 1.0f) + 8.0f * ca) * (s + 1.0f) - 4.0f * ca;
+}
+
+inline void resize_cubic_taps(float v, int in, float ca, int excl, int *idx, float *w)
+{
+    float f = floor(v);
+    resize_cubic_weights(v - f, ca, w);
     float sum = 0.0f;
     for (int k = 0; k < 4; k++) {
         int i = (int)f - 1 + k;
@@ -154,4 +161,142 @@ __kernel void resize_up2_f32(__global const float *x, int x_off, __global float 
     float4 even = 0.25f * prev + 0.75f * mid, odd = 0.75f * mid + 0.25f * next;
     float8 out = (float8)(even.s0, odd.s0, even.s1, odd.s1, even.s2, odd.s2, even.s3, odd.s3);
     vstore8(out, 0, y + y_off + (pl * 2 * H + oh) * 2 * W + 2 * j0);
+}
+
+/* ---- grid_sample: grid (Wo, Ho, N * C); gs_* mirror the reference's functions ---- */
+
+inline float gs_unnorm(float g, int size, int align)
+{
+    return align ? (g + 1.0f) / 2.0f * (float)(size - 1) : ((g + 1.0f) * (float)size - 1.0f) / 2.0f;
+}
+
+inline float gs_clip(float v, int size)
+{
+    return v < 0.0f ? 0.0f : v > (float)(size - 1) ? (float)(size - 1) : v;
+}
+
+inline float gs_reflect(float v, float lo2, float hi2)
+{
+    if (lo2 == hi2)
+        return 0.0f;
+    float mn = lo2 / 2.0f, span = (hi2 - lo2) / 2.0f;
+    v = fabs(v - mn);
+    float extra = fmod(v, span), flips = floor(v / span);
+    return fmod(flips, 2.0f) == 0.0f ? extra + mn : span - extra + mn;
+}
+
+inline float gs_pad(float v, int size, int padding, int align)
+{
+    if (padding == 1) /* border */
+        return gs_clip(v, size);
+    if (padding == 2) /* reflection */
+        return gs_clip(align ? gs_reflect(v, 0.0f, 2.0f * (float)(size - 1))
+                             : gs_reflect(v, -1.0f, 2.0f * (float)size - 1.0f),
+                       size);
+    return v;
+}
+
+inline float gs_at(__global const float *p, int H, int W, float x, float y)
+{
+    if (!(x >= 0.0f && x <= (float)(W - 1) && y >= 0.0f && y <= (float)(H - 1)))
+        return 0.0f;
+    return p[(int)y * W + (int)x];
+}
+
+/* mode: 0 bilinear, 1 nearest, 2 bicubic; pad: 0 zeros, 1 border, 2 reflection */
+__kernel void grid_sample_f32(__global const float *x, int x_off, __global const float *grid,
+                              int g_off, __global float *y, int y_off, int C, int H, int W, int Ho,
+                              int Wo, int mode, int pad, int al)
+{
+    int w = get_global_id(0), h = get_global_id(1), z = get_global_id(2);
+    int n = z / C;
+    __global const float *p = x + x_off + z * H * W;
+    __global const float *g = grid + g_off + ((n * Ho + h) * Wo + w) * 2;
+    float gx = g[0], gy = g[1], v;
+    if (mode == 2) {
+        float ix = gs_unnorm(gx, W, al), iy = gs_unnorm(gy, H, al);
+        float x0 = floor(ix), y0 = floor(iy), wx[4], wy[4];
+        resize_cubic_weights(ix - x0, -0.75f, wx);
+        resize_cubic_weights(iy - y0, -0.75f, wy);
+        v = 0.0f;
+        for (int j = 0; j < 4; j++) {
+            float yy = gs_pad(y0 - 1.0f + (float)j, H, pad, al), row = 0.0f;
+            for (int i = 0; i < 4; i++)
+                row += wx[i] * gs_at(p, H, W, gs_pad(x0 - 1.0f + (float)i, W, pad, al), yy);
+            v += wy[j] * row;
+        }
+    } else {
+        float ix = gs_pad(gs_unnorm(gx, W, al), W, pad, al);
+        float iy = gs_pad(gs_unnorm(gy, H, al), H, pad, al);
+        if (mode == 1) {
+            v = gs_at(p, H, W, rint(ix), rint(iy));
+        } else {
+            float x0 = floor(ix), y0 = floor(iy), x1 = x0 + 1.0f, y1 = y0 + 1.0f;
+            v = (x1 - ix) * (y1 - iy) * gs_at(p, H, W, x0, y0) +
+                (ix - x0) * (y1 - iy) * gs_at(p, H, W, x1, y0) +
+                (x1 - ix) * (iy - y0) * gs_at(p, H, W, x0, y1) +
+                (ix - x0) * (iy - y0) * gs_at(p, H, W, x1, y1);
+        }
+    }
+    y[y_off + (z * Ho + h) * Wo + w] = v;
+}
+
+/* ---- roi_align: grid (ow, oh, R * C); roi_bin in resize.c is the reference ---- */
+
+__kernel void roi_align_f32(__global const float *x, int x_off, __global const float *rois,
+                            int r_off, __global const float *batch, int b_off, __global float *y,
+                            int y_off, int N, int C, int H, int W, int oh, int ow, int mode,
+                            int sampling, float scale, int half_pixel)
+{
+    int pw = get_global_id(0), ph = get_global_id(1), z = get_global_id(2);
+    int r = z / C, c = z % C;
+    float bf = batch[b_off + r];
+    __global float *out = y + y_off + (z * oh + ph) * ow + pw;
+    if (!(bf >= 0.0f && bf < (float)N)) {
+        *out = 0.0f;
+        return;
+    }
+    __global const float *p = x + x_off + ((int)bf * C + c) * H * W;
+    __global const float *q = rois + r_off + r * 4;
+    float off = half_pixel ? 0.5f : 0.0f;
+    float x0 = q[0] * scale - off, y0 = q[1] * scale - off, rw = q[2] * scale - off - x0,
+          rh = q[3] * scale - off - y0;
+    if (!half_pixel) {
+        rw = fmax(rw, 1.0f);
+        rh = fmax(rh, 1.0f);
+    }
+    float bh = rh / (float)oh, bw = rw / (float)ow;
+    int gh = sampling, gw = sampling;
+    if (sampling <= 0) {
+        float a = ceil(rh / (float)oh), b = ceil(rw / (float)ow);
+        gh = a >= 1.0f && a <= 256.0f ? (int)a : a >= 1.0f ? 256 : 1;
+        gw = b >= 1.0f && b <= 256.0f ? (int)b : b >= 1.0f ? 256 : 1;
+    }
+    float acc = 0.0f;
+    int first = 1;
+    for (int iy = 0; iy < gh; iy++) {
+        float yv = y0 + (float)ph * bh + ((float)iy + 0.5f) * bh / (float)gh;
+        for (int ix = 0; ix < gw; ix++) {
+            float xv = x0 + (float)pw * bw + ((float)ix + 0.5f) * bw / (float)gw, v = 0.0f;
+            if (yv >= -1.0f && yv <= (float)H && xv >= -1.0f && xv <= (float)W) {
+                float yy = fmax(yv, 0.0f), xx = fmax(xv, 0.0f);
+                int yl = (int)yy, xl = (int)xx, yh = yl + 1, xh = xl + 1;
+                if (yl >= H - 1) {
+                    yh = yl = H - 1;
+                    yy = (float)yl;
+                }
+                if (xl >= W - 1) {
+                    xh = xl = W - 1;
+                    xx = (float)xl;
+                }
+                float ly = yy - (float)yl, lx = xx - (float)xl, hy = 1.0f - ly, hx = 1.0f - lx;
+                float t1 = hy * hx * p[yl * W + xl], t2 = hy * lx * p[yl * W + xh],
+                      t3 = ly * hx * p[yh * W + xl], t4 = ly * lx * p[yh * W + xh];
+                v = mode == 1 ? fmax(fmax(t1, t2), fmax(t3, t4)) : t1 + t2 + t3 + t4;
+            }
+            acc = mode == 1 ? (first ? v : fmax(acc, v)) : acc + v;
+            first = 0;
+        }
+    }
+    *out = mode == 1 ? acc : acc / (float)(gh * gw);
 }

@@ -228,7 +228,10 @@ char *lumen_tensor_format(const lumen_tensor *t, char *buf, size_t len);
     X(MATMUL, "matmul")                 /* in: a, b, bias?; batched with broadcasting */           \
     X(ATTENTION, "attention")           /* in: q, k, v (NCHW); local windows or all keys */        \
     X(ARGMAX, "argmax")                 /* in: x; index along an axis, as float */                 \
-    X(TAKE, "take")                     /* in: x, idx; y = x.flat[idx] (idx holds integers) */
+    X(TAKE, "take")                     /* in: x, idx; y = x.flat[idx] (idx holds integers) */     \
+    X(TOPK, "topk")                     /* in: x; k largest/smallest along an axis, or indices */  \
+    X(GRID_SAMPLE, "grid_sample") /* in: x[N,C,H,W], grid[N,Ho,Wo,2]; bilinear/nearest/cubic*/     \
+    X(ROI_ALIGN, "roi_align")     /* in: x[N,C,H,W], rois[R,4], batch[R]; avg / max */
 
 typedef enum {
 #define LUMEN_X(name, str) LUMEN_OP_##name,
@@ -438,6 +441,28 @@ typedef struct lumen_argmax_params {
     int last; /* ties: the last index (ONNX select_last_index), else the first */
 } lumen_argmax_params;
 
+typedef struct lumen_topk_params {
+    int axis, k; /* 1 <= k <= the axis' extent */
+    int largest; /* 1: the k largest, in descending order; 0: the k smallest, ascending */
+    int indices; /* 1: the output is the elements' indices along axis (as float) */
+} lumen_topk_params;
+
+enum { LUMEN_GRID_BILINEAR, LUMEN_GRID_NEAREST, LUMEN_GRID_BICUBIC };
+enum { LUMEN_GRID_ZEROS, LUMEN_GRID_BORDER, LUMEN_GRID_REFLECTION };
+typedef struct lumen_grid_sample_params {
+    int mode, padding; /* LUMEN_GRID_* */
+    int align_corners; /* grid -1 and 1 are the centres (1) or the outer edges (0) of the corners */
+} lumen_grid_sample_params;
+
+enum { LUMEN_ROI_AVG, LUMEN_ROI_MAX };
+typedef struct lumen_roi_align_params {
+    int mode;            /* LUMEN_ROI_AVG / MAX */
+    int out_h, out_w;    /* output bins per roi */
+    int sampling;        /* samples per bin and axis; 0: ceil(roi extent / bins) */
+    float spatial_scale; /* roi coordinates times this are input pixels */
+    int half_pixel;      /* 1: shift the scaled roi by -0.5 (ONNX 'half_pixel') */
+} lumen_roi_align_params;
+
 /* One operator with its parameters: what a graph node is. */
 typedef struct lumen_opdesc {
     lumen_op op;
@@ -458,6 +483,9 @@ typedef struct lumen_opdesc {
         lumen_matmul_params matmul;
         lumen_attention_params attention;
         lumen_argmax_params argmax;
+        lumen_topk_params topk;
+        lumen_grid_sample_params grid;
+        lumen_roi_align_params roi;
     } p;
 } lumen_opdesc;
 

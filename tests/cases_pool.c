@@ -1,4 +1,4 @@
-/* cases_pool.c - POOL, REDUCE and RESIZE cases. */
+/* cases_pool.c - POOL, REDUCE and the sampling ops' (RESIZE, GRID_SAMPLE, ROI_ALIGN) cases. */
 #include <math.h>
 
 #include "harness.h"
@@ -70,6 +70,20 @@ static lumen_opdesc crop(int mode, int nsp, int64_t o0, int64_t o1, float r0, fl
     return d;
 }
 
+static lumen_opdesc grid(int mode, int padding, int align)
+{
+    lumen_opdesc d = {.op = LUMEN_OP_GRID_SAMPLE};
+    d.p.grid = (lumen_grid_sample_params){mode, padding, align};
+    return d;
+}
+
+static lumen_opdesc roi(int mode, int oh, int ow, int sampling, float scale, int half_pixel)
+{
+    lumen_opdesc d = {.op = LUMEN_OP_ROI_ALIGN};
+    d.p.roi = (lumen_roi_align_params){mode, oh, ow, sampling, scale, half_pixel};
+    return d;
+}
+
 enum {
     MAX = LUMEN_POOL_MAX,
     AVG = LUMEN_POOL_AVG,
@@ -120,6 +134,22 @@ int cases_pool(lumen_ctx *ctx)
     static const float x5s[] = {0, 10, 20, 30, 40}, crop_x[] = {7, 0, 10, 20};
     /* tf_half_pixel_for_nn, 8 -> 3: x_orig = (o + 0.5) * 8/3 = 1.33, 4, 6.67, floored */
     static const float tfnn_x[] = {1, 4, 6};
+    /* grid_sample of the 2x2 plane [1, 2; 3, 4]: grid (0, 0) is the centre (2.5 bilinear),
+     * (-1, -1) the top-left corner: 1 with align_corners, a quarter of it (the rest is zero
+     * padding) without; (1.5, 0) is x = 1.25 px with align_corners: 0.75 of the right column's
+     * 3 = 2.25 (zeros), 3 (border); x = 2 without: outside, 0 */
+    static const float g22[] = {1, 2, 3, 4};
+    static const float gpts[] = {0, 0, -1, -1, 1.5f, 0};
+    static const float g_al[] = {2.5f, 1, 2.25f}, g_noal[] = {2.5f, 0.25f, 0}, g_border[] = {2.5f, 1, 3};
+    /* roi_align of the 4x4 ramp 0..15, one bin over the roi (0, 0)-(2, 2), scale 1,
+     * output_half_pixel, 2x2 samples at 0.5 and 1.5: mean of 2.5, 3.5, 6.5, 7.5 = 5 */
+    static const float r44[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    static const float rbox[] = {0, 0, 2, 2}, rbatch0[] = {0}, r_avg[] = {5};
+    /* random-input rois: [x1, y1, x2, y2] in pixels of a 13x17 input (some past the border) and
+     * their batch indices (one outside the batch: zeros) */
+    static const float rois5[] = {0, 0, 16, 12, 2.5f, 1, 9, 7.5f, -3, -2, 5, 4,
+                                  10, 8, 20, 15, 4, 4, 4.2f, 4.1f};
+    static const float rb5[] = {0, 1, 1, 0, 2}, rb5_1[] = {0, 0, 0, 0, 1};
     const tcase cases[] = {
         /* POOL */
         {"max 2x2 s2 hand",
@@ -287,6 +317,22 @@ int cases_pool(lumen_ctx *ctx)
         {"tricubic depth 1 excl", cubic(HALF, 3, 3, 9, 5, 0, -0.75f, 1), 1, {SHAPE(1, 2, 1, 6, 7)}},
         {"crop bicubic 2d", crop(LUMEN_RESIZE_CUBIC, 2, 9, 7, 0.1f, 1.2f, -3), 1, {SHAPE(1, 3, 13, 11)}},
         {"crop nearest out 1", crop(NN, 2, 1, 5, 0.4f, 0.6f, 0), 1, {SHAPE(2, 1, 7, 9)}},
+        /* GRID_SAMPLE */
+        {"grid bilinear align hand", grid(LUMEN_GRID_BILINEAR, LUMEN_GRID_ZEROS, 1), 2, {SHAPE(1, 1, 2, 2), SHAPE(1, 1, 3, 2)}, {g22, gpts}, .expect = g_al},
+        {"grid bilinear zeros hand", grid(LUMEN_GRID_BILINEAR, LUMEN_GRID_ZEROS, 0), 2, {SHAPE(1, 1, 2, 2), SHAPE(1, 1, 3, 2)}, {g22, gpts}, .expect = g_noal},
+        {"grid bilinear border hand", grid(LUMEN_GRID_BILINEAR, LUMEN_GRID_BORDER, 1), 2, {SHAPE(1, 1, 2, 2), SHAPE(1, 1, 3, 2)}, {g22, gpts}, .expect = g_border},
+        {"grid bilinear zeros odd", grid(LUMEN_GRID_BILINEAR, LUMEN_GRID_ZEROS, 0), 2, {SHAPE(2, 3, 17, 9), SHAPE(2, 5, 7, 2)}, .lo = {-1, -1.3f}, .hi = {1, 1.3f}},
+        {"grid bilinear reflection align", grid(LUMEN_GRID_BILINEAR, LUMEN_GRID_REFLECTION, 1), 2, {SHAPE(1, 4, 9, 13), SHAPE(1, 11, 6, 2)}, .lo = {-1, -3}, .hi = {1, 3}},
+        {"grid nearest border", grid(LUMEN_GRID_NEAREST, LUMEN_GRID_BORDER, 0), 2, {SHAPE(2, 2, 7, 5), SHAPE(2, 9, 4, 2)}, .lo = {-1, -1.5f}, .hi = {1, 1.5f}},
+        {"grid nearest reflection", grid(LUMEN_GRID_NEAREST, LUMEN_GRID_REFLECTION, 0), 2, {SHAPE(1, 3, 6, 8), SHAPE(1, 5, 5, 2)}, .lo = {-1, -2.5f}, .hi = {1, 2.5f}},
+        {"grid bicubic zeros", grid(LUMEN_GRID_BICUBIC, LUMEN_GRID_ZEROS, 0), 2, {SHAPE(1, 3, 11, 7), SHAPE(1, 6, 9, 2)}, .lo = {-1, -1.2f}, .hi = {1, 1.2f}},
+        {"grid bicubic border align", grid(LUMEN_GRID_BICUBIC, LUMEN_GRID_BORDER, 1), 2, {SHAPE(2, 2, 5, 9), SHAPE(2, 4, 3, 2)}, .lo = {-1, -1.4f}, .hi = {1, 1.4f}},
+        {"grid bicubic reflection", grid(LUMEN_GRID_BICUBIC, LUMEN_GRID_REFLECTION, 0), 2, {SHAPE(1, 2, 8, 6), SHAPE(1, 7, 5, 2)}, .lo = {-1, -2}, .hi = {1, 2}},
+        /* ROI_ALIGN */
+        {"roi avg one bin hand", roi(LUMEN_ROI_AVG, 1, 1, 2, 1, 0), 3, {SHAPE(1, 1, 4, 4), SHAPE(1, 4), SHAPE(1)}, {r44, rbox, rbatch0}, .expect = r_avg},
+        {"roi avg adaptive half_pixel", roi(LUMEN_ROI_AVG, 3, 5, 0, 1, 1), 3, {SHAPE(3, 4, 13, 17), SHAPE(5, 4), SHAPE(5)}, {NULL, rois5, rb5}},
+        {"roi avg sampling 2 scale 0.5", roi(LUMEN_ROI_AVG, 2, 2, 2, 0.5f, 0), 3, {SHAPE(2, 3, 13, 17), SHAPE(5, 4), SHAPE(5)}, {NULL, rois5, rb5_1}},
+        {"roi max adaptive", roi(LUMEN_ROI_MAX, 4, 3, 0, 1, 0), 3, {SHAPE(2, 2, 13, 17), SHAPE(5, 4), SHAPE(5)}, {NULL, rois5, rb5_1}},
     };
     return run_cases(ctx, "pool", cases, (int)(sizeof cases / sizeof cases[0]));
 }

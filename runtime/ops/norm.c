@@ -1,6 +1,6 @@
 /*
  * norm.c - normalisations and reductions along axes: SOFTMAX, BATCHNORM (inference),
- * INSTANCENORM, LAYERNORM and ARGMAX. Kernels: kernels/norm.cl.
+ * INSTANCENORM, LAYERNORM, ARGMAX and TOPK. Kernels: kernels/norm.cl.
  *
  * Layout: every op here except BATCHNORM sees its input as [outer, red, inner] (row-major):
  * 'red' is the product of the normalised (or searched) axes, 'outer' of the axes before them,
@@ -21,6 +21,7 @@
  * variance around it); the kernels are two-pass too, in fp32, which is exact enough because
  * the variance never comes from E[x^2] - E[x]^2.
  */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -541,3 +542,106 @@ static const lumen_param argmax_params[] = {{LUMEN__PARAM("axis", argmax.axis), 
 
 const lumen__op_impl lumen__impl_ARGMAX = {
     1, 1, argmax_shape, argmax_ref, argmax_run, argmax_flops, argmax_params, norm_variants};
+
+/* ---- TOPK: the k largest (or smallest) elements along one axis, or their indices ----
+ *
+ * The order is total: 'largest' sorts by value descending with NaN first (PyTorch's topk takes
+ * NaN as the largest value), 'smallest' ascending with NaN last; equal values keep index order.
+ * Output j is the first element of the row in that order that comes after output j-1, found by
+ * one pass over the row per output (k passes, no scratch memory), in the reference and the
+ * kernel alike. */
+
+static lumen_status topk_shape(const lumen_opdesc *d, int n_in, const lumen_shape *const *in,
+                               lumen_shape *out, char *err)
+{
+    (void)n_in;
+    const lumen_topk_params *p = &d->p.topk;
+    const lumen_shape *x = in[0];
+    char b[160];
+    if (p->axis < 0 || p->axis >= x->ndim)
+        return lumen__errf(err, LUMEN_EINVAL, "topk: axis %d out of range for x %s", p->axis,
+                           lumen_shape_format(x, b, sizeof b));
+    if (p->k < 1 || p->k > x->d[p->axis])
+        return lumen__errf(err, LUMEN_ESHAPE, "topk: k %d for axis %d of x %s", p->k, p->axis,
+                           lumen_shape_format(x, b, sizeof b));
+    *out = *x;
+    out->d[p->axis] = p->k;
+    return LUMEN_OK;
+}
+
+/* 1 when (a, ia) comes before (b, ib) in the order of the comment above. */
+static int topk_before(float a, int ia, float b, int ib, int largest)
+{
+    int an = a != a, bn = b != b;
+    if (an || bn)
+        return an && bn ? ia < ib : largest ? an : bn;
+    if (a != b)
+        return largest ? a > b : a < b;
+    return ia < ib;
+}
+
+static lumen_status topk_ref(const lumen_opdesc *d, int n_in, const lumen_shape *const *in_shape,
+                             const float *const *in, const lumen_shape *os, float *out, char *err)
+{
+    (void)n_in, (void)os, (void)err;
+    const lumen_topk_params *p = &d->p.topk;
+    norm_split s = split_axes(in_shape[0], p->axis, p->axis + 1);
+    for (int64_t o = 0; o < s.outer; o++)
+        for (int64_t i = 0; i < s.inner; i++) {
+            const float *xr = in[0] + o * s.red * s.inner + i;
+            float *yr = out + o * p->k * s.inner + i;
+            float pv = 0.0f;
+            int pi = -1;
+            for (int j = 0; j < p->k; j++) {
+                int bi = -1;
+                for (int r = 0; r < (int)s.red; r++) {
+                    float v = xr[r * s.inner];
+                    if ((pi < 0 || topk_before(pv, pi, v, r, p->largest)) &&
+                        (bi < 0 || topk_before(v, r, xr[bi * s.inner], bi, p->largest)))
+                        bi = r;
+                }
+                pv = xr[bi * s.inner], pi = bi;
+                yr[j * s.inner] = p->indices ? (float)bi : pv;
+            }
+        }
+    return LUMEN_OK;
+}
+
+static lumen_status topk_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
+                             const lumen_tensor *const *in, lumen_tensor *y)
+{
+    (void)n_in;
+    cl_kernel k;
+    lumen_status st = lumen__kernel(ctx, "norm", "", "topk_f32", &k);
+    if (st != LUMEN_OK)
+        return st;
+    const lumen_topk_params *p = &d->p.topk;
+    norm_split s = split_axes(&in[0]->shape, p->axis, p->axis + 1);
+    int xo = lumen__off(in[0]), yo = lumen__off(y), red = (int)s.red, inner = (int)s.inner,
+        kk = p->k, largest = p->largest != 0, idx = p->indices != 0;
+    lumen__arg args[] = {ARG_MEM(in[0]->mem), ARG_INT(xo),      ARG_MEM(y->mem),
+                         ARG_INT(yo),         ARG_INT(red),     ARG_INT(inner),
+                         ARG_INT(kk),         ARG_INT(largest), ARG_INT(idx)};
+    if ((st = lumen__set_args(ctx, k, "topk_f32", 9, args)) != LUMEN_OK)
+        return st;
+    size_t g[2] = {(size_t)s.inner, (size_t)s.outer};
+    double n = (double)lumen_shape_numel(&in[0]->shape);
+    return lumen__launch(ctx, k, 2, g, NULL, "topk", n * p->k, 4 * n * p->k);
+}
+
+static double topk_flops(const lumen_opdesc *d, int n_in, const lumen_shape *const *in,
+                         const lumen_shape *out)
+{
+    (void)n_in, (void)out;
+    return (double)lumen_shape_numel(in[0]) * d->p.topk.k; /* k passes of comparisons */
+}
+
+static const lumen_param topk_params[] = {
+    {LUMEN__PARAM("axis", topk.axis), .lo = 0, .hi = LUMEN_MAX_DIMS - 1},
+    {LUMEN__PARAM("k", topk.k), .def = 1, .lo = 1, .hi = INT_MAX},
+    {LUMEN__PARAM("largest", topk.largest), .def = 1, .lo = 0, .hi = 1},
+    {LUMEN__PARAM("indices", topk.indices), .lo = 0, .hi = 1},
+    {NULL}};
+
+const lumen__op_impl lumen__impl_TOPK = {1,        1,          topk_shape,  topk_ref,
+                                         topk_run, topk_flops, topk_params, norm_variants};

@@ -1,6 +1,7 @@
 /*
- * resize.c - RESIZE: nearest, (bi,tri)linear and (bi,tri)cubic over the last nsp (1..3) axes,
- * with ONNX Resize semantics. Kernels: kernels/resize.cl.
+ * resize.c - the sampling ops. RESIZE: nearest, (bi,tri)linear and (bi,tri)cubic over the last
+ * nsp (1..3) axes, with ONNX Resize semantics; GRID_SAMPLE and ROI_ALIGN (at the end of the
+ * file, each with its own comment). Kernels: kernels/resize.cl.
  *
  * Coordinates. Output index x of an axis maps to the input coordinate
  *     x_orig = (x + c) * a - e
@@ -130,13 +131,19 @@ static float coord_of(const resize3 *q, int axis, int o)
 
 /* Cubic: the 4 taps of coordinate v on an axis of extent in (clamped indices) and their
  * weights (see the file comment). */
-static void cubic_of(float v, int in, float ca, int excl, int *idx, float *w)
+static void cubic_weights(float t, float ca, float *w)
 {
-    float f = floorf(v), t = v - f, s = 1.0f - t;
+    float s = 1.0f - t;
     w[0] = ((ca * (t + 1.0f) - 5.0f * ca) * (t + 1.0f) + 8.0f * ca) * (t + 1.0f) - 4.0f * ca;
     w[1] = ((ca + 2.0f) * t - (ca + 3.0f)) * t * t + 1.0f;
     w[2] = ((ca + 2.0f) * s - (ca + 3.0f)) * s * s + 1.0f;
     w[3] = ((ca * (s + 1.0f) - 5.0f * ca) * (s + 1.0f) + 8.0f * ca) * (s + 1.0f) - 4.0f * ca;
+}
+
+static void cubic_of(float v, int in, float ca, int excl, int *idx, float *w)
+{
+    float f = floorf(v);
+    cubic_weights(v - f, ca, w);
     float sum = 0.0f;
     for (int k = 0; k < 4; k++) {
         int i = (int)f - 1 + k;
@@ -382,3 +389,332 @@ static const lumen__variant *const resize_variants[] = {resize_programs, NULL};
 
 const lumen__op_impl lumen__impl_RESIZE = {
     1, 1, resize_shape, resize_ref, resize_run, resize_flops, resize_params, resize_variants};
+
+/* ---- GRID_SAMPLE: x [N, C, H, W] read at the points of grid [N, Ho, Wo, 2] -> [N, C, Ho, Wo]
+ *
+ * PyTorch's grid_sample (ONNX GridSample, opset 16). A grid point (gx, gy) in [-1, 1] is
+ * unnormalised to input pixels: align_corners ? (g + 1) / 2 * (size - 1)
+ * : ((g + 1) * size - 1) / 2. Padding then moves the coordinate: 'border' clamps it to
+ * [0, size - 1], 'reflection' mirrors it at the corner centres (align_corners) or the outer
+ * edges and clamps, 'zeros' leaves it, and a pixel outside the input reads 0. Bilinear blends
+ * the 4 neighbours with PyTorch's weights, nearest rounds half to even, bicubic applies the
+ * padding to each of its 4x4 taps (a = -0.75, as resize's cubic). A NaN coordinate reads 0. */
+
+/* The unnormalised coordinate of grid value g on an axis of extent size. */
+static float gs_unnorm(float g, int size, int align)
+{
+    return align ? (g + 1.0f) / 2.0f * (float)(size - 1) : ((g + 1.0f) * (float)size - 1.0f) / 2.0f;
+}
+
+static float gs_clip(float v, int size)
+{
+    return v < 0.0f ? 0.0f : v > (float)(size - 1) ? (float)(size - 1) : v;
+}
+
+/* v mirrored into [lo2/2, hi2/2]. */
+static float gs_reflect(float v, float lo2, float hi2)
+{
+    if (lo2 == hi2)
+        return 0.0f;
+    float mn = lo2 / 2.0f, span = (hi2 - lo2) / 2.0f;
+    v = fabsf(v - mn);
+    float extra = fmodf(v, span), flips = floorf(v / span);
+    return fmodf(flips, 2.0f) == 0.0f ? extra + mn : span - extra + mn;
+}
+
+static float gs_pad(float v, int size, int padding, int align)
+{
+    if (padding == LUMEN_GRID_BORDER)
+        return gs_clip(v, size);
+    if (padding == LUMEN_GRID_REFLECTION)
+        return gs_clip(align ? gs_reflect(v, 0.0f, 2.0f * (float)(size - 1))
+                             : gs_reflect(v, -1.0f, 2.0f * (float)size - 1.0f),
+                       size);
+    return v;
+}
+
+/* The pixel at integral coordinates (x, y) of plane p, 0 outside (and for NaN). */
+static float gs_at(const float *p, int H, int W, float x, float y)
+{
+    if (!(x >= 0.0f && x <= (float)(W - 1) && y >= 0.0f && y <= (float)(H - 1)))
+        return 0.0f;
+    return p[(int64_t)y * W + (int64_t)x];
+}
+
+static float gs_sample(const lumen_grid_sample_params *q, const float *p, int H, int W, float gx,
+                       float gy)
+{
+    int pad = q->padding, al = q->align_corners;
+    if (q->mode == LUMEN_GRID_BICUBIC) {
+        float ix = gs_unnorm(gx, W, al), iy = gs_unnorm(gy, H, al);
+        float x0 = floorf(ix), y0 = floorf(iy), wx[4], wy[4];
+        cubic_weights(ix - x0, -0.75f, wx);
+        cubic_weights(iy - y0, -0.75f, wy);
+        float acc = 0.0f;
+        for (int j = 0; j < 4; j++) {
+            float yy = gs_pad(y0 - 1.0f + (float)j, H, pad, al), row = 0.0f;
+            for (int i = 0; i < 4; i++)
+                row += wx[i] * gs_at(p, H, W, gs_pad(x0 - 1.0f + (float)i, W, pad, al), yy);
+            acc += wy[j] * row;
+        }
+        return acc;
+    }
+    float ix = gs_pad(gs_unnorm(gx, W, al), W, pad, al),
+          iy = gs_pad(gs_unnorm(gy, H, al), H, pad, al);
+    if (q->mode == LUMEN_GRID_NEAREST)
+        return gs_at(p, H, W, rintf(ix), rintf(iy));
+    float x0 = floorf(ix), y0 = floorf(iy), x1 = x0 + 1.0f, y1 = y0 + 1.0f;
+    return (x1 - ix) * (y1 - iy) * gs_at(p, H, W, x0, y0) +
+           (ix - x0) * (y1 - iy) * gs_at(p, H, W, x1, y0) +
+           (x1 - ix) * (iy - y0) * gs_at(p, H, W, x0, y1) +
+           (ix - x0) * (iy - y0) * gs_at(p, H, W, x1, y1);
+}
+
+static lumen_status grid_shape(const lumen_opdesc *d, int n_in, const lumen_shape *const *in,
+                               lumen_shape *out, char *err)
+{
+    (void)d, (void)n_in;
+    const lumen_shape *x = in[0], *g = in[1];
+    char a[160], b[160];
+    if (x->ndim != 4 || g->ndim != 4 || g->d[0] != x->d[0] || g->d[3] != 2 || x->d[2] < 1 ||
+        x->d[3] < 1)
+        return lumen__errf(err, LUMEN_ESHAPE,
+                           "grid_sample: x %s and grid %s (need x [N,C,H,W] with H, W > 0 and "
+                           "grid [N,Ho,Wo,2])",
+                           lumen_shape_format(x, a, sizeof a), lumen_shape_format(g, b, sizeof b));
+    *out = (lumen_shape){4, {x->d[0], x->d[1], g->d[1], g->d[2]}};
+    return LUMEN_OK;
+}
+
+static lumen_status grid_ref(const lumen_opdesc *d, int n_in, const lumen_shape *const *in_shape,
+                             const float *const *in, const lumen_shape *os, float *out, char *err)
+{
+    (void)n_in, (void)err;
+    const lumen_shape *x = in_shape[0];
+    int64_t N = x->d[0], C = x->d[1], H = x->d[2], W = x->d[3], Ho = os->d[2], Wo = os->d[3];
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t h = 0; h < Ho; h++)
+                for (int64_t w = 0; w < Wo; w++) {
+                    const float *g = in[1] + ((n * Ho + h) * Wo + w) * 2;
+                    *out++ = gs_sample(&d->p.grid, in[0] + (n * C + c) * H * W, (int)H, (int)W,
+                                       g[0], g[1]);
+                }
+    return LUMEN_OK;
+}
+
+static lumen_status grid_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
+                             const lumen_tensor *const *in, lumen_tensor *y)
+{
+    (void)n_in;
+    cl_kernel k;
+    lumen_status st = lumen__kernel(ctx, "resize", "", "grid_sample_f32", &k);
+    if (st != LUMEN_OK)
+        return st;
+    const lumen_shape *x = &in[0]->shape;
+    int xo = lumen__off(in[0]), go = lumen__off(in[1]), yo = lumen__off(y), C = (int)x->d[1],
+        H = (int)x->d[2], W = (int)x->d[3], Ho = (int)y->shape.d[2], Wo = (int)y->shape.d[3],
+        mode = d->p.grid.mode, pad = d->p.grid.padding, al = d->p.grid.align_corners != 0;
+    lumen__arg args[] = {{sizeof(cl_mem), &in[0]->mem},
+                         {sizeof(int), &xo},
+                         {sizeof(cl_mem), &in[1]->mem},
+                         {sizeof(int), &go},
+                         {sizeof(cl_mem), &y->mem},
+                         {sizeof(int), &yo},
+                         {sizeof(int), &C},
+                         {sizeof(int), &H},
+                         {sizeof(int), &W},
+                         {sizeof(int), &Ho},
+                         {sizeof(int), &Wo},
+                         {sizeof(int), &mode},
+                         {sizeof(int), &pad},
+                         {sizeof(int), &al}};
+    if ((st = lumen__set_args(ctx, k, "grid_sample_f32", 14, args)) != LUMEN_OK)
+        return st;
+    size_t g[3] = {(size_t)Wo, (size_t)Ho, (size_t)(x->d[0] * C)};
+    double n = (double)lumen_tensor_numel(y);
+    return lumen__launch(ctx, k, 3, g, NULL, "grid_sample", n * 32, 4.0 * n * 6);
+}
+
+static double grid_flops(const lumen_opdesc *d, int n_in, const lumen_shape *const *in,
+                         const lumen_shape *out)
+{
+    (void)n_in, (void)in;
+    int taps = d->p.grid.mode == LUMEN_GRID_BICUBIC   ? 16
+               : d->p.grid.mode == LUMEN_GRID_NEAREST ? 1
+                                                      : 4;
+    return 2.0 * taps * (double)lumen_shape_numel(out);
+}
+
+static const char *const grid_modes[] = {"bilinear", "nearest", "bicubic", NULL};
+static const char *const grid_pads[] = {"zeros", "border", "reflection", NULL};
+static const lumen_param grid_params[] = {
+    {LUMEN__PARAM("mode", grid.mode), .names = grid_modes},
+    {LUMEN__PARAM("padding", grid.padding), .names = grid_pads},
+    {LUMEN__PARAM("align_corners", grid.align_corners), .lo = 0, .hi = 1},
+    {NULL}};
+
+const lumen__op_impl lumen__impl_GRID_SAMPLE = {2,        2,          grid_shape,  grid_ref,
+                                                grid_run, grid_flops, grid_params, resize_variants};
+
+/* ---- ROI_ALIGN: x [N, C, H, W], rois [R, 4] (x1, y1, x2, y2), batch [R] -> [R, C, oh, ow]
+ *
+ * ONNX RoiAlign as ONNX Runtime computes it. A roi scaled by spatial_scale (and shifted by -0.5
+ * with half_pixel; without it, its extents are at least 1) is cut into oh x ow bins; each bin
+ * averages (or takes the max of) sampling x sampling bilinear samples at the sub-bin centres
+ * (sampling 0: ceil(roi extent / bins) per axis, at most 256). A sample more than one pixel
+ * outside the input counts as 0; others clamp to the border. 'max' is ONNX Runtime's: the
+ * largest of the 4 weighted corner terms of each sample, then the largest over the samples. A
+ * batch index outside [0, N) gives zeros. */
+
+#define ROI_MAX_SAMPLING 256
+
+static lumen_status roi_shape(const lumen_opdesc *d, int n_in, const lumen_shape *const *in,
+                              lumen_shape *out, char *err)
+{
+    (void)n_in;
+    const lumen_roi_align_params *p = &d->p.roi;
+    const lumen_shape *x = in[0], *r = in[1], *b = in[2];
+    char s0[160], s1[160], s2[160];
+    if (x->ndim != 4 || r->ndim != 2 || r->d[1] != 4 || b->ndim != 1 || b->d[0] != r->d[0] ||
+        x->d[2] < 1 || x->d[3] < 1 || p->out_h < 1 || p->out_w < 1)
+        return lumen__errf(err, LUMEN_ESHAPE,
+                           "roi_align: x %s, rois %s, batch %s, bins %dx%d (need x [N,C,H,W], "
+                           "rois [R,4], batch [R], bins > 0)",
+                           lumen_shape_format(x, s0, sizeof s0),
+                           lumen_shape_format(r, s1, sizeof s1),
+                           lumen_shape_format(b, s2, sizeof s2), p->out_h, p->out_w);
+    if (!(fabsf(p->spatial_scale) <= 1e6f))
+        return lumen__errf(err, LUMEN_EINVAL, "roi_align: spatial_scale %g", p->spatial_scale);
+    *out = (lumen_shape){4, {r->d[0], x->d[1], p->out_h, p->out_w}};
+    return LUMEN_OK;
+}
+
+/* Samples per bin along an axis of roi extent e cut into 'bins'. */
+static int roi_grid(const lumen_roi_align_params *p, float e, int bins)
+{
+    if (p->sampling > 0)
+        return p->sampling;
+    float g = ceilf(e / (float)bins);
+    return g >= 1.0f && g <= (float)ROI_MAX_SAMPLING ? (int)g : g >= 1.0f ? ROI_MAX_SAMPLING : 1;
+}
+
+/* One bin (ph, pw) of roi r over plane p (H x W). */
+static float roi_bin(const lumen_roi_align_params *q, const float *p, int H, int W, const float *r,
+                     int ph, int pw)
+{
+    float off = q->half_pixel ? 0.5f : 0.0f, s = q->spatial_scale;
+    float x0 = r[0] * s - off, y0 = r[1] * s - off, rw = r[2] * s - off - x0,
+          rh = r[3] * s - off - y0;
+    if (!q->half_pixel) {
+        rw = fmaxf(rw, 1.0f);
+        rh = fmaxf(rh, 1.0f);
+    }
+    float bh = rh / (float)q->out_h, bw = rw / (float)q->out_w;
+    int gh = roi_grid(q, rh, q->out_h), gw = roi_grid(q, rw, q->out_w), first = 1;
+    float acc = 0.0f;
+    for (int iy = 0; iy < gh; iy++) {
+        float y = y0 + (float)ph * bh + ((float)iy + 0.5f) * bh / (float)gh;
+        for (int ix = 0; ix < gw; ix++) {
+            float x = x0 + (float)pw * bw + ((float)ix + 0.5f) * bw / (float)gw, v = 0.0f;
+            if (y >= -1.0f && y <= (float)H && x >= -1.0f && x <= (float)W) {
+                float yy = fmaxf(y, 0.0f), xx = fmaxf(x, 0.0f);
+                int yl = (int)yy, xl = (int)xx, yh = yl + 1, xh = xl + 1;
+                if (yl >= H - 1)
+                    yh = yl = H - 1, yy = (float)yl;
+                if (xl >= W - 1)
+                    xh = xl = W - 1, xx = (float)xl;
+                float ly = yy - (float)yl, lx = xx - (float)xl, hy = 1.0f - ly, hx = 1.0f - lx;
+                float t1 = hy * hx * p[yl * W + xl], t2 = hy * lx * p[yl * W + xh],
+                      t3 = ly * hx * p[yh * W + xl], t4 = ly * lx * p[yh * W + xh];
+                v = q->mode == LUMEN_ROI_MAX ? fmaxf(fmaxf(t1, t2), fmaxf(t3, t4))
+                                             : t1 + t2 + t3 + t4;
+            }
+            if (q->mode == LUMEN_ROI_MAX)
+                acc = first ? v : fmaxf(acc, v);
+            else
+                acc += v;
+            first = 0;
+        }
+    }
+    return q->mode == LUMEN_ROI_MAX ? acc : acc / (float)(gh * gw);
+}
+
+static lumen_status roi_ref(const lumen_opdesc *d, int n_in, const lumen_shape *const *in_shape,
+                            const float *const *in, const lumen_shape *os, float *out, char *err)
+{
+    (void)n_in, (void)err;
+    const lumen_shape *x = in_shape[0];
+    int64_t N = x->d[0], C = x->d[1], H = x->d[2], W = x->d[3], R = os->d[0];
+    for (int64_t r = 0; r < R; r++) {
+        float bf = in[2][r];
+        int64_t b = bf >= 0.0f && bf < (float)N ? (int64_t)bf : -1;
+        for (int64_t c = 0; c < C; c++)
+            for (int ph = 0; ph < d->p.roi.out_h; ph++)
+                for (int pw = 0; pw < d->p.roi.out_w; pw++)
+                    *out++ = b < 0 ? 0.0f
+                                   : roi_bin(&d->p.roi, in[0] + (b * C + c) * H * W, (int)H, (int)W,
+                                             in[1] + r * 4, ph, pw);
+    }
+    return LUMEN_OK;
+}
+
+static lumen_status roi_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
+                            const lumen_tensor *const *in, lumen_tensor *y)
+{
+    (void)n_in;
+    cl_kernel k;
+    lumen_status st = lumen__kernel(ctx, "resize", "", "roi_align_f32", &k);
+    if (st != LUMEN_OK)
+        return st;
+    const lumen_shape *x = &in[0]->shape;
+    const lumen_roi_align_params *p = &d->p.roi;
+    int xo = lumen__off(in[0]), ro = lumen__off(in[1]), bo = lumen__off(in[2]), yo = lumen__off(y),
+        N = (int)x->d[0], C = (int)x->d[1], H = (int)x->d[2], W = (int)x->d[3], oh = p->out_h,
+        ow = p->out_w, mode = p->mode, smp = p->sampling, hp = p->half_pixel != 0;
+    float sc = p->spatial_scale;
+    lumen__arg args[] = {{sizeof(cl_mem), &in[0]->mem},
+                         {sizeof(int), &xo},
+                         {sizeof(cl_mem), &in[1]->mem},
+                         {sizeof(int), &ro},
+                         {sizeof(cl_mem), &in[2]->mem},
+                         {sizeof(int), &bo},
+                         {sizeof(cl_mem), &y->mem},
+                         {sizeof(int), &yo},
+                         {sizeof(int), &N},
+                         {sizeof(int), &C},
+                         {sizeof(int), &H},
+                         {sizeof(int), &W},
+                         {sizeof(int), &oh},
+                         {sizeof(int), &ow},
+                         {sizeof(int), &mode},
+                         {sizeof(int), &smp},
+                         {sizeof(float), &sc},
+                         {sizeof(int), &hp}};
+    if ((st = lumen__set_args(ctx, k, "roi_align_f32", 18, args)) != LUMEN_OK)
+        return st;
+    size_t g[3] = {(size_t)ow, (size_t)oh, (size_t)(y->shape.d[0] * C)};
+    double n = (double)lumen_tensor_numel(y);
+    return lumen__launch(ctx, k, 3, g, NULL, "roi_align", n * 40, 4.0 * n * 5);
+}
+
+static double roi_flops(const lumen_opdesc *d, int n_in, const lumen_shape *const *in,
+                        const lumen_shape *out)
+{
+    (void)n_in, (void)in;
+    int s = d->p.roi.sampling > 0 ? d->p.roi.sampling : 2;
+    return 10.0 * s * s * (double)lumen_shape_numel(out);
+}
+
+static const char *const roi_modes[] = {"avg", "max", NULL};
+static const lumen_param roi_params[] = {
+    {LUMEN__PARAM("mode", roi.mode), .names = roi_modes},
+    {LUMEN__PARAM("out_h", roi.out_h), .def = 1, .lo = 1, .hi = 1 << 16},
+    {LUMEN__PARAM("out_w", roi.out_w), .def = 1, .lo = 1, .hi = 1 << 16},
+    {LUMEN__PARAM("sampling", roi.sampling), .lo = 0, .hi = ROI_MAX_SAMPLING},
+    {LUMEN__PARAM("spatial_scale", roi.spatial_scale), .def = 1},
+    {LUMEN__PARAM("half_pixel", roi.half_pixel), .def = 1, .lo = 0, .hi = 1},
+    {NULL}};
+
+const lumen__op_impl lumen__impl_ROI_ALIGN = {3,       3,         roi_shape,  roi_ref,
+                                              roi_run, roi_flops, roi_params, resize_variants};
