@@ -1,5 +1,5 @@
 /*
- * norm.cl - softmax, batchnorm, layernorm / instancenorm, argmax and topk.
+ * norm.cl - softmax, batchnorm, layernorm / instancenorm, argmax, topk and det.
  *
  * Tensors are seen as [outer, red, inner] (see runtime/ops/norm.c): element (o, r, i) is at
  * (o * red + r) * inner + i, and a row is the 'red' elements of one (o, i).
@@ -239,4 +239,45 @@ __kernel void topk_f32(__global const float *x, int x_off, __global float *y, in
         pv = bv, pi = bi;
         yr[j * inner] = indices ? (float)bi : bv;
     }
+}
+
+/* ---- det: one work-item per n x n matrix (n <= 16); det_one in norm.c is the reference ---- */
+
+__kernel void det_f32(__global const float *x, int x_off, __global float *y, int y_off, int n)
+{
+    int b = get_global_id(0);
+    __global const float *m = x + x_off + b * n * n;
+    float a[256], det = 1.0f;
+    for (int i = 0; i < n * n; i++) {
+        if (isnan(m[i])) {
+            y[y_off + b] = NAN;
+            return;
+        }
+        a[i] = m[i];
+    }
+    for (int j = 0; j < n; j++) {
+        int p = j;
+        for (int i = j + 1; i < n; i++)
+            if (fabs(a[i * n + j]) > fabs(a[p * n + j]))
+                p = i;
+        if (a[p * n + j] == 0.0f) {
+            y[y_off + b] = 0.0f;
+            return;
+        }
+        if (p != j) {
+            for (int k = 0; k < n; k++) {
+                float t = a[j * n + k];
+                a[j * n + k] = a[p * n + k];
+                a[p * n + k] = t;
+            }
+            det = -det;
+        }
+        det *= a[j * n + j];
+        for (int i = j + 1; i < n; i++) {
+            float f = a[i * n + j] / a[j * n + j];
+            for (int k = j + 1; k < n; k++)
+                a[i * n + k] -= f * a[j * n + k];
+        }
+    }
+    y[y_off + b] = det;
 }

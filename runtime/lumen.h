@@ -211,7 +211,7 @@ char *lumen_tensor_format(const lumen_tensor *t, char *buf, size_t len);
 #define LUMEN_OP_LIST(X)                                                                           \
     X(CONV, "conv")                     /* in: x, w, bias?, residual?  (1d/2d/3d, groups) */       \
     X(CONV_TRANSPOSE, "conv_transpose") /* in: x, w[Cin,Cout/g,k..], bias? */                      \
-    X(POOL, "pool")                     /* in: x; max / average, 2d / 3d */                        \
+    X(POOL, "pool")                     /* in: x; max (or its indices) / average */                \
     X(REDUCE, "reduce")                 /* in: x; sum / mean / max / prod over an axis set */      \
     X(RESIZE, "resize")                 /* in: x; nearest / (bi,tri)linear / cubic */              \
     X(CONCAT, "concat")                 /* in: x0..xn-1 along an axis */                           \
@@ -230,8 +230,9 @@ char *lumen_tensor_format(const lumen_tensor *t, char *buf, size_t len);
     X(ARGMAX, "argmax")                 /* in: x; index along an axis, as float */                 \
     X(TAKE, "take")                     /* in: x, idx; y = x.flat[idx] (idx holds integers) */     \
     X(TOPK, "topk")                     /* in: x; k largest/smallest along an axis, or indices */  \
-    X(GRID_SAMPLE, "grid_sample") /* in: x[N,C,H,W], grid[N,Ho,Wo,2]; bilinear/nearest/cubic*/     \
-    X(ROI_ALIGN, "roi_align")     /* in: x[N,C,H,W], rois[R,4], batch[R]; avg / max */
+    X(GRID_SAMPLE, "grid_sample") /* in: x[N,C,H,W], grid[N,Ho,Wo,2]; bilinear/nearest/cubic */    \
+    X(ROI_ALIGN, "roi_align")     /* in: x[N,C,H,W], rois[R,4], batch[R]; avg / max */             \
+    X(DET, "det")                 /* in: x[..., n, n]; determinants (n <= 16) */
 
 typedef enum {
 #define LUMEN_X(name, str) LUMEN_OP_##name,
@@ -326,6 +327,9 @@ typedef struct lumen_pool_params {
     int k[3], stride[3], pad0[3], pad1[3], dil[3];
     int count_include_pad; /* average: divide by the full window, padding included */
     int ceil_mode;
+    int indices;       /* max: the output is the index of each maximum (as float) instead, flat
+                          over the whole input (ONNX MaxPool's second output) */
+    int storage_order; /* indices: 0 row-major, 1 column-major within each [spatial] plane */
 } lumen_pool_params;
 
 enum { LUMEN_REDUCE_SUM, LUMEN_REDUCE_MEAN, LUMEN_REDUCE_MAX, LUMEN_REDUCE_PROD };

@@ -75,6 +75,9 @@ int cases_norm(lumen_ctx *ctx)
     static const float tk_lv[] = {NAN, 3, 3}, tk_li[] = {1, 0, 3};
     static const float tk_sv[] = {1, 2, 3}, tk_si[] = {2, 4, 0};
     static const float tk_all[] = {1, 2, 3, 3, NAN}; /* smallest k = 5 */
+    /* det: [[1, 2], [3, 4]] = -2 (one row swap); a singular 3x3; a 3x3 with a NaN */
+    static const float det_x[] = {1, 2, 3, 4, 1, 2, 3, 2, 4, 6, 7, 8, 9, 1, 2, 3, 4, NAN, 6, 7, 8, 9};
+    static const float det_y[] = {-2, 0, NAN};
 
     const tcase cases[] = {
         /* SOFTMAX */
@@ -138,6 +141,13 @@ int cases_norm(lumen_ctx *ctx)
         {"topk 5 channels indices", topk(1, 5, 1, 1), 1, {SHAPE(2, 9, 34, 17)}},
         {"topk smallest last axis", topk(2, 7, 0, 0), 1, {SHAPE(17, 3, 34)}},
         {"topk k = extent, axis 0", topk(0, 6, 1, 1), 1, {SHAPE(6, 11, 5)}},
+        /* DET */
+        {"det 2x2 hand", {.op = LUMEN_OP_DET}, 1, {SHAPE(2, 2)}, {det_x}, .expect = det_y},
+        {"det singular 3x3 hand", {.op = LUMEN_OP_DET}, 1, {SHAPE(1, 3, 3)}, {det_x + 4}, .expect = det_y + 1},
+        {"det NaN 3x3 hand", {.op = LUMEN_OP_DET}, 1, {SHAPE(3, 3)}, {det_x + 13}, .expect = det_y + 2},
+        {"det 1x1 batch", {.op = LUMEN_OP_DET}, 1, {SHAPE(7, 1, 1)}},
+        {"det 5x5 batch odd", {.op = LUMEN_OP_DET}, 1, {SHAPE(3, 17, 5, 5)}},
+        {"det 16x16", {.op = LUMEN_OP_DET}, 1, {SHAPE(2, 16, 16)}},
     };
     return run_cases(ctx, "norm", cases, (int)(sizeof cases / sizeof cases[0]));
 }

@@ -15,6 +15,14 @@ static lumen_opdesc pool(int kind, int nsp, int k, int s, int pad, int dil, int 
     return d;
 }
 
+/* Max pooling's indices (storage order 'col': column-major). */
+static lumen_opdesc pool_idx(int nsp, int k, int s, int pad, int dil, int ceil_mode, int col)
+{
+    lumen_opdesc d = pool(LUMEN_POOL_MAX, nsp, k, s, pad, dil, ceil_mode, 0);
+    d.p.pool.indices = 1, d.p.pool.storage_order = col;
+    return d;
+}
+
 /* Pads only at the end (TensorFlow's SAME on even inputs). */
 static lumen_opdesc pool_pad_end(int kind, int k, int s, int p1)
 {
@@ -105,6 +113,11 @@ int cases_pool(lumen_ctx *ctx)
     /* pool hands */
     static const float x16[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
     static const float max2_x[] = {5, 7, 13, 15};
+    /* indices of those maxima, flat (row-major) and column-major (w * 4 + h) */
+    static const float max2_i[] = {5, 7, 13, 15}, max2_ic[] = {5, 13, 7, 15};
+    /* with a NaN at 5 the first window takes it; channel 2 of [1,2,2,2] adds 4 */
+    static const float max2_in[] = {5, 7, 13, 15};
+    static const float x8c[] = {1, 3, 3, 0, NAN, 2, 9, 9}, x8c_i[] = {1, 4};
     /* NaN propagates through max pooling and max reduction, as in PyTorch */
     static const float x16n[] = {0, 1, 2, 3, 4, NAN, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
     static const float max2_n[] = {NAN, 7, 13, 15};
@@ -182,6 +195,14 @@ int cases_pool(lumen_ctx *ctx)
          {SHAPE(1, 1, 1, 5)},
          {x5},
          .expect = avg_ceil_x},
+        {"max indices 2x2 s2 hand", pool_idx(2, 2, 2, 0, 1, 0, 0), 1, {SHAPE(1, 1, 4, 4)}, {x16}, .expect = max2_i},
+        {"max indices col-major hand", pool_idx(2, 2, 2, 0, 1, 0, 1), 1, {SHAPE(1, 1, 4, 4)}, {x16}, .expect = max2_ic},
+        {"max indices NaN hand", pool_idx(2, 2, 2, 0, 1, 0, 0), 1, {SHAPE(1, 1, 4, 4)}, {x16n}, .expect = max2_in},
+        {"max indices ties, channel 1 hand", pool_idx(2, 2, 2, 0, 1, 0, 0), 1, {SHAPE(1, 2, 2, 2)}, {x8c}, .expect = x8c_i},
+        {"max indices 3x3 s2 p1 odd", pool_idx(2, 3, 2, 1, 1, 0, 0), 1, {SHAPE(2, 9, 34, 17)}},
+        {"max indices col-major ceil", pool_idx(2, 3, 2, 0, 1, 1, 1), 1, {SHAPE(1, 3, 17, 34)}},
+        {"max indices 3d dil2", pool_idx(3, 2, 1, 1, 2, 0, 0), 1, {SHAPE(1, 2, 5, 6, 7)}},
+        {"max indices 1d", pool_idx(1, 4, 3, 1, 1, 0, 0), 1, {SHAPE(2, 3, 25)}},
         {"max 3x3 s2 p1 odd", pool(MAX, 2, 3, 2, 1, 1, 0, 0), 1, {SHAPE(2, 9, 34, 17)}},
         {"max 2x2 s2 odd", pool(MAX, 2, 2, 2, 0, 1, 0, 0), 1, {SHAPE(2, 9, 34, 17)}},
         {"max 3x3 s2 ceil", pool(MAX, 2, 3, 2, 0, 1, 1, 0), 1, {SHAPE(1, 3, 17, 34)}},

@@ -451,8 +451,9 @@ static lumen_status map_pool(ox_ctx *c, ox_node *n)
         for (int i = 0; i < nsp; i++)
             if (s.dil[i] != 1)
                 return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "dilated average pooling");
-    if (lumen__ox_attr_int(n, "storage_order", 0) != 0 && n->n_out > 1 && n->out[1][0])
-        return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "storage_order 1");
+    int64_t order = lumen__ox_attr_int(n, "storage_order", 0);
+    if (order != 0 && order != 1)
+        return lumen__ox_fail(c, n, LUMEN_EFORMAT, "storage_order %lld", (long long)order);
     lumen__ox_auto_pad(&s, x);
     p->ceil_mode = lumen__ox_attr_int(n, "ceil_mode", 0) != 0;
     p->count_include_pad = lumen__ox_attr_int(n, "count_include_pad", 0) != 0;
@@ -460,7 +461,16 @@ static lumen_status map_pool(ox_ctx *c, ox_node *n)
         p->k[i] = s.k[i], p->stride[i] = s.stride[i], p->dil[i] = s.dil[i];
         p->pad0[i] = s.pad0[i], p->pad1[i] = s.pad1[i];
     }
-    return lumen__ox_emit(c, n, &d, 1, &in);
+    if ((st = lumen__ox_emit(c, n, &d, 1, &in)) != LUMEN_OK)
+        return st;
+    ox_val *iv = p->kind == LUMEN_POOL_MAX ? lumen__ox_out(c, n, 1) : NULL;
+    if (!iv)
+        return LUMEN_OK;
+    /* MaxPool's Indices: int64 in ONNX, so only a graph output may read them (as ArgMax's) */
+    p->indices = 1, p->storage_order = (int)order;
+    st = lumen__ox_set_gv(c, n, 1, lumen__ox_op(c, n, ".indices", &d, 1, &in));
+    iv->is_int = 1;
+    return st;
 }
 
 static lumen_status map_batchnorm(ox_ctx *c, ox_node *n)

@@ -1,8 +1,8 @@
 /*
  * ops_sample.c - mappers of the ONNX ops that select or sample: TopK (two TOPK ops, one for the
  * values and one for the indices, each only when its output is used), GridSample (GRID_SAMPLE)
- * and RoiAlign (ROI_ALIGN, with the constant batch indices as a float input). Attributes are
- * checked here; shapes by the ops.
+ * RoiAlign (ROI_ALIGN, with the constant batch indices as a float input) and Det (DET).
+ * Attributes are checked here; shapes by the ops.
  */
 #include <math.h>
 #include <string.h>
@@ -122,7 +122,20 @@ static lumen_status map_roi_align(ox_ctx *c, ox_node *n)
     return lumen__ox_emit(c, n, &d, 3, in);
 }
 
+/* Det: the DET op (square matrices of at most 16 rows in the last two axes). */
+static lumen_status map_det(ox_ctx *c, ox_node *n)
+{
+    const lumen_shape *x = lumen__ox_in_shape(c, n, 0);
+    if (x->ndim >= 2 && x->d[x->ndim - 1] > 16 && x->d[x->ndim - 1] == x->d[x->ndim - 2])
+        return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "matrices of %lld rows (at most 16)",
+                              (long long)x->d[x->ndim - 1]);
+    lumen_opdesc d = {.op = LUMEN_OP_DET};
+    int in = lumen__ox_in(c, n, 0);
+    return lumen__ox_emit(c, n, &d, 1, &in);
+}
+
 const ox_op lumen__ox_ops_sample[] = {
+    {"Det", 11, 17, 1, map_det},
     {"TopK", 1, 17, 1, map_topk},
     {"GridSample", 16, 17, 2, map_grid_sample},
     {"RoiAlign", 10, 17, 3, map_roi_align},

@@ -1,6 +1,6 @@
 /*
  * norm.c - normalisations and reductions along axes: SOFTMAX, BATCHNORM (inference),
- * INSTANCENORM, LAYERNORM, ARGMAX and TOPK. Kernels: kernels/norm.cl.
+ * INSTANCENORM, LAYERNORM, ARGMAX, TOPK and DET. Kernels: kernels/norm.cl.
  *
  * Layout: every op here except BATCHNORM sees its input as [outer, red, inner] (row-major):
  * 'red' is the product of the normalised (or searched) axes, 'outer' of the axes before them,
@@ -645,3 +645,102 @@ static const lumen_param topk_params[] = {
 
 const lumen__op_impl lumen__impl_TOPK = {1,        1,          topk_shape,  topk_ref,
                                          topk_run, topk_flops, topk_params, norm_variants};
+
+/* ---- DET: the determinant of each n x n matrix in the last two axes (n <= DET_MAX_N) ----
+ *
+ * LU decomposition with partial pivoting (the first row of largest magnitude), in float, on a
+ * private copy of the matrix: det = sign of the row swaps * the product of the pivots, 0 as
+ * soon as a column has no non-zero pivot. A matrix holding a NaN gives NaN (PyTorch's linalg.det
+ * does). The kernel runs the same loop, one work-item per matrix. */
+
+#define DET_MAX_N 16
+
+static lumen_status det_shape(const lumen_opdesc *d, int n_in, const lumen_shape *const *in,
+                              lumen_shape *out, char *err)
+{
+    (void)d, (void)n_in;
+    const lumen_shape *x = in[0];
+    char b[160];
+    if (x->ndim < 2 || x->d[x->ndim - 1] != x->d[x->ndim - 2] || x->d[x->ndim - 1] < 1 ||
+        x->d[x->ndim - 1] > DET_MAX_N)
+        return lumen__errf(err, LUMEN_ESHAPE,
+                           "det: x %s must end in square matrices of 1 to %d rows",
+                           lumen_shape_format(x, b, sizeof b), DET_MAX_N);
+    *out = *x;
+    out->ndim -= 2;
+    return LUMEN_OK;
+}
+
+static float det_one(const float *m, int n)
+{
+    float a[DET_MAX_N * DET_MAX_N], det = 1.0f;
+    for (int i = 0; i < n * n; i++) {
+        if (m[i] != m[i])
+            return NAN;
+        a[i] = m[i];
+    }
+    for (int j = 0; j < n; j++) {
+        int p = j;
+        for (int i = j + 1; i < n; i++)
+            if (fabsf(a[i * n + j]) > fabsf(a[p * n + j]))
+                p = i;
+        if (a[p * n + j] == 0.0f)
+            return 0.0f;
+        if (p != j) {
+            for (int k = 0; k < n; k++) {
+                float t = a[j * n + k];
+                a[j * n + k] = a[p * n + k];
+                a[p * n + k] = t;
+            }
+            det = -det;
+        }
+        det *= a[j * n + j];
+        for (int i = j + 1; i < n; i++) {
+            float f = a[i * n + j] / a[j * n + j];
+            for (int k = j + 1; k < n; k++)
+                a[i * n + k] -= f * a[j * n + k];
+        }
+    }
+    return det;
+}
+
+static lumen_status det_ref(const lumen_opdesc *d, int n_in, const lumen_shape *const *in_shape,
+                            const float *const *in, const lumen_shape *os, float *out, char *err)
+{
+    (void)d, (void)n_in, (void)err;
+    int n = (int)in_shape[0]->d[in_shape[0]->ndim - 1];
+    for (int64_t b = 0; b < lumen_shape_numel(os); b++)
+        out[b] = det_one(in[0] + b * n * n, n);
+    return LUMEN_OK;
+}
+
+static lumen_status det_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
+                            const lumen_tensor *const *in, lumen_tensor *y)
+{
+    (void)d, (void)n_in;
+    cl_kernel k;
+    lumen_status st = lumen__kernel(ctx, "norm", "", "det_f32", &k);
+    if (st != LUMEN_OK)
+        return st;
+    int xo = lumen__off(in[0]), yo = lumen__off(y), n = (int)in[0]->shape.d[in[0]->shape.ndim - 1];
+    lumen__arg args[] = {ARG_MEM(in[0]->mem), ARG_INT(xo), ARG_MEM(y->mem), ARG_INT(yo),
+                         ARG_INT(n)};
+    if ((st = lumen__set_args(ctx, k, "det_f32", 5, args)) != LUMEN_OK)
+        return st;
+    size_t g[1] = {(size_t)lumen_tensor_numel(y)};
+    double m = (double)g[0];
+    return lumen__launch(ctx, k, 1, g, NULL, "det", m * n * n * n, 4.0 * m * (n * n + 1));
+}
+
+static double det_flops(const lumen_opdesc *d, int n_in, const lumen_shape *const *in,
+                        const lumen_shape *out)
+{
+    (void)d, (void)n_in;
+    double n = (double)in[0]->d[in[0]->ndim - 1];
+    return (double)lumen_shape_numel(out) * 2.0 * n * n * n / 3.0;
+}
+
+static const lumen_param det_params[] = {{NULL}};
+
+const lumen__op_impl lumen__impl_DET = {1,       1,         det_shape,  det_ref,
+                                        det_run, det_flops, det_params, norm_variants};
