@@ -20,8 +20,10 @@
  * starts a new worker at the next one. The parent never touches OpenCL, so forking is safe.
  *
  * Output: one line per test, a table by op (the op a test is about: its single node, or the op
- * its name starts with, or its first non-plumbing node), skip reasons grouped, totals.
- * Exit status: 0 when nothing failed, 1 otherwise, 77 (ctest: skipped) without the test data.
+ * its name starts with, or its first non-plumbing node), the skips by category (a short,
+ * documented list: onnx_conformance_skips.h) and by reason, totals.
+ * Exit status: 0 when nothing failed and every skip has a category, 1 otherwise, 77 (ctest:
+ * skipped) without the test data.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -774,6 +776,11 @@ static void print_result(const conf_test *t)
                t->n_params   ? " (integer and parameter inputs as initializers)"
                : t->n_consts ? " (integer inputs as initializers)"
                              : "");
+    else if (t->result == R_SKIP)
+        printf("SKIP %-64s %-22s [%s] %s\n", t->id, t->label,
+               conf_skip_category(t) >= 0 ? conf_skip_category_name(conf_skip_category(t))
+                                          : "no category",
+               t->reason);
     else
         printf("%s %-64s %-22s %s\n", result_name[t->result], t->id, t->label, t->reason);
     fflush(stdout);
@@ -990,13 +997,16 @@ int main(int argc, char **argv)
         free(tests);
         return 1;
     }
-    conf_summarize(tests, n_tests, now_ms() - t0);
+    int unmapped = conf_summarize(tests, n_tests, now_ms() - t0);
     int failed = 0;
     for (int i = 0; i < n_tests; i++)
         failed += tests[i].result == R_FAIL;
     if (bad)
         printf("onnx_conformance: %d worker(s) exited unsuccessfully (see their reports above)\n",
                bad);
+    if (unmapped)
+        printf("onnx_conformance: %d skipped test(s) without a skip category (listed above)\n",
+               unmapped);
     free(tests);
-    return failed || bad || parse_failed ? 1 : 0;
+    return failed || bad || parse_failed || unmapped ? 1 : 0;
 }

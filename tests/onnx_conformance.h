@@ -41,7 +41,14 @@ typedef struct conf_test {
 /* snprintf that may truncate on purpose (messages into fixed buffers). */
 void conf_fmt(char *dst, size_t n, const char *f, ...) __attribute__((format(printf, 3, 4)));
 
-/* The table by op, the skip reasons grouped, the failures and the totals of tests[0..n). */
-void conf_summarize(const conf_test *tests, int n_tests, double total_ms);
+/* The skip category of skipped test t (onnx_conformance_skips.h), -1 when no rule matches;
+ * its name ("training-only"), NULL for -1. */
+int conf_skip_category(const conf_test *t);
+const char *conf_skip_category_name(int category);
+
+/* The table by op, the skips by category and by reason, the failures and the totals of
+ * tests[0..n). Returns the number of skipped tests that no category rule matches (each is
+ * listed; the run fails when there are any). */
+int conf_summarize(const conf_test *tests, int n_tests, double total_ms);
 
 #endif
