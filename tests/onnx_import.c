@@ -631,6 +631,126 @@ static void case_rejections(void)
     mb_free(&b);
 }
 
+/* Hostile attributes and constant inputs of the ops issue 16 added: each is refused at load
+ * with a clear status and a message naming the problem. */
+static void case_rejections_more(void)
+{
+    mb b;
+    Onnx__NodeProto *n;
+    const lumen_shape x4 = {4, {1, 1, 4, 4}};
+
+    mb_init(&b, 13);
+    mb_input(&b, "x", (lumen_shape){2, {3, 8}});
+    mb_init_i(&b, "k", (lumen_shape){1, {1}}, (int64_t[]){9});
+    mb_node(&b, "TopK", "topk", "x,k", "y,i");
+    expect_built_error(&b, "TopK k above the extent", LUMEN_EFORMAT, "k 9");
+
+    mb_init(&b, 16);
+    mb_input(&b, "x", x4);
+    mb_input(&b, "g", (lumen_shape){4, {1, 2, 2, 2}});
+    n = mb_node(&b, "GridSample", "gs", "x,g", "y");
+    mb_attr_s(&b, n, "mode", "quadratic");
+    expect_built_error(&b, "GridSample unknown mode", LUMEN_EFORMAT, "mode 'quadratic'");
+
+    mb_init(&b, 13);
+    mb_input(&b, "x", x4);
+    mb_init_f(&b, "s", (lumen_shape){1, {4}}, (float[]){1, 1, 2, 2});
+    n = mb_node(&b, "Resize", "rs", "x,,s", "y");
+    mb_attr_s(&b, n, "mode", "cubic");
+    mb_attr_f(&b, n, "cubic_coeff_a", NAN);
+    expect_built_error(&b, "Resize cubic_coeff_a NaN", LUMEN_EFORMAT, "cubic_coeff_a");
+
+    mb_init(&b, 13);
+    mb_input(&b, "x", x4);
+    mb_init_f(&b, "s", (lumen_shape){1, {4}}, (float[]){1, 1, 2, 2});
+    n = mb_node(&b, "Resize", "rs", "x,,s", "y");
+    mb_attr_s(&b, n, "coordinate_transformation_mode", "tf_crop_and_resize");
+    expect_built_error(&b, "Resize crop without roi", LUMEN_EFORMAT, "without roi");
+
+    mb_init(&b, 13);
+    mb_input(&b, "x", (lumen_shape){4, {1, 1, 2, 2}});
+    mb_init_i(&b, "i", (lumen_shape){4, {1, 1, 2, 2}}, (int64_t[]){0, 3, 99, 15});
+    n = mb_node(&b, "MaxUnpool", "unpool", "x,i", "y");
+    mb_attr_ints(&b, n, "kernel_shape", 2, (int64_t[]){2, 2});
+    mb_attr_ints(&b, n, "strides", 2, (int64_t[]){2, 2});
+    expect_built_error(&b, "MaxUnpool index outside", LUMEN_EFORMAT, "index 99");
+
+    mb_init(&b, 13);
+    mb_input(&b, "v", (lumen_shape){1, {2}});
+    mb_init_i(&b, "i", (lumen_shape){1, {3}}, (int64_t[]){0, 1, 2});
+    mb_init_i(&b, "d", (lumen_shape){0, {0}}, (int64_t[]){0});
+    mb_node(&b, "OneHot", "oh", "i,d,v", "y");
+    expect_built_error(&b, "OneHot depth 0", LUMEN_EFORMAT, "depth 0");
+
+    mb_init(&b, 16);
+    mb_input(&b, "x", x4);
+    mb_input(&b, "r", (lumen_shape){2, {1, 4}});
+    mb_init_i(&b, "bi", (lumen_shape){1, {1}}, (int64_t[]){5});
+    mb_node(&b, "RoiAlign", "roi", "x,r,bi", "y");
+    expect_built_error(&b, "RoiAlign batch index 5 of 1", LUMEN_EFORMAT, "batch index 5");
+
+    mb_init(&b, 16);
+    mb_input(&b, "x", (lumen_shape){1, {8}});
+    mb_input(&b, "u", (lumen_shape){1, {2}});
+    mb_init_i(&b, "i", (lumen_shape){2, {2, 1}}, (int64_t[]){1, 2});
+    n = mb_node(&b, "ScatterND", "snd", "x,i,u", "y");
+    mb_attr_s(&b, n, "reduction", "avg");
+    expect_built_error(&b, "ScatterND reduction avg", LUMEN_EFORMAT, "reduction 'avg'");
+
+    int64_t same[100] = {0};
+    mb_init(&b, 16);
+    mb_input(&b, "x", (lumen_shape){1, {8}});
+    mb_input(&b, "u", (lumen_shape){1, {100}});
+    mb_init_i(&b, "i", (lumen_shape){1, {100}}, same);
+    n = mb_node(&b, "ScatterElements", "sce", "x,i,u", "y");
+    mb_attr_s(&b, n, "reduction", "add");
+    expect_built_error(&b, "ScatterElements 100 adds to one element", LUMEN_EUNSUPPORTED,
+                       "at most 64");
+
+    mb_init(&b, 13);
+    mb_input(&b, "x", (lumen_shape){2, {2, 3}});
+    mb_init_i(&b, "i", (lumen_shape){2, {2, 1}}, (int64_t[]){0, 1});
+    n = mb_node(&b, "GatherND", "gnd", "x,i", "y");
+    mb_attr_i(&b, n, "batch_dims", 5);
+    expect_built_error(&b, "GatherND batch_dims 5", LUMEN_EFORMAT, "batch_dims 5");
+
+    mb_init(&b, 13);
+    mb_input(&b, "x", (lumen_shape){2, {3, 2}});
+    mb_init_i(&b, "l", (lumen_shape){1, {2}}, (int64_t[]){1, 9});
+    mb_node(&b, "ReverseSequence", "rev", "x,l", "y");
+    expect_built_error(&b, "ReverseSequence length 9 of 3", LUMEN_EFORMAT, "sequence length 9");
+
+    mb_init(&b, 13);
+    mb_input(&b, "x", (lumen_shape){2, {17, 17}});
+    mb_node(&b, "Det", "det", "x", "y");
+    expect_built_error(&b, "Det 17x17", LUMEN_EUNSUPPORTED, "at most 16");
+
+    mb_init(&b, 13);
+    mb_input(&b, "x", (lumen_shape){1, {3}});
+    mb_init_i(&b, "c", (lumen_shape){1, {5}}, (int64_t[]){1, 0, 1, 1, 1});
+    mb_node(&b, "Compress", "cmp", "x,c", "y");
+    expect_built_error(&b, "Compress condition longer than the input", LUMEN_EFORMAT,
+                       "condition of 5");
+
+    mb_init(&b, 17);
+    mb_init_i(&b, "n", (lumen_shape){0, {0}}, (int64_t[]){-4});
+    mb_node(&b, "HannWindow", "hann", "n", "y");
+    expect_built_error(&b, "HannWindow size -4", LUMEN_ERANGE, "size -4");
+
+    mb_init(&b, 13);
+    mb_input(&b, "x", x4);
+    n = mb_node(&b, "LRN", "lrn", "x", "y");
+    mb_attr_i(&b, n, "size", 0);
+    expect_built_error(&b, "LRN size 0", LUMEN_EFORMAT, "size 0");
+
+    mb_init(&b, 13);
+    mb_input(&b, "x", x4);
+    n = mb_node(&b, "MaxPool", "mp", "x", "y,idx");
+    mb_attr_ints(&b, n, "kernel_shape", 2, (int64_t[]){2, 2});
+    mb_attr_i(&b, n, "storage_order", 2);
+    expect_built_error(&b, "MaxPool storage_order 2", LUMEN_EFORMAT, "storage_order 2");
+}
+
 static void case_read_tensor(void)
 {
     mb b;
@@ -749,6 +869,7 @@ int main(int argc, char **argv)
     case_resize(ctx, 1);
     case_resize(ctx, 0);
     case_rejections();
+    case_rejections_more();
     case_read_tensor();
     case_angio(ctx, src);
     lumen_ctx_free(ctx);
