@@ -37,7 +37,9 @@
     X(DYNAMIC, "data-dependent shape",                                                             \
       "Unique, NonMaxSuppression (and NonZero, Compress, Range on run-time data): the output's "   \
       "shape depends on run-time values; shapes are fixed at load")                                \
-    X(RECURRENT, "recurrent", "RNN, GRU, LSTM: sequence models, not implemented")                  \
+    X(RECURRENT, "recurrent options",                                                              \
+      "RNN, GRU, LSTM with per-sequence lengths, clip, input_forget or other activations: not "    \
+      "implemented (the plain forms are unrolled)")                                                \
     X(SIGNAL, "audio and text features",                                                           \
       "DFT, STFT, MelWeightMatrix, TfIdfVectorizer: spectra and n-gram counts, not implemented "   \
       "(no image network uses them)")

@@ -631,6 +631,147 @@ static void case_rejections(void)
     mb_free(&b);
 }
 
+/* ---- RNN, GRU, LSTM against a plain loop ---- */
+
+typedef struct rnn_case {
+    const char *label, *op, *direction;
+    int T, B, I, H, layout, lbr, bias, h0, c0, peep;
+} rnn_case;
+
+static double sigm(double v)
+{
+    return 1 / (1 + exp(-v));
+}
+
+/* ONNX's equations, in double: y [T, D, B, H] from x [T, B, I] (layout 0 order). */
+static void rnn_ref(const rnn_case *k, int D, const float *x, const float *W, const float *R,
+                    const float *Bs, const float *h0, const float *c0, const float *P, float *y)
+{
+    int G = !strcmp(k->op, "LSTM") ? 4 : !strcmp(k->op, "GRU") ? 3 : 1, H = k->H, I = k->I;
+    double h[64], cst[64], g[256], hn[64];
+    for (int d = 0; d < D; d++)
+        for (int b = 0; b < k->B; b++) {
+            const float *w = W + d * G * H * I, *r = R + d * G * H * H;
+            for (int j = 0; j < H; j++) {
+                h[j] = h0 ? h0[(d * k->B + b) * H + j] : 0;
+                cst[j] = c0 ? c0[(d * k->B + b) * H + j] : 0;
+            }
+            for (int s = 0; s < k->T; s++) {
+                int t = d == 1 || !strcmp(k->direction, "reverse") ? k->T - 1 - s : s;
+                const float *xt = x + (t * k->B + b) * I;
+                /* g = x W^T + Wb, and the recurrent part per gate */
+                double rec[256];
+                for (int q = 0; q < G * H; q++) {
+                    double a = Bs ? Bs[d * 2 * G * H + q] : 0,
+                           e = Bs ? Bs[d * 2 * G * H + G * H + q] : 0;
+                    for (int i = 0; i < I; i++)
+                        a += xt[i] * w[q * I + i];
+                    for (int i = 0; i < H; i++)
+                        e += h[i] * r[q * H + i];
+                    g[q] = a, rec[q] = e;
+                }
+                for (int j = 0; j < H; j++) {
+                    if (G == 1) {
+                        hn[j] = tanh(g[j] + rec[j]);
+                    } else if (G == 4) { /* i, o, f, c */
+                        const float *p = P ? P + d * 3 * H : NULL;
+                        double ig = sigm(g[j] + rec[j] + (p ? p[j] * cst[j] : 0));
+                        double fg =
+                            sigm(g[2 * H + j] + rec[2 * H + j] + (p ? p[2 * H + j] * cst[j] : 0));
+                        double cc = tanh(g[3 * H + j] + rec[3 * H + j]);
+                        double cn = fg * cst[j] + ig * cc;
+                        double og = sigm(g[H + j] + rec[H + j] + (p ? p[H + j] * cn : 0));
+                        cst[j] = cn;
+                        hn[j] = og * tanh(cn);
+                    } else { /* z, r, h */
+                        double z = sigm(g[j] + rec[j]), rr = sigm(g[H + j] + rec[H + j]), hh;
+                        /* (r . H) Rh^T + Rbh needs r of every unit, not only unit j */
+                        if (k->lbr) {
+                            hh = tanh(g[2 * H + j] + rr * rec[2 * H + j]);
+                        } else {
+                            double e = Bs ? Bs[d * 2 * G * H + G * H + 2 * H + j] : 0;
+                            for (int i = 0; i < H; i++)
+                                e += sigm(g[H + i] + rec[H + i]) * h[i] * r[(2 * H + j) * H + i];
+                            hh = tanh(g[2 * H + j] + e);
+                        }
+                        hn[j] = (1 - z) * hh + z * h[j];
+                    }
+                }
+                for (int j = 0; j < H; j++) {
+                    h[j] = hn[j];
+                    y[((t * D + d) * k->B + b) * H + j] = (float)h[j];
+                }
+            }
+        }
+}
+
+/* Builds the op of k with random weights (initializers) and compares its Y with rnn_ref. */
+static void case_rnn(lumen_ctx *ctx, const rnn_case *k)
+{
+    int G = !strcmp(k->op, "LSTM") ? 4 : !strcmp(k->op, "GRU") ? 3 : 1;
+    int D = !strcmp(k->direction, "bidirectional") ? 2 : 1, T = k->T, B = k->B, H = k->H;
+    float x[512], xl[512], W[2048], R[2048], Bs[512], h0[256], c0[256], P[256], y[2048], yl[2048];
+    fill(x, T * B * k->I, 11), fill(W, D * G * H * k->I, 12), fill(R, D * G * H * H, 13);
+    fill(Bs, D * 2 * G * H, 14), fill(h0, D * B * H, 15), fill(c0, D * B * H, 16);
+    fill(P, D * 3 * H, 17);
+    mb b;
+    mb_init(&b, 14);
+    if (k->layout) { /* the input as [B, T, I] */
+        for (int t = 0; t < T; t++)
+            for (int i = 0; i < B; i++)
+                memcpy(xl + (i * T + t) * k->I, x + (t * B + i) * k->I, sizeof(float) * k->I);
+        mb_input(&b, "x", (lumen_shape){3, {B, T, k->I}});
+    } else {
+        mb_input(&b, "x", (lumen_shape){3, {T, B, k->I}});
+    }
+    mb_init_f(&b, "W", (lumen_shape){3, {D, G * H, k->I}}, W);
+    mb_init_f(&b, "R", (lumen_shape){3, {D, G * H, H}}, R);
+    mb_init_f(&b, "B", (lumen_shape){2, {D, 2 * G * H}}, Bs);
+    mb_init_f(&b, "h0", (lumen_shape){3, {D, B, H}}, h0);
+    mb_init_f(&b, "c0", (lumen_shape){3, {D, B, H}}, c0);
+    mb_init_f(&b, "P", (lumen_shape){2, {D, 3 * H}}, P);
+    char ins[64];
+    snprintf(ins, sizeof ins, "x,W,R,%s,,%s%s%s", k->bias ? "B" : "", k->h0 ? "h0" : "",
+             G == 4 ? (k->c0 ? ",c0" : ",") : "", G == 4 && k->peep ? ",P" : "");
+    Onnx__NodeProto *n = mb_node(&b, k->op, "rnn", ins, "y,yh");
+    mb_attr_i(&b, n, "hidden_size", H);
+    mb_attr_s(&b, n, "direction", k->direction);
+    if (k->layout)
+        mb_attr_i(&b, n, "layout", 1);
+    if (k->lbr)
+        mb_attr_i(&b, n, "linear_before_reset", 1);
+    int nodes[2];
+    lumen_shape os,
+        ws = k->layout ? (lumen_shape){4, {B, T, D, H}} : (lumen_shape){4, {T, D, B, H}};
+    float *got = run_built(ctx, &b, k->label, k->layout ? xl : x, nodes, &os);
+    rnn_ref(k, D, x, W, R, k->bias ? Bs : NULL, k->h0 ? h0 : NULL, G == 4 && k->c0 ? c0 : NULL,
+            G == 4 && k->peep ? P : NULL, y);
+    if (k->layout) /* [T, D, B, H] -> [B, T, D, H] */
+        for (int t = 0; t < T; t++)
+            for (int d = 0; d < D; d++)
+                for (int i = 0; i < B; i++)
+                    memcpy(yl + ((i * T + t) * D + d) * H, y + ((t * D + d) * B + i) * H,
+                           sizeof(float) * H);
+    compare(k->label, got, &os, k->layout ? yl : y, &ws, nodes[0], -1);
+    free(got);
+}
+
+static void case_rnns(lumen_ctx *ctx)
+{
+    static const rnn_case cases[] = {
+        {"RNN bidirectional, bias, h0", "RNN", "bidirectional", 5, 3, 4, 6, 0, 0, 1, 1, 0, 0},
+        {"RNN reverse, layout 1", "RNN", "reverse", 4, 2, 3, 5, 1, 0, 0, 0, 0, 0},
+        {"GRU linear_before_reset, reverse", "GRU", "reverse", 4, 3, 5, 4, 0, 1, 1, 1, 0, 0},
+        {"GRU bidirectional, layout 1", "GRU", "bidirectional", 3, 2, 4, 7, 1, 0, 1, 0, 0, 0},
+        {"LSTM bidirectional, peepholes, h0, c0", "LSTM", "bidirectional", 4, 3, 3, 5, 0, 0, 1, 1,
+         1, 1},
+        {"LSTM 20 steps, layout 1 (joined in rounds)", "LSTM", "forward", 20, 2, 3, 4, 1, 0, 1, 0,
+         0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        case_rnn(ctx, &cases[i]);
+}
+
 /* Hostile attributes and constant inputs of the ops issue 16 added: each is refused at load
  * with a clear status and a message naming the problem. */
 static void case_rejections_more(void)
@@ -870,6 +1011,7 @@ int main(int argc, char **argv)
     case_resize(ctx, 0);
     case_rejections();
     case_rejections_more();
+    case_rnns(ctx);
     case_read_tensor();
     case_angio(ctx, src);
     lumen_ctx_free(ctx);

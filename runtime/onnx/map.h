@@ -32,6 +32,7 @@ extern const ox_op lumen__ox_ops_layout[];
 extern const ox_op lumen__ox_ops_compose[]; /* ops_compose.c: chains of existing ops */
 extern const ox_op lumen__ox_ops_take[];    /* ops_take.c: fixed rearrangements (TAKE) */
 extern const ox_op lumen__ox_ops_sample[];  /* ops_sample.c: TopK, GridSample, RoiAlign, Det */
+extern const ox_op lumen__ox_ops_rnn[];     /* ops_rnn.c: RNN, GRU, LSTM unrolled */
 
 /* ops_take.c, for the mappers of Gather and Pad: Gather of input 0 along axis with constant
  * indices (input 1) of any shape and order; Pad of input 0 by pp (pad0/pad1) in 'reflect'
