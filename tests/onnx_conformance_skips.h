@@ -29,9 +29,9 @@
     X(HALF, "float16/bfloat16 types",                                                              \
       "float16 and bfloat16 tensors: ONNX values are float32 in lumen (fp16 is a device storage "  \
       "option, not a value type)")                                                                 \
-    X(QUANTISED, "quantised ops",                                                                  \
-      "QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, QLinear*, ConvInteger, "           \
-      "MatMulInteger: integer arithmetic; lumen computes in float32")                              \
+    X(QUANTISED, "quantised options",                                                              \
+      "quantised ops with a run-time zero point of unknown type or a per-row scale of A: not "     \
+      "supported (they run in float32)")                                                           \
     X(CONTROL, "control flow",                                                                     \
       "If, Loop, Scan: subgraphs chosen or repeated by run-time data; the graph is static")        \
     X(DYNAMIC, "data-dependent shape",                                                             \

@@ -631,6 +631,75 @@ static void case_rejections(void)
     mb_free(&b);
 }
 
+/* ---- quantisation ---- */
+
+/* An initializer of ONNX type dt (uint8, int8, int16) holding data (kept in int32_data). */
+static void mb_init_typed(mb *b, const char *name, lumen_shape s, const int64_t *data, int dt)
+{
+    mb_init_i(b, name, s, data);
+    Onnx__TensorProto *t = b->inits[b->g.n_initializer - 1];
+    int64_t n = lumen_shape_numel(&s);
+    t->data_type = dt;
+    t->n_int64_data = 0;
+    t->n_int32_data = (size_t)n;
+    t->int32_data = mb_alloc(b, sizeof(int32_t) * (size_t)(n + 1));
+    for (int64_t i = 0; i < n; i++)
+        t->int32_data[i] = (int32_t)data[i];
+}
+
+/* QuantizeLinear then DequantizeLinear on run-time data (a QDQ pair, per channel, uint8 with
+ * clipping) against the formula. */
+static void case_qdq(lumen_ctx *ctx)
+{
+    float x[24], want[24], sc[3] = {0.005f, 0.02f, 0.1f};
+    int64_t zp[3] = {128, 3, 250};
+    fill(x, 24, 21);
+    mb b;
+    mb_init(&b, 13);
+    mb_input(&b, "x", (lumen_shape){3, {2, 3, 4}});
+    mb_init_f(&b, "s", (lumen_shape){1, {3}}, sc);
+    mb_init_typed(&b, "z", (lumen_shape){1, {3}}, zp, ONNX__TENSOR_PROTO__DATA_TYPE__UINT8);
+    mb_node(&b, "QuantizeLinear", "q", "x,s,z", "xq");
+    mb_node(&b, "DequantizeLinear", "dq", "xq,s,z", "y");
+    for (int i = 0; i < 24; i++) {
+        int ch = i / 4 % 3;
+        float q = nearbyintf(x[i] / sc[ch]) + (float)zp[ch];
+        q = q < 0 ? 0 : q > 255 ? 255 : q;
+        want[i] = (q - (float)zp[ch]) * sc[ch];
+    }
+    int nodes[2];
+    lumen_shape os, ws = {3, {2, 3, 4}};
+    float *got = run_built(ctx, &b, "QDQ uint8 per channel, clipping", x, nodes, &os);
+    compare("QDQ uint8 per channel, clipping", got, &os, want, &ws, nodes[0], -1);
+    free(got);
+
+    mb_init(&b, 13);
+    mb_input(&b, "x", (lumen_shape){1, {4}});
+    mb_init_f(&b, "s", (lumen_shape){0, {0}}, sc);
+    mb_init_typed(&b, "z", (lumen_shape){0, {0}}, zp, ONNX__TENSOR_PROTO__DATA_TYPE__INT16);
+    mb_node(&b, "QuantizeLinear", "q16", "x,s,z", "y");
+    expect_built_error(&b, "QuantizeLinear int16 zero point", LUMEN_EUNSUPPORTED, "ONNX type 5");
+
+    mb_init(&b, 13);
+    mb_input(&b, "x", (lumen_shape){2, {2, 4}});
+    mb_init_f(&b, "s", (lumen_shape){1, {3}}, sc);
+    mb_node(&b, "QuantizeLinear", "qax", "x,s", "y");
+    expect_built_error(&b, "QuantizeLinear 3 scales for axis 1 of 4", LUMEN_ESHAPE, "scale of 3");
+
+    mb_init(&b, 10);
+    mb_input(&b, "a", (lumen_shape){2, {2, 3}});
+    mb_init_i(&b, "bm", (lumen_shape){2, {4, 2}}, (int64_t[]){1, 2, 3, 4, 5, 6, 7, 8});
+    mb_node(&b, "MatMulInteger", "mmi", "a,bm", "y");
+    expect_built_error(&b, "MatMulInteger K 3 against 4", LUMEN_ESHAPE, "matrices");
+
+    mb_init(&b, 10);
+    mb_input(&b, "x", (lumen_shape){4, {1, 1, 3, 3}});
+    mb_init_i(&b, "w", (lumen_shape){4, {1, 1, 2, 2}}, (int64_t[]){1, 1, 1, 1});
+    mb_init_i(&b, "xz", (lumen_shape){1, {2}}, (int64_t[]){1, 2});
+    mb_node(&b, "ConvInteger", "ci", "x,w,xz", "y");
+    expect_built_error(&b, "ConvInteger vector x_zero_point", LUMEN_ESHAPE, "x_zero_point");
+}
+
 /* ---- RNN, GRU, LSTM against a plain loop ---- */
 
 typedef struct rnn_case {
@@ -1012,6 +1081,7 @@ int main(int argc, char **argv)
     case_rejections();
     case_rejections_more();
     case_rnns(ctx);
+    case_qdq(ctx);
     case_read_tensor();
     case_angio(ctx, src);
     lumen_ctx_free(ctx);

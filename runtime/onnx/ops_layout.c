@@ -597,6 +597,30 @@ static lumen_status map_identity(ox_ctx *c, ox_node *n)
                 v->is_int = 1;
             return st;
         }
+        int to_integer = to == ONNX__TENSOR_PROTO__DATA_TYPE__INT8 ||
+                         to == ONNX__TENSOR_PROTO__DATA_TYPE__UINT8 ||
+                         to == ONNX__TENSOR_PROTO__DATA_TYPE__INT16 ||
+                         to == ONNX__TENSOR_PROTO__DATA_TYPE__UINT16 ||
+                         to == ONNX__TENSOR_PROTO__DATA_TYPE__INT32 ||
+                         to == ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
+        if (to_integer && !x->is_int && !x->host && x->gv >= 0) {
+            /* float to integer truncates toward zero: sign(x) * floor(|x|), marked integer
+             * (values outside the target type are not wrapped) */
+            lumen_opdesc ab = lumen_opdesc_unary(LUMEN_ACT_ABS),
+                         fl = lumen_opdesc_unary(LUMEN_ACT_FLOOR),
+                         sg = lumen_opdesc_unary(LUMEN_ACT_SIGN), mul = {.op = LUMEN_OP_BINARY};
+            mul.p.binary.kind = LUMEN_BIN_MUL;
+            int xi = lumen__ox_in(c, n, 0),
+                a = xi < 0 ? -1 : lumen__ox_op(c, n, ".abs", &ab, 1, &xi);
+            int f = a < 0 ? -1 : lumen__ox_op(c, n, ".floor", &fl, 1, &a);
+            int in[2] = {xi < 0 ? -1 : lumen__ox_op(c, n, ".sign", &sg, 1, &xi), f};
+            st = lumen__ox_set_gv(c, n, 0,
+                                  in[0] < 0 || f < 0 ? -1 : lumen__ox_op(c, n, "", &mul, 2, in));
+            ox_val *v = lumen__ox_out(c, n, 0);
+            if (st == LUMEN_OK && v)
+                v->is_int = 1, v->dtype = (int)to;
+            return st;
+        }
         if (!to_float && !x->is_int)
             return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED,
                                   "cast of a run-time float tensor to type %lld (device tensors "

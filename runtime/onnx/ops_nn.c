@@ -14,10 +14,10 @@
 
 /* ---- convolutions ---- */
 
-static lumen_status map_conv(ox_ctx *c, ox_node *n)
+lumen_status lumen__ox_conv_desc(ox_ctx *c, ox_node *n, const lumen_shape *x,
+                                 const lumen_shape *w, lumen_opdesc *d)
 {
     lumen_status st;
-    const lumen_shape *x = lumen__ox_in_shape(c, n, 0), *w = lumen__ox_in_shape(c, n, 1);
     int nsp;
     if ((st = lumen__ox_spatial_rank(c, n, x, &nsp)) != LUMEN_OK)
         return st;
@@ -31,8 +31,8 @@ static lumen_status map_conv(ox_ctx *c, ox_node *n)
     if (group < 1 || group > OX_INT_MAX)
         return lumen__ox_fail(c, n, LUMEN_EFORMAT, "group %lld must be > 0", (long long)group);
     int tr = !strcmp(n->p->op_type, "ConvTranspose");
-    lumen_opdesc d = {.op = tr ? LUMEN_OP_CONV_TRANSPOSE : LUMEN_OP_CONV};
-    lumen_conv_params *p = &d.p.conv;
+    *d = (lumen_opdesc){.op = tr ? LUMEN_OP_CONV_TRANSPOSE : LUMEN_OP_CONV};
+    lumen_conv_params *p = &d->p.conv;
     p->nsp = nsp;
     p->groups = (int)group;
     if (!tr) {
@@ -76,6 +76,16 @@ static lumen_status map_conv(ox_ctx *c, ox_node *n)
         p->stride[i] = s.stride[i], p->dil[i] = s.dil[i];
         p->pad0[i] = s.pad0[i], p->pad1[i] = s.pad1[i];
     }
+    return LUMEN_OK;
+}
+
+static lumen_status map_conv(ox_ctx *c, ox_node *n)
+{
+    lumen_opdesc d;
+    lumen_status st = lumen__ox_conv_desc(c, n, lumen__ox_in_shape(c, n, 0),
+                                          lumen__ox_in_shape(c, n, 1), &d);
+    if (st != LUMEN_OK)
+        return st;
     int in[3] = {lumen__ox_in(c, n, 0), lumen__ox_in(c, n, 1), lumen__ox_in(c, n, 2)};
     return lumen__ox_emit(c, n, &d, in[2] == -1 ? 2 : 3, in);
 }
