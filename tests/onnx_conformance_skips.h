@@ -41,8 +41,8 @@
       "RNN, GRU, LSTM with per-sequence lengths, clip, input_forget or other activations: not "    \
       "implemented (the plain forms are unrolled)")                                                \
     X(SIGNAL, "audio and text features",                                                           \
-      "DFT, STFT, MelWeightMatrix, TfIdfVectorizer: spectra and n-gram counts, not implemented "   \
-      "(no image network uses them)")
+      "MelWeightMatrix, TfIdfVectorizer: filter banks and n-gram counts, not implemented (no "     \
+      "image network uses them)")
 
 enum {
 #define CONF_X(id, name, why) CONF_SKIP_##id,

@@ -953,6 +953,19 @@ static void case_rejections_more(void)
     mb_attr_i(&b, n, "size", 0);
     expect_built_error(&b, "LRN size 0", LUMEN_EFORMAT, "size 0");
 
+    mb_init(&b, 17);
+    mb_input(&b, "x", (lumen_shape){3, {1, 8, 1}});
+    mb_init_i(&b, "len", (lumen_shape){0, {0}}, (int64_t[]){0});
+    mb_node(&b, "DFT", "dft", "x,len", "y");
+    expect_built_error(&b, "DFT dft_length 0", LUMEN_EFORMAT, "dft_length 0");
+
+    mb_init(&b, 17);
+    mb_input(&b, "x", (lumen_shape){3, {1, 64, 1}});
+    mb_init_i(&b, "step", (lumen_shape){0, {0}}, (int64_t[]){0});
+    mb_init_i(&b, "fl", (lumen_shape){0, {0}}, (int64_t[]){16});
+    mb_node(&b, "STFT", "stft", "x,step,,fl", "y");
+    expect_built_error(&b, "STFT frame_step 0", LUMEN_EFORMAT, "frame_step 0");
+
     mb_init(&b, 13);
     mb_input(&b, "x", x4);
     n = mb_node(&b, "MaxPool", "mp", "x", "y,idx");

@@ -33,6 +33,7 @@ extern const ox_op lumen__ox_ops_compose[]; /* ops_compose.c: chains of existing
 extern const ox_op lumen__ox_ops_take[];    /* ops_take.c: fixed rearrangements (TAKE) */
 extern const ox_op lumen__ox_ops_sample[];  /* ops_sample.c: TopK, GridSample, RoiAlign, Det */
 extern const ox_op lumen__ox_ops_rnn[];     /* ops_rnn.c: RNN, GRU, LSTM unrolled */
+extern const ox_op lumen__ox_ops_signal[];  /* ops_signal.c: DFT, STFT as matrix products */
 extern const ox_op lumen__ox_ops_quant[];   /* ops_quant.c: Quantize/DequantizeLinear in float */
 
 /* ops_take.c, for the mappers of Gather and Pad: Gather of input 0 along axis with constant
@@ -46,8 +47,8 @@ lumen_status lumen__ox_argmax(ox_ctx *c, ox_node *n, int x);
 
 /* ops_nn.c, for Conv and the quantised convolutions: the CONV (or CONV_TRANSPOSE) op of node
  * n's attributes for input x and weight w. */
-lumen_status lumen__ox_conv_desc(ox_ctx *c, ox_node *n, const lumen_shape *x,
-                                 const lumen_shape *w, lumen_opdesc *d);
+lumen_status lumen__ox_conv_desc(ox_ctx *c, ox_node *n, const lumen_shape *x, const lumen_shape *w,
+                                 lumen_opdesc *d);
 
 /* Graph value of input i: -1 when absent, -2 after a failure (the message is set). */
 int lumen__ox_in(ox_ctx *c, ox_node *n, int i);
