@@ -124,18 +124,21 @@ static void parse_value_info(pbr r, conf_io *io)
 }
 
 /* Float inputs that are an op's parameters rather than its data: Resize's roi and scales
- * (inputs 1 and 2; opset 10's scales are input 1), Upsample's scales, OneHot's depth and Range's
- * start, limit and delta. They fix the output's shape (or, for roi, the coordinate map), and
- * lumen's graph is static: shapes are inferred once at load, so the loader needs these values then
- * (in exported models they are initializers or folded shape arithmetic, see runtime/onnx/fold.c).
- * Like the integer inputs (is_const_input), the runner gives them to the loader as initializers
- * holding the data set's tensor, and says so on the PASS line. */
+ * (inputs 1 and 2; opset 10's scales are input 1), Upsample's scales, OneHot's depth, Range's
+ * start, limit and delta, and MelWeightMatrix's band edges (a constant generator: its output is
+ * a function of its parameters alone). They fix the output's shape (or, for roi, the coordinate
+ * map), and lumen's graph is static: shapes are inferred once at load, so the loader needs these
+ * values then (in exported models they are initializers or folded shape arithmetic, see
+ * runtime/onnx/fold.c). Like the integer inputs (is_const_input), the runner gives them to the
+ * loader as initializers holding the data set's tensor, and says so on the PASS line. */
 static int is_param_slot(const char *op, int k)
 {
     if (!strcmp(op, "Resize"))
         return k == 1 || k == 2;
     if (!strcmp(op, "Upsample") || !strcmp(op, "OneHot"))
         return k == 1;
+    if (!strcmp(op, "MelWeightMatrix"))
+        return k == 3 || k == 4;
     return !strcmp(op, "Range");
 }
 

@@ -41,8 +41,7 @@
       "RNN, GRU, LSTM with per-sequence lengths, clip, input_forget or other activations: not "    \
       "implemented (the plain forms are unrolled)")                                                \
     X(SIGNAL, "audio and text features",                                                           \
-      "MelWeightMatrix, TfIdfVectorizer: filter banks and n-gram counts, not implemented (no "     \
-      "image network uses them)")
+      "MelWeightMatrix and TfIdfVectorizer on run-time inputs: they are folded on the host only")
 
 enum {
 #define CONF_X(id, name, why) CONF_SKIP_##id,

@@ -966,6 +966,17 @@ static void case_rejections_more(void)
     mb_node(&b, "STFT", "stft", "x,step,,fl", "y");
     expect_built_error(&b, "STFT frame_step 0", LUMEN_EFORMAT, "frame_step 0");
 
+    mb_init(&b, 9);
+    mb_init_i(&b, "tok", (lumen_shape){1, {4}}, (int64_t[]){1, 2, 3, 4});
+    n = mb_node(&b, "TfIdfVectorizer", "tfidf", "tok", "y");
+    mb_attr_ints(&b, n, "pool_int64s", 3, (int64_t[]){1, 2, 3});
+    mb_attr_ints(&b, n, "ngram_counts", 2, (int64_t[]){0, 2}); /* a bigram pool of 1 token */
+    mb_attr_ints(&b, n, "ngram_indexes", 2, (int64_t[]){0, 1});
+    mb_attr_i(&b, n, "max_gram_length", 2);
+    mb_attr_s(&b, n, "mode", "TF");
+    expect_built_error(&b, "TfIdfVectorizer pool not cut by ngram_counts", LUMEN_EFORMAT,
+                       "ngram_counts");
+
     mb_init(&b, 13);
     mb_input(&b, "x", x4);
     n = mb_node(&b, "MaxPool", "mp", "x", "y,idx");

@@ -7,7 +7,8 @@
  * min(N, L) samples (a longer signal is cut, a shorter one zero-padded). onesided keeps
  * k = 0 .. L/2. A real input has no xi. The last axis holds (re, im) in ONNX, 1 or 2 wide.
  * STFT frames the signal with a TAKE (frame f reads x[f * step + n]), multiplies by the window
- * and transforms each frame along the last axis.
+ * and transforms each frame along the last axis. TfIdfVectorizer (the text counterpart: n-gram
+ * counts of token ids) is folded on the host when its tokens are constant (its own section).
  */
 #include <math.h>
 #include <stdio.h>
@@ -227,7 +228,160 @@ static lumen_status map_stft(ox_ctx *c, ox_node *n)
     return lumen__ox_set_gv(c, n, 0, transform(c, n, fr[0], fr[1], &fs, L, K, 0));
 }
 
+/* ---- TfIdfVectorizer on constant tokens (folded on the host) ----
+ *
+ * As ONNX Runtime counts: for each skip distance d = 1 .. max_skip_count + 1 and each start
+ * position, the tokens x[start], x[start + d], ... are matched against the pool's n-grams
+ * (lengths min_gram_length .. max_gram_length); every pool n-gram matched adds one to its output
+ * column (ngram_indexes). Unigrams count only at the first distance. Then TF keeps the counts,
+ * IDF gives weights[column] (or 1) where the count is non-zero, TFIDF multiplies them. */
+
+/* The pool n-gram of length len equal to tokens t[0], t[d], ...; its number in the pool or -1. */
+static int64_t pool_find(const int64_t *pool, const int64_t *counts, int n_counts, int64_t n_pool,
+                         int len, const int64_t *t, int64_t d)
+{
+    int64_t lo = counts[len - 1], hi = len < n_counts ? counts[len] : n_pool, first = 0;
+    for (int k = 0; k < len - 1; k++)
+        first += (counts[k + 1] - counts[k]) / (k + 1); /* n-grams of the shorter lengths */
+    for (int64_t p = lo, id = first; p + len <= hi; p += len, id++) {
+        int same = 1;
+        for (int k = 0; k < len && same; k++)
+            same = pool[p + k] == t[k * d];
+        if (same)
+            return id;
+    }
+    return -1;
+}
+
+static lumen_status map_tfidf(ox_ctx *c, ox_node *n)
+{
+    const ox_host *x = n->in[0]->host;
+    if (!x || !x->is_int)
+        return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED,
+                              "tokens '%s' computed at run time (or not integers)", n->in[0]->name);
+    const Onnx__AttributeProto *pa = lumen__ox_attr(n, "pool_int64s"),
+                               *ca = lumen__ox_attr(n, "ngram_counts"),
+                               *ia = lumen__ox_attr(n, "ngram_indexes"),
+                               *wa = lumen__ox_attr(n, "weights");
+    int64_t mn = lumen__ox_attr_int(n, "min_gram_length", 1),
+            mx = lumen__ox_attr_int(n, "max_gram_length", 1),
+            skip = lumen__ox_attr_int(n, "max_skip_count", 0);
+    char mode[8];
+    lumen__ox_attr_str(n, "mode", "TF", mode, sizeof mode);
+    int m = !strcmp(mode, "TF") ? 0 : !strcmp(mode, "IDF") ? 1 : !strcmp(mode, "TFIDF") ? 2 : -1;
+    if (!pa || !ca || !ia || m < 0 || mn < 1 || mx < mn || mx > (int64_t)ca->n_ints || skip < 0 ||
+        skip > 64 || x->shape.ndim < 1 || x->shape.ndim > 2)
+        return lumen__ox_fail(c, n, LUMEN_EFORMAT,
+                              "pool_int64s, ngram_counts, ngram_indexes, mode '%s', gram lengths "
+                              "%lld..%lld, max_skip_count %lld, input of rank %d",
+                              mode, (long long)mn, (long long)mx, (long long)skip, x->shape.ndim);
+    int64_t n_pool = (int64_t)pa->n_ints, n_grams = 0, cols = 0;
+    for (size_t k = 0; k < ca->n_ints; k++) {
+        int64_t hi = k + 1 < ca->n_ints ? ca->ints[k + 1] : n_pool;
+        if (ca->ints[k] < 0 || hi < ca->ints[k] || hi > n_pool ||
+            (hi - ca->ints[k]) % (int64_t)(k + 1))
+            return lumen__ox_fail(c, n, LUMEN_EFORMAT, "ngram_counts do not cut the pool");
+        n_grams += (hi - ca->ints[k]) / (int64_t)(k + 1);
+    }
+    if ((int64_t)ia->n_ints != n_grams || (wa && (int64_t)wa->n_floats < 1))
+        return lumen__ox_fail(c, n, LUMEN_EFORMAT, "%zu ngram_indexes for %lld n-grams", ia->n_ints,
+                              (long long)n_grams);
+    for (size_t k = 0; k < ia->n_ints; k++) {
+        if (ia->ints[k] < 0 || ia->ints[k] > OX_INT_MAX)
+            return lumen__ox_fail(c, n, LUMEN_EFORMAT, "ngram_indexes entry %lld",
+                                  (long long)ia->ints[k]);
+        cols = ia->ints[k] + 1 > cols ? ia->ints[k] + 1 : cols;
+    }
+    if (wa && (int64_t)wa->n_floats < cols)
+        return lumen__ox_fail(c, n, LUMEN_EFORMAT, "%zu weights for %lld columns", wa->n_floats,
+                              (long long)cols);
+    int64_t rows = x->shape.ndim == 2 ? x->shape.d[0] : 1, len = x->shape.d[x->shape.ndim - 1];
+    if ((double)rows * (double)len * (double)(skip + 1) * (double)n_pool > 1e9)
+        return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED,
+                              "%lld x %lld tokens against a pool of %lld (at most 1e9 "
+                              "comparisons at load)",
+                              (long long)rows, (long long)len, (long long)n_pool);
+    lumen_shape os = x->shape;
+    os.d[os.ndim - 1] = cols;
+    ox_host *h = lumen__ox_host_new(c, n, 0, &os);
+    if (!h)
+        return c->st;
+    for (int64_t r = 0; r < rows; r++) {
+        const int64_t *t = x->i + r * len;
+        float *out = h->f + r * cols;
+        int64_t from = mn;
+        for (int64_t d = 1; d <= skip + 1; d++) {
+            for (int64_t st = 0; st + d * (from - 1) < len; st++)
+                for (int64_t g = from; g <= mx && st + d * (g - 1) < len; g++) {
+                    int64_t id =
+                        pool_find(pa->ints, ca->ints, (int)ca->n_ints, n_pool, (int)g, t + st, d);
+                    if (id >= 0)
+                        out[ia->ints[id]] += 1.0f;
+                }
+            if (from == 1 && ++from > mx) /* unigrams count at the first distance only */
+                break;
+        }
+        for (int64_t k = 0; k < cols; k++) {
+            float w = wa ? wa->floats[k] : 1.0f;
+            out[k] = m == 0 ? out[k] : m == 1 ? (out[k] > 0 ? w : 0.0f) : out[k] * w;
+        }
+    }
+    return lumen__ox_set_host(c, n, 0, h);
+}
+
+/* ---- MelWeightMatrix with constant inputs (folded on the host) ----
+ *
+ * ONNX's reference: num_mel_bins + 2 points evenly spaced on the mel scale
+ * (mel = 2595 log10(1 + hz / 700)) from lower_edge_hertz to upper_edge_hertz (step: the range
+ * over num_mel_bins + 2), back to hertz, then to spectrogram bins floor((dft_length + 1) hz /
+ * sample_rate); mel bin i is a triangle rising from point i to point i + 1 and falling to point
+ * i + 2. Output [dft_length / 2 + 1, num_mel_bins]. */
+static lumen_status map_mel(ox_ctx *c, ox_node *n)
+{
+    for (int i = 0; i < 5; i++)
+        if (!n->in[i]->host || lumen_shape_numel(&n->in[i]->host->shape) != 1)
+            return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED,
+                                  "input %d must be a scalar known at load time", i);
+    int64_t mel = lumen__ox_host_geti(n->in[0]->host, 0),
+            dft = lumen__ox_host_geti(n->in[1]->host, 0),
+            rate = lumen__ox_host_geti(n->in[2]->host, 0);
+    double lo = lumen__ox_host_get(n->in[3]->host, 0), hi = lumen__ox_host_get(n->in[4]->host, 0);
+    if (mel < 1 || mel > 65536 || dft < 1 || dft > 1 << 20 || rate < 1 || !(lo >= 0) ||
+        !(hi > lo) || !(hi <= 1e9))
+        return lumen__ox_fail(c, n, LUMEN_EFORMAT,
+                              "num_mel_bins %lld, dft_length %lld, sample_rate %lld, edges %g..%g",
+                              (long long)mel, (long long)dft, (long long)rate, lo, hi);
+    int64_t bins = dft / 2 + 1, *pt = malloc(sizeof *pt * (size_t)(mel + 2));
+    lumen_shape os = {2, {bins, mel}};
+    ox_host *h = pt ? lumen__ox_host_new(c, n, 0, &os) : NULL;
+    if (!h) {
+        free(pt);
+        return pt ? c->st : lumen__ox_fail(c, n, LUMEN_ENOMEM, "out of host memory");
+    }
+    double mlo = 2595 * log10(1 + lo / 700), mhi = 2595 * log10(1 + hi / 700);
+    double step = (mhi - mlo) / (double)(mel + 2);
+    for (int64_t i = 0; i < mel + 2; i++) {
+        double hz = 700 * (pow(10, ((double)i * step + mlo) / 2595) - 1);
+        pt[i] = (int64_t)floor((double)(dft + 1) * hz / (double)rate);
+        pt[i] = pt[i] < 0 ? 0 : pt[i] >= bins ? bins - 1 : pt[i];
+    }
+    for (int64_t i = 0; i < mel; i++) {
+        int64_t l = pt[i], m = pt[i + 1], r = pt[i + 2];
+        if (m == l)
+            h->f[m * mel + i] = 1;
+        else
+            for (int64_t j = l; j <= m; j++)
+                h->f[j * mel + i] = (float)((double)(j - l) / (double)(m - l));
+        for (int64_t j = m; j < r; j++)
+            h->f[j * mel + i] = (float)((double)(r - j) / (double)(r - m));
+    }
+    free(pt);
+    return lumen__ox_set_host(c, n, 0, h);
+}
+
 const ox_op lumen__ox_ops_signal[] = {
+    {"MelWeightMatrix", 17, 17, 5, map_mel},
+    {"TfIdfVectorizer", 9, 17, 1, map_tfidf},
     {"DFT", 17, 17, 1, map_dft},
     {"STFT", 17, 17, 2, map_stft},
     {NULL, 0, 0, 0, NULL},
