@@ -14,8 +14,8 @@
 
 /* ---- convolutions ---- */
 
-lumen_status lumen__ox_conv_desc(ox_ctx *c, ox_node *n, const lumen_shape *x,
-                                 const lumen_shape *w, lumen_opdesc *d)
+lumen_status lumen__ox_conv_desc(ox_ctx *c, ox_node *n, const lumen_shape *x, const lumen_shape *w,
+                                 lumen_opdesc *d)
 {
     lumen_status st;
     int nsp;
@@ -82,8 +82,8 @@ lumen_status lumen__ox_conv_desc(ox_ctx *c, ox_node *n, const lumen_shape *x,
 static lumen_status map_conv(ox_ctx *c, ox_node *n)
 {
     lumen_opdesc d;
-    lumen_status st = lumen__ox_conv_desc(c, n, lumen__ox_in_shape(c, n, 0),
-                                          lumen__ox_in_shape(c, n, 1), &d);
+    lumen_status st =
+        lumen__ox_conv_desc(c, n, lumen__ox_in_shape(c, n, 0), lumen__ox_in_shape(c, n, 1), &d);
     if (st != LUMEN_OK)
         return st;
     int in[3] = {lumen__ox_in(c, n, 0), lumen__ox_in(c, n, 1), lumen__ox_in(c, n, 2)};
