@@ -13,7 +13,7 @@
 
 #include "internal.h"
 
-_Static_assert(LUMEN_OP_COUNT == 20, "a new op needs an entry in every table: update this count");
+_Static_assert(LUMEN_OP_COUNT == 24, "a new op needs an entry in every table: update this count");
 
 static const lumen__op_impl *const impls[LUMEN_OP_COUNT] = {
 #define LUMEN_X(name, str) [LUMEN_OP_##name] = &lumen__impl_##name,
