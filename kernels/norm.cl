@@ -227,21 +227,20 @@ inline int topk_before(float a, int ia, float b, int ib, int largest)
     return ia < ib;
 }
 
-__kernel void topk_f32(__global const float *x, int x_off, __global float *y, int y_off, int red,
-                       int inner, int k, int largest, int indices)
+__kernel void topk_f32(__global const STORE_T *x, int x_off, __global STORE_T *y, int y_off,
+                       int red, int inner, int k, int largest, int indices)
 {
     int i = get_global_id(0), o = get_global_id(1);
     if (i >= inner)
         return;
-    __global const float *xr = x + x_off + o * red * inner + i;
-    __global float *yr = y + y_off + o * k * inner + i;
+    int xr = x_off + o * red * inner + i, yr = y_off + o * k * inner + i;
     float pv = 0.0f;
     int pi = -1;
     for (int j = 0; j < k; j++) {
         int bi = -1;
         float bv = 0.0f;
         for (int r = 0; r < red; r++) {
-            float v = xr[r * inner];
+            float v = LD(x, xr + r * inner);
             if ((pi < 0 || topk_before(pv, pi, v, r, largest)) &&
                 (bi < 0 || topk_before(v, r, bv, bi, largest))) {
                 bi = r;
@@ -249,23 +248,23 @@ __kernel void topk_f32(__global const float *x, int x_off, __global float *y, in
             }
         }
         pv = bv, pi = bi;
-        yr[j * inner] = indices ? (float)bi : bv;
+        ST(y, yr + j * inner, indices ? (float)bi : bv);
     }
 }
 
 /* ---- det: one work-item per n x n matrix (n <= 16); det_one in norm.c is the reference ---- */
 
-__kernel void det_f32(__global const float *x, int x_off, __global float *y, int y_off, int n)
+__kernel void det_f32(__global const STORE_T *x, int x_off, __global STORE_T *y, int y_off, int n)
 {
     int b = get_global_id(0);
-    __global const float *m = x + x_off + b * n * n;
+    int m = x_off + b * n * n;
     float a[256], det = 1.0f;
     for (int i = 0; i < n * n; i++) {
-        if (isnan(m[i])) {
-            y[y_off + b] = NAN;
+        a[i] = LD(x, m + i);
+        if (isnan(a[i])) {
+            ST(y, y_off + b, NAN);
             return;
         }
-        a[i] = m[i];
     }
     for (int j = 0; j < n; j++) {
         int p = j;
@@ -273,7 +272,7 @@ __kernel void det_f32(__global const float *x, int x_off, __global float *y, int
             if (fabs(a[i * n + j]) > fabs(a[p * n + j]))
                 p = i;
         if (a[p * n + j] == 0.0f) {
-            y[y_off + b] = 0.0f;
+            ST(y, y_off + b, 0.0f);
             return;
         }
         if (p != j) {
@@ -291,5 +290,5 @@ __kernel void det_f32(__global const float *x, int x_off, __global float *y, int
                 a[i * n + k] -= f * a[j * n + k];
         }
     }
-    y[y_off + b] = det;
+    ST(y, y_off + b, det);
 }

@@ -199,23 +199,23 @@ inline float gs_pad(float v, int size, int padding, int align)
     return v;
 }
 
-inline float gs_at(__global const float *p, int H, int W, float x, float y)
+inline float gs_at(__global const STORE_T *p, int H, int W, float x, float y)
 {
     if (!(x >= 0.0f && x <= (float)(W - 1) && y >= 0.0f && y <= (float)(H - 1)))
         return 0.0f;
-    return p[(int)y * W + (int)x];
+    return LD(p, (int)y * W + (int)x);
 }
 
 /* mode: 0 bilinear, 1 nearest, 2 bicubic; pad: 0 zeros, 1 border, 2 reflection */
-__kernel void grid_sample_f32(__global const float *x, int x_off, __global const float *grid,
-                              int g_off, __global float *y, int y_off, int C, int H, int W, int Ho,
-                              int Wo, int mode, int pad, int al)
+__kernel void grid_sample_f32(__global const STORE_T *x, int x_off, __global const STORE_T *grid,
+                              int g_off, __global STORE_T *y, int y_off, int C, int H, int W,
+                              int Ho, int Wo, int mode, int pad, int al)
 {
     int w = get_global_id(0), h = get_global_id(1), z = get_global_id(2);
     int n = z / C;
-    __global const float *p = x + x_off + z * H * W;
-    __global const float *g = grid + g_off + ((n * Ho + h) * Wo + w) * 2;
-    float gx = g[0], gy = g[1], v;
+    __global const STORE_T *p = x + x_off + z * H * W;
+    int g = g_off + ((n * Ho + h) * Wo + w) * 2;
+    float gx = LD(grid, g), gy = LD(grid, g + 1), v;
     if (mode == 2) {
         float ix = gs_unnorm(gx, W, al), iy = gs_unnorm(gy, H, al);
         float x0 = floor(ix), y0 = floor(iy), wx[4], wy[4];
@@ -241,29 +241,29 @@ __kernel void grid_sample_f32(__global const float *x, int x_off, __global const
                 (ix - x0) * (iy - y0) * gs_at(p, H, W, x1, y1);
         }
     }
-    y[y_off + (z * Ho + h) * Wo + w] = v;
+    ST(y, y_off + (z * Ho + h) * Wo + w, v);
 }
 
 /* ---- roi_align: grid (ow, oh, R * C); roi_bin in resize.c is the reference ---- */
 
-__kernel void roi_align_f32(__global const float *x, int x_off, __global const float *rois,
-                            int r_off, __global const float *batch, int b_off, __global float *y,
-                            int y_off, int N, int C, int H, int W, int oh, int ow, int mode,
-                            int sampling, float scale, int half_pixel)
+__kernel void roi_align_f32(__global const STORE_T *x, int x_off, __global const STORE_T *rois,
+                            int r_off, __global const STORE_T *batch, int b_off,
+                            __global STORE_T *y, int y_off, int N, int C, int H, int W, int oh,
+                            int ow, int mode, int sampling, float scale, int half_pixel)
 {
     int pw = get_global_id(0), ph = get_global_id(1), z = get_global_id(2);
     int r = z / C, c = z % C;
-    float bf = batch[b_off + r];
-    __global float *out = y + y_off + (z * oh + ph) * ow + pw;
+    float bf = LD(batch, b_off + r);
+    int out = y_off + (z * oh + ph) * ow + pw;
     if (!(bf >= 0.0f && bf < (float)N)) {
-        *out = 0.0f;
+        ST(y, out, 0.0f);
         return;
     }
-    __global const float *p = x + x_off + ((int)bf * C + c) * H * W;
-    __global const float *q = rois + r_off + r * 4;
+    __global const STORE_T *p = x + x_off + ((int)bf * C + c) * H * W;
+    float4 q = LD4(rois, r_off + r * 4);
     float off = half_pixel ? 0.5f : 0.0f;
-    float x0 = q[0] * scale - off, y0 = q[1] * scale - off, rw = q[2] * scale - off - x0,
-          rh = q[3] * scale - off - y0;
+    float x0 = q.s0 * scale - off, y0 = q.s1 * scale - off, rw = q.s2 * scale - off - x0,
+          rh = q.s3 * scale - off - y0;
     if (!half_pixel) {
         rw = fmax(rw, 1.0f);
         rh = fmax(rh, 1.0f);
@@ -293,13 +293,13 @@ __kernel void roi_align_f32(__global const float *x, int x_off, __global const f
                     xx = (float)xl;
                 }
                 float ly = yy - (float)yl, lx = xx - (float)xl, hy = 1.0f - ly, hx = 1.0f - lx;
-                float t1 = hy * hx * p[yl * W + xl], t2 = hy * lx * p[yl * W + xh],
-                      t3 = ly * hx * p[yh * W + xl], t4 = ly * lx * p[yh * W + xh];
+                float t1 = hy * hx * LD(p, yl * W + xl), t2 = hy * lx * LD(p, yl * W + xh),
+                      t3 = ly * hx * LD(p, yh * W + xl), t4 = ly * lx * LD(p, yh * W + xh);
                 v = mode == 1 ? fmax(fmax(t1, t2), fmax(t3, t4)) : t1 + t2 + t3 + t4;
             }
             acc = mode == 1 ? (first ? v : fmax(acc, v)) : acc + v;
             first = 0;
         }
     }
-    *out = mode == 1 ? acc : acc / (float)(gh * gw);
+    ST(y, out, mode == 1 ? acc : acc / (float)(gh * gw));
 }

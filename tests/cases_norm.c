@@ -69,6 +69,11 @@ int cases_norm(lumen_ctx *ctx)
     static const float ln_y[] = {-1.34164079f, 1.44721360f, 0.894427191f, -0.329179607f};
     /* argmax along axis 1 of [[1, 5, 5], [7, 2, 7]]: ties keep the first index */
     static const float am_x[] = {1, 5, 5, 7, 2, 7}, am_y[] = {1, 0};
+    /* rows of 2049 rising from 0 to 1 in steps of 1/2048 (exact in half): the maxima are at
+     * index 2048, the largest integer half holds exactly */
+    static float ramp[3 * 2049];
+    for (int i = 0; i < 3 * 2049; i++)
+        ramp[i] = (float)(i % 2049) / 2048.0f;
     /* topk 3 of [3, NaN, 1, 3, 2]: largest takes NaN first (PyTorch), ties in index order;
      * smallest puts NaN last */
     static const float tk_x[] = {3, NAN, 1, 3, 2};
@@ -131,6 +136,8 @@ int cases_norm(lumen_ctx *ctx)
         {"channels keepdims", argmax(1, 1), 1, {SHAPE(2, 9, 34, 17)}},
         {"axis 0", argmax(0, 0), 1, {SHAPE(5, 7, 3)}},
         {"last axis odd", argmax(2, 0), 1, {SHAPE(17, 34, 9)}},
+        {"axis of 2049 (fp16 edge)", argmax(1, 0), 1, {SHAPE(3, 2049)}, {ramp}},
+        {"axis of 2050", argmax(1, 0), 1, {SHAPE(3, 2050)}, .fp16_refused = 1},
         /* TOPK */
         {"topk largest NaN ties hand", topk(1, 3, 1, 0), 1, {SHAPE(1, 5)}, {tk_x}, .expect = tk_lv},
         {"topk largest indices hand", topk(1, 3, 1, 1), 1, {SHAPE(1, 5)}, {tk_x}, .expect = tk_li},
@@ -141,6 +148,9 @@ int cases_norm(lumen_ctx *ctx)
         {"topk 5 channels indices", topk(1, 5, 1, 1), 1, {SHAPE(2, 9, 34, 17)}},
         {"topk smallest last axis", topk(2, 7, 0, 0), 1, {SHAPE(17, 3, 34)}},
         {"topk k = extent, axis 0", topk(0, 6, 1, 1), 1, {SHAPE(6, 11, 5)}},
+        {"topk indices axis 2049 (fp16 edge)", topk(1, 4, 1, 1), 1, {SHAPE(3, 2049)}, {ramp}},
+        {"topk indices axis 2050", topk(1, 4, 1, 1), 1, {SHAPE(3, 2050)}, .fp16_refused = 1},
+        {"topk values axis 2050", topk(1, 4, 1, 0), 1, {SHAPE(3, 2050)}},
         /* DET */
         {"det 2x2 hand", {.op = LUMEN_OP_DET}, 1, {SHAPE(2, 2)}, {det_x}, .expect = det_y},
         {"det singular 3x3 hand", {.op = LUMEN_OP_DET}, 1, {SHAPE(1, 3, 3)}, {det_x + 4}, .expect = det_y + 1},

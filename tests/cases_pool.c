@@ -112,6 +112,10 @@ int cases_pool(lumen_ctx *ctx)
 {
     /* pool hands */
     static const float x16[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    /* 0 to 1 in steps of 1/2048 (exact in half): the last window's maximum is at index 2048 */
+    static float ramp[2049];
+    for (int i = 0; i < 2049; i++)
+        ramp[i] = (float)i / 2048.0f;
     static const float max2_x[] = {5, 7, 13, 15};
     /* indices of those maxima, flat (row-major) and column-major (w * 4 + h) */
     static const float max2_i[] = {5, 7, 13, 15}, max2_ic[] = {5, 13, 7, 15};
@@ -199,10 +203,13 @@ int cases_pool(lumen_ctx *ctx)
         {"max indices col-major hand", pool_idx(2, 2, 2, 0, 1, 0, 1), 1, {SHAPE(1, 1, 4, 4)}, {x16}, .expect = max2_ic},
         {"max indices NaN hand", pool_idx(2, 2, 2, 0, 1, 0, 0), 1, {SHAPE(1, 1, 4, 4)}, {x16n}, .expect = max2_in},
         {"max indices ties, channel 1 hand", pool_idx(2, 2, 2, 0, 1, 0, 0), 1, {SHAPE(1, 2, 2, 2)}, {x8c}, .expect = x8c_i},
-        {"max indices 3x3 s2 p1 odd", pool_idx(2, 3, 2, 1, 1, 0, 0), 1, {SHAPE(2, 9, 34, 17)}},
+        {"max indices 3x3 s2 p1 odd", pool_idx(2, 3, 2, 1, 1, 0, 0), 1, {SHAPE(2, 9, 34, 17)}, .fp16_refused = 1},
         {"max indices col-major ceil", pool_idx(2, 3, 2, 0, 1, 1, 1), 1, {SHAPE(1, 3, 17, 34)}},
         {"max indices 3d dil2", pool_idx(3, 2, 1, 1, 2, 0, 0), 1, {SHAPE(1, 2, 5, 6, 7)}},
         {"max indices 1d", pool_idx(1, 4, 3, 1, 1, 0, 0), 1, {SHAPE(2, 3, 25)}},
+        /* fp16 holds indices up to 2048: an input of 2049 elements is the largest it takes */
+        {"max indices 1d 2049 (fp16 edge)", pool_idx(1, 3, 2, 0, 1, 0, 0), 1, {SHAPE(1, 1, 2049)}, {ramp}},
+        {"max indices 1d 2050", pool_idx(1, 3, 2, 0, 1, 0, 0), 1, {SHAPE(1, 1, 2050)}, .fp16_refused = 1},
         {"max 3x3 s2 p1 odd", pool(MAX, 2, 3, 2, 1, 1, 0, 0), 1, {SHAPE(2, 9, 34, 17)}},
         {"max 2x2 s2 odd", pool(MAX, 2, 2, 2, 0, 1, 0, 0), 1, {SHAPE(2, 9, 34, 17)}},
         {"max 3x3 s2 ceil", pool(MAX, 2, 3, 2, 0, 1, 1, 0), 1, {SHAPE(1, 3, 17, 34)}},
@@ -354,6 +361,7 @@ int cases_pool(lumen_ctx *ctx)
         {"roi avg adaptive half_pixel", roi(LUMEN_ROI_AVG, 3, 5, 0, 1, 1), 3, {SHAPE(3, 4, 13, 17), SHAPE(5, 4), SHAPE(5)}, {NULL, rois5, rb5}},
         {"roi avg sampling 2 scale 0.5", roi(LUMEN_ROI_AVG, 2, 2, 2, 0.5f, 0), 3, {SHAPE(2, 3, 13, 17), SHAPE(5, 4), SHAPE(5)}, {NULL, rois5, rb5_1}},
         {"roi max adaptive", roi(LUMEN_ROI_MAX, 4, 3, 0, 1, 0), 3, {SHAPE(2, 2, 13, 17), SHAPE(5, 4), SHAPE(5)}, {NULL, rois5, rb5_1}},
+        {"roi batch of 2050", roi(LUMEN_ROI_AVG, 2, 2, 2, 1, 0), 3, {SHAPE(2050, 1, 3, 3), SHAPE(5, 4), SHAPE(5)}, {NULL, rois5, rb5}, .fp16_refused = 1},
     };
     return run_cases(ctx, "pool", cases, (int)(sizeof cases / sizeof cases[0]));
 }

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph.h"
 #include "onnx/map.h"
 
 /* Unary activation act (parameters a, b) on x; binary kind on x, y; a scalar constant. Each
@@ -257,6 +258,7 @@ static lumen_status map_hardmax(ox_ctx *c, ox_node *n)
         iota[i] = (float)i;
     int ix = lumen__ox_const(c, n, ".iota", &ks, iota);
     free(iota);
+    lumen__graph_mark_index(c->g, ix); /* compared with the argmax exactly */
     lumen_opdesc d = {.op = LUMEN_OP_ARGMAX};
     d.p.argmax.axis = 1;
     d.p.argmax.keepdims = 1;

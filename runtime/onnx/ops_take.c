@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph.h"
 #include "onnx/map.h"
 
 #define TAKE_MAX_SRC (1 << 24)
@@ -656,13 +657,16 @@ static lumen_status map_one_hot(ox_ctx *c, ox_node *n)
         r[k] = (float)k;
     lumen_shape sc = {0, {0}}, one = {1, {1}};
     float zero = 0.0f, fd = (float)depth, i1 = 1.0f, i0 = 0.0f;
-    int rv = lumen__ox_const(c, n, ".ramp", &ramp, r);
+    int rv = lumen__ox_const(c, n, ".ramp", &ramp, r),
+        dc = lumen__ox_const(c, n, ".depth", &sc, &fd);
     free(r);
+    lumen__graph_mark_index(c->g, rv); /* compared exactly: fp16 refuses a depth beyond 2049 */
+    lumen__graph_mark_index(c->g, dc);
     lumen_opdesc take = {.op = LUMEN_OP_TAKE};
     int x = lumen__ox_reshape(c, n, ".idx", lumen__ox_in(c, n, 0), &ir), v = lumen__ox_in(c, n, 2);
     int in[2], neg, hot, cold, on, off, y;
     neg = obin(c, n, ".neg", LUMEN_BIN_LT, x, lumen__ox_const(c, n, ".zero", &sc, &zero));
-    neg = obin(c, n, ".negd", LUMEN_BIN_MUL, neg, lumen__ox_const(c, n, ".depth", &sc, &fd));
+    neg = obin(c, n, ".negd", LUMEN_BIN_MUL, neg, dc);
     x = obin(c, n, ".wrap", LUMEN_BIN_ADD, x, neg);
     hot = obin(c, n, ".hot", LUMEN_BIN_EQ, x, rv);
     cold = obin(c, n, ".cold", LUMEN_BIN_NE, x, rv);
