@@ -187,8 +187,9 @@ typedef struct lumen_tensor lumen_tensor;
  * IEEE binary16 (2 bytes per element, vload_half / vstore_half, core OpenCL 1.2, so no device
  * extension is needed); every kernel converts to float on load and computes, accumulates,
  * normalises and reduces in fp32, rounding to half (to nearest even) only when it stores.
- * Values beyond +-65504 become +-inf, below 6e-8 zero; NaN stays NaN. Integers (argmax and
- * take indices) are exact up to 2048.
+ * Values beyond +-65504 become +-inf, below 6e-8 zero; NaN stays NaN. Integers are exact up to
+ * 2048: ops whose index outputs could go beyond (argmax, topk and max pooling indices,
+ * roi_align's batch) are refused in FP16 (LUMEN_EUNSUPPORTED, "use fp32").
  */
 typedef enum { LUMEN_FP32 = 0, LUMEN_FP16 = 1 } lumen_precision;
 /* "fp32" / "fp16"; NULL when out of range. */
@@ -768,8 +769,10 @@ typedef struct lumen_model_options {
      * read them as float (lumen_tensor_write/read convert), or lumen_tensor_copy from / to a
      * tensor of either precision. Where the device has LUMEN_QUIRK_NO_FP16 or failed its fp16
      * self-check on a family the graph uses, the model falls back to FP32 and says why
-     * (lumen_plan_stats.precision, precision_note). Constant TAKE indices beyond 2048 are
-     * refused in FP16 (LUMEN_EUNSUPPORTED): half holds integers exactly only up to there. */
+     * (lumen_plan_stats.precision, precision_note). A graph with indices beyond 2048 (constant
+     * TAKE indices, run-time ones into a larger source, argmax / topk / max pooling indices
+     * that could go beyond) is refused in FP16 (LUMEN_EUNSUPPORTED) on every device: half
+     * holds integers exactly only up to there. */
     lumen_precision precision;
 } lumen_model_options;
 
