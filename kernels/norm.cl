@@ -1,5 +1,5 @@
 /*
- * norm.cl - softmax, batchnorm, layernorm / instancenorm and argmax.
+ * norm.cl - softmax, batchnorm, layernorm / instancenorm, argmax, topk and det.
  *
  * Tensors are seen as [outer, red, inner] (see runtime/ops/norm.c): element (o, r, i) is at
  * (o * red + r) * inner + i, and a row is the 'red' elements of one (o, i).
@@ -213,4 +213,82 @@ __kernel void argmax_f32(__global const STORE_T *x, int x_off, __global STORE_T 
         }
     }
     ST(y, y_off + o * inner + i, (float)at);
+}
+
+/* ---- topk: global size (inner, outer); runtime/ops/norm.c has the order and the reference ---- */
+
+inline int topk_before(float a, int ia, float b, int ib, int largest)
+{
+    int an = isnan(a), bn = isnan(b);
+    if (an || bn)
+        return an && bn ? ia < ib : largest ? an : bn;
+    if (a != b)
+        return largest ? a > b : a < b;
+    return ia < ib;
+}
+
+__kernel void topk_f32(__global const STORE_T *x, int x_off, __global STORE_T *y, int y_off,
+                       int red, int inner, int k, int largest, int indices)
+{
+    int i = get_global_id(0), o = get_global_id(1);
+    if (i >= inner)
+        return;
+    int xr = x_off + o * red * inner + i, yr = y_off + o * k * inner + i;
+    float pv = 0.0f;
+    int pi = -1;
+    for (int j = 0; j < k; j++) {
+        int bi = -1;
+        float bv = 0.0f;
+        for (int r = 0; r < red; r++) {
+            float v = LD(x, xr + r * inner);
+            if ((pi < 0 || topk_before(pv, pi, v, r, largest)) &&
+                (bi < 0 || topk_before(v, r, bv, bi, largest))) {
+                bi = r;
+                bv = v;
+            }
+        }
+        pv = bv, pi = bi;
+        ST(y, yr + j * inner, indices ? (float)bi : bv);
+    }
+}
+
+/* ---- det: one work-item per n x n matrix (n <= 16); det_one in norm.c is the reference ---- */
+
+__kernel void det_f32(__global const STORE_T *x, int x_off, __global STORE_T *y, int y_off, int n)
+{
+    int b = get_global_id(0);
+    int m = x_off + b * n * n;
+    float a[256], det = 1.0f;
+    for (int i = 0; i < n * n; i++) {
+        a[i] = LD(x, m + i);
+        if (isnan(a[i])) {
+            ST(y, y_off + b, NAN);
+            return;
+        }
+    }
+    for (int j = 0; j < n; j++) {
+        int p = j;
+        for (int i = j + 1; i < n; i++)
+            if (fabs(a[i * n + j]) > fabs(a[p * n + j]))
+                p = i;
+        if (a[p * n + j] == 0.0f) {
+            ST(y, y_off + b, 0.0f);
+            return;
+        }
+        if (p != j) {
+            for (int k = 0; k < n; k++) {
+                float t = a[j * n + k];
+                a[j * n + k] = a[p * n + k];
+                a[p * n + k] = t;
+            }
+            det = -det;
+        }
+        det *= a[j * n + j];
+        for (int i = j + 1; i < n; i++) {
+            float f = a[i * n + j] / a[j * n + j];
+            for (int k = j + 1; k < n; k++)
+                a[i * n + k] -= f * a[j * n + k];
+        }
+    }
+    ST(y, y_off + b, det);
 }

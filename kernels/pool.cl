@@ -49,6 +49,37 @@ __kernel void maxpool_f32(__global const STORE_T *x, int x_off, __global STORE_T
     ST(y, y_off + (z * osz.y + oh) * osz.z + ow, acc);
 }
 
+/* The flat input index of each maximum (as float): a later larger value or NaN wins, as in
+ * PyTorch; col: column-major within the plane (ONNX storage_order 1). */
+__kernel void maxpool_idx_f32(__global const STORE_T *x, int x_off, __global STORE_T *y, int y_off,
+                              int nc, int4 isz, int4 osz, int4 k, int4 s, int4 p0, int4 lim,
+                              int4 dil, int col)
+{
+    int ow = get_global_id(0), oh = get_global_id(1), z = get_global_id(2);
+    int od = z % osz.x, c = z / osz.x;
+    int d0 = od * s.x - p0.x, h0 = oh * s.y - p0.y, w0 = ow * s.z - p0.z;
+    int xc = x_off + c * isz.x * isz.y * isz.z;
+    float best = -INFINITY;
+    int at = -1;
+    for (int kd = 0; kd < k.x; kd++) {
+        int id = d0 + kd * dil.x;
+        for (int kh = 0; kh < k.y; kh++) {
+            int ih = h0 + kh * dil.y;
+            for (int kw = 0; kw < k.z; kw++) {
+                int iw = w0 + kw * dil.z;
+                if (id < 0 || id >= isz.x || ih < 0 || ih >= isz.y || iw < 0 || iw >= isz.z)
+                    continue;
+                float v = LD(x, xc + (id * isz.y + ih) * isz.z + iw);
+                if (at < 0 || v > best || isnan(v)) {
+                    best = v;
+                    at = col ? (iw * isz.y + ih) * isz.x + id : (id * isz.y + ih) * isz.z + iw;
+                }
+            }
+        }
+    }
+    ST(y, y_off + (z * osz.y + oh) * osz.z + ow, (float)(c * isz.x * isz.y * isz.z + at));
+}
+
 /* incl: count_include_pad; the divisor then counts window positions below lim (in + pad1). */
 __kernel void avgpool_f32(__global const STORE_T *x, int x_off, __global STORE_T *y, int y_off,
                           int nc, int4 isz, int4 osz, int4 k, int4 s, int4 p0, int4 lim,

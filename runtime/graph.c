@@ -151,6 +151,12 @@ int lumen_graph_const(lumen_graph *g, const char *name, const lumen_shape *shape
     return id;
 }
 
+void lumen__graph_mark_index(lumen_graph *g, int value)
+{
+    if (g && value >= 0 && value < g->n_values && g->values[value].kind == LUMEN__VAL_CONST)
+        g->values[value].index_data = 1;
+}
+
 int lumen_graph_op(lumen_graph *g, const char *name, const lumen_opdesc *d, int n_in, const int *in)
 {
     char err[LUMEN_ERR_MAX];

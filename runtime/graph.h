@@ -17,6 +17,7 @@ typedef struct lumen__value {
     int producer; /* node index for LUMEN__VAL_NODE, else -1 */
     int uses;     /* live consumers + output marks (lumen__graph_count_uses) */
     int is_output;
+    int index_data;    /* constants: integers used as indices (lumen__graph_mark_index) */
     int alias;         /* model.c: value whose storage this one shares, or -1 */
     int64_t alias_off; /* element offset inside that storage (concat inputs) */
 } lumen__value;
@@ -49,6 +50,10 @@ struct lumen_graph {
 lumen_status lumen__graph_fuse_patterns(lumen_graph *g);
 lumen_status lumen__graph_optimize(lumen_graph *g, const lumen_model_options *o);
 void lumen__graph_count_uses(lumen_graph *g);
+/* Marks constant 'value' of g as holding indices compared or looked up exactly (a ramp that
+ * run-time indices are compared with): lumen_model_new refuses fp16 storage when any of its
+ * values is beyond LUMEN_FP16_MAX_INT. Does nothing for -1 or a value that is not constant. */
+void lumen__graph_mark_index(lumen_graph *g, int value);
 int lumen__graph_find_value(const lumen_graph *g, const char *name);
 double lumen__node_flops(const lumen_graph *g, const lumen__node *n);
 

@@ -145,6 +145,15 @@ int lumen__variants(lumen__variant *out, int cap);
  * "-DLUMEN_FP16" + (" " + options when not empty), written into buf (len bytes). Returns the
  * string to use (options or buf). */
 const char *lumen__prec_options(lumen_precision prec, const char *options, char *buf, size_t len);
+/* Half holds every integer up to this one exactly (2^11; 2049 rounds to 2048). */
+#define LUMEN_FP16_MAX_INT 2048
+/* LUMEN_EUNSUPPORTED, naming the op and suggesting fp32, where op d on inputs of shapes
+ * in[0..n_in) (valid for d) would store integers beyond LUMEN_FP16_MAX_INT in fp16 storage:
+ * ARGMAX and TOPK indices along a longer axis, POOL indices into a larger input, ROI_ALIGN's
+ * batch indices into a larger batch; else LUMEN_OK. lumen_op_run checks it for fp16 outputs
+ * and lumen_model_new for every node of an fp16 model. Can't fail otherwise. */
+lumen_status lumen__fp16_exact(const lumen_opdesc *d, int n_in, const lumen_shape *const *in,
+                               char *err);
 /* The build options of variant v: lumen__prec_options of its precision, in buf. */
 const char *lumen__variant_options(const lumen__variant *v, char *buf, size_t len);
 /* GEMM's programs (gemm.c): the ops that use GEMM list these too. */

@@ -187,8 +187,9 @@ typedef struct lumen_tensor lumen_tensor;
  * IEEE binary16 (2 bytes per element, vload_half / vstore_half, core OpenCL 1.2, so no device
  * extension is needed); every kernel converts to float on load and computes, accumulates,
  * normalises and reduces in fp32, rounding to half (to nearest even) only when it stores.
- * Values beyond +-65504 become +-inf, below 6e-8 zero; NaN stays NaN. Integers (argmax and
- * take indices) are exact up to 2048.
+ * Values beyond +-65504 become +-inf, below 6e-8 zero; NaN stays NaN. Integers are exact up to
+ * 2048: ops whose index outputs could go beyond (argmax, topk and max pooling indices,
+ * roi_align's batch) are refused in FP16 (LUMEN_EUNSUPPORTED, "use fp32").
  */
 typedef enum { LUMEN_FP32 = 0, LUMEN_FP16 = 1 } lumen_precision;
 /* "fp32" / "fp16"; NULL when out of range. */
@@ -235,9 +236,9 @@ char *lumen_tensor_format(const lumen_tensor *t, char *buf, size_t len);
 #define LUMEN_OP_LIST(X)                                                                           \
     X(CONV, "conv")                     /* in: x, w, bias?, residual?  (1d/2d/3d, groups) */       \
     X(CONV_TRANSPOSE, "conv_transpose") /* in: x, w[Cin,Cout/g,k..], bias? */                      \
-    X(POOL, "pool")                     /* in: x; max / average, 2d / 3d */                        \
+    X(POOL, "pool")                     /* in: x; max (or its indices) / average */                \
     X(REDUCE, "reduce")                 /* in: x; sum / mean / max / prod over an axis set */      \
-    X(RESIZE, "resize")                 /* in: x; nearest / (bi,tri)linear */                      \
+    X(RESIZE, "resize")                 /* in: x; nearest / (bi,tri)linear / cubic */              \
     X(CONCAT, "concat")                 /* in: x0..xn-1 along an axis */                           \
     X(SLICE, "slice")                   /* in: x; start/step/count per axis */                     \
     X(PAD, "pad")                       /* in: x; constant padding */                              \
@@ -252,7 +253,11 @@ char *lumen_tensor_format(const lumen_tensor *t, char *buf, size_t len);
     X(MATMUL, "matmul")                 /* in: a, b, bias?; batched with broadcasting */           \
     X(ATTENTION, "attention")           /* in: q, k, v (NCHW); local windows or all keys */        \
     X(ARGMAX, "argmax")                 /* in: x; index along an axis, as float */                 \
-    X(TAKE, "take")                     /* in: x, idx; y = x.flat[idx] (idx holds integers) */
+    X(TAKE, "take")                     /* in: x, idx; y = x.flat[idx] (idx holds integers) */     \
+    X(TOPK, "topk")                     /* in: x; k largest/smallest along an axis, or indices */  \
+    X(GRID_SAMPLE, "grid_sample") /* in: x[N,C,H,W], grid[N,Ho,Wo,2]; bilinear/nearest/cubic */    \
+    X(ROI_ALIGN, "roi_align")     /* in: x[N,C,H,W], rois[R,4], batch[R]; avg / max */             \
+    X(DET, "det")                 /* in: x[..., n, n]; determinants (n <= 16) */
 
 typedef enum {
 #define LUMEN_X(name, str) LUMEN_OP_##name,
@@ -347,6 +352,9 @@ typedef struct lumen_pool_params {
     int k[3], stride[3], pad0[3], pad1[3], dil[3];
     int count_include_pad; /* average: divide by the full window, padding included */
     int ceil_mode;
+    int indices;       /* max: the output is the index of each maximum (as float) instead, flat
+                          over the whole input (ONNX MaxPool's second output) */
+    int storage_order; /* indices: 0 row-major, 1 column-major within each [spatial] plane */
 } lumen_pool_params;
 
 enum { LUMEN_REDUCE_SUM, LUMEN_REDUCE_MEAN, LUMEN_REDUCE_MAX, LUMEN_REDUCE_PROD };
@@ -356,12 +364,14 @@ typedef struct lumen_reduce_params {
     int keepdims;
 } lumen_reduce_params;
 
-enum { LUMEN_RESIZE_NEAREST, LUMEN_RESIZE_LINEAR };
+enum { LUMEN_RESIZE_NEAREST, LUMEN_RESIZE_LINEAR, LUMEN_RESIZE_CUBIC };
 enum { /* how an output coordinate maps to an input coordinate (ONNX names) */
        LUMEN_COORD_HALF_PIXEL,
        LUMEN_COORD_ALIGN_CORNERS,
        LUMEN_COORD_ASYMMETRIC,
-       LUMEN_COORD_PYTORCH_HALF_PIXEL
+       LUMEN_COORD_PYTORCH_HALF_PIXEL,
+       LUMEN_COORD_TF_HALF_PIXEL_FOR_NN,
+       LUMEN_COORD_TF_CROP_AND_RESIZE /* samples roi; outside the input: 'extrapolation' */
 };
 enum {
     LUMEN_NEAREST_FLOOR,
@@ -373,6 +383,10 @@ typedef struct lumen_resize_params {
     int mode, coord, nearest, nsp; /* the last nsp axes are resized */
     int64_t out[3];                /* output extents of those axes */
     float scale[3];                /* output/input; 0: use out/in */
+    float cubic_a;                 /* CUBIC: the kernel's a (ONNX default -0.75) */
+    int exclude_outside;           /* CUBIC: taps outside the input get weight 0, rest renormed */
+    float roi0[3], roi1[3];        /* TF_CROP_AND_RESIZE: start and end of each axis in [0, 1] */
+    float extrapolation;           /* TF_CROP_AND_RESIZE: value outside the input */
 } lumen_resize_params;
 
 typedef struct lumen_concat_params {
@@ -456,6 +470,28 @@ typedef struct lumen_argmax_params {
     int last; /* ties: the last index (ONNX select_last_index), else the first */
 } lumen_argmax_params;
 
+typedef struct lumen_topk_params {
+    int axis, k; /* 1 <= k <= the axis' extent */
+    int largest; /* 1: the k largest, in descending order; 0: the k smallest, ascending */
+    int indices; /* 1: the output is the elements' indices along axis (as float) */
+} lumen_topk_params;
+
+enum { LUMEN_GRID_BILINEAR, LUMEN_GRID_NEAREST, LUMEN_GRID_BICUBIC };
+enum { LUMEN_GRID_ZEROS, LUMEN_GRID_BORDER, LUMEN_GRID_REFLECTION };
+typedef struct lumen_grid_sample_params {
+    int mode, padding; /* LUMEN_GRID_* */
+    int align_corners; /* grid -1 and 1 are the centres (1) or the outer edges (0) of the corners */
+} lumen_grid_sample_params;
+
+enum { LUMEN_ROI_AVG, LUMEN_ROI_MAX };
+typedef struct lumen_roi_align_params {
+    int mode;            /* LUMEN_ROI_AVG / MAX */
+    int out_h, out_w;    /* output bins per roi */
+    int sampling;        /* samples per bin and axis; 0: ceil(roi extent / bins) */
+    float spatial_scale; /* roi coordinates times this are input pixels */
+    int half_pixel;      /* 1: shift the scaled roi by -0.5 (ONNX 'half_pixel') */
+} lumen_roi_align_params;
+
 /* One operator with its parameters: what a graph node is. */
 typedef struct lumen_opdesc {
     lumen_op op;
@@ -476,6 +512,9 @@ typedef struct lumen_opdesc {
         lumen_matmul_params matmul;
         lumen_attention_params attention;
         lumen_argmax_params argmax;
+        lumen_topk_params topk;
+        lumen_grid_sample_params grid;
+        lumen_roi_align_params roi;
     } p;
 } lumen_opdesc;
 
@@ -730,8 +769,10 @@ typedef struct lumen_model_options {
      * read them as float (lumen_tensor_write/read convert), or lumen_tensor_copy from / to a
      * tensor of either precision. Where the device has LUMEN_QUIRK_NO_FP16 or failed its fp16
      * self-check on a family the graph uses, the model falls back to FP32 and says why
-     * (lumen_plan_stats.precision, precision_note). Constant TAKE indices beyond 2048 are
-     * refused in FP16 (LUMEN_EUNSUPPORTED): half holds integers exactly only up to there. */
+     * (lumen_plan_stats.precision, precision_note). A graph with indices beyond 2048 (constant
+     * TAKE indices, run-time ones into a larger source, argmax / topk / max pooling indices
+     * that could go beyond) is refused in FP16 (LUMEN_EUNSUPPORTED) on every device: half
+     * holds integers exactly only up to there. */
     lumen_precision precision;
 } lumen_model_options;
 

@@ -79,8 +79,11 @@ void lumen_model_free(lumen_model *m)
 /*
  * Settles m->plan.precision from the one asked for. FP16 falls back to FP32, saying why in
  * plan.precision_note, where the device has LUMEN_QUIRK_NO_FP16 or failed its fp16 self-check
- * on a family the graph uses. Refuses (EUNSUPPORTED) an FP16 graph whose constant take indices
- * half cannot hold exactly (beyond 2048).
+ * on a family the graph uses. Refuses (EUNSUPPORTED) an FP16 graph with integers half cannot
+ * hold exactly (beyond LUMEN_FP16_MAX_INT): a node lumen__fp16_exact refuses (argmax, topk and
+ * max pooling indices, roi_align batch indices), constant take indices or other constants
+ * marked as indices (lumen__graph_mark_index) beyond it, run-time take indices into a source of
+ * more elements.
  */
 static lumen_status choose_precision(lumen_model *m, lumen_precision want)
 {
@@ -92,22 +95,45 @@ static lumen_status choose_precision(lumen_model *m, lumen_precision want)
     if (!lumen_precision_name(want))
         return lumen__fail(m->ctx, LUMEN_EINVAL, "lumen_model_new: unknown precision %d",
                            (int)want);
+    for (int i = 0; i < g->n_nodes; i++) {
+        const lumen__node *n = &g->nodes[i];
+        const lumen_shape *shapes[LUMEN_MAX_IN];
+        char err[LUMEN_ERR_MAX];
+        if (n->dead)
+            continue;
+        for (int j = 0; j < n->n_in; j++)
+            shapes[j] = n->in[j] >= 0 ? &g->values[n->in[j]].shape : NULL;
+        if (lumen__fp16_exact(&n->d, n->n_in, shapes, err) != LUMEN_OK)
+            return lumen__fail(m->ctx, LUMEN_EUNSUPPORTED, "node '%s': %s", n->name, err);
+        for (int j = 0; j < n->n_in; j++) {
+            const lumen__value *v = n->in[j] >= 0 ? &g->values[n->in[j]] : NULL;
+            int take_idx = n->d.op == LUMEN_OP_TAKE && j == 1;
+            if (!v || !(take_idx || v->index_data))
+                continue;
+            if (v->kind != LUMEN__VAL_CONST) { /* run-time take indices: bound by the source */
+                int64_t src = lumen_shape_numel(shapes[0]);
+                if (src - 1 > LUMEN_FP16_MAX_INT)
+                    return lumen__fail(m->ctx, LUMEN_EUNSUPPORTED,
+                                       "node '%s' (take): run-time indices into %lld elements "
+                                       "are not exact in fp16 storage (integers up to %d are); "
+                                       "use fp32",
+                                       n->name, (long long)src, LUMEN_FP16_MAX_INT);
+                continue;
+            }
+            for (int64_t k = 0; k < lumen_shape_numel(&v->shape); k++)
+                if (fabsf(v->data[k]) > LUMEN_FP16_MAX_INT)
+                    return lumen__fail(m->ctx, LUMEN_EUNSUPPORTED,
+                                       "node '%s' (%s): index %g in '%s' is not exact in fp16 "
+                                       "storage (integers up to %d are); use fp32",
+                                       n->name, lumen_op_name(n->d.op), v->data[k], v->name,
+                                       LUMEN_FP16_MAX_INT);
+        }
+    }
+    /* after the refusals: a graph fp16 cannot hold is refused on every device */
     if (!lumen__selfcheck_fp16_ok(m->ctx, g, why, sizeof why)) {
         snprintf(m->plan.precision_note, sizeof m->plan.precision_note,
                  "fp16 storage not used on %s: %s; running fp32", m->ctx->info.name, why);
         return LUMEN_OK;
-    }
-    for (int i = 0; i < g->n_nodes; i++) {
-        const lumen__node *n = &g->nodes[i];
-        const lumen__value *idx = n->n_in > 1 && n->in[1] >= 0 ? &g->values[n->in[1]] : NULL;
-        if (n->dead || n->d.op != LUMEN_OP_TAKE || !idx || idx->kind != LUMEN__VAL_CONST)
-            continue;
-        for (int64_t k = 0; k < lumen_shape_numel(&idx->shape); k++)
-            if (fabsf(idx->data[k]) > 2048)
-                return lumen__fail(m->ctx, LUMEN_EUNSUPPORTED,
-                                   "node '%s' (take): index %g is not exact in fp16 storage "
-                                   "(integers up to 2048 are); use fp32",
-                                   n->name, idx->data[k]);
     }
     m->plan.precision = LUMEN_FP16;
     return LUMEN_OK;

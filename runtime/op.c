@@ -13,7 +13,7 @@
 
 #include "internal.h"
 
-_Static_assert(LUMEN_OP_COUNT == 20, "a new op needs an entry in every table: update this count");
+_Static_assert(LUMEN_OP_COUNT == 24, "a new op needs an entry in every table: update this count");
 
 static const lumen__op_impl *const impls[LUMEN_OP_COUNT] = {
 #define LUMEN_X(name, str) [LUMEN_OP_##name] = &lumen__impl_##name,
@@ -172,6 +172,38 @@ lumen_status lumen_op_ref(const lumen_opdesc *d, int n_in, const lumen_shape *co
     return im->ref(d, n_in, in_shape, in, &os, out, err);
 }
 
+lumen_status lumen__fp16_exact(const lumen_opdesc *d, int n_in, const lumen_shape *const *in,
+                               char *err)
+{
+    const char *what = NULL, *unit = "elements";
+    int64_t top = 0; /* the largest integer the output (or an index input) can hold */
+    (void)n_in;
+    switch (d->op) {
+    case LUMEN_OP_ARGMAX:
+        what = "indices along an axis of", top = in[0]->d[d->p.argmax.axis] - 1;
+        break;
+    case LUMEN_OP_TOPK:
+        if (d->p.topk.indices)
+            what = "indices along an axis of", top = in[0]->d[d->p.topk.axis] - 1;
+        break;
+    case LUMEN_OP_POOL:
+        if (d->p.pool.indices)
+            what = "flat indices into an input of", top = lumen_shape_numel(in[0]) - 1;
+        break;
+    case LUMEN_OP_ROI_ALIGN:
+        what = "batch indices into a batch of", unit = "images", top = in[0]->d[0] - 1;
+        break;
+    default:
+        break;
+    }
+    if (what && top > LUMEN_FP16_MAX_INT)
+        return lumen__errf(err, LUMEN_EUNSUPPORTED,
+                           "%s: %s %lld %s are not exact in fp16 storage (integers up to %d "
+                           "are); use fp32",
+                           op_names[d->op], what, (long long)top + 1, unit, LUMEN_FP16_MAX_INT);
+    return LUMEN_OK;
+}
+
 lumen_status lumen_op_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
                           const lumen_tensor *const *in, lumen_tensor *y)
 {
@@ -210,6 +242,8 @@ lumen_status lumen_op_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
                                "precision (lumen_tensor_copy converts)",
                                op_names[d->op], i, in[i]->name, lumen_precision_name(in[i]->prec),
                                y->name, lumen_precision_name(y->prec));
+    if (y->prec == LUMEN_FP16 && (st = lumen__fp16_exact(d, n_in, shapes, ctx->err)) != LUMEN_OK)
+        return st;
     ctx->err[0] = '\0';
     ctx->launch_prec = y->prec; /* lumen__kernel builds this storage's programs */
     st = im->run(ctx, d, n_in, in, y);

@@ -138,6 +138,12 @@ static int case_table(sc_case *out)
     sm.p.axes = (lumen_axes_params){2, 3, 0};
     lumen_opdesc am = {.op = LUMEN_OP_ARGMAX};
     am.p.argmax.axis = 1;
+    lumen_opdesc tk = {.op = LUMEN_OP_TOPK}, det = {.op = LUMEN_OP_DET};
+    tk.p.topk = (lumen_topk_params){1, 3, 1, 0};
+    lumen_opdesc gs = {.op = LUMEN_OP_GRID_SAMPLE};
+    gs.p.grid = (lumen_grid_sample_params){LUMEN_GRID_BILINEAR, LUMEN_GRID_REFLECTION, 0};
+    lumen_opdesc mpi = pool2(LUMEN_POOL_MAX, 3, 2, 1, 0);
+    mpi.p.pool.indices = 1;
     const sc_case t[] = {
         {LUMEN_CHECK_ELTWISE, "gelu", lumen_opdesc_unary(LUMEN_ACT_GELU), 1, {S(1, 7, 13, 11)}},
         {LUMEN_CHECK_ELTWISE,
@@ -208,6 +214,7 @@ static int case_table(sc_case *out)
          pool2(LUMEN_POOL_AVG, 2, 2, 0, 1),
          1,
          {S(2, 3, 15, 13)}},
+        {LUMEN_CHECK_POOL, "max indices 3x3 s2 p1", mpi, 1, {S(1, 4, 13, 11)}},
         {LUMEN_CHECK_POOL, "reduce mean HW", reduce_mean, 1, {S(1, 7, 13, 11)}},
         {LUMEN_CHECK_POOL, "reduce max C", reduce_max, 1, {S(2, 9, 5, 7)}},
 
@@ -216,6 +223,7 @@ static int case_table(sc_case *out)
         {LUMEN_CHECK_LAYOUT, "slice step 2", sl, 1, {S(1, 7, 13, 11)}},
         {LUMEN_CHECK_LAYOUT, "pad 1,2", pad, 1, {S(1, 3, 7, 9)}},
         {LUMEN_CHECK_LAYOUT, "resize bilinear x2", rs, 1, {S(1, 3, 7, 9)}},
+        {LUMEN_CHECK_LAYOUT, "grid_sample reflection", gs, 2, {S(1, 3, 7, 9), S(1, 5, 6, 2)}},
 
         {LUMEN_CHECK_NORM,
          "batchnorm",
@@ -227,6 +235,8 @@ static int case_table(sc_case *out)
         {LUMEN_CHECK_NORM, "instancenorm", in, 3, {S(2, 5, 9, 7), S(5), S(5)}},
         {LUMEN_CHECK_NORM, "softmax last axis", sm, 1, {S(3, 7, 29)}},
         {LUMEN_CHECK_NORM, "argmax C", am, 1, {S(2, 5, 7, 3)}},
+        {LUMEN_CHECK_NORM, "topk 3 of C", tk, 1, {S(2, 9, 5, 7)}},
+        {LUMEN_CHECK_NORM, "det 5x5", det, 1, {S(3, 7, 5, 5)}},
 
         {LUMEN_CHECK_ATTENTION,
          "window 4 d16 offsets",
@@ -650,6 +660,8 @@ unsigned lumen_check_families_of(const lumen_opdesc *d, const lumen_shape *const
     case LUMEN_OP_REDUCE:
         return 1u << LUMEN_CHECK_POOL;
     case LUMEN_OP_RESIZE:
+    case LUMEN_OP_GRID_SAMPLE:
+    case LUMEN_OP_ROI_ALIGN:
     case LUMEN_OP_CONCAT:
     case LUMEN_OP_SLICE:
     case LUMEN_OP_PAD:
@@ -661,6 +673,8 @@ unsigned lumen_check_families_of(const lumen_opdesc *d, const lumen_shape *const
     case LUMEN_OP_INSTANCENORM:
     case LUMEN_OP_LAYERNORM:
     case LUMEN_OP_ARGMAX:
+    case LUMEN_OP_TOPK:
+    case LUMEN_OP_DET:
         return 1u << LUMEN_CHECK_NORM;
     case LUMEN_OP_ATTENTION:
         return 1u << LUMEN_CHECK_ATTENTION;

@@ -1,8 +1,10 @@
-/* cases_norm.c - SOFTMAX, BATCHNORM, INSTANCENORM, LAYERNORM and ARGMAX cases.
+/* cases_norm.c - SOFTMAX, BATCHNORM, INSTANCENORM, LAYERNORM, ARGMAX and TOPK cases.
  *
  * Row shapes are chosen to reach both kernel shapes of norm.c on every device: 'col' (inner >
  * 1, short rows) and 'row' (a single long row, which takes it on CPUs too; on GPUs every
  * contiguous row of >= 64 elements). Labels name the kernel a CPU takes. */
+#include <math.h>
+
 #include "harness.h"
 
 static lumen_opdesc axes(lumen_op op, int axis, int axis_end, float eps)
@@ -37,6 +39,13 @@ static lumen_opdesc argmax_last(int axis, int keepdims)
 }
 
 #define SM LUMEN_OP_SOFTMAX
+static lumen_opdesc topk(int axis, int k, int largest, int indices)
+{
+    lumen_opdesc d = {.op = LUMEN_OP_TOPK};
+    d.p.topk = (lumen_topk_params){axis, k, largest, indices};
+    return d;
+}
+
 #define LN LUMEN_OP_LAYERNORM
 #define BN LUMEN_OP_BATCHNORM
 #define IN LUMEN_OP_INSTANCENORM
@@ -60,6 +69,20 @@ int cases_norm(lumen_ctx *ctx)
     static const float ln_y[] = {-1.34164079f, 1.44721360f, 0.894427191f, -0.329179607f};
     /* argmax along axis 1 of [[1, 5, 5], [7, 2, 7]]: ties keep the first index */
     static const float am_x[] = {1, 5, 5, 7, 2, 7}, am_y[] = {1, 0};
+    /* rows of 2049 rising from 0 to 1 in steps of 1/2048 (exact in half): the maxima are at
+     * index 2048, the largest integer half holds exactly */
+    static float ramp[3 * 2049];
+    for (int i = 0; i < 3 * 2049; i++)
+        ramp[i] = (float)(i % 2049) / 2048.0f;
+    /* topk 3 of [3, NaN, 1, 3, 2]: largest takes NaN first (PyTorch), ties in index order;
+     * smallest puts NaN last */
+    static const float tk_x[] = {3, NAN, 1, 3, 2};
+    static const float tk_lv[] = {NAN, 3, 3}, tk_li[] = {1, 0, 3};
+    static const float tk_sv[] = {1, 2, 3}, tk_si[] = {2, 4, 0};
+    static const float tk_all[] = {1, 2, 3, 3, NAN}; /* smallest k = 5 */
+    /* det: [[1, 2], [3, 4]] = -2 (one row swap); a singular 3x3; a 3x3 with a NaN */
+    static const float det_x[] = {1, 2, 3, 4, 1, 2, 3, 2, 4, 6, 7, 8, 9, 1, 2, 3, 4, NAN, 6, 7, 8, 9};
+    static const float det_y[] = {-2, 0, NAN};
 
     const tcase cases[] = {
         /* SOFTMAX */
@@ -113,6 +136,28 @@ int cases_norm(lumen_ctx *ctx)
         {"channels keepdims", argmax(1, 1), 1, {SHAPE(2, 9, 34, 17)}},
         {"axis 0", argmax(0, 0), 1, {SHAPE(5, 7, 3)}},
         {"last axis odd", argmax(2, 0), 1, {SHAPE(17, 34, 9)}},
+        {"axis of 2049 (fp16 edge)", argmax(1, 0), 1, {SHAPE(3, 2049)}, {ramp}},
+        {"axis of 2050", argmax(1, 0), 1, {SHAPE(3, 2050)}, .fp16_refused = 1},
+        /* TOPK */
+        {"topk largest NaN ties hand", topk(1, 3, 1, 0), 1, {SHAPE(1, 5)}, {tk_x}, .expect = tk_lv},
+        {"topk largest indices hand", topk(1, 3, 1, 1), 1, {SHAPE(1, 5)}, {tk_x}, .expect = tk_li},
+        {"topk smallest hand", topk(0, 3, 0, 0), 1, {SHAPE(5)}, {tk_x}, .expect = tk_sv},
+        {"topk smallest indices hand", topk(0, 3, 0, 1), 1, {SHAPE(5)}, {tk_x}, .expect = tk_si},
+        {"topk smallest all, NaN last", topk(0, 5, 0, 0), 1, {SHAPE(5)}, {tk_x}, .expect = tk_all},
+        {"topk 5 channels odd", topk(1, 5, 1, 0), 1, {SHAPE(2, 9, 34, 17)}},
+        {"topk 5 channels indices", topk(1, 5, 1, 1), 1, {SHAPE(2, 9, 34, 17)}},
+        {"topk smallest last axis", topk(2, 7, 0, 0), 1, {SHAPE(17, 3, 34)}},
+        {"topk k = extent, axis 0", topk(0, 6, 1, 1), 1, {SHAPE(6, 11, 5)}},
+        {"topk indices axis 2049 (fp16 edge)", topk(1, 4, 1, 1), 1, {SHAPE(3, 2049)}, {ramp}},
+        {"topk indices axis 2050", topk(1, 4, 1, 1), 1, {SHAPE(3, 2050)}, .fp16_refused = 1},
+        {"topk values axis 2050", topk(1, 4, 1, 0), 1, {SHAPE(3, 2050)}},
+        /* DET */
+        {"det 2x2 hand", {.op = LUMEN_OP_DET}, 1, {SHAPE(2, 2)}, {det_x}, .expect = det_y},
+        {"det singular 3x3 hand", {.op = LUMEN_OP_DET}, 1, {SHAPE(1, 3, 3)}, {det_x + 4}, .expect = det_y + 1},
+        {"det NaN 3x3 hand", {.op = LUMEN_OP_DET}, 1, {SHAPE(3, 3)}, {det_x + 13}, .expect = det_y + 2},
+        {"det 1x1 batch", {.op = LUMEN_OP_DET}, 1, {SHAPE(7, 1, 1)}},
+        {"det 5x5 batch odd", {.op = LUMEN_OP_DET}, 1, {SHAPE(3, 17, 5, 5)}},
+        {"det 16x16", {.op = LUMEN_OP_DET}, 1, {SHAPE(2, 16, 16)}},
     };
     return run_cases(ctx, "norm", cases, (int)(sizeof cases / sizeof cases[0]));
 }

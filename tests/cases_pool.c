@@ -1,4 +1,4 @@
-/* cases_pool.c - POOL, REDUCE and RESIZE cases. */
+/* cases_pool.c - POOL, REDUCE and the sampling ops' (RESIZE, GRID_SAMPLE, ROI_ALIGN) cases. */
 #include <math.h>
 
 #include "harness.h"
@@ -12,6 +12,14 @@ static lumen_opdesc pool(int kind, int nsp, int k, int s, int pad, int dil, int 
     for (int i = 0; i < 3; i++) {
         p->k[i] = k, p->stride[i] = s, p->pad0[i] = p->pad1[i] = pad, p->dil[i] = dil;
     }
+    return d;
+}
+
+/* Max pooling's indices (storage order 'col': column-major). */
+static lumen_opdesc pool_idx(int nsp, int k, int s, int pad, int dil, int ceil_mode, int col)
+{
+    lumen_opdesc d = pool(LUMEN_POOL_MAX, nsp, k, s, pad, dil, ceil_mode, 0);
+    d.p.pool.indices = 1, d.p.pool.storage_order = col;
     return d;
 }
 
@@ -51,6 +59,39 @@ static lumen_opdesc resize(int mode, int coord, int nearest, int nsp, int64_t o0
     return d;
 }
 
+/* Cubic resize of the last nsp axes with kernel parameter a, exclude_outside excl. */
+static lumen_opdesc cubic(int coord, int nsp, int64_t o0, int64_t o1, int64_t o2, float s, float a,
+                          int excl)
+{
+    lumen_opdesc d = resize(LUMEN_RESIZE_CUBIC, coord, 0, nsp, o0, o1, o2, s);
+    d.p.resize.cubic_a = a, d.p.resize.exclude_outside = excl;
+    return d;
+}
+
+/* tf_crop_and_resize of the last nsp axes, every axis cropped to [r0, r1], outside: 'extra'. */
+static lumen_opdesc crop(int mode, int nsp, int64_t o0, int64_t o1, float r0, float r1, float extra)
+{
+    lumen_opdesc d = resize(mode, LUMEN_COORD_TF_CROP_AND_RESIZE, 0, nsp, o0, o1, 0, 0);
+    d.p.resize.cubic_a = -0.75f, d.p.resize.extrapolation = extra;
+    for (int i = 0; i < nsp; i++)
+        d.p.resize.roi0[i] = r0, d.p.resize.roi1[i] = r1;
+    return d;
+}
+
+static lumen_opdesc grid(int mode, int padding, int align)
+{
+    lumen_opdesc d = {.op = LUMEN_OP_GRID_SAMPLE};
+    d.p.grid = (lumen_grid_sample_params){mode, padding, align};
+    return d;
+}
+
+static lumen_opdesc roi(int mode, int oh, int ow, int sampling, float scale, int half_pixel)
+{
+    lumen_opdesc d = {.op = LUMEN_OP_ROI_ALIGN};
+    d.p.roi = (lumen_roi_align_params){mode, oh, ow, sampling, scale, half_pixel};
+    return d;
+}
+
 enum {
     MAX = LUMEN_POOL_MAX,
     AVG = LUMEN_POOL_AVG,
@@ -60,6 +101,7 @@ enum {
     ALIGN = LUMEN_COORD_ALIGN_CORNERS,
     ASYM = LUMEN_COORD_ASYMMETRIC,
     PTHALF = LUMEN_COORD_PYTORCH_HALF_PIXEL,
+    TFNN = LUMEN_COORD_TF_HALF_PIXEL_FOR_NN,
     FLOOR = LUMEN_NEAREST_FLOOR,
     RFLOOR = LUMEN_NEAREST_ROUND_PREFER_FLOOR,
     RCEIL = LUMEN_NEAREST_ROUND_PREFER_CEIL,
@@ -70,7 +112,16 @@ int cases_pool(lumen_ctx *ctx)
 {
     /* pool hands */
     static const float x16[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    /* 0 to 1 in steps of 1/2048 (exact in half): the last window's maximum is at index 2048 */
+    static float ramp[2049];
+    for (int i = 0; i < 2049; i++)
+        ramp[i] = (float)i / 2048.0f;
     static const float max2_x[] = {5, 7, 13, 15};
+    /* indices of those maxima, flat (row-major) and column-major (w * 4 + h) */
+    static const float max2_i[] = {5, 7, 13, 15}, max2_ic[] = {5, 13, 7, 15};
+    /* with a NaN at 5 the first window takes it; channel 2 of [1,2,2,2] adds 4 */
+    static const float max2_in[] = {5, 7, 13, 15};
+    static const float x8c[] = {1, 3, 3, 0, NAN, 2, 9, 9}, x8c_i[] = {1, 4};
     /* NaN propagates through max pooling and max reduction, as in PyTorch */
     static const float x16n[] = {0, 1, 2, 3, 4, NAN, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
     static const float max2_n[] = {NAN, 7, 13, 15};
@@ -92,6 +143,30 @@ int cases_pool(lumen_ctx *ctx)
     static const float x0210[] = {0, 2, 10}, lin_align_x[] = {0, 1, 2, 6, 10};
     static const float x8[] = {0, 1, 2, 3, 4, 5, 6, 7};
     static const float tie_floor_x[] = {0, 2, 4, 6}, tie_ceil_x[] = {1, 3, 5, 7};
+    /* cubic, a = -0.75, asymmetric x2 of [1, 2, 4, 8]: the taps clamp at both ends */
+    static const float x1248[] = {1, 2, 4, 8};
+    static const float cubic_x[] = {1, 1.3125f, 2, 2.71875f, 4, 6.1875f, 8, 8.375f};
+    /* tf_crop_and_resize of 5 values to 4 over roi [-0.25, 0.5]: x_orig = o - 1, the first
+     * outside (extrapolation 7) */
+    static const float x5s[] = {0, 10, 20, 30, 40}, crop_x[] = {7, 0, 10, 20};
+    /* tf_half_pixel_for_nn, 8 -> 3: x_orig = (o + 0.5) * 8/3 = 1.33, 4, 6.67, floored */
+    static const float tfnn_x[] = {1, 4, 6};
+    /* grid_sample of the 2x2 plane [1, 2; 3, 4]: grid (0, 0) is the centre (2.5 bilinear),
+     * (-1, -1) the top-left corner: 1 with align_corners, a quarter of it (the rest is zero
+     * padding) without; (1.5, 0) is x = 1.25 px with align_corners: 0.75 of the right column's
+     * 3 = 2.25 (zeros), 3 (border); x = 2 without: outside, 0 */
+    static const float g22[] = {1, 2, 3, 4};
+    static const float gpts[] = {0, 0, -1, -1, 1.5f, 0};
+    static const float g_al[] = {2.5f, 1, 2.25f}, g_noal[] = {2.5f, 0.25f, 0}, g_border[] = {2.5f, 1, 3};
+    /* roi_align of the 4x4 ramp 0..15, one bin over the roi (0, 0)-(2, 2), scale 1,
+     * output_half_pixel, 2x2 samples at 0.5 and 1.5: mean of 2.5, 3.5, 6.5, 7.5 = 5 */
+    static const float r44[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    static const float rbox[] = {0, 0, 2, 2}, rbatch0[] = {0}, r_avg[] = {5};
+    /* random-input rois: [x1, y1, x2, y2] in pixels of a 13x17 input (some past the border) and
+     * their batch indices (one outside the batch: zeros) */
+    static const float rois5[] = {0, 0, 16, 12, 2.5f, 1, 9, 7.5f, -3, -2, 5, 4,
+                                  10, 8, 20, 15, 4, 4, 4.2f, 4.1f};
+    static const float rb5[] = {0, 1, 1, 0, 2}, rb5_1[] = {0, 0, 0, 0, 1};
     const tcase cases[] = {
         /* POOL */
         {"max 2x2 s2 hand",
@@ -124,6 +199,17 @@ int cases_pool(lumen_ctx *ctx)
          {SHAPE(1, 1, 1, 5)},
          {x5},
          .expect = avg_ceil_x},
+        {"max indices 2x2 s2 hand", pool_idx(2, 2, 2, 0, 1, 0, 0), 1, {SHAPE(1, 1, 4, 4)}, {x16}, .expect = max2_i},
+        {"max indices col-major hand", pool_idx(2, 2, 2, 0, 1, 0, 1), 1, {SHAPE(1, 1, 4, 4)}, {x16}, .expect = max2_ic},
+        {"max indices NaN hand", pool_idx(2, 2, 2, 0, 1, 0, 0), 1, {SHAPE(1, 1, 4, 4)}, {x16n}, .expect = max2_in},
+        {"max indices ties, channel 1 hand", pool_idx(2, 2, 2, 0, 1, 0, 0), 1, {SHAPE(1, 2, 2, 2)}, {x8c}, .expect = x8c_i},
+        {"max indices 3x3 s2 p1 odd", pool_idx(2, 3, 2, 1, 1, 0, 0), 1, {SHAPE(2, 9, 34, 17)}, .fp16_refused = 1},
+        {"max indices col-major ceil", pool_idx(2, 3, 2, 0, 1, 1, 1), 1, {SHAPE(1, 3, 17, 34)}},
+        {"max indices 3d dil2", pool_idx(3, 2, 1, 1, 2, 0, 0), 1, {SHAPE(1, 2, 5, 6, 7)}},
+        {"max indices 1d", pool_idx(1, 4, 3, 1, 1, 0, 0), 1, {SHAPE(2, 3, 25)}},
+        /* fp16 holds indices up to 2048: an input of 2049 elements is the largest it takes */
+        {"max indices 1d 2049 (fp16 edge)", pool_idx(1, 3, 2, 0, 1, 0, 0), 1, {SHAPE(1, 1, 2049)}, {ramp}},
+        {"max indices 1d 2050", pool_idx(1, 3, 2, 0, 1, 0, 0), 1, {SHAPE(1, 1, 2050)}, .fp16_refused = 1},
         {"max 3x3 s2 p1 odd", pool(MAX, 2, 3, 2, 1, 1, 0, 0), 1, {SHAPE(2, 9, 34, 17)}},
         {"max 2x2 s2 odd", pool(MAX, 2, 2, 2, 0, 1, 0, 0), 1, {SHAPE(2, 9, 34, 17)}},
         {"max 3x3 s2 ceil", pool(MAX, 2, 3, 2, 0, 1, 1, 0), 1, {SHAPE(1, 3, 17, 34)}},
@@ -247,6 +333,35 @@ int cases_pool(lumen_ctx *ctx)
          resize(NN, ASYM, RCEIL, 3, 8, 10, 6, 0),
          1,
          {SHAPE(1, 2, 4, 5, 3)}},
+        {"cubic asym x2 hand", cubic(ASYM, 1, 8, 0, 0, 2, -0.75f, 0), 1, {SHAPE(1, 4)}, {x1248}, .expect = cubic_x},
+        {"crop linear extrapolate hand", crop(LIN, 1, 4, 0, -0.25f, 0.5f, 7), 1, {SHAPE(1, 5)}, {x5s}, .expect = crop_x},
+        {"nearest tf_half_pixel_for_nn hand", resize(NN, TFNN, FLOOR, 1, 3, 0, 0, 0), 1, {SHAPE(1, 8)}, {x8}, .expect = tfnn_x},
+        {"bicubic x2 half_pixel odd", cubic(HALF, 2, 34, 13, 0, 0, -0.75f, 0), 1, {SHAPE(2, 3, 17, 9)}},
+        {"bicubic down excl a-0.5", cubic(HALF, 2, 5, 17, 0, 0, -0.5f, 1), 1, {SHAPE(1, 2, 9, 34)}},
+        {"bicubic align non-int", cubic(ALIGN, 2, 13, 20, 0, 0, -0.75f, 0), 1, {SHAPE(2, 2, 17, 9)}},
+        {"bicubic asym scale 1.7", cubic(ASYM, 2, 17, 18, 0, 1.7f, -0.75f, 1), 1, {SHAPE(1, 3, 10, 11)}},
+        {"bicubic pt_half out 1", cubic(PTHALF, 2, 1, 13, 0, 0, -0.75f, 0), 1, {SHAPE(1, 2, 5, 7)}},
+        {"tricubic half_pixel", cubic(HALF, 3, 7, 9, 5, 0, -0.75f, 0), 1, {SHAPE(1, 2, 5, 6, 7)}},
+        {"tricubic depth 1 excl", cubic(HALF, 3, 3, 9, 5, 0, -0.75f, 1), 1, {SHAPE(1, 2, 1, 6, 7)}},
+        {"crop bicubic 2d", crop(LUMEN_RESIZE_CUBIC, 2, 9, 7, 0.1f, 1.2f, -3), 1, {SHAPE(1, 3, 13, 11)}},
+        {"crop nearest out 1", crop(NN, 2, 1, 5, 0.4f, 0.6f, 0), 1, {SHAPE(2, 1, 7, 9)}},
+        /* GRID_SAMPLE */
+        {"grid bilinear align hand", grid(LUMEN_GRID_BILINEAR, LUMEN_GRID_ZEROS, 1), 2, {SHAPE(1, 1, 2, 2), SHAPE(1, 1, 3, 2)}, {g22, gpts}, .expect = g_al},
+        {"grid bilinear zeros hand", grid(LUMEN_GRID_BILINEAR, LUMEN_GRID_ZEROS, 0), 2, {SHAPE(1, 1, 2, 2), SHAPE(1, 1, 3, 2)}, {g22, gpts}, .expect = g_noal},
+        {"grid bilinear border hand", grid(LUMEN_GRID_BILINEAR, LUMEN_GRID_BORDER, 1), 2, {SHAPE(1, 1, 2, 2), SHAPE(1, 1, 3, 2)}, {g22, gpts}, .expect = g_border},
+        {"grid bilinear zeros odd", grid(LUMEN_GRID_BILINEAR, LUMEN_GRID_ZEROS, 0), 2, {SHAPE(2, 3, 17, 9), SHAPE(2, 5, 7, 2)}, .lo = {-1, -1.3f}, .hi = {1, 1.3f}},
+        {"grid bilinear reflection align", grid(LUMEN_GRID_BILINEAR, LUMEN_GRID_REFLECTION, 1), 2, {SHAPE(1, 4, 9, 13), SHAPE(1, 11, 6, 2)}, .lo = {-1, -3}, .hi = {1, 3}},
+        {"grid nearest border", grid(LUMEN_GRID_NEAREST, LUMEN_GRID_BORDER, 0), 2, {SHAPE(2, 2, 7, 5), SHAPE(2, 9, 4, 2)}, .lo = {-1, -1.5f}, .hi = {1, 1.5f}},
+        {"grid nearest reflection", grid(LUMEN_GRID_NEAREST, LUMEN_GRID_REFLECTION, 0), 2, {SHAPE(1, 3, 6, 8), SHAPE(1, 5, 5, 2)}, .lo = {-1, -2.5f}, .hi = {1, 2.5f}},
+        {"grid bicubic zeros", grid(LUMEN_GRID_BICUBIC, LUMEN_GRID_ZEROS, 0), 2, {SHAPE(1, 3, 11, 7), SHAPE(1, 6, 9, 2)}, .lo = {-1, -1.2f}, .hi = {1, 1.2f}},
+        {"grid bicubic border align", grid(LUMEN_GRID_BICUBIC, LUMEN_GRID_BORDER, 1), 2, {SHAPE(2, 2, 5, 9), SHAPE(2, 4, 3, 2)}, .lo = {-1, -1.4f}, .hi = {1, 1.4f}},
+        {"grid bicubic reflection", grid(LUMEN_GRID_BICUBIC, LUMEN_GRID_REFLECTION, 0), 2, {SHAPE(1, 2, 8, 6), SHAPE(1, 7, 5, 2)}, .lo = {-1, -2}, .hi = {1, 2}},
+        /* ROI_ALIGN */
+        {"roi avg one bin hand", roi(LUMEN_ROI_AVG, 1, 1, 2, 1, 0), 3, {SHAPE(1, 1, 4, 4), SHAPE(1, 4), SHAPE(1)}, {r44, rbox, rbatch0}, .expect = r_avg},
+        {"roi avg adaptive half_pixel", roi(LUMEN_ROI_AVG, 3, 5, 0, 1, 1), 3, {SHAPE(3, 4, 13, 17), SHAPE(5, 4), SHAPE(5)}, {NULL, rois5, rb5}},
+        {"roi avg sampling 2 scale 0.5", roi(LUMEN_ROI_AVG, 2, 2, 2, 0.5f, 0), 3, {SHAPE(2, 3, 13, 17), SHAPE(5, 4), SHAPE(5)}, {NULL, rois5, rb5_1}},
+        {"roi max adaptive", roi(LUMEN_ROI_MAX, 4, 3, 0, 1, 0), 3, {SHAPE(2, 2, 13, 17), SHAPE(5, 4), SHAPE(5)}, {NULL, rois5, rb5_1}},
+        {"roi batch of 2050", roi(LUMEN_ROI_AVG, 2, 2, 2, 1, 0), 3, {SHAPE(2050, 1, 3, 3), SHAPE(5, 4), SHAPE(5)}, {NULL, rois5, rb5}, .fp16_refused = 1},
     };
     return run_cases(ctx, "pool", cases, (int)(sizeof cases / sizeof cases[0]));
 }

@@ -23,6 +23,8 @@ typedef struct tcase {
     float lo[LUMEN_MAX_IN], hi[LUMEN_MAX_IN]; /* both 0: [-1, 1] */
     const float *expect;                      /* hand-computed output, or NULL */
     float atol, rtol;                         /* 0: the defaults 1e-5, 1e-4 */
+    int fp16_refused; /* 1: with fp16 storage the op must refuse (LUMEN_EUNSUPPORTED): its
+                         integer outputs go beyond what half holds exactly */
 } tcase;
 
 /* Shape literal: SHAPE(1, 16, 34, 17). */
@@ -40,7 +42,10 @@ typedef struct tcase {
  *   TEST_FP16_RTOL = 1e-3 relative (two such roundings) and TEST_FP16_ATOL = 1e-6;
  * - the hand-computed values are not checked (they check the reference, which the fp32 run
  *   does on the same inputs);
- * - guard values are compared with their half rounding.
+ * - guard values are compared with their half rounding;
+ * - a case marked fp16_refused must be refused, and is then done.
+ * Index outputs (argmax, topk and max pooling indices) must equal the reference exactly in
+ * either precision.
  */
 extern lumen_precision test_precision;
 #define TEST_FP16_RTOL 1e-3

@@ -19,6 +19,7 @@ typedef struct conf_io {
     char name[128];
     int kind;  /* TYPE_TENSOR, TYPE_SEQUENCE, ... (0: no type given) */
     int dtype; /* elem_type of a tensor */
+    int param; /* feeds an op's load-time parameter (see is_param_input) */
 } conf_io;
 
 typedef struct conf_test {
@@ -27,6 +28,7 @@ typedef struct conf_test {
     char label[64];
     int n_in, n_out, n_sets, n_nodes, n_ops, n_node_names;
     int n_consts;                    /* integer inputs fed as initializers (see is_const_input) */
+    int n_params;                    /* of those, float inputs that are op parameters */
     conf_io in[MAX_IO], out[MAX_IO]; /* graph inputs without initializers; outputs */
     char ops[MAX_OPS][48];           /* distinct op types in node order */
     char node_names[MAX_NODE_NAMES][64];
@@ -39,7 +41,14 @@ typedef struct conf_test {
 /* snprintf that may truncate on purpose (messages into fixed buffers). */
 void conf_fmt(char *dst, size_t n, const char *f, ...) __attribute__((format(printf, 3, 4)));
 
-/* The table by op, the skip reasons grouped, the failures and the totals of tests[0..n). */
-void conf_summarize(const conf_test *tests, int n_tests, double total_ms);
+/* The skip category of skipped test t (onnx_conformance_skips.h), -1 when no rule matches;
+ * its name ("training-only"), NULL for -1. */
+int conf_skip_category(const conf_test *t);
+const char *conf_skip_category_name(int category);
+
+/* The table by op, the skips by category and by reason, the failures and the totals of
+ * tests[0..n). Returns the number of skipped tests that no category rule matches (each is
+ * listed; the run fails when there are any). */
+int conf_summarize(const conf_test *tests, int n_tests, double total_ms);
 
 #endif

@@ -1,12 +1,43 @@
 /*
  * onnx_conformance_summary.c - the ONNX conformance runner's report (see onnx_conformance.c):
- * a table by op, the skip reasons grouped with examples, the failures, and the totals.
+ * a table by op, the skips by category (onnx_conformance_skips.h) and by reason with examples,
+ * the skips no category rule matches, the failures, and the totals.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "onnx_conformance.h"
+#include "onnx_conformance_skips.h"
+
+static const char *const category_names[] = {
+#define CONF_X(id, name, why) name,
+    CONF_SKIP_CATEGORIES(CONF_X)
+#undef CONF_X
+};
+static const char *const category_whys[] = {
+#define CONF_X(id, name, why) why,
+    CONF_SKIP_CATEGORIES(CONF_X)
+#undef CONF_X
+};
+
+int conf_skip_category(const conf_test *t)
+{
+    for (size_t i = 0; i < sizeof conf_skip_rules / sizeof conf_skip_rules[0]; i++) {
+        const conf_skip_rule *r = &conf_skip_rules[i];
+        int hit = r->on == CONF_ON_OP     ? !strcmp(t->label, r->pattern)
+                  : r->on == CONF_ON_TEST ? strstr(t->id, r->pattern) != NULL
+                                          : strstr(t->reason, r->pattern) != NULL;
+        if (hit)
+            return r->category;
+    }
+    return -1;
+}
+
+const char *conf_skip_category_name(int category)
+{
+    return category >= 0 && category < CONF_SKIP_COUNT ? category_names[category] : NULL;
+}
 
 typedef struct conf_row {
     char label[64];
@@ -45,15 +76,16 @@ static int cmp_group(const void *a, const void *b)
     return x->count != y->count ? y->count - x->count : strcmp(x->key, y->key);
 }
 
-void conf_summarize(const conf_test *tests, int n_tests, double total_ms)
+int conf_summarize(const conf_test *tests, int n_tests, double total_ms)
 {
     conf_row *rows = calloc((size_t)n_tests + 1, sizeof *rows);
     conf_group *groups = calloc((size_t)n_tests + 1, sizeof *groups);
-    int n_rows = 0, n_groups = 0, pass = 0, fail = 0, skip = 0;
+    int n_rows = 0, n_groups = 0, pass = 0, fail = 0, skip = 0, unmapped = 0;
+    int by_cat[CONF_SKIP_COUNT] = {0};
     if (!rows || !groups) {
         free(rows);
         free(groups);
-        return;
+        return n_tests; /* cannot tell: count nothing as mapped */
     }
     for (int i = 0; i < n_tests; i++) {
         const conf_test *t = &tests[i];
@@ -70,6 +102,11 @@ void conf_summarize(const conf_test *tests, int n_tests, double total_ms)
         fail += t->result == R_FAIL;
         skip += t->result == R_SKIP;
         if (t->result == R_SKIP) {
+            int cat = conf_skip_category(t);
+            if (cat >= 0)
+                by_cat[cat]++;
+            else
+                unmapped++;
             char key[512];
             reason_key(t, key, sizeof key);
             int g = 0;
@@ -89,6 +126,18 @@ void conf_summarize(const conf_test *tests, int n_tests, double total_ms)
                rows[r].skip, rows[r].fail ? "   <- failures" : "");
     printf("%-26s %5d %7d %7d %8d\n", "total", n_tests, pass, fail, skip);
 
+    printf("\nskipped, by category (%d tests; tests/onnx_conformance_skips.h):\n", skip);
+    for (int c = 0; c < CONF_SKIP_COUNT; c++)
+        if (by_cat[c])
+            printf("%5d  %-24s %s\n", by_cat[c], category_names[c], category_whys[c]);
+    if (unmapped) {
+        printf("%5d  %-24s <- every skip needs a category: implement the op or add a rule\n",
+               unmapped, "(no category)");
+        for (int i = 0; i < n_tests; i++)
+            if (tests[i].result == R_SKIP && conf_skip_category(&tests[i]) < 0)
+                printf("         %s [%s] %s\n", tests[i].id, tests[i].label, tests[i].reason);
+    }
+
     qsort(groups, (size_t)n_groups, sizeof *groups, cmp_group);
     printf("\nskipped, by reason (%d tests, %d reasons):\n", skip, n_groups);
     for (int g = 0; g < n_groups; g++) {
@@ -103,8 +152,10 @@ void conf_summarize(const conf_test *tests, int n_tests, double total_ms)
             if (tests[i].result == R_FAIL)
                 printf("  %s [%s] %s\n", tests[i].id, tests[i].label, tests[i].reason);
     }
-    printf("\nonnx conformance: %d tests, %d passed, %d failed, %d skipped in %.1f s\n", n_tests,
-           pass, fail, skip, total_ms / 1e3);
+    printf("\nonnx conformance: %d tests, %d passed, %d failed, %d skipped (%d without a "
+           "category) in %.1f s\n",
+           n_tests, pass, fail, skip, unmapped, total_ms / 1e3);
     free(rows);
     free(groups);
+    return unmapped;
 }

@@ -631,6 +631,360 @@ static void case_rejections(void)
     mb_free(&b);
 }
 
+/* ---- quantisation ---- */
+
+/* An initializer of ONNX type dt (uint8, int8, int16) holding data (kept in int32_data). */
+static void mb_init_typed(mb *b, const char *name, lumen_shape s, const int64_t *data, int dt)
+{
+    mb_init_i(b, name, s, data);
+    Onnx__TensorProto *t = b->inits[b->g.n_initializer - 1];
+    int64_t n = lumen_shape_numel(&s);
+    t->data_type = dt;
+    t->n_int64_data = 0;
+    t->n_int32_data = (size_t)n;
+    t->int32_data = mb_alloc(b, sizeof(int32_t) * (size_t)(n + 1));
+    for (int64_t i = 0; i < n; i++)
+        t->int32_data[i] = (int32_t)data[i];
+}
+
+/* QuantizeLinear then DequantizeLinear on run-time data (a QDQ pair, per channel, uint8 with
+ * clipping) against the formula. */
+static void case_qdq(lumen_ctx *ctx)
+{
+    float x[24], want[24], sc[3] = {0.005f, 0.02f, 0.1f};
+    int64_t zp[3] = {128, 3, 250};
+    fill(x, 24, 21);
+    mb b;
+    mb_init(&b, 13);
+    mb_input(&b, "x", (lumen_shape){3, {2, 3, 4}});
+    mb_init_f(&b, "s", (lumen_shape){1, {3}}, sc);
+    mb_init_typed(&b, "z", (lumen_shape){1, {3}}, zp, ONNX__TENSOR_PROTO__DATA_TYPE__UINT8);
+    mb_node(&b, "QuantizeLinear", "q", "x,s,z", "xq");
+    mb_node(&b, "DequantizeLinear", "dq", "xq,s,z", "y");
+    for (int i = 0; i < 24; i++) {
+        int ch = i / 4 % 3;
+        float q = nearbyintf(x[i] / sc[ch]) + (float)zp[ch];
+        q = q < 0 ? 0 : q > 255 ? 255 : q;
+        want[i] = (q - (float)zp[ch]) * sc[ch];
+    }
+    int nodes[2];
+    lumen_shape os, ws = {3, {2, 3, 4}};
+    float *got = run_built(ctx, &b, "QDQ uint8 per channel, clipping", x, nodes, &os);
+    compare("QDQ uint8 per channel, clipping", got, &os, want, &ws, nodes[0], -1);
+    free(got);
+
+    mb_init(&b, 13);
+    mb_input(&b, "x", (lumen_shape){1, {4}});
+    mb_init_f(&b, "s", (lumen_shape){0, {0}}, sc);
+    mb_init_typed(&b, "z", (lumen_shape){0, {0}}, zp, ONNX__TENSOR_PROTO__DATA_TYPE__INT16);
+    mb_node(&b, "QuantizeLinear", "q16", "x,s,z", "y");
+    expect_built_error(&b, "QuantizeLinear int16 zero point", LUMEN_EUNSUPPORTED, "ONNX type 5");
+
+    mb_init(&b, 13);
+    mb_input(&b, "x", (lumen_shape){2, {2, 4}});
+    mb_init_f(&b, "s", (lumen_shape){1, {3}}, sc);
+    mb_node(&b, "QuantizeLinear", "qax", "x,s", "y");
+    expect_built_error(&b, "QuantizeLinear 3 scales for axis 1 of 4", LUMEN_ESHAPE, "scale of 3");
+
+    mb_init(&b, 10);
+    mb_input(&b, "a", (lumen_shape){2, {2, 3}});
+    mb_init_i(&b, "bm", (lumen_shape){2, {4, 2}}, (int64_t[]){1, 2, 3, 4, 5, 6, 7, 8});
+    mb_node(&b, "MatMulInteger", "mmi", "a,bm", "y");
+    expect_built_error(&b, "MatMulInteger K 3 against 4", LUMEN_ESHAPE, "matrices");
+
+    mb_init(&b, 10);
+    mb_input(&b, "x", (lumen_shape){4, {1, 1, 3, 3}});
+    mb_init_i(&b, "w", (lumen_shape){4, {1, 1, 2, 2}}, (int64_t[]){1, 1, 1, 1});
+    mb_init_i(&b, "xz", (lumen_shape){1, {2}}, (int64_t[]){1, 2});
+    mb_node(&b, "ConvInteger", "ci", "x,w,xz", "y");
+    expect_built_error(&b, "ConvInteger vector x_zero_point", LUMEN_ESHAPE, "x_zero_point");
+}
+
+/* ---- RNN, GRU, LSTM against a plain loop ---- */
+
+typedef struct rnn_case {
+    const char *label, *op, *direction;
+    int T, B, I, H, layout, lbr, bias, h0, c0, peep;
+} rnn_case;
+
+static double sigm(double v)
+{
+    return 1 / (1 + exp(-v));
+}
+
+/* ONNX's equations, in double: y [T, D, B, H] from x [T, B, I] (layout 0 order). */
+static void rnn_ref(const rnn_case *k, int D, const float *x, const float *W, const float *R,
+                    const float *Bs, const float *h0, const float *c0, const float *P, float *y)
+{
+    int G = !strcmp(k->op, "LSTM") ? 4 : !strcmp(k->op, "GRU") ? 3 : 1, H = k->H, I = k->I;
+    double h[64], cst[64], g[256], hn[64];
+    for (int d = 0; d < D; d++)
+        for (int b = 0; b < k->B; b++) {
+            const float *w = W + d * G * H * I, *r = R + d * G * H * H;
+            for (int j = 0; j < H; j++) {
+                h[j] = h0 ? h0[(d * k->B + b) * H + j] : 0;
+                cst[j] = c0 ? c0[(d * k->B + b) * H + j] : 0;
+            }
+            for (int s = 0; s < k->T; s++) {
+                int t = d == 1 || !strcmp(k->direction, "reverse") ? k->T - 1 - s : s;
+                const float *xt = x + (t * k->B + b) * I;
+                /* g = x W^T + Wb, and the recurrent part per gate */
+                double rec[256];
+                for (int q = 0; q < G * H; q++) {
+                    double a = Bs ? Bs[d * 2 * G * H + q] : 0,
+                           e = Bs ? Bs[d * 2 * G * H + G * H + q] : 0;
+                    for (int i = 0; i < I; i++)
+                        a += xt[i] * w[q * I + i];
+                    for (int i = 0; i < H; i++)
+                        e += h[i] * r[q * H + i];
+                    g[q] = a, rec[q] = e;
+                }
+                for (int j = 0; j < H; j++) {
+                    if (G == 1) {
+                        hn[j] = tanh(g[j] + rec[j]);
+                    } else if (G == 4) { /* i, o, f, c */
+                        const float *p = P ? P + d * 3 * H : NULL;
+                        double ig = sigm(g[j] + rec[j] + (p ? p[j] * cst[j] : 0));
+                        double fg =
+                            sigm(g[2 * H + j] + rec[2 * H + j] + (p ? p[2 * H + j] * cst[j] : 0));
+                        double cc = tanh(g[3 * H + j] + rec[3 * H + j]);
+                        double cn = fg * cst[j] + ig * cc;
+                        double og = sigm(g[H + j] + rec[H + j] + (p ? p[H + j] * cn : 0));
+                        cst[j] = cn;
+                        hn[j] = og * tanh(cn);
+                    } else { /* z, r, h */
+                        double z = sigm(g[j] + rec[j]), rr = sigm(g[H + j] + rec[H + j]), hh;
+                        /* (r . H) Rh^T + Rbh needs r of every unit, not only unit j */
+                        if (k->lbr) {
+                            hh = tanh(g[2 * H + j] + rr * rec[2 * H + j]);
+                        } else {
+                            double e = Bs ? Bs[d * 2 * G * H + G * H + 2 * H + j] : 0;
+                            for (int i = 0; i < H; i++)
+                                e += sigm(g[H + i] + rec[H + i]) * h[i] * r[(2 * H + j) * H + i];
+                            hh = tanh(g[2 * H + j] + e);
+                        }
+                        hn[j] = (1 - z) * hh + z * h[j];
+                    }
+                }
+                for (int j = 0; j < H; j++) {
+                    h[j] = hn[j];
+                    y[((t * D + d) * k->B + b) * H + j] = (float)h[j];
+                }
+            }
+        }
+}
+
+/* Builds the op of k with random weights (initializers) and compares its Y with rnn_ref. */
+static void case_rnn(lumen_ctx *ctx, const rnn_case *k)
+{
+    int G = !strcmp(k->op, "LSTM") ? 4 : !strcmp(k->op, "GRU") ? 3 : 1;
+    int D = !strcmp(k->direction, "bidirectional") ? 2 : 1, T = k->T, B = k->B, H = k->H;
+    float x[512], xl[512], W[2048], R[2048], Bs[512], h0[256], c0[256], P[256], y[2048], yl[2048];
+    fill(x, T * B * k->I, 11), fill(W, D * G * H * k->I, 12), fill(R, D * G * H * H, 13);
+    fill(Bs, D * 2 * G * H, 14), fill(h0, D * B * H, 15), fill(c0, D * B * H, 16);
+    fill(P, D * 3 * H, 17);
+    mb b;
+    mb_init(&b, 14);
+    if (k->layout) { /* the input as [B, T, I] */
+        for (int t = 0; t < T; t++)
+            for (int i = 0; i < B; i++)
+                memcpy(xl + (i * T + t) * k->I, x + (t * B + i) * k->I, sizeof(float) * k->I);
+        mb_input(&b, "x", (lumen_shape){3, {B, T, k->I}});
+    } else {
+        mb_input(&b, "x", (lumen_shape){3, {T, B, k->I}});
+    }
+    mb_init_f(&b, "W", (lumen_shape){3, {D, G * H, k->I}}, W);
+    mb_init_f(&b, "R", (lumen_shape){3, {D, G * H, H}}, R);
+    mb_init_f(&b, "B", (lumen_shape){2, {D, 2 * G * H}}, Bs);
+    mb_init_f(&b, "h0", (lumen_shape){3, {D, B, H}}, h0);
+    mb_init_f(&b, "c0", (lumen_shape){3, {D, B, H}}, c0);
+    mb_init_f(&b, "P", (lumen_shape){2, {D, 3 * H}}, P);
+    char ins[64];
+    snprintf(ins, sizeof ins, "x,W,R,%s,,%s%s%s", k->bias ? "B" : "", k->h0 ? "h0" : "",
+             G == 4 ? (k->c0 ? ",c0" : ",") : "", G == 4 && k->peep ? ",P" : "");
+    Onnx__NodeProto *n = mb_node(&b, k->op, "rnn", ins, "y,yh");
+    mb_attr_i(&b, n, "hidden_size", H);
+    mb_attr_s(&b, n, "direction", k->direction);
+    if (k->layout)
+        mb_attr_i(&b, n, "layout", 1);
+    if (k->lbr)
+        mb_attr_i(&b, n, "linear_before_reset", 1);
+    int nodes[2];
+    lumen_shape os,
+        ws = k->layout ? (lumen_shape){4, {B, T, D, H}} : (lumen_shape){4, {T, D, B, H}};
+    float *got = run_built(ctx, &b, k->label, k->layout ? xl : x, nodes, &os);
+    rnn_ref(k, D, x, W, R, k->bias ? Bs : NULL, k->h0 ? h0 : NULL, G == 4 && k->c0 ? c0 : NULL,
+            G == 4 && k->peep ? P : NULL, y);
+    if (k->layout) /* [T, D, B, H] -> [B, T, D, H] */
+        for (int t = 0; t < T; t++)
+            for (int d = 0; d < D; d++)
+                for (int i = 0; i < B; i++)
+                    memcpy(yl + ((i * T + t) * D + d) * H, y + ((t * D + d) * B + i) * H,
+                           sizeof(float) * H);
+    compare(k->label, got, &os, k->layout ? yl : y, &ws, nodes[0], -1);
+    free(got);
+}
+
+static void case_rnns(lumen_ctx *ctx)
+{
+    static const rnn_case cases[] = {
+        {"RNN bidirectional, bias, h0", "RNN", "bidirectional", 5, 3, 4, 6, 0, 0, 1, 1, 0, 0},
+        {"RNN reverse, layout 1", "RNN", "reverse", 4, 2, 3, 5, 1, 0, 0, 0, 0, 0},
+        {"GRU linear_before_reset, reverse", "GRU", "reverse", 4, 3, 5, 4, 0, 1, 1, 1, 0, 0},
+        {"GRU bidirectional, layout 1", "GRU", "bidirectional", 3, 2, 4, 7, 1, 0, 1, 0, 0, 0},
+        {"LSTM bidirectional, peepholes, h0, c0", "LSTM", "bidirectional", 4, 3, 3, 5, 0, 0, 1, 1,
+         1, 1},
+        {"LSTM 20 steps, layout 1 (joined in rounds)", "LSTM", "forward", 20, 2, 3, 4, 1, 0, 1, 0,
+         0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        case_rnn(ctx, &cases[i]);
+}
+
+/* Hostile attributes and constant inputs of the ops issue 16 added: each is refused at load
+ * with a clear status and a message naming the problem. */
+static void case_rejections_more(void)
+{
+    mb b;
+    Onnx__NodeProto *n;
+    const lumen_shape x4 = {4, {1, 1, 4, 4}};
+
+    mb_init(&b, 13);
+    mb_input(&b, "x", (lumen_shape){2, {3, 8}});
+    mb_init_i(&b, "k", (lumen_shape){1, {1}}, (int64_t[]){9});
+    mb_node(&b, "TopK", "topk", "x,k", "y,i");
+    expect_built_error(&b, "TopK k above the extent", LUMEN_EFORMAT, "k 9");
+
+    mb_init(&b, 16);
+    mb_input(&b, "x", x4);
+    mb_input(&b, "g", (lumen_shape){4, {1, 2, 2, 2}});
+    n = mb_node(&b, "GridSample", "gs", "x,g", "y");
+    mb_attr_s(&b, n, "mode", "quadratic");
+    expect_built_error(&b, "GridSample unknown mode", LUMEN_EFORMAT, "mode 'quadratic'");
+
+    mb_init(&b, 13);
+    mb_input(&b, "x", x4);
+    mb_init_f(&b, "s", (lumen_shape){1, {4}}, (float[]){1, 1, 2, 2});
+    n = mb_node(&b, "Resize", "rs", "x,,s", "y");
+    mb_attr_s(&b, n, "mode", "cubic");
+    mb_attr_f(&b, n, "cubic_coeff_a", NAN);
+    expect_built_error(&b, "Resize cubic_coeff_a NaN", LUMEN_EFORMAT, "cubic_coeff_a");
+
+    mb_init(&b, 13);
+    mb_input(&b, "x", x4);
+    mb_init_f(&b, "s", (lumen_shape){1, {4}}, (float[]){1, 1, 2, 2});
+    n = mb_node(&b, "Resize", "rs", "x,,s", "y");
+    mb_attr_s(&b, n, "coordinate_transformation_mode", "tf_crop_and_resize");
+    expect_built_error(&b, "Resize crop without roi", LUMEN_EFORMAT, "without roi");
+
+    mb_init(&b, 13);
+    mb_input(&b, "x", (lumen_shape){4, {1, 1, 2, 2}});
+    mb_init_i(&b, "i", (lumen_shape){4, {1, 1, 2, 2}}, (int64_t[]){0, 3, 99, 15});
+    n = mb_node(&b, "MaxUnpool", "unpool", "x,i", "y");
+    mb_attr_ints(&b, n, "kernel_shape", 2, (int64_t[]){2, 2});
+    mb_attr_ints(&b, n, "strides", 2, (int64_t[]){2, 2});
+    expect_built_error(&b, "MaxUnpool index outside", LUMEN_EFORMAT, "index 99");
+
+    mb_init(&b, 13);
+    mb_input(&b, "v", (lumen_shape){1, {2}});
+    mb_init_i(&b, "i", (lumen_shape){1, {3}}, (int64_t[]){0, 1, 2});
+    mb_init_i(&b, "d", (lumen_shape){0, {0}}, (int64_t[]){0});
+    mb_node(&b, "OneHot", "oh", "i,d,v", "y");
+    expect_built_error(&b, "OneHot depth 0", LUMEN_EFORMAT, "depth 0");
+
+    mb_init(&b, 16);
+    mb_input(&b, "x", x4);
+    mb_input(&b, "r", (lumen_shape){2, {1, 4}});
+    mb_init_i(&b, "bi", (lumen_shape){1, {1}}, (int64_t[]){5});
+    mb_node(&b, "RoiAlign", "roi", "x,r,bi", "y");
+    expect_built_error(&b, "RoiAlign batch index 5 of 1", LUMEN_EFORMAT, "batch index 5");
+
+    mb_init(&b, 16);
+    mb_input(&b, "x", (lumen_shape){1, {8}});
+    mb_input(&b, "u", (lumen_shape){1, {2}});
+    mb_init_i(&b, "i", (lumen_shape){2, {2, 1}}, (int64_t[]){1, 2});
+    n = mb_node(&b, "ScatterND", "snd", "x,i,u", "y");
+    mb_attr_s(&b, n, "reduction", "avg");
+    expect_built_error(&b, "ScatterND reduction avg", LUMEN_EFORMAT, "reduction 'avg'");
+
+    int64_t same[100] = {0};
+    mb_init(&b, 16);
+    mb_input(&b, "x", (lumen_shape){1, {8}});
+    mb_input(&b, "u", (lumen_shape){1, {100}});
+    mb_init_i(&b, "i", (lumen_shape){1, {100}}, same);
+    n = mb_node(&b, "ScatterElements", "sce", "x,i,u", "y");
+    mb_attr_s(&b, n, "reduction", "add");
+    expect_built_error(&b, "ScatterElements 100 adds to one element", LUMEN_EUNSUPPORTED,
+                       "at most 64");
+
+    mb_init(&b, 13);
+    mb_input(&b, "x", (lumen_shape){2, {2, 3}});
+    mb_init_i(&b, "i", (lumen_shape){2, {2, 1}}, (int64_t[]){0, 1});
+    n = mb_node(&b, "GatherND", "gnd", "x,i", "y");
+    mb_attr_i(&b, n, "batch_dims", 5);
+    expect_built_error(&b, "GatherND batch_dims 5", LUMEN_EFORMAT, "batch_dims 5");
+
+    mb_init(&b, 13);
+    mb_input(&b, "x", (lumen_shape){2, {3, 2}});
+    mb_init_i(&b, "l", (lumen_shape){1, {2}}, (int64_t[]){1, 9});
+    mb_node(&b, "ReverseSequence", "rev", "x,l", "y");
+    expect_built_error(&b, "ReverseSequence length 9 of 3", LUMEN_EFORMAT, "sequence length 9");
+
+    mb_init(&b, 13);
+    mb_input(&b, "x", (lumen_shape){2, {17, 17}});
+    mb_node(&b, "Det", "det", "x", "y");
+    expect_built_error(&b, "Det 17x17", LUMEN_EUNSUPPORTED, "at most 16");
+
+    mb_init(&b, 13);
+    mb_input(&b, "x", (lumen_shape){1, {3}});
+    mb_init_i(&b, "c", (lumen_shape){1, {5}}, (int64_t[]){1, 0, 1, 1, 1});
+    mb_node(&b, "Compress", "cmp", "x,c", "y");
+    expect_built_error(&b, "Compress condition longer than the input", LUMEN_EFORMAT,
+                       "condition of 5");
+
+    mb_init(&b, 17);
+    mb_init_i(&b, "n", (lumen_shape){0, {0}}, (int64_t[]){-4});
+    mb_node(&b, "HannWindow", "hann", "n", "y");
+    expect_built_error(&b, "HannWindow size -4", LUMEN_ERANGE, "size -4");
+
+    mb_init(&b, 13);
+    mb_input(&b, "x", x4);
+    n = mb_node(&b, "LRN", "lrn", "x", "y");
+    mb_attr_i(&b, n, "size", 0);
+    expect_built_error(&b, "LRN size 0", LUMEN_EFORMAT, "size 0");
+
+    mb_init(&b, 17);
+    mb_input(&b, "x", (lumen_shape){3, {1, 8, 1}});
+    mb_init_i(&b, "len", (lumen_shape){0, {0}}, (int64_t[]){0});
+    mb_node(&b, "DFT", "dft", "x,len", "y");
+    expect_built_error(&b, "DFT dft_length 0", LUMEN_EFORMAT, "dft_length 0");
+
+    mb_init(&b, 17);
+    mb_input(&b, "x", (lumen_shape){3, {1, 64, 1}});
+    mb_init_i(&b, "step", (lumen_shape){0, {0}}, (int64_t[]){0});
+    mb_init_i(&b, "fl", (lumen_shape){0, {0}}, (int64_t[]){16});
+    mb_node(&b, "STFT", "stft", "x,step,,fl", "y");
+    expect_built_error(&b, "STFT frame_step 0", LUMEN_EFORMAT, "frame_step 0");
+
+    mb_init(&b, 9);
+    mb_init_i(&b, "tok", (lumen_shape){1, {4}}, (int64_t[]){1, 2, 3, 4});
+    n = mb_node(&b, "TfIdfVectorizer", "tfidf", "tok", "y");
+    mb_attr_ints(&b, n, "pool_int64s", 3, (int64_t[]){1, 2, 3});
+    mb_attr_ints(&b, n, "ngram_counts", 2, (int64_t[]){0, 2}); /* a bigram pool of 1 token */
+    mb_attr_ints(&b, n, "ngram_indexes", 2, (int64_t[]){0, 1});
+    mb_attr_i(&b, n, "max_gram_length", 2);
+    mb_attr_s(&b, n, "mode", "TF");
+    expect_built_error(&b, "TfIdfVectorizer pool not cut by ngram_counts", LUMEN_EFORMAT,
+                       "ngram_counts");
+
+    mb_init(&b, 13);
+    mb_input(&b, "x", x4);
+    n = mb_node(&b, "MaxPool", "mp", "x", "y,idx");
+    mb_attr_ints(&b, n, "kernel_shape", 2, (int64_t[]){2, 2});
+    mb_attr_i(&b, n, "storage_order", 2);
+    expect_built_error(&b, "MaxPool storage_order 2", LUMEN_EFORMAT, "storage_order 2");
+}
+
 static void case_read_tensor(void)
 {
     mb b;
@@ -749,6 +1103,9 @@ int main(int argc, char **argv)
     case_resize(ctx, 1);
     case_resize(ctx, 0);
     case_rejections();
+    case_rejections_more();
+    case_rnns(ctx);
+    case_qdq(ctx);
     case_read_tensor();
     case_angio(ctx, src);
     lumen_ctx_free(ctx);

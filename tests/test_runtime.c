@@ -334,6 +334,43 @@ static void test_params(void)
 float lumen__half_to_float(uint16_t h);
 uint16_t lumen__float_to_half(float f);
 
+/* A model whose integers half cannot hold exactly (beyond 2048) is refused in fp16, on any
+ * device, naming the node and suggesting fp32; the same graph loads in fp32. */
+static void test_half_indices(lumen_ctx *ctx)
+{
+    for (int which = 0; which < 2; which++) {
+        lumen_precision precs[2] = {LUMEN_FP16, LUMEN_FP32};
+        for (int k = 0; k < 2; k++) {
+            lumen_graph *g = lumen_graph_new();
+            int x = lumen_graph_input(g, "x", &(lumen_shape){2, {2, 3000}}), y;
+            if (which == 0) { /* topk indices along an axis of 3000 */
+                lumen_opdesc d = {.op = LUMEN_OP_TOPK};
+                d.p.topk = (lumen_topk_params){1, 2, 1, 1};
+                y = lumen_graph_op(g, "top", &d, 1, &x);
+            } else { /* a constant take index of 2999 */
+                float idx[2] = {0, 2999};
+                int iv = lumen_graph_const(g, "idx", &(lumen_shape){1, {2}}, idx);
+                lumen_opdesc d = {.op = LUMEN_OP_TAKE};
+                int in[2] = {x, iv};
+                y = lumen_graph_op(g, "take", &d, 2, in);
+            }
+            lumen_graph_output(g, "y", y);
+            lumen_model_options o = {.precision = precs[k]};
+            lumen_model *m = NULL;
+            lumen_status st = lumen_model_new(ctx, g, &o, &m);
+            const char *e = lumen_ctx_error(ctx);
+            if (k == 0)
+                CHECK(st == LUMEN_EUNSUPPORTED && strstr(e, which ? "'take'" : "'top'") &&
+                          strstr(e, which ? "index 2999" : "axis of 3000") && strstr(e, "use fp32"),
+                      "fp16 model with %s refused: %s", which ? "take index 2999" : "topk indices",
+                      e);
+            else
+                CHECK(st == LUMEN_OK, "the same graph in fp32: %s", st ? e : "ok");
+            lumen_model_free(m);
+        }
+    }
+}
+
 /*
  * The host's float <-> half conversion against the compiler's _Float16 (GCC 12 on x86-64
  * converts with F16C or soft-float, both IEEE round to nearest even): every one of the 65536
@@ -416,6 +453,7 @@ static void test_half(lumen_ctx *ctx)
     lumen_tensor_free(y);
     lumen_tensor_free(t);
     lumen_tensor_free(u);
+    test_half_indices(ctx);
 }
 
 int main(void)

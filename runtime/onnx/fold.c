@@ -640,6 +640,69 @@ static lumen_status fold_range(ox_ctx *c, ox_node *n)
     return lumen__ox_set_host(c, n, 0, h);
 }
 
+/* HannWindow, HammingWindow, BlackmanWindow of constant length N: w[k] = a0 - a1 cos(2 pi k / D)
+ * + a2 cos(4 pi k / D), D = N when periodic (the default), N - 1 when symmetric. */
+static lumen_status fold_window(ox_ctx *c, ox_node *n)
+{
+    const char *op = n->p->op_type;
+    if (n->n_in < 1 || !n->in[0])
+        return lumen__ox_fail(c, n, LUMEN_EFORMAT, "missing input 0");
+    if (!n->in[0]->host)
+        return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED,
+                              "size '%s' computed at run time (the output's shape would depend "
+                              "on the data)",
+                              n->in[0]->name);
+    if (lumen_shape_numel(&n->in[0]->host->shape) != 1)
+        return lumen__ox_fail(c, n, LUMEN_EFORMAT, "size must be a scalar");
+    int64_t len = lumen__ox_host_geti(n->in[0]->host, 0), dt;
+    if (len < 0 || len > c->max_elements)
+        return lumen__ox_fail(c, n, LUMEN_ERANGE, "size %lld", (long long)len);
+    dt = lumen__ox_attr_int(n, "output_datatype", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT);
+    double a0 = 0.5, a1 = 0.5, a2 = 0; /* Hann */
+    if (!strcmp(op, "HammingWindow"))
+        a0 = 25.0 / 46, a1 = 21.0 / 46;
+    else if (!strcmp(op, "BlackmanWindow"))
+        a0 = 0.42, a1 = 0.5, a2 = 0.08;
+    double den = lumen__ox_attr_int(n, "periodic", 1) ? (double)len : (double)len - 1;
+    lumen_shape o = {1, {len}};
+    ox_host *h = lumen__ox_host_new(c, n, cast_to_int(dt), &o);
+    for (int64_t k = 0; h && k < len; k++) {
+        double t = den > 0 ? 2 * 3.14159265358979323846 * (double)k / den : 0;
+        host_put(h, k, a0 - a1 * cos(t) + a2 * cos(2 * t));
+    }
+    return lumen__ox_set_host(c, n, 0, h);
+}
+
+/* NonZero of a constant: [rank, count] int64, the coordinates of the non-zero elements in
+ * row-major order. */
+static lumen_status fold_nonzero(ox_ctx *c, ox_node *n)
+{
+    if (n->n_in < 1 || !n->in[0])
+        return lumen__ox_fail(c, n, LUMEN_EFORMAT, "missing input 0");
+    const ox_host *x = n->in[0]->host;
+    if (!x)
+        return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED,
+                              "input '%s' computed at run time (the output's shape would depend "
+                              "on the data)",
+                              n->in[0]->name);
+    int64_t nx = lumen_shape_numel(&x->shape), cnt = 0;
+    for (int64_t k = 0; k < nx; k++)
+        cnt += lumen__ox_host_get(x, k) != 0;
+    int r = x->shape.ndim;
+    lumen_shape o = {2, {r, cnt}};
+    ox_host *h = lumen__ox_host_new(c, n, 1, &o);
+    for (int64_t k = 0, j = 0; h && k < nx; k++) {
+        if (lumen__ox_host_get(x, k) == 0)
+            continue;
+        for (int64_t i = r - 1, rest = k; i >= 0; i--) {
+            h->i[i * cnt + j] = rest % x->shape.d[i];
+            rest /= x->shape.d[i];
+        }
+        j++;
+    }
+    return lumen__ox_set_host(c, n, 0, h);
+}
+
 /* A shape from constant input i (ConstantOfShape, Expand). */
 static lumen_status shape_input(ox_ctx *c, ox_node *n, int i, lumen_shape *s)
 {
@@ -817,6 +880,15 @@ lumen_status lumen__ox_fold(ox_ctx *c, ox_node *n, int *done)
     if (!strcmp(op, "EyeLike")) {
         *done = 1;
         return fold_eyelike(c, n);
+    }
+    if (!strcmp(op, "HannWindow") || !strcmp(op, "HammingWindow") ||
+        !strcmp(op, "BlackmanWindow")) {
+        *done = 1;
+        return fold_window(c, n);
+    }
+    if (!strcmp(op, "NonZero")) {
+        *done = 1;
+        return fold_nonzero(c, n);
     }
     int present = 0;
     for (int i = 0; i < n->n_in; i++) {

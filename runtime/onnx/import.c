@@ -31,8 +31,9 @@
  * *known (may be NULL) is set when the type exists in some other opset range. */
 static const ox_op *find_op(const char *type, int opset, int *known)
 {
-    static const ox_op *const tables[] = {lumen__ox_ops_nn, lumen__ox_ops_layout,
-                                          lumen__ox_ops_compose, lumen__ox_ops_take};
+    static const ox_op *const tables[] = {
+        lumen__ox_ops_nn,     lumen__ox_ops_layout, lumen__ox_ops_compose, lumen__ox_ops_take,
+        lumen__ox_ops_sample, lumen__ox_ops_rnn,    lumen__ox_ops_quant,   lumen__ox_ops_signal};
     if (known)
         *known = 0;
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)

@@ -31,6 +31,10 @@ extern const ox_op lumen__ox_ops_nn[];
 extern const ox_op lumen__ox_ops_layout[];
 extern const ox_op lumen__ox_ops_compose[]; /* ops_compose.c: chains of existing ops */
 extern const ox_op lumen__ox_ops_take[];    /* ops_take.c: fixed rearrangements (TAKE) */
+extern const ox_op lumen__ox_ops_sample[];  /* ops_sample.c: TopK, GridSample, RoiAlign, Det */
+extern const ox_op lumen__ox_ops_rnn[];     /* ops_rnn.c: RNN, GRU, LSTM unrolled */
+extern const ox_op lumen__ox_ops_signal[];  /* ops_signal.c: DFT, STFT as matrix products */
+extern const ox_op lumen__ox_ops_quant[];   /* ops_quant.c: Quantize/DequantizeLinear in float */
 
 /* ops_take.c, for the mappers of Gather and Pad: Gather of input 0 along axis with constant
  * indices (input 1) of any shape and order; Pad of input 0 by pp (pad0/pad1) in 'reflect'
@@ -40,6 +44,11 @@ lumen_status lumen__ox_pad_take(ox_ctx *c, ox_node *n, const lumen_pad_params *p
 /* ops_nn.c, for ArgMax and ArgMin: output 0 of n is the argmax of graph value x (< 0: an input
  * failed) with n's axis, keepdims and select_last_index, marked as int64 indices. */
 lumen_status lumen__ox_argmax(ox_ctx *c, ox_node *n, int x);
+
+/* ops_nn.c, for Conv and the quantised convolutions: the CONV (or CONV_TRANSPOSE) op of node
+ * n's attributes for input x and weight w. */
+lumen_status lumen__ox_conv_desc(ox_ctx *c, ox_node *n, const lumen_shape *x, const lumen_shape *w,
+                                 lumen_opdesc *d);
 
 /* Graph value of input i: -1 when absent, -2 after a failure (the message is set). */
 int lumen__ox_in(ox_ctx *c, ox_node *n, int i);

@@ -5,13 +5,16 @@
  * ThresholdedRelu, variadic Mean, the reductions L1, L2, SumSquare, LogSum, LogSumExp and Min,
  * ArgMin (also with select_last_index), Hardmax (argmax compared with an index ramp), Trilu,
  * Where and Shrink (the mask kind of the binary op), MeanVarianceNormalization, and the Mean /
- * InvStdDev outputs of LayerNormalization. Each chain is written as the op's definition reads;
- * LogSumExp subtracts the maximum first so that it does not overflow.
+ * InvStdDev outputs of LayerNormalization, LRN (a 1x1 convolution of x^2 with a band of ones). Each
+ * chain is written as the op's definition reads; LogSumExp subtracts the maximum first so that it
+ * does not overflow.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph.h"
 #include "onnx/map.h"
 
 /* Unary activation act (parameters a, b) on x; binary kind on x, y; a scalar constant. Each
@@ -255,6 +258,7 @@ static lumen_status map_hardmax(ox_ctx *c, ox_node *n)
         iota[i] = (float)i;
     int ix = lumen__ox_const(c, n, ".iota", &ks, iota);
     free(iota);
+    lumen__graph_mark_index(c->g, ix); /* compared with the argmax exactly */
     lumen_opdesc d = {.op = LUMEN_OP_ARGMAX};
     d.p.argmax.axis = 1;
     d.p.argmax.keepdims = 1;
@@ -347,6 +351,48 @@ static lumen_status map_layernorm(ox_ctx *c, ox_node *n)
     return lumen__ox_set_gv(c, n, 2, inv);
 }
 
+/* LRN: y = x / (bias + alpha/size * S)^beta, S the sum of x^2 over the channels
+ * c - floor((size-1)/2) .. c + ceil((size-1)/2); S is a 1x1 convolution of x^2 with a band of
+ * ones as its weight. */
+static lumen_status map_lrn(ox_ctx *c, ox_node *n)
+{
+    const lumen_shape *xs = lumen__ox_in_shape(c, n, 0);
+    int64_t size = lumen__ox_attr_int(n, "size", 0);
+    float alpha = lumen__ox_attr_float(n, "alpha", 1e-4f),
+          beta = lumen__ox_attr_float(n, "beta", 0.75f),
+          bias = lumen__ox_attr_float(n, "bias", 1.0f);
+    if (xs->ndim < 3 || xs->ndim > 5)
+        return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "input of rank %d (3 to 5)", xs->ndim);
+    if (size < 1 || size > OX_INT_MAX || !isfinite(alpha) || !isfinite(beta) || !isfinite(bias))
+        return lumen__ox_fail(c, n, LUMEN_EFORMAT, "size %lld, alpha %g, beta %g, bias %g",
+                              (long long)size, alpha, beta, bias);
+    int64_t C = xs->d[1], lo = (size - 1) / 2, hi = size - 1 - lo;
+    if (C > 4096)
+        return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "%lld channels (at most 4096)",
+                              (long long)C);
+    lumen_shape ws = {xs->ndim, {C, C, 1, 1, 1}};
+    float *w = calloc((size_t)(C * C), sizeof *w);
+    if (!w)
+        return lumen__ox_fail(c, n, LUMEN_ENOMEM, "out of host memory");
+    for (int64_t o = 0; o < C; o++)
+        for (int64_t i = o - lo; i <= o + hi; i++)
+            if (i >= 0 && i < C)
+                w[o * C + i] = 1.0f;
+    int wv = lumen__ox_const(c, n, ".band", &ws, w);
+    free(w);
+    int x = lumen__ox_in(c, n, 0);
+    lumen_opdesc conv = {.op = LUMEN_OP_CONV};
+    conv.p.conv.nsp = xs->ndim - 2;
+    conv.p.conv.groups = 1;
+    for (int i = 0; i < 3; i++)
+        conv.p.conv.stride[i] = conv.p.conv.dil[i] = 1;
+    int in[2] = {bin(c, n, ".sq", LUMEN_BIN_MUL, x, x), wv};
+    int sum = in[0] < 0 || wv < 0 ? -2 : lumen__ox_op(c, n, ".sum", &conv, 2, in);
+    int den = un(c, n, ".den", LUMEN_ACT_SCALE, alpha / (float)size, bias, sum);
+    den = bin(c, n, ".pow", LUMEN_BIN_POW, den, scalar(c, n, ".beta", beta));
+    return done(c, n, bin(c, n, "", LUMEN_BIN_DIV, x, den));
+}
+
 /* ---- the table ---- */
 
 const ox_op lumen__ox_ops_compose[] = {
@@ -371,5 +417,6 @@ const ox_op lumen__ox_ops_compose[] = {
     {"Trilu", 14, 17, 1, map_trilu},
     {"Where", 9, 17, 3, map_where},
     {"LayerNormalization", 17, 17, 2, map_layernorm},
+    {"LRN", 1, 17, 1, map_lrn},
     {NULL, 0, 0, 0, NULL},
 };

@@ -226,6 +226,46 @@ static lumen_status map_transpose(ox_ctx *c, ox_node *n)
     return set_gv_wide(c, n, y, o, r);
 }
 
+/* Constant Pad whose value is a run-time scalar v: pad(x, 0) + mask(v, border), where border is
+ * a constant of the output's shape, 1 in the padding and 0 inside, and mask(v, b) is v where b
+ * is non-zero and 0 elsewhere (so a NaN or inf v does not reach the inside). */
+static lumen_status pad_runtime_value(ox_ctx *c, ox_node *n, const lumen_opdesc *d, int x, int v)
+{
+    const lumen_shape *xs = lumen__ox_in_shape(c, n, 0), *vs = lumen__ox_in_shape(c, n, 2);
+    if (lumen_shape_numel(vs) != 1)
+        return lumen__ox_fail(c, n, LUMEN_EFORMAT, "value must be a scalar");
+    lumen_shape o = *xs;
+    for (int i = 0; i < xs->ndim; i++)
+        o.d[i] = xs->d[i] + d->p.pad.pad0[i] + d->p.pad.pad1[i];
+    int64_t no = lumen_shape_numel(&o);
+    if (no < 0 || no > c->max_elements)
+        return lumen__ox_fail(c, n, LUMEN_ERANGE, "output of %lld elements", (long long)no);
+    float *b = malloc(sizeof *b * (size_t)(no ? no : 1));
+    if (!b)
+        return lumen__ox_fail(c, n, LUMEN_ENOMEM, "out of host memory");
+    for (int64_t k = 0; k < no; k++) {
+        int64_t rest = k, inside = 1;
+        for (int i = o.ndim - 1; i >= 0; i--) {
+            int64_t p = rest % o.d[i];
+            rest /= o.d[i];
+            inside &= p >= d->p.pad.pad0[i] && p < d->p.pad.pad0[i] + xs->d[i];
+        }
+        b[k] = inside ? 0.0f : 1.0f;
+    }
+    int bv = lumen__ox_const(c, n, ".border", &o, b);
+    free(b);
+    lumen_shape sc = {0, {0}};
+    int vv = lumen__ox_reshape(c, n, ".value", v, &sc);
+    lumen_opdesc mask = {.op = LUMEN_OP_BINARY}, add = {.op = LUMEN_OP_BINARY};
+    mask.p.binary.kind = LUMEN_BIN_MASK;
+    add.p.binary.kind = LUMEN_BIN_ADD;
+    int in[2] = {vv, bv};
+    int edge = vv < 0 || bv < 0 ? -1 : lumen__ox_op(c, n, ".edge", &mask, 2, in);
+    in[0] = x < 0 ? -1 : lumen__ox_op(c, n, ".pad", d, 1, &x), in[1] = edge;
+    return lumen__ox_set_gv(c, n, 0,
+                            in[0] < 0 || edge < 0 ? -1 : lumen__ox_op(c, n, "", &add, 2, in));
+}
+
 static lumen_status map_pad(ox_ctx *c, ox_node *n)
 {
     lumen_status st;
@@ -236,7 +276,7 @@ static lumen_status map_pad(ox_ctx *c, ox_node *n)
         return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "mode '%s'", mode);
     const lumen_shape *x = lumen__ox_in_shape(c, n, 0);
     int64_t pads[2 * LUMEN_MAX_DIMS];
-    int np;
+    int np, value = -1;
     lumen_opdesc d = {.op = LUMEN_OP_PAD};
     if (c->opset < 11) {
         np = lumen__ox_attr_ints(n, "pads", pads, 2 * LUMEN_MAX_DIMS);
@@ -244,9 +284,11 @@ static lumen_status map_pad(ox_ctx *c, ox_node *n)
     } else {
         if ((st = lumen__ox_const_ints(c, n, 1, pads, 2 * LUMEN_MAX_DIMS, &np)) != LUMEN_OK)
             return st;
-        if (n->n_in > 2 && n->in[2] &&
+        if (n->n_in > 2 && n->in[2] && n->in[2]->host &&
             (st = lumen__ox_const_float(c, n, 2, &d.p.pad.value)) != LUMEN_OK)
             return st;
+        if (n->n_in > 2 && n->in[2] && !n->in[2]->host)
+            value = lumen__ox_in(c, n, 2); /* a run-time scalar: see the end */
         if (n->n_in > 3 && n->in[3])
             return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "axes input");
     }
@@ -263,7 +305,9 @@ static lumen_status map_pad(ox_ctx *c, ox_node *n)
     if (strcmp(mode, "constant")) /* reflect, edge: an index map (ops_take.c) */
         return lumen__ox_pad_take(c, n, &d.p.pad, reflect);
     int in = lumen__ox_in(c, n, 0);
-    return lumen__ox_emit(c, n, &d, 1, &in);
+    if (value < 0)
+        return lumen__ox_emit(c, n, &d, 1, &in);
+    return pad_runtime_value(c, n, &d, in, value);
 }
 
 static lumen_status map_resize(ox_ctx *c, ox_node *n)
@@ -284,25 +328,55 @@ static lumen_status map_resize(ox_ctx *c, ox_node *n)
         p->mode = LUMEN_RESIZE_NEAREST;
     else if (!strcmp(mode, "linear") || !strcmp(mode, "bilinear") || !strcmp(mode, "trilinear"))
         p->mode = LUMEN_RESIZE_LINEAR;
+    else if (!strcmp(mode, "cubic") || !strcmp(mode, "bicubic"))
+        p->mode = LUMEN_RESIZE_CUBIC;
     else
         return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "mode '%s' (opset %d)", mode, c->opset);
-    static const char *const coords[] = {"half_pixel", "align_corners", "asymmetric",
-                                         "pytorch_half_pixel"};
+    static const char *const coords[] = {"half_pixel",           "align_corners",
+                                         "asymmetric",           "pytorch_half_pixel",
+                                         "tf_half_pixel_for_nn", "tf_crop_and_resize"};
     static const char *const nearests[] = {"floor", "round_prefer_floor", "round_prefer_ceil",
                                            "ceil"};
     p->coord = p->nearest = -1;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 6; i++) {
         if (!strcmp(coord, coords[i]))
             p->coord = i;
-        if (!strcmp(nearest, nearests[i]))
+        if (i < 4 && !strcmp(nearest, nearests[i]))
             p->nearest = i;
     }
     if (p->coord < 0 || p->nearest < 0)
         return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED,
                               "coordinate_transformation_mode '%s' / nearest_mode '%s' (opset %d)",
                               coord, nearest, c->opset);
-    if (lumen__ox_attr_int(n, "exclude_outside", 0) != 0)
-        return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "exclude_outside 1");
+    int64_t excl = lumen__ox_attr_int(n, "exclude_outside", 0);
+    p->cubic_a = lumen__ox_attr_float(n, "cubic_coeff_a", -0.75f);
+    p->extrapolation = lumen__ox_attr_float(n, "extrapolation_value", 0.0f);
+    if (excl != 0 && excl != 1)
+        return lumen__ox_fail(c, n, LUMEN_EFORMAT, "exclude_outside %lld (0 or 1)",
+                              (long long)excl);
+    if (!(fabsf(p->cubic_a) <= 1e6f))
+        return lumen__ox_fail(c, n, LUMEN_EFORMAT, "cubic_coeff_a %g", p->cubic_a);
+    p->exclude_outside = (int)excl;
+    /* tf_crop_and_resize samples the region roi (input 1 from opset 11): start[r], end[r] */
+    float roi[2 * LUMEN_MAX_DIMS];
+    int crop = p->coord == LUMEN_COORD_TF_CROP_AND_RESIZE;
+    for (int i = 0; i < r; i++)
+        roi[i] = 0.0f, roi[r + i] = 1.0f;
+    if (crop) {
+        ox_val *rv = !upsample && c->opset >= 11 && n->n_in > 1 ? n->in[1] : NULL;
+        if (!rv)
+            return lumen__ox_fail(c, n, LUMEN_EFORMAT, "tf_crop_and_resize without roi");
+        if (!rv->host)
+            return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "roi '%s' is not known at load time",
+                                  rv->name);
+        if (lumen_shape_numel(&rv->host->shape) != 2 * r)
+            return lumen__ox_fail(c, n, LUMEN_EFORMAT, "roi must have %d entries", 2 * r);
+        for (int i = 0; i < 2 * r; i++) {
+            roi[i] = (float)lumen__ox_host_get(rv->host, i);
+            if (!(fabsf(roi[i]) <= 1e6f))
+                return lumen__ox_fail(c, n, LUMEN_EFORMAT, "roi entry %d is %g", i, roi[i]);
+        }
+    }
     /* scales or sizes: attribute (Upsample 7-8), input 1 (Resize 10, Upsample 9), input 2 / 3 */
     double scales[LUMEN_MAX_DIMS];
     int64_t out[LUMEN_MAX_DIMS];
@@ -353,7 +427,8 @@ static lumen_status map_resize(ox_ctx *c, ox_node *n)
         if (out[i] < 1 || out[i] > OX_INT_MAX)
             return lumen__ox_fail(c, n, LUMEN_EFORMAT, "output extent %lld on axis %d",
                                   (long long)out[i], i);
-        if (first == r && (out[i] != x->d[i] || (have_scales && scales[i] != 1.0)))
+        if (first == r && (out[i] != x->d[i] || (have_scales && scales[i] != 1.0) ||
+                           (crop && (roi[i] != 0.0f || roi[r + i] != 1.0f))))
             first = i;
     }
     if (first == r)
@@ -367,6 +442,8 @@ static lumen_status map_resize(ox_ctx *c, ox_node *n)
     for (int i = 0; i < p->nsp; i++) {
         p->out[i] = out[first + i];
         p->scale[i] = have_scales ? (float)scales[first + i] : 0.0f;
+        p->roi0[i] = roi[first + i];
+        p->roi1[i] = roi[r + first + i];
     }
     int in = lumen__ox_in(c, n, 0);
     return lumen__ox_emit(c, n, &d, 1, &in);
@@ -520,6 +597,30 @@ static lumen_status map_identity(ox_ctx *c, ox_node *n)
                 v->is_int = 1;
             return st;
         }
+        int to_integer = to == ONNX__TENSOR_PROTO__DATA_TYPE__INT8 ||
+                         to == ONNX__TENSOR_PROTO__DATA_TYPE__UINT8 ||
+                         to == ONNX__TENSOR_PROTO__DATA_TYPE__INT16 ||
+                         to == ONNX__TENSOR_PROTO__DATA_TYPE__UINT16 ||
+                         to == ONNX__TENSOR_PROTO__DATA_TYPE__INT32 ||
+                         to == ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
+        if (to_integer && !x->is_int && !x->host && x->gv >= 0) {
+            /* float to integer truncates toward zero: sign(x) * floor(|x|), marked integer
+             * (values outside the target type are not wrapped) */
+            lumen_opdesc ab = lumen_opdesc_unary(LUMEN_ACT_ABS),
+                         fl = lumen_opdesc_unary(LUMEN_ACT_FLOOR),
+                         sg = lumen_opdesc_unary(LUMEN_ACT_SIGN), mul = {.op = LUMEN_OP_BINARY};
+            mul.p.binary.kind = LUMEN_BIN_MUL;
+            int xi = lumen__ox_in(c, n, 0),
+                a = xi < 0 ? -1 : lumen__ox_op(c, n, ".abs", &ab, 1, &xi);
+            int f = a < 0 ? -1 : lumen__ox_op(c, n, ".floor", &fl, 1, &a);
+            int in[2] = {xi < 0 ? -1 : lumen__ox_op(c, n, ".sign", &sg, 1, &xi), f};
+            st = lumen__ox_set_gv(c, n, 0,
+                                  in[0] < 0 || f < 0 ? -1 : lumen__ox_op(c, n, "", &mul, 2, in));
+            ox_val *v = lumen__ox_out(c, n, 0);
+            if (st == LUMEN_OK && v)
+                v->is_int = 1, v->dtype = (int)to;
+            return st;
+        }
         if (!to_float && !x->is_int)
             return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED,
                                   "cast of a run-time float tensor to type %lld (device tensors "
@@ -572,6 +673,10 @@ const ox_op lumen__ox_ops_layout[] = {
     {"Shape", 1, 17, 0, map_host_only},
     {"Size", 1, 17, 0, map_host_only},
     {"EyeLike", 9, 17, 0, map_host_only},
+    {"HannWindow", 17, 17, 0, map_host_only},
+    {"HammingWindow", 17, 17, 0, map_host_only},
+    {"BlackmanWindow", 17, 17, 0, map_host_only},
+    {"NonZero", 9, 17, 0, map_host_only},
     {"ConstantOfShape", 9, 17, 0, map_host_only},
     {"Range", 11, 17, 0, map_host_only},
     {"BitShift", 11, 17, 0, map_host_only},

@@ -14,10 +14,10 @@
 
 /* ---- convolutions ---- */
 
-static lumen_status map_conv(ox_ctx *c, ox_node *n)
+lumen_status lumen__ox_conv_desc(ox_ctx *c, ox_node *n, const lumen_shape *x, const lumen_shape *w,
+                                 lumen_opdesc *d)
 {
     lumen_status st;
-    const lumen_shape *x = lumen__ox_in_shape(c, n, 0), *w = lumen__ox_in_shape(c, n, 1);
     int nsp;
     if ((st = lumen__ox_spatial_rank(c, n, x, &nsp)) != LUMEN_OK)
         return st;
@@ -31,8 +31,8 @@ static lumen_status map_conv(ox_ctx *c, ox_node *n)
     if (group < 1 || group > OX_INT_MAX)
         return lumen__ox_fail(c, n, LUMEN_EFORMAT, "group %lld must be > 0", (long long)group);
     int tr = !strcmp(n->p->op_type, "ConvTranspose");
-    lumen_opdesc d = {.op = tr ? LUMEN_OP_CONV_TRANSPOSE : LUMEN_OP_CONV};
-    lumen_conv_params *p = &d.p.conv;
+    *d = (lumen_opdesc){.op = tr ? LUMEN_OP_CONV_TRANSPOSE : LUMEN_OP_CONV};
+    lumen_conv_params *p = &d->p.conv;
     p->nsp = nsp;
     p->groups = (int)group;
     if (!tr) {
@@ -76,6 +76,16 @@ static lumen_status map_conv(ox_ctx *c, ox_node *n)
         p->stride[i] = s.stride[i], p->dil[i] = s.dil[i];
         p->pad0[i] = s.pad0[i], p->pad1[i] = s.pad1[i];
     }
+    return LUMEN_OK;
+}
+
+static lumen_status map_conv(ox_ctx *c, ox_node *n)
+{
+    lumen_opdesc d;
+    lumen_status st =
+        lumen__ox_conv_desc(c, n, lumen__ox_in_shape(c, n, 0), lumen__ox_in_shape(c, n, 1), &d);
+    if (st != LUMEN_OK)
+        return st;
     int in[3] = {lumen__ox_in(c, n, 0), lumen__ox_in(c, n, 1), lumen__ox_in(c, n, 2)};
     return lumen__ox_emit(c, n, &d, in[2] == -1 ? 2 : 3, in);
 }
@@ -451,8 +461,9 @@ static lumen_status map_pool(ox_ctx *c, ox_node *n)
         for (int i = 0; i < nsp; i++)
             if (s.dil[i] != 1)
                 return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "dilated average pooling");
-    if (lumen__ox_attr_int(n, "storage_order", 0) != 0 && n->n_out > 1 && n->out[1][0])
-        return lumen__ox_fail(c, n, LUMEN_EUNSUPPORTED, "storage_order 1");
+    int64_t order = lumen__ox_attr_int(n, "storage_order", 0);
+    if (order != 0 && order != 1)
+        return lumen__ox_fail(c, n, LUMEN_EFORMAT, "storage_order %lld", (long long)order);
     lumen__ox_auto_pad(&s, x);
     p->ceil_mode = lumen__ox_attr_int(n, "ceil_mode", 0) != 0;
     p->count_include_pad = lumen__ox_attr_int(n, "count_include_pad", 0) != 0;
@@ -460,7 +471,16 @@ static lumen_status map_pool(ox_ctx *c, ox_node *n)
         p->k[i] = s.k[i], p->stride[i] = s.stride[i], p->dil[i] = s.dil[i];
         p->pad0[i] = s.pad0[i], p->pad1[i] = s.pad1[i];
     }
-    return lumen__ox_emit(c, n, &d, 1, &in);
+    if ((st = lumen__ox_emit(c, n, &d, 1, &in)) != LUMEN_OK)
+        return st;
+    ox_val *iv = p->kind == LUMEN_POOL_MAX ? lumen__ox_out(c, n, 1) : NULL;
+    if (!iv)
+        return LUMEN_OK;
+    /* MaxPool's Indices: int64 in ONNX, so only a graph output may read them (as ArgMax's) */
+    p->indices = 1, p->storage_order = (int)order;
+    st = lumen__ox_set_gv(c, n, 1, lumen__ox_op(c, n, ".indices", &d, 1, &in));
+    iv->is_int = 1;
+    return st;
 }
 
 static lumen_status map_batchnorm(ox_ctx *c, ox_node *n)

@@ -153,6 +153,7 @@ lumen_status lumen__ox_tensor(const Onnx__TensorProto *t, const char *what, int6
     if (!h)
         return lumen__errf(err, LUMEN_ENOMEM, "out of host memory");
     h->is_int = !is_float_type(dt);
+    h->dtype = dt;
     h->shape = s;
     size_t bytes = (size_t)(numel ? numel : 1) * (h->is_int ? sizeof(int64_t) : sizeof(float));
     if (h->is_int)

@@ -13,6 +13,7 @@
  * and bool types keep exact int64 values so that shape arithmetic is exact). */
 typedef struct ox_host {
     int is_int;
+    int dtype; /* the ONNX element type when read from a TensorProto; 0 when computed */
     lumen_shape shape;
     float *f;
     int64_t *i;

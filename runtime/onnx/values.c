@@ -192,6 +192,7 @@ lumen_status lumen__ox_set_gv(ox_ctx *c, const ox_node *n, int j, int gv)
     if (v) {
         v->gv = gv;
         v->is_int = 0;
+        v->dtype = 0;
         v->wide_ndim = 0;
     }
     return LUMEN_OK;

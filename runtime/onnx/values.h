@@ -29,6 +29,8 @@ typedef struct ox_val {
     const char *name; /* borrowed from the ModelProto */
     int gv;           /* lumen graph value id, -1 when not (yet) in the graph */
     int is_int;       /* ONNX integer or bool type */
+    int dtype;        /* ONNX element type of a run-time integer value when known (Cast,
+                         QuantizeLinear set it), else 0 */
     ox_host *host;    /* constant data, owned, or NULL */
     int uses;         /* consumers among the nodes, plus 1 per graph output */
     int is_output;

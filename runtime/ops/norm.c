@@ -1,6 +1,6 @@
 /*
  * norm.c - normalisations and reductions along axes: SOFTMAX, BATCHNORM (inference),
- * INSTANCENORM, LAYERNORM and ARGMAX. Kernels: kernels/norm.cl.
+ * INSTANCENORM, LAYERNORM, ARGMAX, TOPK and DET. Kernels: kernels/norm.cl.
  *
  * Layout: every op here except BATCHNORM sees its input as [outer, red, inner] (row-major):
  * 'red' is the product of the normalised (or searched) axes, 'outer' of the axes before them,
@@ -21,6 +21,7 @@
  * variance around it); the kernels are two-pass too, in fp32, which is exact enough because
  * the variance never comes from E[x^2] - E[x]^2.
  */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -541,3 +542,205 @@ static const lumen_param argmax_params[] = {{LUMEN__PARAM("axis", argmax.axis), 
 
 const lumen__op_impl lumen__impl_ARGMAX = {
     1, 1, argmax_shape, argmax_ref, argmax_run, argmax_flops, argmax_params, norm_variants};
+
+/* ---- TOPK: the k largest (or smallest) elements along one axis, or their indices ----
+ *
+ * The order is total: 'largest' sorts by value descending with NaN first (PyTorch's topk takes
+ * NaN as the largest value), 'smallest' ascending with NaN last; equal values keep index order.
+ * Output j is the first element of the row in that order that comes after output j-1, found by
+ * one pass over the row per output (k passes, no scratch memory), in the reference and the
+ * kernel alike. */
+
+static lumen_status topk_shape(const lumen_opdesc *d, int n_in, const lumen_shape *const *in,
+                               lumen_shape *out, char *err)
+{
+    (void)n_in;
+    const lumen_topk_params *p = &d->p.topk;
+    const lumen_shape *x = in[0];
+    char b[160];
+    if (p->axis < 0 || p->axis >= x->ndim)
+        return lumen__errf(err, LUMEN_EINVAL, "topk: axis %d out of range for x %s", p->axis,
+                           lumen_shape_format(x, b, sizeof b));
+    if (p->k < 1 || p->k > x->d[p->axis])
+        return lumen__errf(err, LUMEN_ESHAPE, "topk: k %d for axis %d of x %s", p->k, p->axis,
+                           lumen_shape_format(x, b, sizeof b));
+    *out = *x;
+    out->d[p->axis] = p->k;
+    return LUMEN_OK;
+}
+
+/* 1 when (a, ia) comes before (b, ib) in the order of the comment above. */
+static int topk_before(float a, int ia, float b, int ib, int largest)
+{
+    int an = a != a, bn = b != b;
+    if (an || bn)
+        return an && bn ? ia < ib : largest ? an : bn;
+    if (a != b)
+        return largest ? a > b : a < b;
+    return ia < ib;
+}
+
+static lumen_status topk_ref(const lumen_opdesc *d, int n_in, const lumen_shape *const *in_shape,
+                             const float *const *in, const lumen_shape *os, float *out, char *err)
+{
+    (void)n_in, (void)os, (void)err;
+    const lumen_topk_params *p = &d->p.topk;
+    norm_split s = split_axes(in_shape[0], p->axis, p->axis + 1);
+    for (int64_t o = 0; o < s.outer; o++)
+        for (int64_t i = 0; i < s.inner; i++) {
+            const float *xr = in[0] + o * s.red * s.inner + i;
+            float *yr = out + o * p->k * s.inner + i;
+            float pv = 0.0f;
+            int pi = -1;
+            for (int j = 0; j < p->k; j++) {
+                int bi = -1;
+                for (int r = 0; r < (int)s.red; r++) {
+                    float v = xr[r * s.inner];
+                    if ((pi < 0 || topk_before(pv, pi, v, r, p->largest)) &&
+                        (bi < 0 || topk_before(v, r, xr[bi * s.inner], bi, p->largest)))
+                        bi = r;
+                }
+                pv = xr[bi * s.inner], pi = bi;
+                yr[j * s.inner] = p->indices ? (float)bi : pv;
+            }
+        }
+    return LUMEN_OK;
+}
+
+static lumen_status topk_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
+                             const lumen_tensor *const *in, lumen_tensor *y)
+{
+    (void)n_in;
+    cl_kernel k;
+    lumen_status st = lumen__kernel(ctx, "norm", "", "topk_f32", &k);
+    if (st != LUMEN_OK)
+        return st;
+    const lumen_topk_params *p = &d->p.topk;
+    norm_split s = split_axes(&in[0]->shape, p->axis, p->axis + 1);
+    int xo = lumen__off(in[0]), yo = lumen__off(y), red = (int)s.red, inner = (int)s.inner,
+        kk = p->k, largest = p->largest != 0, idx = p->indices != 0;
+    lumen__arg args[] = {ARG_MEM(in[0]->mem), ARG_INT(xo),      ARG_MEM(y->mem),
+                         ARG_INT(yo),         ARG_INT(red),     ARG_INT(inner),
+                         ARG_INT(kk),         ARG_INT(largest), ARG_INT(idx)};
+    if ((st = lumen__set_args(ctx, k, "topk_f32", 9, args)) != LUMEN_OK)
+        return st;
+    size_t g[2] = {(size_t)s.inner, (size_t)s.outer};
+    double n = (double)lumen_shape_numel(&in[0]->shape);
+    return lumen__launch(ctx, k, 2, g, NULL, "topk", n * p->k, 4 * n * p->k);
+}
+
+static double topk_flops(const lumen_opdesc *d, int n_in, const lumen_shape *const *in,
+                         const lumen_shape *out)
+{
+    (void)n_in, (void)out;
+    return (double)lumen_shape_numel(in[0]) * d->p.topk.k; /* k passes of comparisons */
+}
+
+static const lumen_param topk_params[] = {
+    {LUMEN__PARAM("axis", topk.axis), .lo = 0, .hi = LUMEN_MAX_DIMS - 1},
+    {LUMEN__PARAM("k", topk.k), .def = 1, .lo = 1, .hi = INT_MAX},
+    {LUMEN__PARAM("largest", topk.largest), .def = 1, .lo = 0, .hi = 1},
+    {LUMEN__PARAM("indices", topk.indices), .lo = 0, .hi = 1},
+    {NULL}};
+
+const lumen__op_impl lumen__impl_TOPK = {1,        1,          topk_shape,  topk_ref,
+                                         topk_run, topk_flops, topk_params, norm_variants};
+
+/* ---- DET: the determinant of each n x n matrix in the last two axes (n <= DET_MAX_N) ----
+ *
+ * LU decomposition with partial pivoting (the first row of largest magnitude), in float, on a
+ * private copy of the matrix: det = sign of the row swaps * the product of the pivots, 0 as
+ * soon as a column has no non-zero pivot. A matrix holding a NaN gives NaN (PyTorch's linalg.det
+ * does). The kernel runs the same loop, one work-item per matrix. */
+
+#define DET_MAX_N 16
+
+static lumen_status det_shape(const lumen_opdesc *d, int n_in, const lumen_shape *const *in,
+                              lumen_shape *out, char *err)
+{
+    (void)d, (void)n_in;
+    const lumen_shape *x = in[0];
+    char b[160];
+    if (x->ndim < 2 || x->d[x->ndim - 1] != x->d[x->ndim - 2] || x->d[x->ndim - 1] < 1 ||
+        x->d[x->ndim - 1] > DET_MAX_N)
+        return lumen__errf(err, LUMEN_ESHAPE,
+                           "det: x %s must end in square matrices of 1 to %d rows",
+                           lumen_shape_format(x, b, sizeof b), DET_MAX_N);
+    *out = *x;
+    out->ndim -= 2;
+    return LUMEN_OK;
+}
+
+static float det_one(const float *m, int n)
+{
+    float a[DET_MAX_N * DET_MAX_N], det = 1.0f;
+    for (int i = 0; i < n * n; i++) {
+        if (m[i] != m[i])
+            return NAN;
+        a[i] = m[i];
+    }
+    for (int j = 0; j < n; j++) {
+        int p = j;
+        for (int i = j + 1; i < n; i++)
+            if (fabsf(a[i * n + j]) > fabsf(a[p * n + j]))
+                p = i;
+        if (a[p * n + j] == 0.0f)
+            return 0.0f;
+        if (p != j) {
+            for (int k = 0; k < n; k++) {
+                float t = a[j * n + k];
+                a[j * n + k] = a[p * n + k];
+                a[p * n + k] = t;
+            }
+            det = -det;
+        }
+        det *= a[j * n + j];
+        for (int i = j + 1; i < n; i++) {
+            float f = a[i * n + j] / a[j * n + j];
+            for (int k = j + 1; k < n; k++)
+                a[i * n + k] -= f * a[j * n + k];
+        }
+    }
+    return det;
+}
+
+static lumen_status det_ref(const lumen_opdesc *d, int n_in, const lumen_shape *const *in_shape,
+                            const float *const *in, const lumen_shape *os, float *out, char *err)
+{
+    (void)d, (void)n_in, (void)err;
+    int n = (int)in_shape[0]->d[in_shape[0]->ndim - 1];
+    for (int64_t b = 0; b < lumen_shape_numel(os); b++)
+        out[b] = det_one(in[0] + b * n * n, n);
+    return LUMEN_OK;
+}
+
+static lumen_status det_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
+                            const lumen_tensor *const *in, lumen_tensor *y)
+{
+    (void)d, (void)n_in;
+    cl_kernel k;
+    lumen_status st = lumen__kernel(ctx, "norm", "", "det_f32", &k);
+    if (st != LUMEN_OK)
+        return st;
+    int xo = lumen__off(in[0]), yo = lumen__off(y), n = (int)in[0]->shape.d[in[0]->shape.ndim - 1];
+    lumen__arg args[] = {ARG_MEM(in[0]->mem), ARG_INT(xo), ARG_MEM(y->mem), ARG_INT(yo),
+                         ARG_INT(n)};
+    if ((st = lumen__set_args(ctx, k, "det_f32", 5, args)) != LUMEN_OK)
+        return st;
+    size_t g[1] = {(size_t)lumen_tensor_numel(y)};
+    double m = (double)g[0];
+    return lumen__launch(ctx, k, 1, g, NULL, "det", m * n * n * n, 4.0 * m * (n * n + 1));
+}
+
+static double det_flops(const lumen_opdesc *d, int n_in, const lumen_shape *const *in,
+                        const lumen_shape *out)
+{
+    (void)d, (void)n_in;
+    double n = (double)in[0]->d[in[0]->ndim - 1];
+    return (double)lumen_shape_numel(out) * 2.0 * n * n * n / 3.0;
+}
+
+static const lumen_param det_params[] = {{NULL}};
+
+const lumen__op_impl lumen__impl_DET = {1,       1,         det_shape,  det_ref,
+                                        det_run, det_flops, det_params, norm_variants};

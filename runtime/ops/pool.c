@@ -54,6 +54,12 @@ static lumen_status pool_shape(const lumen_opdesc *d, int n_in, const lumen_shap
                            "pool: input %s has rank %d, expected %d (N, C and "
                            "%d spatial axes)",
                            lumen_shape_format(x, b, sizeof b), x->ndim, p->nsp + 2, p->nsp);
+    if (p->indices && (p->kind != LUMEN_POOL_MAX || lumen_shape_numel(x) > (1 << 24)))
+        return lumen__errf(err, LUMEN_EINVAL,
+                           "pool: indices of %s pooling over %s (max pooling of at most 2^24 "
+                           "elements, so that float holds every index)",
+                           p->kind == LUMEN_POOL_MAX ? "max" : "average",
+                           lumen_shape_format(x, b, sizeof b));
     *out = *x;
     for (int i = 0; i < p->nsp; i++) {
         int dil = p->dil[i] ? p->dil[i] : 1;
@@ -102,6 +108,7 @@ static lumen_status pool_ref(const lumen_opdesc *d, int n_in, const lumen_shape 
                 for (int ow = 0; ow < O[2]; ow++) {
                     double acc = p->kind == LUMEN_POOL_MAX ? -INFINITY : 0.0;
                     int count = 0;
+                    int64_t at = -1; /* indices: as PyTorch, a later NaN or larger value wins */
                     for (int kd = 0; kd < q.k[0]; kd++)
                         for (int kh = 0; kh < q.k[1]; kh++)
                             for (int kw = 0; kw < q.k[2]; kw++) {
@@ -116,14 +123,18 @@ static lumen_status pool_ref(const lumen_opdesc *d, int n_in, const lumen_shape 
                                 if (!inside)
                                     continue;
                                 double v = x[((int64_t)id * I[1] + ih) * I[2] + iw];
-                                if (p->kind == LUMEN_POOL_MAX)
+                                if (p->indices && (at < 0 || v > acc || isnan(v))) {
+                                    at = p->storage_order ? ((int64_t)iw * I[1] + ih) * I[0] + id
+                                                          : ((int64_t)id * I[1] + ih) * I[2] + iw;
+                                    acc = v;
+                                } else if (p->kind == LUMEN_POOL_MAX)
                                     acc = lumen__nmax(acc, v);
                                 else
                                     acc += v;
                             }
                     if (p->kind == LUMEN_POOL_AVG)
                         acc /= count;
-                    *out++ = (float)acc;
+                    *out++ = p->indices ? (float)(nc * I[0] * I[1] * I[2] + at) : (float)acc;
                 }
     }
     return LUMEN_OK;
@@ -134,7 +145,9 @@ static lumen_status pool_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
 {
     (void)n_in;
     const lumen_pool_params *p = &d->p.pool;
-    const char *name = p->kind == LUMEN_POOL_MAX ? "maxpool_f32" : "avgpool_f32";
+    const char *name = p->indices                  ? "maxpool_idx_f32"
+                       : p->kind == LUMEN_POOL_MAX ? "maxpool_f32"
+                                                   : "avgpool_f32";
     cl_kernel k;
     lumen_status st = lumen__kernel(ctx, "pool", "", name, &k);
     if (st != LUMEN_OK)
@@ -145,7 +158,8 @@ static lumen_status pool_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
     cl_int4 kk = {{q.k[0], q.k[1], q.k[2], 0}}, ss = {{q.s[0], q.s[1], q.s[2], 0}};
     cl_int4 p0 = {{q.p0[0], q.p0[1], q.p0[2], 0}}, lim = {{q.lim[0], q.lim[1], q.lim[2], 0}};
     cl_int4 dil = {{q.dil[0], q.dil[1], q.dil[2], 0}};
-    int xo = lumen__off(in[0]), yo = lumen__off(y), nc = (int)q.nc, incl = p->count_include_pad;
+    int xo = lumen__off(in[0]), yo = lumen__off(y), nc = (int)q.nc,
+        incl = p->indices ? p->storage_order != 0 : p->count_include_pad;
     lumen__arg args[] = {{sizeof(cl_mem), &in[0]->mem},
                          {sizeof(int), &xo},
                          {sizeof(cl_mem), &y->mem},
@@ -159,7 +173,8 @@ static lumen_status pool_run(lumen_ctx *ctx, const lumen_opdesc *d, int n_in,
                          {sizeof lim, &lim},
                          {sizeof dil, &dil},
                          {sizeof(int), &incl}};
-    /* both kernels take the same arguments; maxpool_f32 ignores 'lim' and 'incl' */
+    /* the kernels take the same arguments; max pooling ignores 'lim', and 'incl' is the
+     * storage order of maxpool_idx_f32 */
     st = lumen__set_args(ctx, k, name, 13, args);
     if (st != LUMEN_OK)
         return st;
@@ -198,6 +213,8 @@ static const lumen_param pool_params[] = {
      .count_at = LUMEN__AT(pool.nsp), .lo = 0, .hi = INT_MAX},
     {LUMEN__PARAM("count_include_pad", pool.count_include_pad)},
     {LUMEN__PARAM("ceil_mode", pool.ceil_mode)},
+    {LUMEN__PARAM("indices", pool.indices), .lo = 0, .hi = 1},
+    {LUMEN__PARAM("storage_order", pool.storage_order), .lo = 0, .hi = 1},
     {NULL}};
 static const lumen__variant pool_programs[] = {{"pool", ""}, {NULL}};
 static const lumen__variant *const pool_variants[] = {pool_programs, NULL};
