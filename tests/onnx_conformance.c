@@ -44,8 +44,6 @@
 #include "onnx_conformance.h"
 #include "pbwire.h"
 
-static const char *result_name[] = {"----", "PASS", "FAIL", "SKIP"};
-
 static conf_test *tests; /* static, so that a worker's leak check sees it as reachable */
 static int n_tests, verbose;
 
@@ -772,23 +770,6 @@ static int worker(int from, int fd)
     return lumen_ctx_free(ctx) == LUMEN_OK ? 0 : 1;
 }
 
-static void print_result(const conf_test *t)
-{
-    if (t->result == R_PASS)
-        printf("PASS %-64s %-22s maxerr=%.2g %.0fms%s\n", t->id, t->label, t->maxerr, t->ms,
-               t->n_params   ? " (integer and parameter inputs as initializers)"
-               : t->n_consts ? " (integer inputs as initializers)"
-                             : "");
-    else if (t->result == R_SKIP)
-        printf("SKIP %-64s %-22s [%s] %s\n", t->id, t->label,
-               conf_skip_category(t) >= 0 ? conf_skip_category_name(conf_skip_category(t))
-                                          : "no category",
-               t->reason);
-    else
-        printf("%s %-64s %-22s %s\n", result_name[t->result], t->id, t->label, t->reason);
-    fflush(stdout);
-}
-
 /* Handles one protocol line; returns the index of a test now started (S), -1 when one ended
  * (R), -2 on a fatal worker error (X). */
 static int handle_line(char *line, int *fatal)
@@ -817,7 +798,7 @@ static int handle_line(char *line, int *fatal)
         t->result = R_FAIL;
         conf_fmt(t->reason, sizeof t->reason, "worker sent a bad result line");
     }
-    print_result(t);
+    conf_print_result(t);
     return -1;
 }
 
@@ -908,7 +889,7 @@ static int run_all(double timeout_ms)
             else
                 conf_fmt(t->reason, sizeof t->reason, "worker exited with status %d",
                          WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-            print_result(t);
+            conf_print_result(t);
             from = cur + 1;
         } else if (timed_out) {
             fprintf(stderr, "onnx_conformance: worker stalled between tests; restarting\n");
@@ -983,7 +964,7 @@ int main(int argc, char **argv)
         if (t->result == R_NONE && precheck(t)) {
             t->result = R_SKIP;
             if (verbose)
-                print_result(t);
+                conf_print_result(t);
         }
     }
     free(known);

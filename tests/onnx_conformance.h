@@ -46,6 +46,10 @@ void conf_fmt(char *dst, size_t n, const char *f, ...) __attribute__((format(pri
 int conf_skip_category(const conf_test *t);
 const char *conf_skip_category_name(int category);
 
+/* One line for finished test t: PASS with its error and time, SKIP with its category and
+ * reason, FAIL with the reason. */
+void conf_print_result(const conf_test *t);
+
 /* The table by op, the skips by category and by reason, the failures and the totals of
  * tests[0..n). Returns the number of skipped tests that no category rule matches (each is
  * listed; the run fails when there are any). */

@@ -76,6 +76,24 @@ static int cmp_group(const void *a, const void *b)
     return x->count != y->count ? y->count - x->count : strcmp(x->key, y->key);
 }
 
+void conf_print_result(const conf_test *t)
+{
+    if (t->result == R_PASS)
+        printf("PASS %-64s %-22s maxerr=%.2g %.0fms%s\n", t->id, t->label, t->maxerr, t->ms,
+               t->n_params   ? " (integer and parameter inputs as initializers)"
+               : t->n_consts ? " (integer inputs as initializers)"
+                             : "");
+    else if (t->result == R_SKIP)
+        printf("SKIP %-64s %-22s [%s] %s\n", t->id, t->label,
+               conf_skip_category(t) >= 0 ? conf_skip_category_name(conf_skip_category(t))
+                                          : "no category",
+               t->reason);
+    else
+        printf("%s %-64s %-22s %s\n", t->result == R_FAIL ? "FAIL" : "----", t->id, t->label,
+               t->reason);
+    fflush(stdout);
+}
+
 int conf_summarize(const conf_test *tests, int n_tests, double total_ms)
 {
     conf_row *rows = calloc((size_t)n_tests + 1, sizeof *rows);
