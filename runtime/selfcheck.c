@@ -683,32 +683,42 @@ unsigned lumen_check_families_of(const lumen_opdesc *d, const lumen_shape *const
     }
 }
 
-/* Called by lumen_model_new on the graph it is about to run: refuses a node whose family
- * failed this context's self-check, naming node, op and the failing case. */
-lumen_status lumen__selfcheck_admit(lumen_ctx *ctx, const lumen_graph *g)
+/* The first live node of g that uses a family in 'mask' (the lowest such family in *family);
+ * -1 when none does. */
+static int first_in_families(const lumen_graph *g, unsigned mask, int *family)
 {
-    const check_state *s = ctx->selfcheck;
-    if (!s || !s->refused)
-        return LUMEN_OK;
-    for (int i = 0; i < g->n_nodes; i++) {
+    for (int i = 0; mask && i < g->n_nodes; i++) {
         const lumen__node *n = &g->nodes[i];
         const lumen_shape *in[LUMEN_MAX_IN] = {0};
         if (n->dead)
             continue;
         for (int j = 0; j < n->n_in; j++)
             in[j] = n->in[j] >= 0 ? &g->values[n->in[j]].shape : NULL;
-        unsigned bad = lumen_check_families_of(&n->d, in) & s->refused;
+        unsigned bad = lumen_check_families_of(&n->d, in) & mask;
         for (int f = 0; bad && f < LUMEN_CHECK_COUNT; f++)
             if ((bad >> f) & 1) {
-                const lumen_check_verdict *v = &s->r.fam[f];
-                return lumen__fail(ctx, LUMEN_EUNSUPPORTED,
-                                   "node '%s' (%s) refused: the device self-check failed for "
-                                   "'%s' on %s (%s '%s': %s); see 'lumen devices --check'",
-                                   n->name, lumen_op_name(n->d.op), family_names[f], ctx->info.name,
-                                   v->op, v->label, v->error);
+                *family = f;
+                return i;
             }
     }
-    return LUMEN_OK;
+    return -1;
+}
+
+/* Called by lumen_model_new on the graph it is about to run: refuses a node whose family
+ * failed this context's self-check, naming node, op and the failing case. */
+lumen_status lumen__selfcheck_admit(lumen_ctx *ctx, const lumen_graph *g)
+{
+    const check_state *s = ctx->selfcheck;
+    int f, i = s ? first_in_families(g, s->refused, &f) : -1;
+    if (i < 0)
+        return LUMEN_OK;
+    const lumen__node *n = &g->nodes[i];
+    const lumen_check_verdict *v = &s->r.fam[f];
+    return lumen__fail(ctx, LUMEN_EUNSUPPORTED,
+                       "node '%s' (%s) refused: the device self-check failed for '%s' on %s "
+                       "(%s '%s': %s); see 'lumen devices --check'",
+                       n->name, lumen_op_name(n->d.op), family_names[f], ctx->info.name, v->op,
+                       v->label, v->error);
 }
 
 /* ---- entry point ---- */
@@ -777,21 +787,12 @@ int lumen__selfcheck_fp16_ok(lumen_ctx *ctx, const lumen_graph *g, char *why, si
         snprintf(why, len, "quirk no_fp16 (%s)", q);
         return 0;
     }
-    for (int i = 0; s && s->fp16_refused && i < g->n_nodes; i++) {
-        const lumen__node *n = &g->nodes[i];
-        const lumen_shape *in[LUMEN_MAX_IN] = {0};
-        if (n->dead)
-            continue;
-        for (int j = 0; j < n->n_in; j++)
-            in[j] = n->in[j] >= 0 ? &g->values[n->in[j]].shape : NULL;
-        unsigned bad = lumen_check_families_of(&n->d, in) & s->fp16_refused;
-        for (int f = 0; bad && f < LUMEN_CHECK_COUNT; f++)
-            if ((bad >> f) & 1) {
-                const lumen_check_verdict *v = &s->r.fp16[f];
-                snprintf(why, len, "the fp16 self-check failed for '%s' (%s '%s': %s)",
-                         family_names[f], v->op, v->label, v->error);
-                return 0;
-            }
+    int f;
+    if (s && first_in_families(g, s->fp16_refused, &f) >= 0) {
+        const lumen_check_verdict *v = &s->r.fp16[f];
+        snprintf(why, len, "the fp16 self-check failed for '%s' (%s '%s': %s)", family_names[f],
+                 v->op, v->label, v->error);
+        return 0;
     }
     return 1;
 }
