@@ -687,7 +687,7 @@ typedef struct lumen_selfcheck_result {
     int passed;     /* 1 when no family failed, in either precision */
     int from_cache; /* 1 when the verdict was read from the cache and nothing ran */
     double ms;      /* wall time of the run (on a cache hit: of the run that stored it) */
-    char key[512];  /* "platform=...|device=...|driver=...|lumen=..." */
+    char key[512];  /* "platform=...|device=...|driver=...|lumen=...|checks=..." */
     char path[640]; /* the verdict's file, "" when the disk cache is off */
 } lumen_selfcheck_result;
 

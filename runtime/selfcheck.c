@@ -22,7 +22,7 @@
  * in for a failed own GEMM; otherwise it is skipped, saying so.
  *
  * Verdict file: <cache_dir>/selfcheck-<hash of key>.txt, text, written atomically:
- *     key platform=...|device=...|driver=...|lumen=...
+ *     key platform=...|device=...|driver=...|lumen=...|checks=<hash of kernels and cases>
  *     ms 812.4
  *     family<TAB>verdict<TAB>cases<TAB>ms<TAB>op<TAB>label<TAB>error     (one per family)
  *     fp16:family<TAB>...                                              (one per family)
@@ -464,10 +464,29 @@ static lumen_status run_family(lumen_ctx *ctx, lumen_check_family f, lumen_preci
 
 /* ---- the verdict file ---- */
 
+/* What a verdict depends on besides the device and driver: the embedded kernels and the case
+ * table. A build that changes either (a new kernel, a new case) checks the device again rather
+ * than trusting a verdict about other code. */
+static uint64_t checks_hash(void)
+{
+    uint64_t h = 0x636865636b73ull;
+    for (int i = 0; i < lumen__kernel_source_count; i++)
+        h = lumen__hash64(lumen__kernel_sources[i].text, strlen(lumen__kernel_sources[i].text), h);
+    sc_case *cases = malloc(MAX_CASES * sizeof *cases);
+    int n = cases ? case_table(cases) : 0;
+    for (int i = 0; i < n; i++) {
+        h = lumen__hash64(cases[i].label, strlen(cases[i].label), h);
+        h = lumen__hash64(&cases[i].fam, sizeof cases[i].fam, h);
+    }
+    free(cases);
+    return h;
+}
+
 static void make_key(const lumen_ctx *ctx, lumen_selfcheck_result *r)
 {
-    snprintf(r->key, sizeof r->key, "platform=%s|device=%s|driver=%s|lumen=%s", ctx->info.platform,
-             ctx->info.name, ctx->info.driver, LUMEN_VERSION);
+    snprintf(r->key, sizeof r->key, "platform=%s|device=%s|driver=%s|lumen=%s|checks=%016llx",
+             ctx->info.platform, ctx->info.name, ctx->info.driver, LUMEN_VERSION,
+             (unsigned long long)checks_hash());
     r->path[0] = '\0';
     if (ctx->cache_dir[0])
         snprintf(r->path, sizeof r->path, "%s/selfcheck-%016llx.txt", ctx->cache_dir,
