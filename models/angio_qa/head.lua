@@ -23,7 +23,7 @@ return {
     "other_nondiagnostic" },
   acceptable = { "diagnostic" },
   -- calibration: probabilities are softmax(logits / temperature); set by the training run
-  temperature = 0.5871,
+  temperature = 0.9774,
 
   thresholds = {
     segmentation = 0.5,      -- vessel probability threshold (lumen qc --threshold)
